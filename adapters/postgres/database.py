@@ -1,0 +1,36 @@
+"""Engine and session factory; the application connects as a role row-level security applies to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+
+def asyncpg_url(url: str) -> str:
+    """Accept postgresql:// or postgres:// URLs and select the asyncpg driver."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"}:
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_engine(url: str, *, app_role: str | None, pool_size: int = 10, max_overflow: int = 10,
+                  echo: bool = False) -> AsyncEngine:
+    engine = create_async_engine(asyncpg_url(url), pool_size=pool_size, max_overflow=max_overflow,
+                                 pool_pre_ping=True, echo=echo, pool_recycle=1800)
+    if app_role:
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _set_role(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f'SET ROLE "{app_role}"')
+            cursor.close()
+
+    return engine
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

@@ -1,0 +1,30 @@
+"""Translate driver errors into the application's typed errors."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+
+def constraint_name(error: IntegrityError) -> str | None:
+    cause = getattr(error.orig, "__cause__", None)
+    name = getattr(cause, "constraint_name", None) or getattr(error.orig, "constraint_name", None)
+    return str(name) if name else None
+
+
+_UNAVAILABLE_SQLSTATES = {"57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004", "53300"}
+
+
+def is_connection_problem(error: BaseException) -> bool:
+    """True for errors that mean the database cannot be reached right now."""
+    if isinstance(error, (ConnectionError, OSError, TimeoutError)):
+        return True
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        cause = getattr(error.orig, "__cause__", None)
+        sqlstate = getattr(cause, "sqlstate", None) or getattr(error.orig, "sqlstate", None)
+        if sqlstate in _UNAVAILABLE_SQLSTATES:
+            return True
+        return isinstance(cause, (ConnectionError, OSError)) or "connection" in type(cause).__name__.lower()
+    return type(error).__name__ in {"ConnectionDoesNotExistError", "CannotConnectNowError",
+                                    "InterfaceError", "ConnectionRefusedError"}

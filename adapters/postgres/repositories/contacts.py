@@ -1,0 +1,89 @@
+"""Contacts, scoped to one organization."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.postgres.errors import constraint_name
+from adapters.postgres.tables import contacts
+from application.ports.contacts import ContactRepository
+from domain.contacts import Contact, ContactAlreadyExists
+
+_COLUMNS = [c for c in contacts.c if c.name != "search_text"]
+
+
+def _contact(row: Any) -> Contact:
+    return Contact(id=row.id, organization_id=row.organization_id, whatsapp_id=row.whatsapp_id, name=row.name,
+                   email=row.email, tags=list(row.tags or []), attributes=dict(row.attributes or {}),
+                   opted_out=row.opted_out, opted_out_at=row.opted_out_at, created_at=row.created_at,
+                   updated_at=row.updated_at)
+
+
+def _values(contact: Contact) -> dict[str, Any]:
+    return {"whatsapp_id": contact.whatsapp_id, "name": contact.name, "email": contact.email,
+            "tags": contact.tags, "attributes": contact.attributes, "opted_out": contact.opted_out,
+            "opted_out_at": contact.opted_out_at, "updated_at": contact.updated_at}
+
+
+def like_pattern(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class SqlAlchemyContactRepository(ContactRepository):
+    def __init__(self, session: AsyncSession, organization_id: UUID | None) -> None:
+        self._s, self._org = session, organization_id
+
+    def _scoped(self) -> Any:
+        if self._org is None:
+            raise RuntimeError("organization-scoped repository used in system scope")
+        return contacts.c.organization_id == self._org
+
+    async def _write(self, statement: Any) -> Any:
+        try:
+            async with self._s.begin_nested():
+                return await self._s.execute(statement)
+        except IntegrityError as e:
+            if constraint_name(e) == "contacts_org_whatsapp_id_key":
+                raise ContactAlreadyExists() from None
+            raise
+
+    async def add(self, contact: Contact) -> None:
+        if contact.organization_id != self._org:
+            raise RuntimeError("contact belongs to another organization")
+        await self._write(insert(contacts).values(id=contact.id, organization_id=contact.organization_id,
+                                                  created_at=contact.created_at, **_values(contact)))
+
+    async def get(self, contact_id: UUID) -> Contact | None:
+        row = (await self._s.execute(select(*_COLUMNS).where(contacts.c.id == contact_id, self._scoped()))
+               ).first()
+        return _contact(row) if row else None
+
+    async def get_by_whatsapp_id(self, whatsapp_id: str) -> Contact | None:
+        row = (await self._s.execute(select(*_COLUMNS).where(contacts.c.whatsapp_id == whatsapp_id,
+                                                             self._scoped()))).first()
+        return _contact(row) if row else None
+
+    async def update(self, contact: Contact) -> None:
+        await self._write(update(contacts).where(contacts.c.id == contact.id, self._scoped())
+                          .values(**_values(contact)))
+
+    async def delete(self, contact_id: UUID) -> bool:
+        result = await self._s.execute(delete(contacts).where(contacts.c.id == contact_id, self._scoped())
+                                       .returning(contacts.c.id))
+        return result.first() is not None
+
+    async def search(self, *, query: str | None, limit: int, offset: int) -> tuple[list[Contact], int]:
+        conditions = [self._scoped()]
+        if query:
+            conditions.append(contacts.c.search_text.like(like_pattern(query), escape="\\"))
+        rows = (await self._s.execute(
+            select(*_COLUMNS).where(*conditions).order_by(contacts.c.created_at.desc(), contacts.c.id.desc())
+            .limit(limit).offset(offset))).all()
+        total = (await self._s.execute(select(func.count()).select_from(contacts).where(*conditions))).scalar_one()
+        return [_contact(r) for r in rows], int(total)

@@ -1,0 +1,89 @@
+"""The unit of work on an AsyncSession: tenant settings for row-level security, repositories, jobs."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from adapters.postgres.errors import is_connection_problem
+from adapters.postgres.jobs import PgQueuerJobQueue
+from adapters.postgres.repositories.contacts import SqlAlchemyContactRepository
+from adapters.postgres.repositories.identity import SqlAlchemyOrganizationRepository, SqlAlchemyUserRepository
+from adapters.postgres.repositories.sessions import (
+    SqlAlchemyLoginThrottle,
+    SqlAlchemyPasswordResetTokenRepository,
+    SqlAlchemySessionRepository,
+)
+from application.ports.uow import UnitOfWork, UnitOfWorkFactory
+from domain.errors import Unavailable
+
+_SET_TENANT = text("SELECT set_config('pytake.org_id', :org, true), set_config('pytake.scope', :scope, true)")
+
+
+class SqlAlchemyUnitOfWork(UnitOfWork):
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], organization_id: UUID | None) -> None:
+        self._factory = session_factory
+        self.organization_id = organization_id
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("unit of work not entered")
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        self._session = self._factory()
+        try:
+            await self._session.execute(_SET_TENANT, {
+                "org": str(self.organization_id) if self.organization_id else "",
+                "scope": "tenant" if self.organization_id else "system"})
+        except Exception as e:
+            await self._session.close()
+            if is_connection_problem(e):
+                raise Unavailable("The database is unavailable.") from e
+            raise
+        s, org = self._session, self.organization_id
+        self.organizations = SqlAlchemyOrganizationRepository(s)
+        self.users = SqlAlchemyUserRepository(s, org)
+        self.sessions = SqlAlchemySessionRepository(s)
+        self.login_throttle = SqlAlchemyLoginThrottle(s)
+        self.reset_tokens = SqlAlchemyPasswordResetTokenRepository(s)
+        self.contacts = SqlAlchemyContactRepository(s, org)
+        self.jobs = PgQueuerJobQueue(s)
+        return self
+
+    async def commit(self) -> None:
+        try:
+            await self.session.commit()
+        except Exception as e:
+            if is_connection_problem(e):
+                raise Unavailable("The database is unavailable.") from e
+            raise
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        session = self.session
+        try:
+            await session.rollback()
+        except Exception:  # noqa: BLE001 - the connection may already be gone; closing below cleans up
+            pass
+        finally:
+            await session.close()
+            self._session = None
+        if exc is not None and not isinstance(exc, Unavailable) and is_connection_problem(exc):
+            raise Unavailable("The database is unavailable.") from exc
+
+
+class SqlAlchemyUnitOfWorkFactory(UnitOfWorkFactory):
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._factory = session_factory
+
+    def __call__(self, organization_id: UUID | None = None) -> SqlAlchemyUnitOfWork:
+        return SqlAlchemyUnitOfWork(self._factory, organization_id)
+
+

@@ -1,0 +1,39 @@
+"""Ports shared by every use case: time, the durable job queue, mail."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+
+class Clock(Protocol):
+    @abstractmethod
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+
+
+class JobQueue(Protocol):
+    """The durable job queue, bound to the unit of work's transaction.
+
+    A job enqueued here exists if and only if the transaction commits.
+    """
+
+    @abstractmethod
+    async def enqueue(
+        self,
+        entrypoint: str,
+        payload: Mapping[str, Any],
+        *,
+        dedupe_key: str | None = None,
+        delay: timedelta | None = None,
+        priority: int = 0,
+    ) -> bool:
+        """Queue a job; returns False when a queued job with the same dedupe_key already exists."""
+
+
+class Mailer(Protocol):
+    @abstractmethod
+    async def send(self, *, to: str, subject: str, body: str) -> None:
+        """Deliver one plain-text email. Raises Unavailable when the mail server cannot be reached."""

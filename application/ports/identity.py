@@ -1,0 +1,155 @@
+"""Ports of organizations, users, sessions, throttling and password reset."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from domain.identity import Organization, Role, User
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessClaims:
+    user_id: UUID
+    organization_id: UUID
+    role: Role
+    session_id: UUID
+    jti: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IssuedAccessToken:
+    token: str
+    jti: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefreshTokenRecord:
+    id: UUID
+    session_id: UUID
+    user_id: UUID
+    organization_id: UUID
+    used_at: datetime | None
+    revoked_at: datetime | None
+    expires_at: datetime
+
+
+class OrganizationRepository(Protocol):
+    @abstractmethod
+    async def add(self, organization: Organization) -> None: ...
+
+    @abstractmethod
+    async def get(self, organization_id: UUID) -> Organization | None: ...
+
+
+class UserRepository(Protocol):
+    """Scoped to the unit of work's organization, except the ``*_any_org`` methods (system scope)."""
+
+    @abstractmethod
+    async def add(self, user: User) -> None:
+        """Raises EmailAlreadyRegistered when the email exists in any organization."""
+
+    @abstractmethod
+    async def get(self, user_id: UUID) -> User | None: ...
+
+    @abstractmethod
+    async def update(self, user: User) -> None: ...
+
+    @abstractmethod
+    async def list(self, *, limit: int, offset: int) -> tuple[list[User], int]: ...
+
+    @abstractmethod
+    async def get_by_email_any_org(self, email: str) -> User | None: ...
+
+    @abstractmethod
+    async def get_any_org(self, user_id: UUID) -> User | None: ...
+
+
+class SessionRepository(Protocol):
+    """Refresh-token families (sessions), their tokens and denied access-token ids (system scope)."""
+
+    @abstractmethod
+    async def create_session(
+        self, *, session_id: UUID, user_id: UUID, organization_id: UUID, now: datetime, expires_at: datetime
+    ) -> None: ...
+
+    @abstractmethod
+    async def add_refresh_token(
+        self, *, token_id: UUID, session_id: UUID, token_hash: str, parent_id: UUID | None,
+        now: datetime, expires_at: datetime,
+    ) -> None: ...
+
+    @abstractmethod
+    async def consume_refresh_token(self, token_hash: str, now: datetime) -> RefreshTokenRecord | None:
+        """Atomically mark an unused, unrevoked, unexpired token used; None when that is not possible."""
+
+    @abstractmethod
+    async def find_refresh_token(self, token_hash: str) -> RefreshTokenRecord | None: ...
+
+    @abstractmethod
+    async def revoke_session(self, session_id: UUID, now: datetime, reason: str) -> None: ...
+
+    @abstractmethod
+    async def revoke_user_sessions(self, user_id: UUID, now: datetime, reason: str) -> None: ...
+
+    @abstractmethod
+    async def is_session_active(self, session_id: UUID, now: datetime) -> bool: ...
+
+    @abstractmethod
+    async def deny_access_token(self, jti: str, expires_at: datetime) -> None: ...
+
+    @abstractmethod
+    async def is_access_token_denied(self, jti: str) -> bool: ...
+
+
+class LoginThrottle(Protocol):
+    """Failure counters kept in the database so limits hold across replicas."""
+
+    @abstractmethod
+    async def blocked_for(self, key: str, now: datetime) -> int:
+        """Seconds the key is still blocked for (0 when not blocked)."""
+
+    @abstractmethod
+    async def record_failure(self, key: str, now: datetime, *, limit: int, window_seconds: int) -> None: ...
+
+    @abstractmethod
+    async def record_hit(self, key: str, now: datetime, *, limit: int, window_seconds: int) -> bool:
+        """Count one event; True while the key stays within ``limit`` events per window."""
+
+    @abstractmethod
+    async def clear(self, key: str) -> None: ...
+
+
+class PasswordResetTokenRepository(Protocol):
+    @abstractmethod
+    async def add(self, *, token_id: UUID, user_id: UUID, token_hash: str, now: datetime,
+                  expires_at: datetime) -> None:
+        """Stores a token and invalidates the user's older unused tokens."""
+
+    @abstractmethod
+    async def consume(self, token_hash: str, now: datetime) -> UUID | None:
+        """Atomically burn an unused, unexpired token; returns its user id or None."""
+
+
+class PasswordHasher(Protocol):
+    @abstractmethod
+    async def hash(self, password: str) -> str:
+        """Hash off the event loop."""
+
+    @abstractmethod
+    async def verify(self, password_hash: str, password: str) -> bool:
+        """Constant-time verification off the event loop; False on any mismatch."""
+
+
+class AccessTokenService(Protocol):
+    @abstractmethod
+    def issue(self, *, user: User, session_id: UUID, now: datetime) -> IssuedAccessToken: ...
+
+    @abstractmethod
+    def decode(self, token: str) -> AccessClaims:
+        """Raises InvalidToken (401) for anything but a valid, unexpired access token of ours."""

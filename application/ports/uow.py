@@ -1,0 +1,53 @@
+"""The unit of work: one transaction, the repositories bound to it, and the job queue in it."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from types import TracebackType
+from typing import Protocol, Self
+from uuid import UUID
+
+from application.ports.common import JobQueue
+from application.ports.contacts import ContactRepository
+from application.ports.identity import (
+    LoginThrottle,
+    OrganizationRepository,
+    PasswordResetTokenRepository,
+    SessionRepository,
+    UserRepository,
+)
+
+
+class UnitOfWork(Protocol):
+    """Opened with ``async with``; nothing is kept unless ``commit()`` is awaited.
+
+    Organization-scoped repositories only see the organization the unit of work was opened for
+    (and the database's row-level security enforces the same); a unit of work opened without
+    an organization is the *system* scope used by login, webhook routing and the worker.
+    """
+
+    organization_id: UUID | None
+    organizations: OrganizationRepository
+    users: UserRepository
+    sessions: SessionRepository
+    login_throttle: LoginThrottle
+    reset_tokens: PasswordResetTokenRepository
+    contacts: ContactRepository
+    jobs: JobQueue
+
+    @abstractmethod
+    async def commit(self) -> None: ...
+
+    @abstractmethod
+    async def __aenter__(self) -> Self: ...
+
+    @abstractmethod
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Always rolls back what was not committed."""
+
+
+class UnitOfWorkFactory(Protocol):
+    @abstractmethod
+    def __call__(self, organization_id: UUID | None = None) -> UnitOfWork: ...

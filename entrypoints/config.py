@@ -1,0 +1,101 @@
+"""Settings, read once at start-up from the environment (never at import)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class SettingsError(RuntimeError):
+    """The configuration is unusable (message names the setting, never its value)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str | None = None
+    database_app_role: str = "pytake_app"
+    database_pool_size: int = 10
+    data_dir: Path = Path(".data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    jwt_secret: SecretStr | None = None
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    vault_master_keys: SecretStr | None = None
+    whatsapp_graph_url: str = "https://graph.facebook.com"
+    whatsapp_api_version: str = "v25.0"
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_default_mps: int = 80
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["http://localhost:3000"])
+    frontend_url: str = "http://localhost:3000"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "PyTake <no-reply@pytake.local>"
+    log_level: str = "INFO"
+    log_json: bool = True
+    worker_concurrency: int = 20
+    password_hash_time_cost: int = 3
+    password_hash_memory_kib: int = 65536
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [o.strip() for o in text.split(",") if o.strip()]
+        return value
+
+
+def _dev_secret(path: Path, make: callable) -> str:  # type: ignore[valid-type]
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value: str = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value)
+    return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings; generate development secrets under DATA_DIR; refuse them in production."""
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    secrets_dir = settings.data_dir / "secrets"
+    if settings.env == "production":
+        missing = [name for name, value in (
+            ("JWT_SECRET", settings.jwt_secret), ("VAULT_MASTER_KEYS", settings.vault_master_keys),
+            ("DATABASE_URL", settings.database_url), ("WHATSAPP_APP_SECRET", settings.whatsapp_app_secret),
+            ("WHATSAPP_VERIFY_TOKEN", settings.whatsapp_verify_token)) if value is None]
+        if missing:
+            raise SettingsError(f"ENV=production requires explicit settings: {', '.join(missing)}")
+        if len(settings.jwt_secret.get_secret_value()) < 32:  # type: ignore[union-attr]
+            raise SettingsError("JWT_SECRET must be at least 32 characters")
+        return settings
+    if settings.jwt_secret is None:
+        settings.jwt_secret = SecretStr(_dev_secret(secrets_dir / "jwt_secret", lambda: secrets.token_urlsafe(48)))
+    if settings.vault_master_keys is None:
+        settings.vault_master_keys = SecretStr(_dev_secret(
+            secrets_dir / "vault_master_keys.json",
+            lambda: json.dumps({"1": base64.b64encode(secrets.token_bytes(32)).decode()})))
+    if settings.whatsapp_app_secret is None:
+        settings.whatsapp_app_secret = SecretStr(_dev_secret(secrets_dir / "whatsapp_app_secret",
+                                                             lambda: secrets.token_hex(16)))
+    if settings.whatsapp_verify_token is None:
+        settings.whatsapp_verify_token = SecretStr(_dev_secret(secrets_dir / "whatsapp_verify_token",
+                                                               lambda: secrets.token_urlsafe(24)))
+    return settings

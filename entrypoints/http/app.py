@@ -1,0 +1,69 @@
+"""The FastAPI application factory (REST API and webhook ingress under /api/v1)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
+
+from entrypoints.config import Settings, load_settings
+from entrypoints.container import Container
+from entrypoints.http import routers
+from entrypoints.http.errors import install_error_handlers
+from entrypoints.http.routers import auth, contacts, health, users
+from entrypoints.logging import configure_logging
+from entrypoints.runtime import resolve_database_url
+
+API_PREFIX = "/api/v1"
+API_VERSION = "1.0.0"
+
+DESCRIPTION = """Multi-tenant WhatsApp Business automation backend.
+
+Authenticate with `POST /api/v1/auth/login` (or register), then click **Authorize** and paste the
+`access_token`. Every error has the shape `{detail, status_code, error_code}`; lists return a JSON array and
+the total in the `X-Total-Count` header.
+"""
+
+
+def build_container(settings: Settings, database_url: str) -> Container:
+    container = Container(settings=settings, database_url=database_url)
+    container.wire(packages=[routers], warn_unresolved=True)
+    from entrypoints.http import deps
+
+    container.wire(modules=[deps], warn_unresolved=True)
+    return container
+
+
+def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(level=settings.log_level, json_output=settings.log_json)
+    url = database_url or resolve_database_url(settings)
+    container = build_container(settings, url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await container.init_resources()  # type: ignore[misc]
+        try:
+            yield
+        finally:
+            await container.shutdown_resources()  # type: ignore[misc]
+
+    app = FastAPIOffline(
+        title="PyTake API", version=API_VERSION, description=DESCRIPTION,
+        openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=f"{API_PREFIX}/redoc",
+        static_url=f"{API_PREFIX}/static-docs", swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    app.state.settings = settings
+    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
+                       allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Total-Count", "Retry-After",
+                                                                                  "Deprecated", "Sunset"])
+    install_error_handlers(app)
+    app.include_router(health.router)
+    for module in (auth, users, contacts):
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app

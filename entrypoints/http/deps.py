@@ -1,0 +1,72 @@
+"""Request-level dependencies: the authenticated actor, pagination, the client address."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+from uuid import UUID
+
+from dependency_injector.wiring import Provide, inject
+from fastapi import Depends, Header, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from application.authorization import Actor
+from application.errors import InvalidToken
+from application.use_cases.auth.authenticate import AuthenticateCommand, AuthenticateRequest
+from domain.errors import Unauthenticated
+
+bearer = HTTPBearer(auto_error=False, description="Access token from /auth/login")
+
+
+class MissingToken(Unauthenticated):
+    code = "not_authenticated"
+    default_message = "Authentication required: send 'Authorization: Bearer <access_token>'."
+
+
+@inject
+async def current_actor(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    x_organization_id: Annotated[str | None, Header(description="super_admin only: act in this organization")]
+    = None,
+    authenticate: AuthenticateRequest = Depends(Provide["authenticate"]),
+) -> Actor:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise MissingToken()
+    acting: UUID | None = None
+    if x_organization_id:
+        try:
+            acting = UUID(x_organization_id)
+        except ValueError:
+            raise InvalidToken("X-Organization-ID must be an organization id (UUID).") from None
+    actor = await authenticate.execute(AuthenticateCommand(token=credentials.credentials,
+                                                           acting_organization_id=acting))
+    request.state.actor = actor
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    limit: int
+    offset: int
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size (1..200)")] = 50,
+    offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
+) -> Page:
+    return Page(limit=limit, offset=offset)
+
+
+PageParams = Annotated[Page, Depends(page_params)]
+
+
+def set_total(response: Response, total: int) -> None:
+    response.headers["X-Total-Count"] = str(total)
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None

@@ -1,0 +1,139 @@
+"""Every error leaves the API in one shape: {detail, status_code, error_code} (+ errors on 422)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidValue,
+    NotFound,
+    PermissionDenied,
+    RuleViolation,
+    Throttled,
+    Unauthenticated,
+    Unavailable,
+)
+
+log = structlog.get_logger("pytake.http")
+
+STATUS_BY_CATEGORY: list[tuple[type[DomainError], int]] = [
+    (RuleViolation, 400),
+    (Unauthenticated, 401),
+    (PermissionDenied, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (InvalidValue, 422),
+    (Throttled, 429),
+    (Unavailable, 503),
+]
+
+_HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "permission_denied", 404: "not_found",
+               405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "payload_too_large",
+               415: "unsupported_media_type", 422: "validation_error", 429: "too_many_requests",
+               500: "internal_error", 503: "service_unavailable"}
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+    status_code: int
+    error_code: str
+
+
+class ValidationErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorResponse(ErrorResponse):
+    errors: list[ValidationErrorItem]
+
+
+def error_body(status: int, detail: str, code: str, **extra: Any) -> dict[str, Any]:
+    return {"detail": detail, "status_code": status, "error_code": code, **extra}
+
+
+def status_for(error: DomainError) -> int:
+    for category, status in STATUS_BY_CATEGORY:
+        if isinstance(error, category):
+            return status
+    return 500
+
+
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    status = status_for(exc)
+    headers: dict[str, str] = {}
+    extra: dict[str, Any] = {}
+    if isinstance(exc, Throttled):
+        headers["Retry-After"] = str(exc.retry_after_seconds)
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    if exc.details is not None:
+        extra["errors"] = exc.details
+    detail = exc.message if status != 500 else "An internal error occurred."
+    if status == 500:
+        log.error("domain_error.internal", error_code=exc.code)
+    return JSONResponse(error_body(status, detail, exc.code, **extra), status_code=status, headers=headers)
+
+
+def _clean_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Pydantic echoes the submitted input (passwords, secret values): keep only loc, msg and type."""
+    cleaned = []
+    for error in exc.errors():
+        msg = str(error.get("msg", "Invalid value"))
+        if error.get("type") in {"value_error", "assertion_error"}:
+            msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        cleaned.append({"loc": [str(p) if not isinstance(p, int) else p for p in error.get("loc", ())],
+                        "msg": msg, "type": str(error.get("type", "value_error"))})
+    return cleaned
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _clean_validation_errors(exc)
+    detail = "Request validation failed" + (
+        f": {'.'.join(str(p) for p in errors[0]['loc'])}: {errors[0]['msg']}" if errors else ".")
+    return JSONResponse(error_body(422, detail, "validation_error", errors=errors), status_code=422)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    detail = exc.detail if isinstance(exc.detail, str) else "Request failed."
+    if status == 404 and detail == "Not Found":
+        detail = "The requested resource does not exist."
+    if status == 405:
+        detail = "Method not allowed for this resource."
+    return JSONResponse(error_body(status, detail, _HTTP_CODES.get(status, "http_error")), status_code=status,
+                          headers=getattr(exc, "headers", None))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled_error", path=request.url.path, method=request.method, error_type=type(exc).__name__)
+    return JSONResponse(error_body(500, "An internal error occurred.", "internal_error"), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI documentation of a route's error responses."""
+    docs: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        model = ValidationErrorResponse if status == 422 else ErrorResponse
+        docs[status] = {"model": model, "description": _HTTP_CODES.get(status, "error").replace("_", " ")}
+    return docs

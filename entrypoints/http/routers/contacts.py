@@ -1,0 +1,83 @@
+"""/contacts: the two contract endpoints plus get, update and delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from dependency_injector.wiring import Provide, inject
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from application.use_cases.contacts.manage_contacts import (
+    UNSET,
+    CreateContact,
+    CreateContactCommand,
+    DeleteContact,
+    GetContact,
+    SearchContacts,
+    UpdateContact,
+    UpdateContactCommand,
+)
+from entrypoints.http.deps import CurrentActor, PageParams, set_total
+from entrypoints.http.errors import error_responses
+from entrypoints.http.routing import DeprecationAwareRoute
+from entrypoints.http.schemas.contacts import ContactCreateIn, ContactOut, ContactUpdateIn
+
+router = APIRouter(prefix="/contacts", tags=["contacts"], route_class=DeprecationAwareRoute)
+
+
+@router.get("", response_model=list[ContactOut], summary="List or search contacts (newest first)",
+            responses=error_responses(401, 403, 422))
+@inject
+async def list_contacts(
+    actor: CurrentActor, page: PageParams, response: Response,
+    query: Annotated[str | None, Query(max_length=255, description="Substring of name, email or whatsapp_id")]
+    = None,
+    use_case: SearchContacts = Depends(Provide["search_contacts"]),
+) -> list[ContactOut]:
+    contacts, total = await use_case.execute(actor, query=query, limit=page.limit, offset=page.offset)
+    set_total(response, total)
+    return [ContactOut.model_validate(c) for c in contacts]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ContactOut, summary="Create a contact",
+             responses=error_responses(401, 403, 409, 422))
+@inject
+async def create_contact(actor: CurrentActor, body: ContactCreateIn,
+                         use_case: CreateContact = Depends(Provide["create_contact"])) -> ContactOut:
+    contact = await use_case.execute(actor, CreateContactCommand(
+        whatsapp_id=body.whatsapp_id, name=body.name, email=body.email, tags=body.tags,
+        attributes=body.attributes, opted_out=body.opted_out))
+    return ContactOut.model_validate(contact)
+
+
+@router.get("/{contact_id}", response_model=ContactOut, summary="Get a contact",
+            responses=error_responses(401, 403, 404, 422))
+@inject
+async def get_contact(actor: CurrentActor, contact_id: UUID,
+                      use_case: GetContact = Depends(Provide["get_contact"])) -> ContactOut:
+    return ContactOut.model_validate(await use_case.execute(actor, contact_id))
+
+
+@router.put("/{contact_id}", response_model=ContactOut,
+            summary="Update a contact (fields left out are unchanged; null clears name or email)",
+            responses=error_responses(401, 403, 404, 409, 422))
+@inject
+async def update_contact(actor: CurrentActor, contact_id: UUID, body: ContactUpdateIn,
+                         use_case: UpdateContact = Depends(Provide["update_contact"])) -> ContactOut:
+    given = body.model_dump(exclude_unset=True)
+    for key in ("whatsapp_id", "tags", "attributes", "opted_out"):
+        if key in given and given[key] is None:
+            given.pop(key)
+    command = UpdateContactCommand(contact_id=contact_id, **{
+        k: given.get(k, UNSET) for k in ("whatsapp_id", "name", "email", "tags", "attributes", "opted_out")})
+    return ContactOut.model_validate(await use_case.execute(actor, command))
+
+
+@router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+               summary="Delete a contact", responses=error_responses(401, 403, 404, 422))
+@inject
+async def delete_contact(actor: CurrentActor, contact_id: UUID,
+                         use_case: DeleteContact = Depends(Provide["delete_contact"])) -> Response:
+    await use_case.execute(actor, contact_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

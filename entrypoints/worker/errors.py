@@ -1,0 +1,66 @@
+"""How the worker treats an error: retry later, dead-letter (kept for operators) or acknowledge."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from enum import StrEnum
+
+import structlog
+from pgqueuer import models
+from pgqueuer.core.executors import EntrypointExecutor
+from pgqueuer.errors import RetryRequested
+
+from domain.errors import Conflict, DomainError, InvalidValue, NotFound, RuleViolation, Unavailable
+
+log = structlog.get_logger("pytake.worker")
+
+
+class Outcome(StrEnum):
+    RETRY = "retry"
+    DEAD_LETTER = "dead_letter"
+    ACK = "ack"
+
+
+def classify(error: BaseException) -> Outcome:
+    """Transient problems are retried; broken jobs go to the dead-letter state; stale work is acknowledged."""
+    retryable = getattr(error, "retryable", None)
+    if retryable is True or isinstance(error, Unavailable):
+        return Outcome.RETRY
+    if retryable is False:
+        return Outcome.DEAD_LETTER
+    if isinstance(error, NotFound | Conflict):
+        return Outcome.ACK
+    if isinstance(error, DomainError | InvalidValue | RuleViolation | ValueError | KeyError | TypeError):
+        return Outcome.DEAD_LETTER
+    return Outcome.RETRY
+
+
+@dataclasses.dataclass
+class ClassifyingExecutor(EntrypointExecutor):
+    """Retries with exponential backoff up to ``max_attempts``; then, or for poison jobs, dead-letters."""
+
+    max_attempts: int = 8
+    initial_delay: timedelta = dataclasses.field(default_factory=lambda: timedelta(seconds=1))
+    max_delay: timedelta = dataclasses.field(default_factory=lambda: timedelta(minutes=5))
+
+    async def execute(self, job: models.Job, context: models.Context) -> None:
+        try:
+            await super().execute(job, context)
+        except RetryRequested:
+            raise
+        except Exception as error:
+            outcome = classify(error)
+            fields = {"entrypoint": job.entrypoint, "job_id": job.id, "attempts": job.attempts,
+                      "error_type": type(error).__name__, "error_code": getattr(error, "code", None)}
+            if outcome is Outcome.ACK:
+                log.info("job.acknowledged_after_error", **fields)
+                return
+            if outcome is Outcome.RETRY and job.attempts + 1 < self.max_attempts:
+                hinted = getattr(error, "retry_after_seconds", None)
+                delay = timedelta(seconds=hinted) if hinted else min(
+                    self.initial_delay * (2 ** job.attempts), self.max_delay)
+                log.warning("job.retry", delay_seconds=delay.total_seconds(), **fields)
+                raise RetryRequested(delay=delay, reason=type(error).__name__) from error
+            log.error("job.dead_lettered", **fields)
+            raise

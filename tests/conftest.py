@@ -1,0 +1,92 @@
+"""Shared fixtures: a real PostgreSQL (TEST_DATABASE_URL or the embedded one), the app, an HTTP client."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from adapters.postgres.database import asyncpg_url
+from adapters.postgres.migrations import upgrade
+from entrypoints.config import Settings, load_settings
+from entrypoints.embedded_db import start_embedded_postgres
+from entrypoints.http.app import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _server_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return start_embedded_postgres(ROOT / ".data" / "test", database="postgres", stop_on_exit=False)
+
+
+def _with_database(url: str, database: str) -> str:
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+def _plain(url: str) -> str:
+    """asyncpg.connect wants a plain postgresql:// DSN."""
+    return make_url(asyncpg_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _admin(url: str, sql: str) -> None:
+    connection = await asyncpg.connect(_plain(url))
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    return _server_url()
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """A fresh database with every migration applied, dropped at the end of the session."""
+    name = f"pytake_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:8]}"
+    await _admin(server_url, f'CREATE DATABASE "{name}"')
+    url = _with_database(server_url, name)
+    import asyncio
+
+    await asyncio.to_thread(upgrade, url)
+    yield url
+    await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def test_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data_dir = tmp_path_factory.mktemp("data")
+    return load_settings(env="test", data_dir=data_dir, log_json=True, log_level="WARNING",
+                         password_hash_time_cost=1, password_hash_memory_kib=1024,
+                         whatsapp_app_secret="test-app-secret", whatsapp_verify_token="test-verify-token")
+
+
+@pytest.fixture(scope="session")
+async def app(test_settings: Settings, database_url: str) -> AsyncIterator[FastAPI]:
+    application = create_app(test_settings, database_url=database_url)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def mailbox(test_settings: Settings) -> Iterator[Path]:
+    yield Path(test_settings.data_dir) / "mailbox"
