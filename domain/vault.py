@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hmac
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Final
@@ -191,7 +191,7 @@ class Secret:
     created_by: UUID | None = None
     created_at: datetime
     updated_at: datetime
-    deleted_at: datetime | None = field(default=None)
+    deleted_at: datetime | None = None
 
     @classmethod
     def create(

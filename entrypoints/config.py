@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -61,11 +62,11 @@ class Settings(BaseSettings):
         return value
 
 
-def _dev_secret(path: Path, make: callable) -> str:  # type: ignore[valid-type]
+def _dev_secret(path: Path, make: Callable[[], str]) -> str:
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    value: str = make()
+    value = make()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(value)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.clock import SystemClock
 from adapters.mail.mailers import MailboxDirectoryMailer, SmtpMailer
 from adapters.postgres.database import create_engine, create_session_factory
-from adapters.postgres.migrations import current_revision, head_revision
+from adapters.postgres.migrations import current_revision, head_revision, upgrade
 from adapters.postgres.uow import SqlAlchemyUnitOfWorkFactory
 from adapters.security.argon2_hasher import Argon2PasswordHasher
 from adapters.security.jwt_tokens import JwtAccessTokenService
@@ -33,6 +33,7 @@ from application.use_cases.contacts.manage_contacts import (
     SearchContacts,
     UpdateContact,
 )
+from application.use_cases.users.create_superadmin import CreateSuperAdmin
 from application.use_cases.users.manage_users import CreateUser, ListUsers, UpdateUser
 from entrypoints.config import Settings
 
@@ -55,6 +56,11 @@ def _mailer(settings: Settings) -> Mailer:
 
 def _secret(value: object) -> str:
     return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+
+
+def apply_migrations(database_url: str) -> None:
+    """Upgrade the database to the newest migration (synchronous)."""
+    upgrade(database_url)
 
 
 class Container(containers.DeclarativeContainer):
@@ -96,6 +102,7 @@ class Container(containers.DeclarativeContainer):
     list_users = providers.Factory(ListUsers, uow=uow)
     create_user = providers.Factory(CreateUser, uow=uow, hasher=hasher, clock=clock, policy=auth_policy)
     update_user = providers.Factory(UpdateUser, uow=uow, clock=clock)
+    create_superadmin = providers.Factory(CreateSuperAdmin, uow=uow, hasher=hasher, clock=clock)
 
     # contacts
     create_contact = providers.Factory(CreateContact, uow=uow, clock=clock)

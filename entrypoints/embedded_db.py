@@ -25,7 +25,8 @@ def start_embedded_postgres(data_dir: Path, *, database: str = DATABASE_NAME, st
     pgdata = (data_dir / "postgres").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(pgdata.parent))
-    server: Any = pgserver.get_server(pgdata, cleanup_mode="stop" if stop_on_exit else None)
+    mode = "stop" if stop_on_exit else None
+    server: Any = pgserver.get_server(pgdata, cleanup_mode=mode)  # type: ignore[attr-defined]
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "1 row" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 
@@ -11,7 +13,7 @@ _REDACT_KEYS = {"password", "new_password", "token", "access_token", "refresh_to
                 "value", "secret", "jwt_secret", "app_secret", "api_key"}
 
 
-def _redact(_: object, __: str, event_dict: dict[str, object]) -> dict[str, object]:
+def _redact(_: object, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event_dict):
         if key.lower() in _REDACT_KEYS:
             event_dict[key] = "[redacted]"

@@ -23,7 +23,7 @@ class PgQueuerJobQueue(JobQueue):
         if self._queries is None:
             connection = await self._session.connection()
             raw = await connection.get_raw_connection()
-            self._queries = Queries.from_asyncpg_connection(raw.driver_connection)  # type: ignore[arg-type]
+            self._queries = Queries.from_asyncpg_connection(raw.driver_connection)
         return self._queries
 
     async def enqueue(self, entrypoint: str, payload: Mapping[str, Any], *, dedupe_key: str | None = None,

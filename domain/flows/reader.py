@@ -98,7 +98,7 @@ class DataReader:
         label, value = (key.label, key.value) if isinstance(key, Item) else (key, self._data.get(key))
         if not isinstance(value, Mapping):
             self.problem(f"{self.name(label)} must be an object")
-            value = {}
+            return DataReader({}, f"{self._prefix}{label}.")  # its own problems would only be noise
         return DataReader(value, f"{self._prefix}{label}.", self.problems)
 
     def text_item(self, item: Item) -> str | None:

@@ -78,7 +78,7 @@ def _edge_problems(graph: FlowGraph, specs: Mapping[str, NodeSpec]) -> list[Flow
             continue
         handles = handles_of(specs[source.id])
         if source.type in TERMINAL_TYPES:
-            message = f"a {source.type} node cannot have outgoing edges"
+            message = f"{source.type} nodes cannot have outgoing edges"
         elif edge.source_handle not in handles:
             valid = ", ".join(sorted(_label(h) for h in handles)) or "none"
             message = f"source handle {_label(edge.source_handle)} does not exist (valid: {valid})"

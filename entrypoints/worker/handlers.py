@@ -15,7 +15,8 @@ Handler = Callable[[Job], Awaitable[None]]
 
 
 def payload_of(job: Job) -> dict[str, Any]:
-    return json.loads(job.payload or b"{}")
+    data: dict[str, Any] = json.loads(job.payload or b"{}")
+    return data
 
 
 def build_handlers(container: Container) -> dict[str, Handler]:

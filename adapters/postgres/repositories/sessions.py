@@ -123,8 +123,8 @@ class SqlAlchemyLoginThrottle(LoginThrottle):
                               THEN 1 ELSE auth_throttle.count + 1 END,
                  window_start = CASE WHEN auth_throttle.window_start <= :now - make_interval(secs => :window)
                               THEN :now ELSE auth_throttle.window_start END
-               RETURNING count"""), {"key": key, "now": now, "window": window_seconds})).one()
-        return int(row.count)
+               RETURNING count AS hits"""), {"key": key, "now": now, "window": window_seconds})).one()
+        return int(row.hits)
 
     async def record_failure(self, key: str, now: datetime, *, limit: int, window_seconds: int) -> None:
         count = await self._count(key, now, window_seconds)

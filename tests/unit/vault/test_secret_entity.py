@@ -162,8 +162,12 @@ def test_failed_test_keeps_the_rotation_pending() -> None:
 
 
 @pytest.mark.parametrize("valid", [True, False])
-@pytest.mark.parametrize(("make", "status"), [(new_secret, SecretStatus.ACTIVE), (inactive_secret, SecretStatus.INACTIVE)])
-def test_tests_never_change_active_or_inactive(make: Callable[[], Secret], status: SecretStatus, valid: bool) -> None:
+@pytest.mark.parametrize(
+    ("make", "status"), [(new_secret, SecretStatus.ACTIVE), (inactive_secret, SecretStatus.INACTIVE)]
+)
+def test_tests_never_change_active_or_inactive(
+    make: Callable[[], Secret], status: SecretStatus, valid: bool
+) -> None:
     secret = make()
     assert secret.record_test(valid, T2) == VersionChange()
     assert secret.status is status
@@ -185,7 +189,8 @@ def test_update_metadata_changes_only_what_is_given() -> None:
     assert secret.update_metadata(now=T3, service=SecretService("graph")) is True
     assert secret.service == SecretService("graph")
     assert secret.update_metadata(now=T3, service=UNSET, environment=SecretEnvironment.STAGING) is True
-    assert (secret.environment, secret.service) == (SecretEnvironment.STAGING, SecretService("graph"))
+    assert secret.environment is SecretEnvironment.STAGING
+    assert secret.service == SecretService("graph")
     assert (secret.status, secret.current_version) == (SecretStatus.ACTIVE, 1)
 
 

@@ -1,0 +1,53 @@
+# PyTake: two commands do all the set-up: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then \
+	echo $$p; break; fi; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install run test test-db lint migrate bench fuzz clean help
+
+help:
+	@echo "make run      - install, start embedded PostgreSQL (unless DATABASE_URL), migrate, serve API + worker"
+	@echo "make test     - install and run the whole suite (lint, types, layer contracts, tests)"
+	@echo "make test-db  - only the PostgreSQL-backed tests (set TEST_DATABASE_URL to use another server)"
+	@echo "make lint     - ruff, mypy and import-linter"
+	@echo "make migrate  - apply database migrations"
+	@echo "make bench    - run the benchmarks under bench/"
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
+	@echo "==> creating $(VENV) with $(PYTHON) and installing dependencies"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet --progress-bar on -e '.[dev]' --config-settings editable_mode=compat
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	@$(BIN)/pytake run
+
+lint: install
+	@echo "==> ruff"; $(BIN)/ruff check .
+	@echo "==> mypy"; $(BIN)/mypy
+	@echo "==> import-linter (layer contracts)"; $(BIN)/lint-imports
+
+test: install lint
+	@echo "==> pytest"
+	@$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test-db: install
+	@$(BIN)/python -m pytest -q -p no:cacheprovider tests/integration tests/e2e $(PYTEST_ARGS)
+
+migrate: install
+	@$(BIN)/pytake migrate
+
+bench: install
+	@$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,63 @@
+"""`make run`: embedded PostgreSQL (when DATABASE_URL is unset), migrations, then the API and the worker
+as two child processes. Ctrl-C (or SIGTERM) stops the children gracefully, then the database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from entrypoints.config import load_settings
+from entrypoints.container import apply_migrations
+from entrypoints.runtime import resolve_database_url
+
+GRACE_SECONDS = 25
+
+
+def _children(env: dict[str, str], host: str, port: int) -> list[subprocess.Popen[bytes]]:
+    api = [sys.executable, "-m", "uvicorn", "entrypoints.http.app:create_app", "--factory", "--host", host,
+           "--port", str(port), "--no-access-log", "--timeout-graceful-shutdown", "20"]
+    worker = [sys.executable, "-m", "entrypoints.worker.main"]
+    return [subprocess.Popen(api, env=env), subprocess.Popen(worker, env=env)]
+
+
+def main() -> None:
+    settings = load_settings()
+    print("PyTake: preparing the database ...", flush=True)
+    url = resolve_database_url(settings)
+    apply_migrations(url)
+    env = dict(os.environ, DATABASE_URL=url, DATA_DIR=str(settings.data_dir))
+    children = _children(env, settings.host, settings.port)
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    print(f"PyTake API:  http://{settings.host}:{settings.port}/api/v1/docs  (worker running; Ctrl-C stops)",
+          flush=True)
+    try:
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.3)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + GRACE_SECONDS
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+        print("PyTake stopped.", flush=True)
+    failed = [c.returncode for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
+    if failed and not stopping:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
