@@ -17,27 +17,6 @@ from domain.errors import DomainError, RuleViolation, Unavailable
 
 MediaKind = Literal["image", "document", "video", "audio"]
 
-__all__ = [
-    "AUTH_CODES",
-    "RATE_LIMIT_CODES",
-    "TRANSIENT_CODES",
-    "GraphApiError",
-    "GraphAuthError",
-    "GraphRateLimited",
-    "GraphRejected",
-    "GraphTransientError",
-    "ListRow",
-    "ListSection",
-    "MediaKind",
-    "PhoneNumberDetails",
-    "SentMessage",
-    "WhatsAppGateway",
-    "backoff_seconds",
-    "classify_graph_error",
-    "graph_error",
-]
-
-
 @dataclass(frozen=True, slots=True)
 class SentMessage:
     """Meta accepted the send (not yet delivered). ``wa_id`` is None when sent to a BSUID."""

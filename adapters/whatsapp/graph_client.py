@@ -1,0 +1,238 @@
+"""``WhatsAppGateway`` over httpx: Meta's exact request shapes, typed errors for every failure.
+
+The ``httpx.AsyncClient`` is injected (the composition root owns its lifetime and timeouts). The
+access token only ever travels in the ``Authorization`` header: it is never logged and never put in
+an exception message; httpx exceptions are not chained because their request carries the header.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from application.ports.whatsapp import (
+    GraphApiError,
+    ListSection,
+    MediaKind,
+    PhoneNumberDetails,
+    SentMessage,
+    WhatsAppGateway,
+    graph_error,
+)
+
+DEFAULT_GRAPH_URL = "https://graph.facebook.com"
+DEFAULT_API_VERSION = "v25.0"
+PHONE_NUMBER_FIELDS = "id,display_phone_number,verified_name,quality_rating,code_verification_status,status,throughput"
+
+_BSUID = re.compile(r"^[A-Z]{2}\.[A-Za-z0-9.]+$")
+_PHONE_NOISE = re.compile(r"[\s\-()+]")
+_CODE_PREFIX = re.compile(r"^\(#\d+\)\s*")
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+def recipient_fields(to: str) -> dict[str, str]:
+    """``{"to": "+<digits>"}`` for a phone number, ``{"recipient": <BSUID>}`` for a business-scoped id."""
+    value = to.strip()
+    if _BSUID.match(value):
+        return {"recipient": value}
+    return {"to": "+" + _PHONE_NOISE.sub("", value)}
+
+
+class HttpxWhatsAppGateway(WhatsAppGateway):
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        base_url: str = DEFAULT_GRAPH_URL,
+        api_version: str = DEFAULT_API_VERSION,
+        timeout: float | None = None,
+    ) -> None:
+        self._client = client
+        version = api_version.strip("/")
+        self._root = f"{base_url.rstrip('/')}/{version if version.startswith('v') else 'v' + version}"
+        self._timeout = timeout
+
+    # --- sends ----------------------------------------------------------------------------------
+
+    async def send_text(
+        self, phone_number_id: str, access_token: str, to: str, body: str, preview_url: bool = False,
+        reply_to: str | None = None, tracking: str | None = None,
+    ) -> SentMessage:
+        text: dict[str, Any] = {"preview_url": True, "body": body} if preview_url else {"body": body}
+        return await self._send(phone_number_id, access_token, to, "text", text, reply_to, tracking)
+
+    async def send_template(
+        self, phone_number_id: str, access_token: str, to: str, name: str, language: str,
+        components: Sequence[Mapping[str, Any]] = (), *, reply_to: str | None = None,
+        tracking: str | None = None,
+    ) -> SentMessage:
+        template: dict[str, Any] = {"name": name, "language": {"code": language}}
+        if components:
+            template["components"] = [dict(component) for component in components]
+        return await self._send(phone_number_id, access_token, to, "template", template, reply_to, tracking)
+
+    async def send_buttons(
+        self, phone_number_id: str, access_token: str, to: str, body: str,
+        buttons: Sequence[tuple[str, str]], header: str | None = None, footer: str | None = None, *,
+        reply_to: str | None = None, tracking: str | None = None,
+    ) -> SentMessage:
+        action = {"buttons": [{"type": "reply", "reply": {"id": id_, "title": title}} for id_, title in buttons]}
+        interactive = _interactive("button", body, header, footer, action)
+        return await self._send(phone_number_id, access_token, to, "interactive", interactive, reply_to, tracking)
+
+    async def send_list(
+        self, phone_number_id: str, access_token: str, to: str, body: str, button: str,
+        sections: Sequence[ListSection], header: str | None = None, footer: str | None = None, *,
+        reply_to: str | None = None, tracking: str | None = None,
+    ) -> SentMessage:
+        action = {"button": button, "sections": [_section(section) for section in sections]}
+        interactive = _interactive("list", body, header, footer, action)
+        return await self._send(phone_number_id, access_token, to, "interactive", interactive, reply_to, tracking)
+
+    async def send_media(
+        self, phone_number_id: str, access_token: str, to: str, kind: MediaKind, link: str,
+        caption: str | None = None, filename: str | None = None, *, reply_to: str | None = None,
+        tracking: str | None = None,
+    ) -> SentMessage:
+        media: dict[str, Any] = {"link": link}
+        if caption is not None and kind != "audio":
+            media["caption"] = caption
+        if filename is not None and kind == "document":
+            media["filename"] = filename
+        return await self._send(phone_number_id, access_token, to, kind, media, reply_to, tracking)
+
+    async def mark_read(self, phone_number_id: str, access_token: str, message_wamid: str) -> None:
+        body = {"messaging_product": "whatsapp", "status": "read", "message_id": message_wamid}
+        answer = await self._call("POST", self._messages_url(phone_number_id), access_token, body)
+        if answer.get("success") is not True:
+            raise graph_error(200, None, message="Mark-as-read was not confirmed by the Graph API.")
+
+    async def get_phone_number(self, phone_number_id: str, access_token: str) -> PhoneNumberDetails:
+        url = f"{self._root}/{quote(phone_number_id, safe='')}"
+        answer = await self._call("GET", url, access_token, params={"fields": PHONE_NUMBER_FIELDS})
+        throughput = answer.get("throughput")
+        return PhoneNumberDetails(
+            id=str(answer.get("id") or phone_number_id),
+            display_phone_number=str(answer.get("display_phone_number") or ""),
+            verified_name=_str_or_none(answer.get("verified_name")),
+            quality_rating=_str_or_none(answer.get("quality_rating")),
+            code_verification_status=_str_or_none(answer.get("code_verification_status")),
+            status=_str_or_none(answer.get("status")),
+            throughput_level=_str_or_none(throughput.get("level")) if isinstance(throughput, dict) else None,
+        )
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def _messages_url(self, phone_number_id: str) -> str:
+        return f"{self._root}/{quote(phone_number_id, safe='')}/messages"
+
+    async def _send(
+        self, phone_number_id: str, access_token: str, to: str, type_: str, content: Mapping[str, Any],
+        reply_to: str | None, tracking: str | None,
+    ) -> SentMessage:
+        body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
+        body.update(recipient_fields(to))
+        body["type"] = type_
+        body[type_] = content
+        if reply_to is not None:
+            body["context"] = {"message_id": reply_to}
+        if tracking is not None:
+            body["biz_opaque_callback_data"] = tracking
+        answer = await self._call("POST", self._messages_url(phone_number_id), access_token, body)
+        return _sent_message(answer)
+
+    async def _call(
+        self, method: str, url: str, access_token: str, body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+        extra: dict[str, Any] = {} if self._timeout is None else {"timeout": self._timeout}
+        try:
+            response = await self._client.request(method, url, headers=headers, json=body, params=params, **extra)
+        except httpx.HTTPError as exc:
+            raise _network_error(exc, method) from None
+        payload = _json_or_none(response)
+        if response.is_success and isinstance(payload, dict) and "error" not in payload:
+            return payload
+        raise _response_error(response.status_code, payload, access_token)
+
+
+def _interactive(
+    kind: str, body: str, header: str | None, footer: str | None, action: Mapping[str, Any]
+) -> dict[str, Any]:
+    interactive: dict[str, Any] = {"type": kind}
+    if header is not None:
+        interactive["header"] = {"type": "text", "text": header}
+    interactive["body"] = {"text": body}
+    if footer is not None:
+        interactive["footer"] = {"text": footer}
+    interactive["action"] = dict(action)
+    return interactive
+
+
+def _section(section: ListSection) -> dict[str, Any]:
+    rows = []
+    for row in section.rows:
+        item = {"id": row.id, "title": row.title}
+        if row.description is not None:
+            item["description"] = row.description
+        rows.append(item)
+    return {"title": section.title, "rows": rows} if section.title is not None else {"rows": rows}
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _sent_message(answer: Mapping[str, Any]) -> SentMessage:
+    messages, contacts = answer.get("messages"), answer.get("contacts")
+    first = messages[0] if isinstance(messages, list) and messages and isinstance(messages[0], dict) else {}
+    wamid = first.get("id")
+    if not isinstance(wamid, str) or not wamid:
+        raise graph_error(None, None, message="The Graph API accepted the send without a message id.",
+                          may_have_been_sent=True)
+    contact = contacts[0] if isinstance(contacts, list) and contacts and isinstance(contacts[0], dict) else {}
+    return SentMessage(wamid=wamid, wa_id=_str_or_none(contact.get("wa_id")))
+
+
+def _network_error(exc: httpx.HTTPError, method: str) -> GraphApiError:
+    maybe_sent = method == "POST" and not isinstance(exc, _NOT_SENT)
+    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+    return graph_error(None, None, message=f"Graph API request {kind} ({type(exc).__name__}).",
+                       may_have_been_sent=maybe_sent)
+
+
+def _redact(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+def _response_error(status: int, payload: Any, access_token: str) -> GraphApiError:
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(error, dict):
+        return graph_error(status, None, message=f"Graph API answered HTTP {status} without an error object.",
+                           may_have_been_sent=status >= 500 or 200 <= status < 300)
+    raw_code = error.get("code")
+    code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
+    raw_message = _redact(str(error.get("message") or ""), access_token)
+    title = _redact(str(error.get("error_user_title") or ""), access_token) or _CODE_PREFIX.sub("", raw_message)
+    data = error.get("error_data")
+    details = _redact(str(data.get("details") or ""), access_token) if isinstance(data, dict) else ""
+    subcode = error.get("error_subcode")
+    text = f"Graph error {code} (HTTP {status}): {title or 'no message'}" + (f" ({details})" if details else "")
+    return graph_error(
+        status, code, message=text, title=title or None, error_details=details or None,
+        error_subcode=subcode if isinstance(subcode, int) else None,
+        fbtrace_id=_str_or_none(error.get("fbtrace_id")), is_transient=error.get("is_transient") is True,
+        may_have_been_sent=code is None and status >= 500,
+    )

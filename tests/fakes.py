@@ -1,0 +1,535 @@
+"""In-memory second implementations of the application ports, for unit tests.
+
+Each fake subclasses its port explicitly and mirrors the PostgreSQL adapters' observable semantics
+(organization scoping and row-level security, unique constraints, CHECK constraints, throttle
+arithmetic). All state lives in one ``FakeStore``; a ``FakeUnitOfWork`` works on a deep copy of it
+and swaps the copy in on ``commit()``, so whatever a use case wrote before raising is really gone.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, NamedTuple, Self
+from uuid import UUID, uuid4
+
+from application.errors import InvalidToken
+from application.ports.common import Clock, JobQueue, Mailer
+from application.ports.contacts import ContactRepository
+from application.ports.identity import (
+    AccessClaims,
+    AccessTokenService,
+    IssuedAccessToken,
+    LoginThrottle,
+    OrganizationRepository,
+    PasswordHasher,
+    PasswordResetTokenRepository,
+    RefreshTokenRecord,
+    SessionRepository,
+    UserRepository,
+)
+from application.ports.uow import UnitOfWork, UnitOfWorkFactory
+from domain.contacts import Contact, ContactAlreadyExists
+from domain.identity import EmailAlreadyRegistered, Organization, User
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+ACCESS_TTL = timedelta(minutes=15)
+_DB_WHATSAPP_ID = re.compile(r"[0-9]{8,15}")  # the contacts table's CHECK constraint, ASCII digits only
+
+
+class ConstraintViolation(RuntimeError):
+    """What the database would refuse (an IntegrityError the adapters do not translate: a 500)."""
+
+
+# --------------------------------------------------------------------------- time, mail, jobs, crypto
+
+
+class FakeClock(Clock):
+    def __init__(self, start: datetime = T0) -> None:
+        self.set(start)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        if when.tzinfo is None or when.utcoffset() != timedelta(0):
+            raise ValueError("FakeClock keeps aware UTC times only")
+        self._now = when.astimezone(UTC)
+
+    def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
+        self._now += (delta or timedelta()) + timedelta(**kwargs)
+        return self._now
+
+
+class QueuedJob(NamedTuple):
+    entrypoint: str
+    payload: dict[str, Any]
+    dedupe_key: str | None
+    delay: timedelta | None
+
+
+class FakeJobQueue(JobQueue):
+    """Records jobs; a dedupe_key is refused while an unprocessed job holds it."""
+
+    def __init__(self) -> None:
+        self.jobs: list[QueuedJob] = []
+        self.priorities: list[int] = []
+        self.processed: set[int] = set()
+
+    async def enqueue(self, entrypoint: str, payload: Mapping[str, Any], *, dedupe_key: str | None = None,
+                      delay: timedelta | None = None, priority: int = 0) -> bool:
+        if dedupe_key is not None and any(
+                job.dedupe_key == dedupe_key for i, job in enumerate(self.jobs) if i not in self.processed):
+            return False
+        self.jobs.append(QueuedJob(entrypoint, copy.deepcopy(dict(payload)), dedupe_key, delay))
+        self.priorities.append(priority)
+        return True
+
+    def pending(self, entrypoint: str | None = None) -> list[QueuedJob]:
+        return [job for i, job in enumerate(self.jobs)
+                if i not in self.processed and entrypoint in (None, job.entrypoint)]
+
+    def take(self, entrypoint: str | None = None) -> list[QueuedJob]:
+        """The pending jobs (of one entrypoint), now marked processed."""
+        taken = []
+        for i, job in enumerate(self.jobs):
+            if i not in self.processed and entrypoint in (None, job.entrypoint):
+                self.processed.add(i)
+                taken.append(job)
+        return taken
+
+
+class SentMail(NamedTuple):
+    to: str
+    subject: str
+    body: str
+
+
+class FakeMailer(Mailer):
+    def __init__(self, fail_with: Exception | None = None) -> None:
+        self.sent: list[SentMail] = []
+        self.fail_with = fail_with
+
+    async def send(self, *, to: str, subject: str, body: str) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.sent.append(SentMail(to, subject, body))
+
+
+class FakePasswordHasher(PasswordHasher):
+    PREFIX = "fake$"
+
+    async def hash(self, password: str) -> str:
+        return self.PREFIX + hashlib.sha256(password.encode("utf-8")).hexdigest()
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        return hmac.compare_digest(password_hash.encode("utf-8"), (await self.hash(password)).encode("utf-8"))
+
+
+class FakeAccessTokenService(AccessTokenService):
+    """Opaque random tokens mapped to their claims; unknown or expired tokens raise InvalidToken."""
+
+    def __init__(self, clock: Clock, ttl: timedelta = ACCESS_TTL) -> None:
+        self._clock, self._ttl = clock, ttl
+        self.issued: dict[str, AccessClaims] = {}
+
+    def issue(self, *, user: User, session_id: UUID, now: datetime) -> IssuedAccessToken:
+        token, jti = "fake-access." + secrets.token_urlsafe(16), uuid4().hex
+        claims = AccessClaims(user_id=user.id, organization_id=user.organization_id, role=user.role,
+                              session_id=session_id, jti=jti, expires_at=now + self._ttl)
+        self.issued[token] = claims
+        return IssuedAccessToken(token=token, jti=jti, expires_at=claims.expires_at)
+
+    def decode(self, token: str) -> AccessClaims:
+        claims = self.issued.get(token)
+        if claims is None or self._clock.now() >= claims.expires_at:
+            raise InvalidToken()
+        return claims
+
+
+# --------------------------------------------------------------------------- the store
+
+
+@dataclass
+class SessionRow:
+    id: UUID
+    user_id: UUID
+    organization_id: UUID
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    revoked_reason: str | None = None
+
+
+@dataclass
+class RefreshTokenRow:
+    id: UUID
+    session_id: UUID
+    token_hash: str
+    parent_id: UUID | None
+    issued_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+@dataclass
+class ThrottleRow:
+    window_start: datetime
+    count: int
+    blocked_until: datetime | None = None
+
+
+@dataclass
+class ResetTokenRow:
+    id: UUID
+    user_id: UUID
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+@dataclass
+class FakeStore:
+    """Every table the fakes keep, keyed like the database's primary or unique keys."""
+
+    organizations: dict[UUID, Organization] = field(default_factory=dict)
+    users: dict[UUID, User] = field(default_factory=dict)
+    sessions: dict[UUID, SessionRow] = field(default_factory=dict)
+    refresh_tokens: dict[str, RefreshTokenRow] = field(default_factory=dict)  # by token_hash
+    denied_jtis: dict[str, datetime] = field(default_factory=dict)
+    throttle: dict[str, ThrottleRow] = field(default_factory=dict)
+    reset_tokens: dict[str, ResetTokenRow] = field(default_factory=dict)  # by token_hash
+    contacts: dict[UUID, Contact] = field(default_factory=dict)
+    job_queue: FakeJobQueue = field(default_factory=FakeJobQueue)
+    version: int = 0
+
+    def load(self, other: FakeStore) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(other, f.name))
+
+    @property
+    def jobs(self) -> list[QueuedJob]:
+        return self.job_queue.jobs
+
+
+# --------------------------------------------------------------------------- unit of work
+
+
+class FakeUnitOfWork(UnitOfWork):
+    def __init__(self, factory: FakeUnitOfWorkFactory, organization_id: UUID | None) -> None:
+        self._factory = factory
+        self.organization_id = organization_id
+        self._work: FakeStore | None = None
+        self._base_version = -1
+        self.committed = 0
+
+    @property
+    def work(self) -> FakeStore:
+        if self._work is None:
+            raise RuntimeError("unit of work used outside its 'async with' block")
+        return self._work
+
+    async def __aenter__(self) -> Self:
+        if self._work is not None:
+            raise RuntimeError("unit of work entered twice")
+        self._work = copy.deepcopy(self._factory.store)
+        self._base_version = self._factory.store.version
+        self.organizations = FakeOrganizationRepository(self)
+        self.users = FakeUserRepository(self)
+        self.sessions = FakeSessionRepository(self)
+        self.login_throttle = FakeLoginThrottle(self)
+        self.reset_tokens = FakePasswordResetTokenRepository(self)
+        self.contacts = FakeContactRepository(self)
+        self.jobs = self._work.job_queue
+        return self
+
+    async def commit(self) -> None:
+        store = self._factory.store
+        if store.version != self._base_version:
+            raise RuntimeError("another unit of work committed meanwhile; the fake does not merge transactions")
+        store.load(copy.deepcopy(self.work))
+        store.version = self._base_version = self._base_version + 1
+        self.committed += 1
+        self._factory.committed += 1
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self._work = None  # whatever was not committed is dropped with the copy
+
+
+class FakeUnitOfWorkFactory(UnitOfWorkFactory):
+    def __init__(self, store: FakeStore | None = None) -> None:
+        self.store = store if store is not None else FakeStore()
+        self.committed = 0
+        self.opened: list[UUID | None] = []
+
+    def __call__(self, organization_id: UUID | None = None) -> FakeUnitOfWork:
+        self.opened.append(organization_id)
+        return FakeUnitOfWork(self, organization_id)
+
+
+class _Repo:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def _db(self) -> FakeStore:
+        return self._uow.work
+
+    @property
+    def _org(self) -> UUID | None:
+        return self._uow.organization_id
+
+    def _scoped_org(self) -> UUID:
+        if self._org is None:
+            raise RuntimeError("organization-scoped repository used in system scope")
+        return self._org
+
+    def _visible(self, organization_id: UUID) -> bool:
+        """Row-level security: the system scope sees every row, a tenant scope only its own."""
+        return self._org is None or self._org == organization_id
+
+
+# --------------------------------------------------------------------------- identity repositories
+
+
+class FakeOrganizationRepository(_Repo, OrganizationRepository):
+    async def add(self, organization: Organization) -> None:
+        if not self._visible(organization.id):
+            raise ConstraintViolation("row-level security: organization of another tenant")
+        if not 1 <= len(organization.name) <= 255 or organization.id in self._db.organizations:
+            raise ConstraintViolation("organizations: bad name or duplicate id")
+        self._db.organizations[organization.id] = copy.deepcopy(organization)
+
+    async def get(self, organization_id: UUID) -> Organization | None:
+        found = self._db.organizations.get(organization_id)
+        return copy.deepcopy(found) if found is not None and self._visible(found.id) else None
+
+
+class FakeUserRepository(_Repo, UserRepository):
+    async def add(self, user: User) -> None:
+        if not self._visible(user.organization_id):
+            raise ConstraintViolation("row-level security: user of another tenant")
+        if user.organization_id not in self._db.organizations or user.id in self._db.users:
+            raise ConstraintViolation("users: unknown organization or duplicate id")
+        if not 1 <= len(user.name) <= 255:
+            raise ConstraintViolation("users: name length")
+        if any(u.email.lower() == user.email.lower() for u in self._db.users.values()):
+            raise EmailAlreadyRegistered()
+        self._db.users[user.id] = copy.deepcopy(user)
+
+    async def get(self, user_id: UUID) -> User | None:
+        org = self._scoped_org()
+        found = self._db.users.get(user_id)
+        return copy.deepcopy(found) if found is not None and found.organization_id == org else None
+
+    async def update(self, user: User) -> None:
+        stored = self._db.users.get(user.id)
+        if stored is None or stored.organization_id != user.organization_id or not self._visible(
+                stored.organization_id):
+            return  # an UPDATE that matches no row
+        if not 1 <= len(user.name) <= 255:
+            raise ConstraintViolation("users: name length")
+        self._db.users[user.id] = stored.with_changes(
+            name=user.name, role=user.role, is_active=user.is_active, password_hash=user.password_hash,
+            updated_at=user.updated_at)
+
+    async def list(self, *, limit: int, offset: int) -> tuple[list[User], int]:
+        org = self._scoped_org()
+        mine = sorted((u for u in self._db.users.values() if u.organization_id == org),
+                      key=lambda u: (u.created_at, u.id), reverse=True)
+        return copy.deepcopy(mine[offset:offset + limit]), len(mine)
+
+    async def get_by_email_any_org(self, email: str) -> User | None:
+        wanted = email.strip().lower()
+        found = next((u for u in self._db.users.values() if u.email.lower() == wanted), None)
+        return copy.deepcopy(found)
+
+    async def get_any_org(self, user_id: UUID) -> User | None:
+        return copy.deepcopy(self._db.users.get(user_id))
+
+
+class FakeSessionRepository(_Repo, SessionRepository):
+    async def create_session(self, *, session_id: UUID, user_id: UUID, organization_id: UUID, now: datetime,
+                             expires_at: datetime) -> None:
+        if not self._visible(organization_id) or session_id in self._db.sessions:
+            raise ConstraintViolation("auth_sessions: another tenant or duplicate id")
+        if user_id not in self._db.users:
+            raise ConstraintViolation("auth_sessions: unknown user")
+        self._db.sessions[session_id] = SessionRow(session_id, user_id, organization_id, now, expires_at)
+
+    async def add_refresh_token(self, *, token_id: UUID, session_id: UUID, token_hash: str,
+                                parent_id: UUID | None, now: datetime, expires_at: datetime) -> None:
+        if token_hash in self._db.refresh_tokens or session_id not in self._db.sessions:
+            raise ConstraintViolation("refresh_tokens: duplicate hash or unknown session")
+        self._db.refresh_tokens[token_hash] = RefreshTokenRow(token_id, session_id, token_hash, parent_id, now,
+                                                              expires_at)
+
+    def _record(self, row: RefreshTokenRow) -> RefreshTokenRecord | None:
+        session = self._db.sessions.get(row.session_id)
+        if session is None or not self._visible(session.organization_id):
+            return None
+        return RefreshTokenRecord(id=row.id, session_id=row.session_id, user_id=session.user_id,
+                                  organization_id=session.organization_id, used_at=row.used_at,
+                                  revoked_at=session.revoked_at, expires_at=row.expires_at)
+
+    async def consume_refresh_token(self, token_hash: str, now: datetime) -> RefreshTokenRecord | None:
+        row = self._db.refresh_tokens.get(token_hash)
+        if row is None or row.used_at is not None or row.expires_at <= now:
+            return None
+        row.used_at = now  # like the adapter: marked used even when its session turns out revoked
+        record = self._record(row)
+        return record if record is not None and record.revoked_at is None else None
+
+    async def find_refresh_token(self, token_hash: str) -> RefreshTokenRecord | None:
+        row = self._db.refresh_tokens.get(token_hash)
+        return self._record(row) if row is not None else None
+
+    def _revoke(self, session: SessionRow, now: datetime, reason: str) -> None:
+        if session.revoked_at is None and self._visible(session.organization_id):
+            session.revoked_at, session.revoked_reason = now, reason
+
+    async def revoke_session(self, session_id: UUID, now: datetime, reason: str) -> None:
+        session = self._db.sessions.get(session_id)
+        if session is not None:
+            self._revoke(session, now, reason)
+
+    async def revoke_user_sessions(self, user_id: UUID, now: datetime, reason: str) -> None:
+        for session in self._db.sessions.values():
+            if session.user_id == user_id:
+                self._revoke(session, now, reason)
+
+    async def is_session_active(self, session_id: UUID, now: datetime) -> bool:
+        s = self._db.sessions.get(session_id)
+        return s is not None and self._visible(s.organization_id) and s.revoked_at is None and s.expires_at > now
+
+    async def deny_access_token(self, jti: str, expires_at: datetime) -> None:
+        self._db.denied_jtis.setdefault(jti, expires_at)
+        cutoff = expires_at - timedelta(days=1)
+        for old in [k for k, exp in self._db.denied_jtis.items() if exp < cutoff]:
+            del self._db.denied_jtis[old]
+
+    async def is_access_token_denied(self, jti: str) -> bool:
+        return jti in self._db.denied_jtis
+
+
+class FakeLoginThrottle(_Repo, LoginThrottle):
+    """Same arithmetic as SqlAlchemyLoginThrottle: a fixed window counter per key, and once the count
+    reaches the limit a block of min(60 * 2 ** (count - limit), 900) seconds."""
+
+    async def blocked_for(self, key: str, now: datetime) -> int:
+        row = self._db.throttle.get(key)
+        if row is None or row.blocked_until is None or row.blocked_until <= now:
+            return 0
+        return max(1, int((row.blocked_until - now).total_seconds() + 0.999))
+
+    def _count(self, key: str, now: datetime, window_seconds: int) -> ThrottleRow:
+        row = self._db.throttle.get(key)
+        if row is None:
+            row = self._db.throttle[key] = ThrottleRow(window_start=now, count=1)
+        elif row.window_start <= now - timedelta(seconds=window_seconds):
+            row.window_start, row.count = now, 1
+        else:
+            row.count += 1
+        return row
+
+    async def record_failure(self, key: str, now: datetime, *, limit: int, window_seconds: int) -> None:
+        row = self._count(key, now, window_seconds)
+        if row.count >= limit:
+            row.blocked_until = now + timedelta(seconds=min(60 * 2 ** (row.count - limit), 15 * 60))
+
+    async def record_hit(self, key: str, now: datetime, *, limit: int, window_seconds: int) -> bool:
+        return self._count(key, now, window_seconds).count <= limit
+
+    async def clear(self, key: str) -> None:
+        self._db.throttle.pop(key, None)
+
+
+class FakePasswordResetTokenRepository(_Repo, PasswordResetTokenRepository):
+    async def add(self, *, token_id: UUID, user_id: UUID, token_hash: str, now: datetime,
+                  expires_at: datetime) -> None:
+        if token_hash in self._db.reset_tokens or user_id not in self._db.users:
+            raise ConstraintViolation("password_reset_tokens: duplicate hash or unknown user")
+        for row in self._db.reset_tokens.values():
+            if row.user_id == user_id and row.used_at is None:
+                row.used_at = now
+        self._db.reset_tokens[token_hash] = ResetTokenRow(token_id, user_id, token_hash, now, expires_at)
+
+    async def consume(self, token_hash: str, now: datetime) -> UUID | None:
+        row = self._db.reset_tokens.get(token_hash)
+        if row is None or row.used_at is not None or row.expires_at <= now:
+            return None
+        row.used_at = now
+        return row.user_id
+
+
+# --------------------------------------------------------------------------- contacts
+
+
+def _matches(contact: Contact, query: str) -> bool:
+    needle = query.lower()
+    return any(needle in (value or "").lower() for value in (contact.name, contact.email, contact.whatsapp_id))
+
+
+class FakeContactRepository(_Repo, ContactRepository):
+    def _check(self, contact: Contact) -> None:
+        if not _DB_WHATSAPP_ID.fullmatch(contact.whatsapp_id):
+            raise ConstraintViolation(f"contacts: whatsapp_id CHECK violated by {contact.whatsapp_id!r}")
+        if (contact.name is not None and len(contact.name) > 255) or (
+                contact.email is not None and len(contact.email) > 254):
+            raise ConstraintViolation("contacts: name or email too long")
+        if any(c.whatsapp_id == contact.whatsapp_id and c.id != contact.id
+               and c.organization_id == contact.organization_id for c in self._db.contacts.values()):
+            raise ContactAlreadyExists()
+
+    def _mine(self, contact_id: UUID) -> Contact | None:
+        org = self._scoped_org()
+        found = self._db.contacts.get(contact_id)
+        return found if found is not None and found.organization_id == org else None
+
+    async def add(self, contact: Contact) -> None:
+        if contact.organization_id != self._org:
+            raise RuntimeError("contact belongs to another organization")
+        if contact.id in self._db.contacts:
+            raise ConstraintViolation("contacts: duplicate id")
+        self._check(contact)
+        self._db.contacts[contact.id] = copy.deepcopy(contact)
+
+    async def get(self, contact_id: UUID) -> Contact | None:
+        return copy.deepcopy(self._mine(contact_id))
+
+    async def get_by_whatsapp_id(self, whatsapp_id: str) -> Contact | None:
+        org = self._scoped_org()
+        found = next((c for c in self._db.contacts.values()
+                      if c.organization_id == org and c.whatsapp_id == whatsapp_id), None)
+        return copy.deepcopy(found)
+
+    async def update(self, contact: Contact) -> None:
+        stored = self._mine(contact.id)
+        if stored is None:
+            return  # an UPDATE that matches no row
+        self._check(contact)
+        for name in ("whatsapp_id", "name", "email", "tags", "attributes", "opted_out", "opted_out_at",
+                     "updated_at"):
+            setattr(stored, name, copy.deepcopy(getattr(contact, name)))
+
+    async def delete(self, contact_id: UUID) -> bool:
+        if self._mine(contact_id) is None:
+            return False
+        del self._db.contacts[contact_id]
+        return True
+
+    async def search(self, *, query: str | None, limit: int, offset: int) -> tuple[list[Contact], int]:
+        org = self._scoped_org()
+        found = sorted((c for c in self._db.contacts.values()
+                        if c.organization_id == org and (not query or _matches(c, query))),
+                       key=lambda c: (c.created_at, c.id), reverse=True)
+        return copy.deepcopy(found[offset:offset + limit]), len(found)

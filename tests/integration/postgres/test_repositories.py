@@ -1,0 +1,119 @@
+"""The PostgreSQL repositories against a real server: scoping, constraints, atomic counters, the queue."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+from adapters.postgres.uow import SqlAlchemyUnitOfWorkFactory
+from domain.contacts import Contact, ContactAlreadyExists
+from domain.identity import EmailAlreadyRegistered
+from tests.conftest import _plain
+from tests.integration.postgres.conftest import make_org
+
+pytestmark = pytest.mark.integration
+
+
+def _contact(org, whatsapp_id: str, name: str | None = None, email: str | None = None) -> Contact:  # type: ignore[no-untyped-def]
+    now = datetime.now(UTC)
+    return Contact(id=uuid4(), organization_id=org, whatsapp_id=whatsapp_id, name=name, email=email,
+                   created_at=now, updated_at=now)
+
+
+async def test_duplicate_email_in_any_case_is_refused(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    org, user = await make_org(uow_factory)
+    other_org, _ = await make_org(uow_factory)
+    twin = user.with_changes(id=uuid4(), organization_id=other_org, email=user.email.upper())
+    async with uow_factory(other_org) as uow:
+        with pytest.raises(EmailAlreadyRegistered):
+            await uow.users.add(twin)
+
+
+async def test_contacts_are_scoped_and_unique_per_organization(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    org_a, _ = await make_org(uow_factory)
+    org_b, _ = await make_org(uow_factory)
+    async with uow_factory(org_a) as uow:
+        await uow.contacts.add(_contact(org_a, "5511911110000", "Maria Silva", "maria@example.com"))
+        await uow.commit()
+    async with uow_factory(org_b) as uow:
+        await uow.contacts.add(_contact(org_b, "5511911110000", "Other"))  # same number, other org: fine
+        await uow.commit()
+    async with uow_factory(org_a) as uow:
+        with pytest.raises(ContactAlreadyExists):
+            await uow.contacts.add(_contact(org_a, "5511911110000"))
+    async with uow_factory(org_a) as uow:
+        found, total = await uow.contacts.search(query="MARIA@", limit=10, offset=0)
+        assert total == 1 and found[0].name == "Maria Silva"
+        none, zero = await uow.contacts.search(query="Other", limit=10, offset=0)
+        assert (none, zero) == ([], 0)
+        percent, _ = await uow.contacts.search(query="%", limit=10, offset=0)
+        assert percent == []  # LIKE metacharacters are literal
+
+
+async def test_rolled_back_unit_of_work_leaves_no_row_and_no_job(uow_factory: SqlAlchemyUnitOfWorkFactory,
+                                                                 database_url: str) -> None:
+    org, _ = await make_org(uow_factory)
+    marker = f"job-{uuid4().hex}"
+    async with uow_factory(org) as uow:
+        await uow.contacts.add(_contact(org, "5511922220000"))
+        await uow.jobs.enqueue("send_email", {"to": "x@example.com"}, dedupe_key=marker)
+        # no commit
+    async with uow_factory(org) as uow:
+        assert await uow.contacts.get_by_whatsapp_id("5511922220000") is None
+    connection = await asyncpg.connect(_plain(database_url))
+    try:
+        assert await connection.fetchval("SELECT count(*) FROM pgqueuer WHERE dedupe_key = $1", marker) == 0
+    finally:
+        await connection.close()
+    async with uow_factory(org) as uow:
+        assert await uow.jobs.enqueue("send_email", {"to": "x@example.com"}, dedupe_key=marker) is True
+        assert await uow.jobs.enqueue("send_email", {"to": "x@example.com"}, dedupe_key=marker) is False
+        await uow.commit()
+    connection = await asyncpg.connect(_plain(database_url))
+    try:
+        assert await connection.fetchval("SELECT count(*) FROM pgqueuer WHERE dedupe_key = $1", marker) == 1
+    finally:
+        await connection.close()
+
+
+async def test_refresh_token_is_consumed_once_under_concurrency(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    org, user = await make_org(uow_factory)
+    now = datetime.now(UTC)
+    session_id = uuid4()
+    async with uow_factory() as uow:
+        await uow.sessions.create_session(session_id=session_id, user_id=user.id, organization_id=org, now=now,
+                                          expires_at=now + timedelta(days=1))
+        await uow.sessions.add_refresh_token(token_id=uuid4(), session_id=session_id, token_hash="h-" + str(session_id),
+                                             parent_id=None, now=now, expires_at=now + timedelta(days=1))
+        await uow.commit()
+
+    async def consume() -> bool:
+        async with uow_factory() as uow:
+            record = await uow.sessions.consume_refresh_token("h-" + str(session_id), datetime.now(UTC))
+            await uow.commit()
+            return record is not None
+
+    results = await asyncio.gather(*(consume() for _ in range(8)))
+    assert results.count(True) == 1
+
+
+async def test_throttle_counts_every_concurrent_failure(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    key = f"login:email:{uuid4().hex}@example.com"
+    now = datetime.now(UTC)
+
+    async def fail() -> None:
+        async with uow_factory() as uow:
+            await uow.login_throttle.record_failure(key, now, limit=1000, window_seconds=900)
+            await uow.commit()
+
+    await asyncio.gather(*(fail() for _ in range(20)))
+    async with uow_factory() as uow:
+        assert await uow.login_throttle.record_hit(key, now, limit=21, window_seconds=900) is True
+        assert await uow.login_throttle.record_hit(key, now, limit=21, window_seconds=900) is False
+        assert await uow.login_throttle.blocked_for(key, now) == 0
+        await uow.login_throttle.record_failure(key, now, limit=5, window_seconds=900)
+        assert await uow.login_throttle.blocked_for(key, now) > 0
