@@ -1,0 +1,127 @@
+"""The fake Graph API as a Starlette app over a :class:`FakeGraph`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from tests.fake_graph.faults import GraphFault, bad_param, invalid_token, missing, object_missing, throughput_reached
+from tests.fake_graph.state import FakeGraph, FakeNumber, RecordedRequest
+from tests.fake_graph.validation import recipient_key, validate_send
+
+_REDACTED = {"authorization", "cookie"}
+
+
+def create_app(fake: FakeGraph) -> Starlette:
+    async def messages(request: Request) -> Response:
+        return await _handle(fake, request, _messages)
+
+    async def phone_number(request: Request) -> Response:
+        return await _handle(fake, request, _phone_number)
+
+    async def unknown(request: Request) -> Response:
+        return await _handle(fake, request, None)
+
+    return Starlette(routes=[
+        Route("/{version}/{phone_number_id}/messages", messages, methods=["POST"]),
+        Route("/{version}/{phone_number_id}", phone_number, methods=["GET"]),
+        Route("/{path:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+    ])
+
+
+def _fault_response(fault: GraphFault) -> Response:
+    if not fault.json_body:
+        return PlainTextResponse("Internal Server Error" if fault.http_status >= 500 else "Error",
+                                 status_code=fault.http_status)
+    return JSONResponse(fault.payload(), status_code=fault.http_status, headers={"WWW-Authenticate": "OAuth"}
+                        if fault.code == 190 else None)
+
+
+async def _handle(fake: FakeGraph, request: Request, handler: Any) -> Response:
+    received = time.monotonic()
+    raw = await request.body()
+    try:
+        body: Any = json.loads(raw) if raw else None
+    except ValueError:
+        body = raw.decode("utf-8", errors="replace")
+    if fake.delay:
+        await asyncio.sleep(fake.delay)
+    number, token_valid, response = _authorize(fake, request)
+    if response is None:
+        if handler is None:
+            response = _fault_response(GraphFault(2500, 400, message="Unknown path components: " + request.url.path))
+        else:
+            assert number is not None
+            response = handler(fake, number, request, body)
+    headers = {name: ("<redacted>" if name in _REDACTED else value) for name, value in request.headers.items()}
+    fake.record_request(RecordedRequest(
+        method=request.method, path=request.url.path, query=request.url.query, headers=headers, json=body,
+        at=received, status=response.status_code, token_valid=token_valid,
+    ))
+    return response
+
+
+def _authorize(fake: FakeGraph, request: Request) -> tuple[FakeNumber | None, bool, Response | None]:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    phone_number_id = request.path_params.get("phone_number_id")
+    number = fake.number(phone_number_id) if phone_number_id else None
+    if number is None:
+        if token and fake.token_known(token):
+            if phone_number_id is None:
+                return None, True, None
+            return None, True, _fault_response(object_missing(phone_number_id, request.method.lower()))
+        return None, False, _fault_response(invalid_token())
+    if not token or token not in number.tokens or number.token_expired:
+        return number, False, _fault_response(invalid_token())
+    return number, True, None
+
+
+def _messages(fake: FakeGraph, number: FakeNumber, request: Request, body: Any) -> Response:
+    if not isinstance(body, dict):
+        return _fault_response(bad_param("The request body must be a JSON object."))
+    injected = fake.take_injected_failure()
+    if injected is not None:
+        return _fault_response(injected)
+    if body.get("status") == "read":
+        return _mark_read(fake, number, body)
+    fault = validate_send(body)
+    recipient = recipient_key(body) or ""
+    fault = fault or fake.failure_for(recipient)
+    if fault is not None:
+        return _fault_response(fault)
+    sent = fake.accept_send(number.phone_number_id, body, recipient)
+    if sent is None:
+        return _fault_response(throughput_reached())
+    contact = {"input": body["to"], "wa_id": recipient} if "to" in body else {
+        "input": recipient, "user_id": recipient}
+    message: dict[str, str] = {"id": sent.wamid}
+    if sent.type == "template":
+        message["message_status"] = "accepted"
+    return JSONResponse({"messaging_product": "whatsapp", "contacts": [contact], "messages": [message]})
+
+
+def _mark_read(fake: FakeGraph, number: FakeNumber, body: dict[str, Any]) -> Response:
+    if body.get("messaging_product") != "whatsapp":
+        return _fault_response(missing("messaging_product"))
+    wamid = body.get("message_id")
+    if not isinstance(wamid, str) or not wamid:
+        return _fault_response(missing("message_id"))
+    fake.accept_read(number.phone_number_id, wamid)
+    return JSONResponse({"success": True})
+
+
+def _phone_number(fake: FakeGraph, number: FakeNumber, request: Request, body: Any) -> Response:
+    details = number.details()
+    fields = request.query_params.get("fields")
+    if fields:
+        wanted = {name.strip() for name in fields.split(",")} | {"id"}
+        details = {key: value for key, value in details.items() if key in wanted}
+    return JSONResponse(details)

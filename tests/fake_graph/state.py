@@ -1,0 +1,232 @@
+"""What the fake Graph API knows and records: numbers, tokens, injected failures, every request.
+
+All mutation goes through one lock: the server answers on its own thread while tests read.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.fake_graph.faults import GraphFault
+
+
+@dataclass
+class FakeNumber:
+    phone_number_id: str
+    tokens: set[str]
+    display_phone_number: str = "15550783881"
+    verified_name: str = "PyTake Test"
+    quality_rating: str = "GREEN"
+    code_verification_status: str = "VERIFIED"
+    status: str = "CONNECTED"
+    throughput_level: str = "STANDARD"
+    token_expired: bool = False
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "id": self.phone_number_id, "display_phone_number": self.display_phone_number,
+            "verified_name": self.verified_name, "quality_rating": self.quality_rating,
+            "code_verification_status": self.code_verification_status, "status": self.status,
+            "platform_type": "CLOUD_API", "throughput": {"level": self.throughput_level},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    """One request as received. ``headers`` has the Authorization value redacted."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    json: Any
+    at: float
+    status: int
+    token_valid: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """An accepted send. ``to`` is the value sent; ``recipient`` its digits (or the BSUID)."""
+
+    phone_number_id: str
+    wamid: str
+    to: str | None
+    recipient: str
+    type: str
+    content: Any
+    body: dict[str, Any]
+    biz_opaque_callback_data: str | None
+    context_wamid: str | None
+    at: float
+
+
+@dataclass
+class _Failures:
+    queue: deque[GraphFault] = field(default_factory=deque)
+    by_recipient: dict[str, GraphFault] = field(default_factory=dict)
+
+
+class FakeGraph:
+    """The fake's state and knobs; :class:`tests.fake_graph.server.FakeGraphServer` serves it over HTTP."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._numbers: dict[str, FakeNumber] = {}
+        self._failures = _Failures()
+        self._requests: list[RecordedRequest] = []
+        self._sent: list[SentMessage] = []
+        self._read: list[tuple[str, str]] = []
+        self._send_times: dict[str, deque[float]] = {}
+        self._delay = 0.0
+        self._max_mps: int | None = None
+
+    # --- setup ----------------------------------------------------------------------------------
+
+    def add_number(
+        self, phone_number_id: str, token: str, *, display_phone_number: str = "15550783881",
+        verified_name: str = "PyTake Test", **extra: Any,
+    ) -> FakeNumber:
+        """Register a number (or another valid token for it). ``extra`` sets other FakeNumber fields."""
+        with self._lock:
+            number = self._numbers.get(phone_number_id)
+            if number is None:
+                number = FakeNumber(phone_number_id, {token}, display_phone_number, verified_name, **extra)
+                self._numbers[phone_number_id] = number
+            else:
+                number.tokens.add(token)
+            return number
+
+    def fail_next(
+        self, times: int = 1, code: int = 130429, http_status: int = 400, *, message: str | None = None,
+        details: str | None = None, json_body: bool = True,
+    ) -> None:
+        """The next ``times`` authorized POSTs to ``/messages`` (sends and mark-read) answer this error."""
+        fault = GraphFault(code, http_status, message=message, details=details, json_body=json_body)
+        with self._lock:
+            self._failures.queue.extend([fault] * times)
+
+    def fail_for(
+        self, to: str, code: int | None = 131047, http_status: int = 400, *, details: str | None = None,
+    ) -> None:
+        """Every valid send to ``to`` (any formatting) answers this error; ``code=None`` clears it."""
+        key = "".join(char for char in to if char.isdigit()) or to
+        with self._lock:
+            if code is None:
+                self._failures.by_recipient.pop(key, None)
+            else:
+                self._failures.by_recipient[key] = GraphFault(code, http_status, details=details)
+
+    def set_delay(self, seconds: float) -> None:
+        with self._lock:
+            self._delay = seconds
+
+    def set_token_expired(self, phone_number_id: str, expired: bool = True) -> None:
+        with self._lock:
+            self._numbers[phone_number_id].token_expired = expired
+
+    @property
+    def max_mps(self) -> int | None:
+        """Accepted sends per rolling second per number; past it sends answer 130429."""
+        return self._max_mps
+
+    @max_mps.setter
+    def max_mps(self, value: int | None) -> None:
+        with self._lock:
+            self._max_mps = value
+
+    def reset(self, *, keep_numbers: bool = True) -> None:
+        """Forget records and failure knobs (and the numbers unless ``keep_numbers``)."""
+        with self._lock:
+            self._failures = _Failures()
+            self._requests.clear()
+            self._sent.clear()
+            self._read.clear()
+            self._send_times.clear()
+            self._delay, self._max_mps = 0.0, None
+            if not keep_numbers:
+                self._numbers.clear()
+            for number in self._numbers.values():
+                number.token_expired = False
+
+    # --- records --------------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def sent_messages(self) -> list[SentMessage]:
+        with self._lock:
+            return list(self._sent)
+
+    @property
+    def marked_read(self) -> list[tuple[str, str]]:
+        """``(phone_number_id, wamid)`` of every accepted mark-as-read."""
+        with self._lock:
+            return list(self._read)
+
+    # --- used by the app ------------------------------------------------------------------------
+
+    @property
+    def delay(self) -> float:
+        return self._delay
+
+    def number(self, phone_number_id: str) -> FakeNumber | None:
+        with self._lock:
+            return self._numbers.get(phone_number_id)
+
+    def token_known(self, token: str) -> bool:
+        with self._lock:
+            return any(token in number.tokens for number in self._numbers.values())
+
+    def record_request(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    def take_injected_failure(self) -> GraphFault | None:
+        with self._lock:
+            return self._failures.queue.popleft() if self._failures.queue else None
+
+    def failure_for(self, recipient: str) -> GraphFault | None:
+        with self._lock:
+            return self._failures.by_recipient.get(recipient)
+
+    def accept_send(self, phone_number_id: str, body: Mapping[str, Any], recipient: str) -> SentMessage | None:
+        """Record an accepted send; None when the number's rolling-second throughput is used up."""
+        now = time.monotonic()
+        with self._lock:
+            window = self._send_times.setdefault(phone_number_id, deque())
+            while window and now - window[0] >= 1.0:
+                window.popleft()
+            if self._max_mps is not None and len(window) >= self._max_mps:
+                return None
+            window.append(now)
+            kind = str(body.get("type", "text"))
+            context = body.get("context")
+            tracking = body.get("biz_opaque_callback_data")
+            sent = SentMessage(
+                phone_number_id=phone_number_id, wamid=new_wamid(), to=body.get("to"), recipient=recipient,
+                type=kind, content=body.get(kind), body=dict(body),
+                biz_opaque_callback_data=tracking if isinstance(tracking, str) else None,
+                context_wamid=context.get("message_id") if isinstance(context, Mapping) else None, at=now,
+            )
+            self._sent.append(sent)
+            return sent
+
+    def accept_read(self, phone_number_id: str, wamid: str) -> None:
+        with self._lock:
+            self._read.append((phone_number_id, wamid))
+
+
+def new_wamid() -> str:
+    """A unique id shaped like Meta's (``wamid.`` + base64)."""
+    return "wamid." + base64.b64encode(b"\x15\x02\x00\x11\x18\x12" + uuid.uuid4().bytes).decode("ascii")
