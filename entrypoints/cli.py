@@ -39,7 +39,7 @@ def create_superadmin(
     """Create a super_admin in a platform organization, or promote an existing user."""
     from application.use_cases.users.create_superadmin import CreateSuperAdminCommand
     from entrypoints.container import Container
-    from entrypoints.runtime import resolve_database_url
+    from entrypoints.runtime import provide, resolve_database_url
 
     secret = password or getpass.getpass("Password: ")
     settings = load_settings()
@@ -49,7 +49,8 @@ def create_superadmin(
         container = Container(settings=settings, database_url=url)
         await container.init_resources()  # type: ignore[misc]
         try:
-            user, created = await container.create_superadmin().execute(
+            use_case = await provide(container.create_superadmin)
+            user, created = await use_case.execute(
                 CreateSuperAdminCommand(email=email, name=name, password=secret))
         finally:
             await container.shutdown_resources()  # type: ignore[misc]

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,9 +14,19 @@ from adapters.clock import SystemClock
 from adapters.mail.mailers import MailboxDirectoryMailer, SmtpMailer
 from adapters.postgres.database import create_engine, create_session_factory
 from adapters.postgres.migrations import current_revision, head_revision, upgrade
+from adapters.postgres.repositories.webhooks import PostgresSendPacer
 from adapters.postgres.uow import SqlAlchemyUnitOfWorkFactory
 from adapters.security.argon2_hasher import Argon2PasswordHasher
 from adapters.security.jwt_tokens import JwtAccessTokenService
+from adapters.vault.aesgcm_cipher import (
+    AesGcmSecretCipher,
+    add_master_key,
+    dump_master_keys,
+    parse_master_keys,
+)
+from adapters.whatsapp.decoder import MetaWebhookDecoder
+from adapters.whatsapp.graph_client import HttpxWhatsAppGateway
+from adapters.whatsapp.token_checker import HttpxWhatsAppTokenChecker
 from application.ports.common import Mailer
 from application.use_cases.auth.authenticate import AuthenticateRequest
 from application.use_cases.auth.common import AuthPolicy
@@ -35,6 +46,19 @@ from application.use_cases.contacts.manage_contacts import (
 )
 from application.use_cases.users.create_superadmin import CreateSuperAdmin
 from application.use_cases.users.manage_users import CreateUser, ListUsers, UpdateUser
+from application.use_cases.vault.change_status import ActivateSecret, DeactivateSecret, RotateSecret
+from application.use_cases.vault.manage_secrets import CreateSecret, DeleteSecret, UpdateSecret
+from application.use_cases.vault.master_key import CheckVaultSeal, DescribeVault, RotateMasterKey
+from application.use_cases.vault.read_secrets import GetSecret, GetSecretUsage, ListOrganizationUsage, ListSecrets
+from application.use_cases.vault.resolve_secret import ReportSecretFailure, ResolveSecret, VaultSecretResolver
+from application.use_cases.vault.reveal_value import RevealSecretValue
+from application.use_cases.vault.verify_secret import TestSecret
+from application.use_cases.whatsapp.deliver_message import DeliverMessage, ReconcileUnconfirmedSend
+from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
+from application.use_cases.whatsapp.messages import GetMessage, ListContactMessages
+from application.use_cases.whatsapp.numbers import GetNumber, ListNumbers, RegisterNumber, VerifyNumber
+from application.use_cases.whatsapp.process_webhook import ProcessWebhook
+from application.use_cases.whatsapp.send_message import SendMessage
 from entrypoints.config import Settings
 
 
@@ -44,6 +68,16 @@ async def _engine(database_url: str, app_role: str, pool_size: int) -> AsyncIter
         yield engine
     finally:
         await engine.dispose()
+
+
+async def _http_client() -> AsyncIterator[httpx.AsyncClient]:
+    """One shared client for the Graph API: pooled connections, bounded timeouts, no redirects."""
+    client = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False,
+                               limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 def _mailer(settings: Settings) -> Mailer:
@@ -56,6 +90,38 @@ def _mailer(settings: Settings) -> Mailer:
 
 def _secret(value: object) -> str:
     return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+
+
+def _vault_cipher(settings: Settings) -> AesGcmSecretCipher:
+    """The envelope cipher over VAULT_MASTER_KEYS (errors name versions only, never key material)."""
+    return AesGcmSecretCipher(parse_master_keys(_secret(settings.vault_master_keys or "")))
+
+
+async def _vault_http_client() -> AsyncIterator[httpx.AsyncClient]:
+    """The client of the vault's ``whatsapp_token`` test: 3 s to connect, 10 s in all, no redirects."""
+    client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0), follow_redirects=False)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def _check_vault_seal(uow: SqlAlchemyUnitOfWorkFactory, cipher: AesGcmSecretCipher) -> None:
+    """Raise MasterKeyMissing (naming version numbers only) when a stored row needs an unloaded master key."""
+    await CheckVaultSeal(uow=uow, cipher=cipher).execute()
+
+
+def add_vault_master_key(keys_json: str) -> tuple[str, int]:
+    """VAULT_MASTER_KEYS text with a fresh newest version appended: (new text, new version)."""
+    return add_master_key(keys_json)
+
+
+def vault_master_key_versions(keys_json: str) -> list[int]:
+    return sorted(parse_master_keys(keys_json))
+
+
+def normalize_vault_master_keys(keys_json: str) -> str:
+    return dump_master_keys(parse_master_keys(keys_json))
 
 
 def apply_migrations(database_url: str) -> None:
@@ -110,3 +176,52 @@ class Container(containers.DeclarativeContainer):
     get_contact = providers.Factory(GetContact, uow=uow)
     update_contact = providers.Factory(UpdateContact, uow=uow, clock=clock)
     delete_contact = providers.Factory(DeleteContact, uow=uow)
+
+    # secrets vault
+    vault_cipher = providers.Singleton(_vault_cipher, settings)
+    vault_http_client = providers.Resource(_vault_http_client)
+    vault_token_checker = providers.Singleton(
+        HttpxWhatsAppTokenChecker, vault_http_client, base_url=settings.provided.whatsapp_graph_url,
+        api_version=settings.provided.whatsapp_api_version)
+    check_vault_seal = providers.Coroutine(_check_vault_seal, uow=uow, cipher=vault_cipher)
+    list_secrets = providers.Factory(ListSecrets, uow=uow)
+    get_secret = providers.Factory(GetSecret, uow=uow)
+    reveal_secret_value = providers.Factory(RevealSecretValue, uow=uow, cipher=vault_cipher, clock=clock)
+    create_secret = providers.Factory(CreateSecret, uow=uow, cipher=vault_cipher, clock=clock)
+    update_secret = providers.Factory(UpdateSecret, uow=uow, cipher=vault_cipher, clock=clock)
+    delete_secret = providers.Factory(DeleteSecret, uow=uow, clock=clock)
+    rotate_secret = providers.Factory(RotateSecret, uow=uow, cipher=vault_cipher, clock=clock)
+    activate_secret = providers.Factory(ActivateSecret, uow=uow, clock=clock)
+    deactivate_secret = providers.Factory(DeactivateSecret, uow=uow, clock=clock)
+    test_secret = providers.Factory(TestSecret, uow=uow, cipher=vault_cipher, clock=clock,
+                                    checker=vault_token_checker)
+    get_secret_usage = providers.Factory(GetSecretUsage, uow=uow)
+    list_organization_usage = providers.Factory(ListOrganizationUsage, uow=uow)
+    resolve_secret = providers.Factory(ResolveSecret, uow=uow, cipher=vault_cipher, clock=clock)
+    report_secret_failure = providers.Factory(ReportSecretFailure, uow=uow, clock=clock)
+    secret_resolver = providers.Singleton(VaultSecretResolver, resolve=resolve_secret, report=report_secret_failure)
+    rotate_master_key = providers.Factory(RotateMasterKey, uow=uow, cipher=vault_cipher)
+    describe_vault = providers.Factory(DescribeVault, uow=uow, cipher=vault_cipher)
+
+    # WhatsApp channel
+    http_client = providers.Resource(_http_client)
+    whatsapp_gateway = providers.Singleton(
+        HttpxWhatsAppGateway, http_client, base_url=settings.provided.whatsapp_graph_url,
+        api_version=settings.provided.whatsapp_api_version)
+    webhook_decoder = providers.Singleton(
+        MetaWebhookDecoder, app_secret=providers.Callable(_secret, settings.provided.whatsapp_app_secret))
+    send_pacer = providers.Singleton(PostgresSendPacer, engine)
+    register_number = providers.Factory(RegisterNumber, uow=uow, gateway=whatsapp_gateway, secrets=secret_resolver,
+                                        clock=clock, default_mps=settings.provided.whatsapp_default_mps)
+    verify_number = providers.Factory(VerifyNumber, uow=uow, gateway=whatsapp_gateway, secrets=secret_resolver,
+                                      clock=clock, default_mps=settings.provided.whatsapp_default_mps)
+    list_numbers = providers.Factory(ListNumbers, uow=uow)
+    get_number = providers.Factory(GetNumber, uow=uow)
+    send_message = providers.Factory(SendMessage, uow=uow, clock=clock)
+    deliver_message = providers.Factory(DeliverMessage, uow=uow, gateway=whatsapp_gateway, secrets=secret_resolver,
+                                        pacer=send_pacer, clock=clock)
+    reconcile_send = providers.Factory(ReconcileUnconfirmedSend, uow=uow, clock=clock)
+    ingest_webhook = providers.Factory(IngestWebhook, uow=uow, decoder=webhook_decoder, clock=clock)
+    process_webhook = providers.Factory(ProcessWebhook, uow=uow, decoder=webhook_decoder, clock=clock)
+    get_message = providers.Factory(GetMessage, uow=uow)
+    list_contact_messages = providers.Factory(ListContactMessages, uow=uow)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from typing import Any
+
 from entrypoints.config import Settings
 from entrypoints.embedded_db import start_embedded_postgres
 
@@ -11,3 +15,9 @@ def resolve_database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     return start_embedded_postgres(settings.data_dir)
+
+
+async def provide(provider: Callable[[], Any]) -> Any:
+    """Resolve a container provider; those whose dependency chain holds an async resource return awaitables."""
+    instance = provider()
+    return await instance if inspect.isawaitable(instance) else instance

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +20,8 @@ from adapters.postgres.migrations import upgrade
 from entrypoints.config import Settings, load_settings
 from entrypoints.embedded_db import start_embedded_postgres
 from entrypoints.http.app import create_app
+from entrypoints.worker.main import run_worker
+from tests.fake_graph.server import FakeGraphServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,19 +61,29 @@ async def database_url(server_url: str) -> AsyncIterator[str]:
     name = f"pytake_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:8]}"
     await _admin(server_url, f'CREATE DATABASE "{name}"')
     url = _with_database(server_url, name)
-    import asyncio
-
     await asyncio.to_thread(upgrade, url)
     yield url
     await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+APP_SECRET = "test-app-secret"
+VERIFY_TOKEN = "test-verify-token"
+
+
 @pytest.fixture(scope="session")
-def test_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def fake_graph() -> Iterator[FakeGraphServer]:
+    """The local fake Graph API over real HTTP; the app under test points WHATSAPP_GRAPH_URL at it."""
+    with FakeGraphServer.running() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def test_settings(tmp_path_factory: pytest.TempPathFactory, fake_graph: FakeGraphServer) -> Settings:
     data_dir = tmp_path_factory.mktemp("data")
     return load_settings(env="test", data_dir=data_dir, log_json=True, log_level="WARNING",
                          password_hash_time_cost=1, password_hash_memory_kib=1024,
-                         whatsapp_app_secret="test-app-secret", whatsapp_verify_token="test-verify-token")
+                         whatsapp_app_secret=APP_SECRET, whatsapp_verify_token=VERIFY_TOKEN,
+                         whatsapp_graph_url=fake_graph.base_url)
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +98,19 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+async def worker(app: FastAPI, test_settings: Settings, database_url: str) -> AsyncIterator[None]:
+    """The real worker (PgQueuer consumer with every handler) running on the test loop for one module."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_worker(test_settings, database_url, stop=stop))
+    await asyncio.sleep(0.3)
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
 
 
 @pytest.fixture

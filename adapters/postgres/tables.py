@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -97,4 +98,85 @@ contacts = Table(
     Column("search_text", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+whatsapp_numbers = Table(
+    "whatsapp_numbers", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("organization_id", UUID(as_uuid=True), nullable=False),
+    Column("phone_number_id", Text, nullable=False),
+    Column("waba_id", Text),
+    Column("phone_number", Text, nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("verified", Boolean, nullable=False),
+    Column("access_token_secret_id", UUID(as_uuid=True), nullable=False),
+    Column("quality_rating", Text),
+    Column("throughput_mps", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+conversations = Table(
+    "conversations", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("organization_id", UUID(as_uuid=True), nullable=False),
+    Column("number_id", UUID(as_uuid=True), nullable=False),
+    Column("contact_id", UUID(as_uuid=True), nullable=False),
+    Column("last_inbound_at", DateTime(timezone=True)),
+    Column("last_message_at", DateTime(timezone=True)),
+    Column("handoff_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+messages = Table(
+    "messages", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("organization_id", UUID(as_uuid=True), nullable=False),
+    Column("number_id", UUID(as_uuid=True), nullable=False),
+    Column("contact_id", UUID(as_uuid=True)),
+    Column("direction", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("content", JSONB, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("wamid", Text),
+    Column("source", Text, nullable=False),
+    Column("error_code", Integer),
+    Column("error_title", Text),
+    Column("attempts", Integer, nullable=False),
+    Column("send_claimed_at", DateTime(timezone=True)),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("read_at", DateTime(timezone=True)),
+    Column("failed_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+message_status_events = Table(
+    "message_status_events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organization_id", UUID(as_uuid=True), nullable=False),
+    Column("message_id", UUID(as_uuid=True), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("error_code", Integer),
+    Column("error_title", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+webhook_events = Table(
+    "webhook_events", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("body_sha256", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("processed_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False),
+    Column("summary", JSONB),
+    Column("last_error", Text),
 )

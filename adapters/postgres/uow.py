@@ -11,6 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.postgres.errors import is_connection_problem
 from adapters.postgres.jobs import PgQueuerJobQueue
+from adapters.postgres.repositories.channel import (
+    SqlAlchemyConversationRepository,
+    SqlAlchemyMessageRepository,
+    SqlAlchemyWhatsAppNumberRepository,
+)
 from adapters.postgres.repositories.contacts import SqlAlchemyContactRepository
 from adapters.postgres.repositories.identity import SqlAlchemyOrganizationRepository, SqlAlchemyUserRepository
 from adapters.postgres.repositories.sessions import (
@@ -18,6 +23,12 @@ from adapters.postgres.repositories.sessions import (
     SqlAlchemyPasswordResetTokenRepository,
     SqlAlchemySessionRepository,
 )
+from adapters.postgres.repositories.vault import (
+    SqlAlchemySecretRepository,
+    SqlAlchemySecretUsageRepository,
+    SqlAlchemyVaultAuditLog,
+)
+from adapters.postgres.repositories.webhooks import SqlAlchemyWebhookEventStore
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from domain.errors import Unavailable
 
@@ -55,6 +66,13 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.reset_tokens = SqlAlchemyPasswordResetTokenRepository(s)
         self.contacts = SqlAlchemyContactRepository(s, org)
         self.jobs = PgQueuerJobQueue(s)
+        self.secrets = SqlAlchemySecretRepository(s, org)
+        self.secret_usage = SqlAlchemySecretUsageRepository(s, org)
+        self.vault_audit = SqlAlchemyVaultAuditLog(s, org)
+        self.numbers = SqlAlchemyWhatsAppNumberRepository(s, org)
+        self.conversations = SqlAlchemyConversationRepository(s, org)
+        self.messages = SqlAlchemyMessageRepository(s, org)
+        self.webhook_events = SqlAlchemyWebhookEventStore(s)
         return self
 
     async def commit(self) -> None:

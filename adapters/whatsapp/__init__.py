@@ -3,4 +3,10 @@
 from adapters.whatsapp.graph_client import DEFAULT_API_VERSION, DEFAULT_GRAPH_URL, HttpxWhatsAppGateway
 from adapters.whatsapp.webhook_parser import parse_webhook, verify_signature
 
-__all__ = ["DEFAULT_API_VERSION", "DEFAULT_GRAPH_URL", "HttpxWhatsAppGateway", "parse_webhook", "verify_signature"]
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "DEFAULT_GRAPH_URL",
+    "HttpxWhatsAppGateway",
+    "parse_webhook",
+    "verify_signature",
+]

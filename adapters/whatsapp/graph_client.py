@@ -26,7 +26,9 @@ from application.ports.whatsapp import (
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v25.0"
-PHONE_NUMBER_FIELDS = "id,display_phone_number,verified_name,quality_rating,code_verification_status,status,throughput"
+PHONE_NUMBER_FIELDS = (
+    "id,display_phone_number,verified_name,quality_rating,code_verification_status,status,throughput"
+)
 
 _BSUID = re.compile(r"^[A-Z]{2}\.[A-Za-z0-9.]+$")
 _PHONE_NOISE = re.compile(r"[\s\-()+]")
@@ -80,9 +82,10 @@ class HttpxWhatsAppGateway(WhatsAppGateway):
         buttons: Sequence[tuple[str, str]], header: str | None = None, footer: str | None = None, *,
         reply_to: str | None = None, tracking: str | None = None,
     ) -> SentMessage:
-        action = {"buttons": [{"type": "reply", "reply": {"id": id_, "title": title}} for id_, title in buttons]}
-        interactive = _interactive("button", body, header, footer, action)
-        return await self._send(phone_number_id, access_token, to, "interactive", interactive, reply_to, tracking)
+        replies = [{"type": "reply", "reply": {"id": id_, "title": title}} for id_, title in buttons]
+        interactive = _interactive("button", body, header, footer, {"buttons": replies})
+        return await self._send(phone_number_id, access_token, to, "interactive", interactive, reply_to,
+                                tracking)
 
     async def send_list(
         self, phone_number_id: str, access_token: str, to: str, body: str, button: str,
@@ -91,7 +94,8 @@ class HttpxWhatsAppGateway(WhatsAppGateway):
     ) -> SentMessage:
         action = {"button": button, "sections": [_section(section) for section in sections]}
         interactive = _interactive("list", body, header, footer, action)
-        return await self._send(phone_number_id, access_token, to, "interactive", interactive, reply_to, tracking)
+        return await self._send(phone_number_id, access_token, to, "interactive", interactive, reply_to,
+                                tracking)
 
     async def send_media(
         self, phone_number_id: str, access_token: str, to: str, kind: MediaKind, link: str,
@@ -152,7 +156,9 @@ class HttpxWhatsAppGateway(WhatsAppGateway):
         headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
         extra: dict[str, Any] = {} if self._timeout is None else {"timeout": self._timeout}
         try:
-            response = await self._client.request(method, url, headers=headers, json=body, params=params, **extra)
+            response = await self._client.request(
+                method, url, headers=headers, json=body, params=params, **extra
+            )
         except httpx.HTTPError as exc:
             raise _network_error(exc, method) from None
         payload = _json_or_none(response)
@@ -225,11 +231,14 @@ def _response_error(status: int, payload: Any, access_token: str) -> GraphApiErr
     raw_code = error.get("code")
     code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
     raw_message = _redact(str(error.get("message") or ""), access_token)
-    title = _redact(str(error.get("error_user_title") or ""), access_token) or _CODE_PREFIX.sub("", raw_message)
+    user_title = _redact(str(error.get("error_user_title") or ""), access_token)
+    title = user_title or _CODE_PREFIX.sub("", raw_message)
     data = error.get("error_data")
     details = _redact(str(data.get("details") or ""), access_token) if isinstance(data, dict) else ""
     subcode = error.get("error_subcode")
-    text = f"Graph error {code} (HTTP {status}): {title or 'no message'}" + (f" ({details})" if details else "")
+    text = f"Graph error {code} (HTTP {status}): {title or 'no message'}"
+    if details:
+        text += f" ({details})"
     return graph_error(
         status, code, message=text, title=title or None, error_details=details or None,
         error_subcode=subcode if isinstance(subcode, int) else None,

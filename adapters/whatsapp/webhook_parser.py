@@ -26,6 +26,7 @@ from domain.messaging import (
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 _SIGNATURE_PREFIX = "sha256="
 _REPLY_KINDS = ("button_reply", "list_reply")
+_KNOWN_TYPES = frozenset(kind.value for kind in InboundMessageType)
 
 
 def verify_signature(app_secret: str, raw_body: bytes, header: str | None) -> bool:
@@ -98,12 +99,15 @@ def _inbound(
     profile = contact.get("profile")
     context = message.get("context")
     context = context if isinstance(context, Mapping) else {}
-    fields: dict[str, Any] = {"context_wamid": _text(context.get("id")), "forwarded": context.get("forwarded") is True}
+    fields: dict[str, Any] = {"context_wamid": _text(context.get("id")),
+                              "forwarded": context.get("forwarded") is True}
     fields.update(_content(message))
     return InboundMessage(
         phone_number_id=phone_number_id, display_phone_number=display, wamid=wamid, from_wa_id=from_wa_id,
-        from_user_id=from_user_id, profile_name=_text(profile.get("name")) if isinstance(profile, Mapping) else None,
-        timestamp=_timestamp(message.get("timestamp")) or fallback, errors=tuple(_errors(message.get("errors"))),
+        from_user_id=from_user_id,
+        profile_name=_text(profile.get("name")) if isinstance(profile, Mapping) else None,
+        timestamp=_timestamp(message.get("timestamp")) or fallback,
+        errors=tuple(_errors(message.get("errors"))),
         **fields,
     )
 
@@ -111,10 +115,10 @@ def _inbound(
 def _content(message: Mapping[Any, Any]) -> dict[str, Any]:
     """``type`` plus text, reply_id, media fields (and the reacted-to wamid) of one message."""
     unsupported: dict[str, Any] = {"type": InboundMessageType.UNSUPPORTED}
-    try:
-        kind = InboundMessageType(message.get("type"))
-    except ValueError:
+    raw_type = message.get("type")
+    if not isinstance(raw_type, str) or raw_type not in _KNOWN_TYPES:
         return unsupported
+    kind = InboundMessageType(raw_type)
     body = message.get(kind.value)
     if kind is InboundMessageType.UNSUPPORTED or not isinstance(body, Mapping):
         return {"type": kind} if kind in _BODYLESS else unsupported
@@ -126,10 +130,11 @@ def _content(message: Mapping[Any, Any]) -> dict[str, Any]:
     if kind is InboundMessageType.BUTTON:
         return {"type": kind, "text": _text(body.get("text")), "reply_id": _text(body.get("payload"))}
     if kind in MEDIA_TYPES:
-        return {"type": kind, "media_id": _text(body.get("id")), "media_mime_type": _text(body.get("mime_type")),
-                "text": _text(body.get("caption"))}
+        return {"type": kind, "media_id": _text(body.get("id")),
+                "media_mime_type": _text(body.get("mime_type")), "text": _text(body.get("caption"))}
     if kind is InboundMessageType.REACTION:
-        return {"type": kind, "text": _text(body.get("emoji")), "context_wamid": _text(body.get("message_id"))}
+        return {"type": kind, "text": _text(body.get("emoji")),
+                "context_wamid": _text(body.get("message_id"))}
     if kind is InboundMessageType.SYSTEM:
         return {"type": kind, "text": _text(body.get("body"))}
     return {"type": kind}
@@ -152,7 +157,8 @@ def _interactive(body: Mapping[Any, Any]) -> dict[str, Any] | None:
 
 
 def _status(
-    status: Mapping[Any, Any], phone_number_id: str, contacts: dict[str, Mapping[Any, Any]], fallback: datetime,
+    status: Mapping[Any, Any], phone_number_id: str, contacts: dict[str, Mapping[Any, Any]],
+    fallback: datetime,
 ) -> StatusUpdate | None:
     wamid, value = _text(status.get("id")), _text(status.get("status"))
     if wamid is None or value is None:
@@ -190,7 +196,8 @@ def _errors(raw: object) -> list[ErrorDetail]:
             continue
         data = error.get("error_data")
         details = _text(data.get("details")) if isinstance(data, Mapping) else None
-        errors.append(ErrorDetail(code, _text(error.get("title")) or _text(error.get("message")) or "", details))
+        title = _text(error.get("title")) or _text(error.get("message")) or ""
+        errors.append(ErrorDetail(code, title, details))
     return errors
 
 

@@ -7,6 +7,12 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
+from application.ports.channel import (
+    ConversationRepository,
+    MessageRepository,
+    WebhookEventStore,
+    WhatsAppNumberRepository,
+)
 from application.ports.common import JobQueue
 from application.ports.contacts import ContactRepository
 from application.ports.identity import (
@@ -16,6 +22,7 @@ from application.ports.identity import (
     SessionRepository,
     UserRepository,
 )
+from application.ports.vault import SecretRepository, SecretUsageRepository, VaultAuditLog
 
 
 class UnitOfWork(Protocol):
@@ -33,6 +40,13 @@ class UnitOfWork(Protocol):
     login_throttle: LoginThrottle
     reset_tokens: PasswordResetTokenRepository
     contacts: ContactRepository
+    numbers: WhatsAppNumberRepository
+    conversations: ConversationRepository
+    messages: MessageRepository
+    webhook_events: WebhookEventStore
+    secrets: SecretRepository
+    secret_usage: SecretUsageRepository
+    vault_audit: VaultAuditLog
     jobs: JobQueue
 
     @abstractmethod

@@ -122,10 +122,16 @@ def _dispatch(runner: Runner, state: ExecutionState, event: Event) -> bool:
     if isinstance(event, ContactReplied):
         return state.waiting_for is WaitingFor.REPLY and _on_reply(runner, event)
     if isinstance(event, TimerFired):
-        return state.pending_timer_id is not None and event.timer_id == state.pending_timer_id and _on_timer(runner)
+        return (
+            state.pending_timer_id is not None
+            and event.timer_id == state.pending_timer_id
+            and _on_timer(runner)
+        )
     if isinstance(event, HttpCallFinished):
-        return state.waiting_for is WaitingFor.HTTP and event.call_id == state.pending_call_id and _on_http(
-            runner, event
+        return (
+            state.waiting_for is WaitingFor.HTTP
+            and event.call_id == state.pending_call_id
+            and _on_http(runner, event)
         )
     return False
 

@@ -13,10 +13,21 @@ from domain.flows.commands import ListSection, ReplyButton
 
 NODE_TYPES = frozenset(
     {
-        "start", "message", "template", "question", "buttons", "list", "condition", "set_variable",
-        "delay", "http_request", "handoff", "goto_flow", "end",
+        "start",
+        "message",
+        "template",
+        "question",
+        "buttons",
+        "list",
+        "condition",
+        "set_variable",
+        "delay",
+        "http_request",
+        "handoff",
+        "goto_flow",
+        "end",
     }
-)  # fmt: skip
+)
 WAITING_TYPES = frozenset({"question", "buttons", "list", "delay", "http_request"})
 """Nodes that park the execution until the contact, a timer or an HTTP call answers."""
 TERMINAL_TYPES = frozenset({"handoff", "goto_flow", "end"})

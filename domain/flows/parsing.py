@@ -102,10 +102,9 @@ def _question_validation(r: DataReader) -> tuple[str, str | None, tuple[Option, 
         source = r.child("validation")
         raw = source.raw("type")
     kind = "text" if raw is None or raw == "" else raw
-    if kind not in QUESTION_VALIDATIONS:
+    if not isinstance(kind, str) or kind not in QUESTION_VALIDATIONS:
         r.problem(f"'validation' must be one of: {', '.join(sorted(QUESTION_VALIDATIONS))}")
         return "text", None, ()
-    assert isinstance(kind, str)
     pattern: str | None = None
     if kind == "regex":
         pattern = source.text("pattern", max_len=500)
@@ -179,10 +178,9 @@ def _condition(r: DataReader) -> ConditionSpec:
         item = r.child(entry)
         variable = item.text("variable") or ""
         operator = item.raw("operator")
-        if operator not in CONDITION_OPERATORS:
+        if not isinstance(operator, str) or operator not in CONDITION_OPERATORS:
             item.problem(f"{item.name('operator')} must be one of: {', '.join(sorted(CONDITION_OPERATORS))}")
             operator = "exists"
-        assert isinstance(operator, str)
         value = item.raw("value")
         if operator != "exists" and not isinstance(value, str | int | float):
             item.problem(f"{item.name('value')} is required (a string or a number)")

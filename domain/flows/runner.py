@@ -174,6 +174,10 @@ class Runner:
                 text = self.interp(spec.text)[:TEXT_MAX]
                 self.commands.append(SendList(text=text, button=spec.button, sections=spec.sections))
 
+    def _url(self, template: str) -> str:
+        """Substituted values are percent-encoded, so a contact's answer cannot add query parameters."""
+        return interpolate(template, self.variables, self.contact, encode=_url_value)
+
     def _new_id(self, node: FlowNode) -> str:
         return f"{node.id}:{self.steps_total}"
 
@@ -188,14 +192,14 @@ class Runner:
             case StartSpec():
                 return Go()
             case MessageSpec():
-                media = interpolate(spec.media_url, self.variables, self.contact, encode=_url_value) if (
-                    spec.media_url
-                ) else None
+                media = self._url(spec.media_url) if spec.media_url else None
                 self.send_text(spec.text, media_url=media)
                 return Go()
             case TemplateSpec():
                 parameters = tuple(self.interp(p) for p in spec.parameters)
-                self.commands.append(SendTemplate(name=spec.name, language=spec.language, parameters=parameters))
+                self.commands.append(
+                    SendTemplate(name=spec.name, language=spec.language, parameters=parameters)
+                )
                 return Go()
             case QuestionSpec() | ButtonsSpec() | ListSpec():
                 self.prompt(spec)
@@ -209,7 +213,9 @@ class Runner:
             case SetVariableSpec():
                 for assignment in spec.assignments:
                     value = assignment.value
-                    self.variables[assignment.variable] = self.interp(value) if isinstance(value, str) else value
+                    self.variables[assignment.variable] = (
+                        self.interp(value) if isinstance(value, str) else value
+                    )
                 return Go()
             case DelaySpec():
                 self.wait(WaitingFor.TIMER, timer_id=self._schedule(node, spec.seconds))
@@ -237,10 +243,14 @@ class Runner:
 
     def _goto(self, spec: GotoFlowSpec) -> None:
         if self.goto_depth >= MAX_GOTO_DEPTH:
-            self.fail("goto_chain_limit_exceeded", f"{MAX_GOTO_DEPTH} goto_flow hops in a row without waiting")
+            self.fail(
+                "goto_chain_limit_exceeded", f"{MAX_GOTO_DEPTH} goto_flow hops in a row without waiting"
+            )
             return
         variables = dict(self.variables)
-        self.commands.append(StartFlow(flow_id=spec.flow_id, variables=variables, goto_depth=self.goto_depth + 1))
+        self.commands.append(
+            StartFlow(flow_id=spec.flow_id, variables=variables, goto_depth=self.goto_depth + 1)
+        )
         self.finish()
 
     def _http_call(self, call_id: str, spec: HttpRequestSpec) -> CallHttp:
@@ -254,7 +264,7 @@ class Runner:
         return CallHttp(
             call_id=call_id,
             method=spec.method,
-            url=interpolate(spec.url, v, c, encode=_url_value),
+            url=self._url(spec.url),
             headers={k: interpolate(h, v, c, encode=_header_value) for k, h in spec.headers.items()},
             body=body,
             timeout_seconds=spec.timeout_seconds,

@@ -13,7 +13,7 @@ from entrypoints.config import Settings, load_settings
 from entrypoints.container import Container
 from entrypoints.http import routers
 from entrypoints.http.errors import install_error_handlers
-from entrypoints.http.routers import auth, contacts, health, users
+from entrypoints.http.routers import auth, contacts, health, secrets, users, whatsapp
 from entrypoints.logging import configure_logging
 from entrypoints.runtime import resolve_database_url
 
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await container.init_resources()  # type: ignore[misc]
         try:
+            await container.check_vault_seal()  # refuse to serve when a stored row needs an unloaded master key
             yield
         finally:
             await container.shutdown_resources()  # type: ignore[misc]
@@ -64,6 +65,6 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
                                                                                   "Deprecated", "Sunset"])
     install_error_handlers(app)
     app.include_router(health.router)
-    for module in (auth, users, contacts):
+    for module in (auth, users, contacts, whatsapp, secrets):
         app.include_router(module.router, prefix=API_PREFIX)
     return app

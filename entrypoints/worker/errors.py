@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from enum import StrEnum
 
@@ -41,6 +42,7 @@ class ClassifyingExecutor(EntrypointExecutor):
     """Retries with exponential backoff up to ``max_attempts``; then, or for poison jobs, dead-letters."""
 
     max_attempts: int = 8
+    on_dead_letter: Callable[[models.Job, BaseException], Awaitable[None]] | None = None
     initial_delay: timedelta = dataclasses.field(default_factory=lambda: timedelta(seconds=1))
     max_delay: timedelta = dataclasses.field(default_factory=lambda: timedelta(minutes=5))
 
@@ -60,7 +62,9 @@ class ClassifyingExecutor(EntrypointExecutor):
                 hinted = getattr(error, "retry_after_seconds", None)
                 delay = timedelta(seconds=hinted) if hinted else min(
                     self.initial_delay * (2 ** job.attempts), self.max_delay)
-                log.warning("job.retry", delay_seconds=delay.total_seconds(), **fields)
+                log.warning("job.retry", delay_seconds=delay.total_seconds(), exc_info=error, **fields)
                 raise RetryRequested(delay=delay, reason=type(error).__name__) from error
-            log.error("job.dead_lettered", **fields)
+            log.error("job.dead_lettered", exc_info=error, **fields)
+            if self.on_dead_letter is not None:
+                await self.on_dead_letter(job, error)
             raise

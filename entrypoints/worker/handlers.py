@@ -5,11 +5,19 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import UUID
 
 from pgqueuer.models import Job
 
 from application.use_cases.auth.forgot_password import SEND_EMAIL_JOB
+from application.use_cases.whatsapp.jobs import (
+    PROCESS_WEBHOOK_JOB,
+    RECONCILE_SEND_JOB,
+    SEND_MESSAGE_JOB,
+    VERIFY_NUMBER_JOB,
+)
 from entrypoints.container import Container
+from entrypoints.runtime import provide
 
 Handler = Callable[[Job], Awaitable[None]]
 
@@ -22,6 +30,38 @@ def payload_of(job: Job) -> dict[str, Any]:
 def build_handlers(container: Container) -> dict[str, Handler]:
     async def send_email(job: Job) -> None:
         data = payload_of(job)
-        await container.mailer().send(to=data["to"], subject=data["subject"], body=data["body"])
+        await (await provide(container.mailer)).send(to=data["to"], subject=data["subject"], body=data["body"])
 
-    return {SEND_EMAIL_JOB: send_email}
+    async def send_message(job: Job) -> None:
+        data = payload_of(job)
+        use_case = await provide(container.deliver_message)
+        await use_case.execute(UUID(data["organization_id"]), UUID(data["message_id"]))
+
+    async def reconcile_send(job: Job) -> None:
+        data = payload_of(job)
+        use_case = await provide(container.reconcile_send)
+        await use_case.execute(UUID(data["organization_id"]), UUID(data["message_id"]))
+
+    async def process_webhook(job: Job) -> None:
+        await (await provide(container.process_webhook)).execute(UUID(payload_of(job)["event_id"]))
+
+    async def verify_number(job: Job) -> None:
+        data = payload_of(job)
+        use_case = await provide(container.verify_number)
+        await use_case.execute(UUID(data["organization_id"]), UUID(data["number_id"]))
+
+    return {SEND_EMAIL_JOB: send_email, SEND_MESSAGE_JOB: send_message, RECONCILE_SEND_JOB: reconcile_send,
+            PROCESS_WEBHOOK_JOB: process_webhook, VERIFY_NUMBER_JOB: verify_number}
+
+
+def build_dead_letter_hooks(container: Container) -> dict[str, Callable[[Job, BaseException], Awaitable[None]]]:
+    """What operators see besides the queue's own 'failed' rows: poison webhooks are marked dead."""
+
+    async def webhook_dead(job: Job, error: BaseException) -> None:
+        uow_factory, clock = await provide(container.uow), await provide(container.clock)
+        async with uow_factory() as uow:
+            await uow.webhook_events.mark(UUID(payload_of(job)["event_id"]), status="dead", now=clock.now(),
+                                          error=f"{type(error).__name__}: {error}")
+            await uow.commit()
+
+    return {PROCESS_WEBHOOK_JOB: webhook_dead}

@@ -27,6 +27,11 @@ def plain_dsn(url: str) -> str:
 async def run_worker(settings: Settings, database_url: str, *, stop: asyncio.Event | None = None) -> None:
     container = Container(settings=settings, database_url=database_url)
     await container.init_resources()  # type: ignore[misc]
+    try:
+        await container.check_vault_seal()  # refuse to run when a stored row needs an unloaded master key
+    except BaseException:
+        await container.shutdown_resources()  # type: ignore[misc]
+        raise
     connection = await asyncpg.connect(plain_dsn(database_url))
     queue = build_queue(container, connection)
     stop = stop or asyncio.Event()

@@ -120,8 +120,33 @@ async def create_user(client: httpx.AsyncClient, admin: Account, role: str, *, e
     return dict(response.json())
 
 
-async def create_superadmin(database_url: str, data_dir: Path, *, email: str | None = None,
-                            password: str = PASSWORD) -> str:
+async def insert_superadmin(database_url: str, *, email: str | None = None, password: str = PASSWORD) -> str:
+    """A super_admin in its own (platform) organization, inserted as rows: super_admins are never created
+    through the API (SPEC/research: seed or CLI only). See `run_cli_create_superadmin` for the CLI path."""
+    from datetime import UTC, datetime
+
+    from argon2 import PasswordHasher
+
+    email = email or unique_email("root")
+    password_hash = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(password)
+    now = datetime.now(UTC)
+    org_id, user_id = uuid.uuid4(), uuid.uuid4()
+    connection = await asyncpg.connect(plain_dsn(database_url))
+    try:
+        async with connection.transaction():
+            await connection.execute("INSERT INTO organizations (id, name, created_at, updated_at) "
+                                     "VALUES ($1, 'PyTake Platform (tests)', $2, $2)", org_id, now)
+            await connection.execute(
+                "INSERT INTO users (id, organization_id, email, name, role, is_active, password_hash, created_at, "
+                "updated_at) VALUES ($1, $2, $3, 'Platform Root', 'super_admin', true, $4, $5, $5)",
+                user_id, org_id, email, password_hash, now)
+    finally:
+        await connection.close()
+    return email
+
+
+async def run_cli_create_superadmin(database_url: str, data_dir: Path, *, email: str,
+                                    password: str = PASSWORD) -> Any:
     """Run the operator command `pytake create-superadmin` (entrypoints.cli) against the test database.
 
     The command calls asyncio.run, so it runs in a worker thread, with its own environment."""
@@ -129,7 +154,6 @@ async def create_superadmin(database_url: str, data_dir: Path, *, email: str | N
 
     from entrypoints.cli import app as cli
 
-    email = email or unique_email("root")
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {"DATABASE_URL": database_url, "DATA_DIR": str(data_dir), "ENV": "test", "LOG_LEVEL": "WARNING",
            "PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "1024"}
@@ -138,10 +162,7 @@ async def create_superadmin(database_url: str, data_dir: Path, *, email: str | N
         return CliRunner().invoke(cli, ["create-superadmin", "--email", email, "--name", "Platform Root",
                                         "--password", password], env=env)
 
-    result = await asyncio.to_thread(_invoke)
-    assert result.exit_code == 0, (result.output, result.exception)
-    assert "created super_admin" in result.output, result.output
-    return email
+    return await asyncio.to_thread(_invoke)
 
 
 async def login_as(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> Account:

@@ -12,7 +12,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from tests.fake_graph.faults import GraphFault, bad_param, invalid_token, missing, object_missing, throughput_reached
+from tests.fake_graph.faults import (
+    GraphFault,
+    bad_param,
+    invalid_token,
+    missing,
+    object_missing,
+    throughput_reached,
+)
 from tests.fake_graph.state import FakeGraph, FakeNumber, RecordedRequest
 from tests.fake_graph.validation import recipient_key, validate_send
 
@@ -29,8 +36,12 @@ def create_app(fake: FakeGraph) -> Starlette:
     async def unknown(request: Request) -> Response:
         return await _handle(fake, request, None)
 
+    async def me(request: Request) -> Response:  # the token's own user/app (vault whatsapp_token test)
+        return await _me(fake, request)
+
     return Starlette(routes=[
         Route("/{version}/{phone_number_id}/messages", messages, methods=["POST"]),
+        Route("/{version}/me", me, methods=["GET"]),
         Route("/{version}/{phone_number_id}", phone_number, methods=["GET"]),
         Route("/{path:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
     ])
@@ -45,7 +56,7 @@ def _fault_response(fault: GraphFault) -> Response:
 
 
 async def _handle(fake: FakeGraph, request: Request, handler: Any) -> Response:
-    received = time.monotonic()
+    received, generation = time.monotonic(), fake.generation
     raw = await request.body()
     try:
         body: Any = json.loads(raw) if raw else None
@@ -53,14 +64,17 @@ async def _handle(fake: FakeGraph, request: Request, handler: Any) -> Response:
         body = raw.decode("utf-8", errors="replace")
     if fake.delay:
         await asyncio.sleep(fake.delay)
+        if fake.generation != generation:  # the test that slowed us down is over
+            return PlainTextResponse("stale request", status_code=503)
     number, token_valid, response = _authorize(fake, request)
     if response is None:
         if handler is None:
-            response = _fault_response(GraphFault(2500, 400, message="Unknown path components: " + request.url.path))
+            unknown_path = GraphFault(2500, 400, message="Unknown path components: " + request.url.path)
+            response = _fault_response(unknown_path)
         else:
             assert number is not None
             response = handler(fake, number, request, body)
-    headers = {name: ("<redacted>" if name in _REDACTED else value) for name, value in request.headers.items()}
+    headers = {name: "<redacted>" if name in _REDACTED else value for name, value in request.headers.items()}
     fake.record_request(RecordedRequest(
         method=request.method, path=request.url.path, query=request.url.query, headers=headers, json=body,
         at=received, status=response.status_code, token_valid=token_valid,
@@ -125,3 +139,21 @@ def _phone_number(fake: FakeGraph, number: FakeNumber, request: Request, body: A
         wanted = {name.strip() for name in fields.split(",")} | {"id"}
         details = {key: value for key, value in details.items() if key in wanted}
     return JSONResponse(details)
+
+
+async def _me(fake: FakeGraph, request: Request) -> Response:
+    """``GET /{version}/me``: ``{id, name}`` for a registered token; error 190 otherwise."""
+    received = time.monotonic()
+    if fake.delay:
+        await asyncio.sleep(fake.delay)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    known = bool(token) and fake.token_known(token)
+    response = (JSONResponse({"id": "100000000000001", "name": "PyTake Test System User"}) if known
+                else _fault_response(invalid_token()))
+    headers = {name: "<redacted>" if name in _REDACTED else value for name, value in request.headers.items()}
+    fake.record_request(RecordedRequest(
+        method=request.method, path=request.url.path, query=request.url.query, headers=headers, json=None,
+        at=received, status=response.status_code, token_valid=known,
+    ))
+    return response

@@ -53,7 +53,7 @@ class RecordedRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class SentMessage:
+class AcceptedSend:
     """An accepted send. ``to`` is the value sent; ``recipient`` its digits (or the BSUID)."""
 
     phone_number_id: str
@@ -82,11 +82,12 @@ class FakeGraph:
         self._numbers: dict[str, FakeNumber] = {}
         self._failures = _Failures()
         self._requests: list[RecordedRequest] = []
-        self._sent: list[SentMessage] = []
+        self._sent: list[AcceptedSend] = []
         self._read: list[tuple[str, str]] = []
         self._send_times: dict[str, deque[float]] = {}
         self._delay = 0.0
         self._max_mps: int | None = None
+        self._generation = 0
 
     # --- setup ----------------------------------------------------------------------------------
 
@@ -145,6 +146,7 @@ class FakeGraph:
     def reset(self, *, keep_numbers: bool = True) -> None:
         """Forget records and failure knobs (and the numbers unless ``keep_numbers``)."""
         with self._lock:
+            self._generation += 1
             self._failures = _Failures()
             self._requests.clear()
             self._sent.clear()
@@ -164,7 +166,7 @@ class FakeGraph:
             return list(self._requests)
 
     @property
-    def sent_messages(self) -> list[SentMessage]:
+    def sent_messages(self) -> list[AcceptedSend]:
         with self._lock:
             return list(self._sent)
 
@@ -179,6 +181,11 @@ class FakeGraph:
     @property
     def delay(self) -> float:
         return self._delay
+
+    @property
+    def generation(self) -> int:
+        """Bumped by :meth:`reset`; a request that straddles a reset is answered but not recorded."""
+        return self._generation
 
     def number(self, phone_number_id: str) -> FakeNumber | None:
         with self._lock:
@@ -200,7 +207,9 @@ class FakeGraph:
         with self._lock:
             return self._failures.by_recipient.get(recipient)
 
-    def accept_send(self, phone_number_id: str, body: Mapping[str, Any], recipient: str) -> SentMessage | None:
+    def accept_send(
+        self, phone_number_id: str, body: Mapping[str, Any], recipient: str
+    ) -> AcceptedSend | None:
         """Record an accepted send; None when the number's rolling-second throughput is used up."""
         now = time.monotonic()
         with self._lock:
@@ -213,7 +222,7 @@ class FakeGraph:
             kind = str(body.get("type", "text"))
             context = body.get("context")
             tracking = body.get("biz_opaque_callback_data")
-            sent = SentMessage(
+            sent = AcceptedSend(
                 phone_number_id=phone_number_id, wamid=new_wamid(), to=body.get("to"), recipient=recipient,
                 type=kind, content=body.get(kind), body=dict(body),
                 biz_opaque_callback_data=tracking if isinstance(tracking, str) else None,

@@ -42,7 +42,8 @@ def validate_send(body: Mapping[str, Any]) -> GraphFault | None:
     if not isinstance(content, Mapping):
         return missing(str(kind))
     context = body.get("context")
-    if context is not None and not (isinstance(context, Mapping) and isinstance(context.get("message_id"), str)):
+    if context is not None and not (isinstance(context, Mapping)
+                                    and isinstance(context.get("message_id"), str)):
         return invalid("context.message_id must be a message id.")
     tracking = body.get("biz_opaque_callback_data")
     if tracking is not None and not (isinstance(tracking, str) and len(tracking) <= 512):
@@ -101,7 +102,9 @@ def _template(content: Mapping[str, Any]) -> GraphFault | None:
 def _interactive(content: Mapping[str, Any]) -> GraphFault | None:
     kind = content.get("type")
     if kind not in ("button", "list"):
-        return invalid("interactive['type'] must be 'button' or 'list'.") if kind else missing("interactive['type']")
+        if kind is None:
+            return missing("interactive['type']")
+        return invalid("interactive['type'] must be 'button' or 'list'.")
     body = content.get("body")
     fault = _length(body.get("text") if isinstance(body, Mapping) else None, "interactive['body']['text']",
                     1024 if kind == "button" else 4096)
@@ -144,7 +147,8 @@ def _buttons(action: Mapping[str, Any]) -> GraphFault | None:
         reply = button.get("reply") if isinstance(button, Mapping) else None
         if not (isinstance(button, Mapping) and button.get("type") == "reply" and isinstance(reply, Mapping)):
             return invalid("Each button must be {'type': 'reply', 'reply': {...}}.")
-        fault = _length(reply.get("title"), "reply['title']", 20) or _length(reply.get("id"), "reply['id']", 256)
+        fault = _length(reply.get("title"), "reply['title']", 20)
+        fault = fault or _length(reply.get("id"), "reply['id']", 256)
         if fault:
             return fault
         if reply["title"] in titles or reply["id"] in ids:

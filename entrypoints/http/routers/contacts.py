@@ -18,10 +18,12 @@ from application.use_cases.contacts.manage_contacts import (
     UpdateContact,
     UpdateContactCommand,
 )
+from application.use_cases.whatsapp.messages import ListContactMessages
 from entrypoints.http.deps import CurrentActor, PageParams, set_total
 from entrypoints.http.errors import error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.contacts import ContactCreateIn, ContactOut, ContactUpdateIn
+from entrypoints.http.schemas.whatsapp import MessageOut
 
 router = APIRouter(prefix="/contacts", tags=["contacts"], route_class=DeprecationAwareRoute)
 
@@ -81,3 +83,15 @@ async def delete_contact(actor: CurrentActor, contact_id: UUID,
                          use_case: DeleteContact = Depends(Provide["delete_contact"])) -> Response:
     await use_case.execute(actor, contact_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{contact_id}/messages", response_model=list[MessageOut],
+            summary="The contact's conversation history (newest first)", responses=error_responses(401, 403, 404, 422))
+@inject
+async def contact_messages(
+    actor: CurrentActor, contact_id: UUID, page: PageParams, response: Response,
+    use_case: ListContactMessages = Depends(Provide["list_contact_messages"]),
+) -> list[MessageOut]:
+    messages, total = await use_case.execute(actor, contact_id, limit=page.limit, offset=page.offset)
+    set_total(response, total)
+    return [MessageOut.model_validate(m) for m in messages]

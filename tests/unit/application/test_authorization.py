@@ -11,16 +11,17 @@ from application.authorization import Actor, Permission
 from domain.errors import PermissionDenied
 from domain.identity import Role
 
-V, A, O, S = Role.VIEWER, Role.AGENT, Role.ORG_ADMIN, Role.SUPER_ADMIN
+VIEWER, AGENT, ORG_ADMIN, SUPER_ADMIN = Role.VIEWER, Role.AGENT, Role.ORG_ADMIN, Role.SUPER_ADMIN
+EVERYONE = {VIEWER, AGENT, ORG_ADMIN, SUPER_ADMIN}
 
 # The SPEC table, row by row: which roles answer "yes".
 MATRIX: dict[Permission, set[Role]] = {
-    Permission.READ: {V, A, O, S},  # read contacts, flows, automations, numbers, stats
-    Permission.WRITE_CONTACTS: {A, O, S},  # create contacts
-    Permission.SEND_MESSAGES: {A, O, S},  # send WhatsApp messages
-    Permission.MANAGE_FLOWS: {O, S},  # create/update/delete flows; create/start automations; register numbers
-    Permission.MANAGE_SECRETS: {O, S},  # everything under /secrets
-    Permission.MANAGE_USERS: {O, S},  # manage users of the organization
+    Permission.READ: EVERYONE,  # read contacts, flows, automations, numbers, stats
+    Permission.WRITE_CONTACTS: {AGENT, ORG_ADMIN, SUPER_ADMIN},  # create contacts
+    Permission.SEND_MESSAGES: {AGENT, ORG_ADMIN, SUPER_ADMIN},  # send WhatsApp messages
+    Permission.MANAGE_FLOWS: {ORG_ADMIN, SUPER_ADMIN},  # flows; create/start automations; register numbers
+    Permission.MANAGE_SECRETS: {ORG_ADMIN, SUPER_ADMIN},  # everything under /secrets
+    Permission.MANAGE_USERS: {ORG_ADMIN, SUPER_ADMIN},  # manage users of the organization
 }
 
 CELLS = [(permission, role, role in allowed) for permission, allowed in MATRIX.items() for role in Role]

@@ -27,8 +27,14 @@ def node(node_id: str, node_type: str, **data: Any) -> dict[str, Any]:
     return {"id": node_id, "type": node_type, "position": {"x": 0, "y": 0}, "data": data}
 
 
-def edge(source: str, target: str, handle: str | None = None, *, edge_id: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": edge_id or f"{source}-{handle or 'next'}-{target}", "source": source, "target": target}
+def edge(
+    source: str, target: str, handle: str | None = None, *, edge_id: str | None = None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": edge_id or f"{source}-{handle or 'next'}-{target}",
+        "source": source,
+        "target": target,
+    }
     if handle is not None:
         out["sourceHandle"] = handle
     return out
@@ -49,7 +55,9 @@ def start(flow: FlowGraph, variables: Mapping[str, object] | None = None, **kwar
     return advance(flow, ExecutionState(), Started(contact=CONTACT, variables=variables or {}), NOW, **kwargs)
 
 
-def reply(text: str | None = None, reply_id: str | None = None, message_id: str = "wamid.1") -> ContactReplied:
+def reply(
+    text: str | None = None, reply_id: str | None = None, message_id: str = "wamid.1"
+) -> ContactReplied:
     return ContactReplied(message_id=message_id, text=text, reply_id=reply_id)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from hypothesis import strategies as st
@@ -12,8 +13,17 @@ from .builders import edge, node
 
 VARS = ["a", "b", "c"]
 TEXTS = st.sampled_from(["hi", "{{a}}", "x {{contact.name}}", "{{b}} {{missing}}", "n={{c}}"])
-NON_TERMINAL = ["message", "template", "question", "buttons", "list", "condition", "set_variable", "delay",
-                "http_request"]  # fmt: skip
+NON_TERMINAL = [
+    "message",
+    "template",
+    "question",
+    "buttons",
+    "list",
+    "condition",
+    "set_variable",
+    "delay",
+    "http_request",
+]
 TERMINAL = ["handoff", "goto_flow", "end"]
 WAITING = {"question", "buttons", "list", "delay", "http_request"}
 
@@ -30,8 +40,12 @@ def node_data(draw: st.DrawFn, node_type: str, node_id: str) -> tuple[dict[str, 
         return {"name": "tpl_x", "language": "pt_BR", "parameters": draw(st.lists(TEXTS, max_size=3))}, [None]
     if node_type == "question":
         validation = draw(st.sampled_from(["text", "number", "email", "phone", "regex", "options"]))
-        data = {"text": draw(TEXTS), "variable": draw(st.sampled_from(VARS)), "validation": validation,
-                "max_retries": draw(st.integers(0, 3))}  # fmt: skip
+        data = {
+            "text": draw(TEXTS),
+            "variable": draw(st.sampled_from(VARS)),
+            "validation": validation,
+            "max_retries": draw(st.integers(0, 3)),
+        }
         if validation == "regex":
             data["pattern"] = "[0-9]+"
         if validation == "options":
@@ -55,26 +69,40 @@ def node_data(draw: st.DrawFn, node_type: str, node_id: str) -> tuple[dict[str, 
             rows = [{"id": f"{node_id}r{rows_seen + k}", "title": f"Row{rows_seen + k}"} for k in range(size)]
             rows_seen += size
             sections.append({"title": f"S{s_index}", "rows": rows})
-        data = {"text": draw(TEXTS), "button": "Menu", "sections": sections, "variable": draw(st.sampled_from(VARS))}
+        data = {
+            "text": draw(TEXTS),
+            "button": "Menu",
+            "sections": sections,
+            "variable": draw(st.sampled_from(VARS)),
+        }
         return data, [row["id"] for section in sections for row in section["rows"]]
     if node_type == "condition":
         rule = st.fixed_dictionaries(
             {
                 "variable": st.sampled_from([*VARS, "contact.name", "http_status"]),
-                "operator": st.sampled_from(["equals", "not_equals", "contains", "regex", "gt", "lt", "exists"]),
+                "operator": st.sampled_from(
+                    ["equals", "not_equals", "contains", "regex", "gt", "lt", "exists"]
+                ),
                 "value": st.sampled_from(["1", "10", "x", "a.*", 5, "{{a}}", "yes"]),
             }
         )
         rules = draw(st.lists(rule, min_size=1, max_size=3))
         return {"rules": rules, "match": draw(st.sampled_from(["all", "any"]))}, ["true", "false"]
     if node_type == "set_variable":
-        return {"variable": draw(st.sampled_from(VARS)), "value": draw(st.one_of(TEXTS, st.integers(-5, 50)))}, [None]
+        return {
+            "variable": draw(st.sampled_from(VARS)),
+            "value": draw(st.one_of(TEXTS, st.integers(-5, 50))),
+        }, [None]
     if node_type == "delay":
         return {"seconds": draw(st.integers(1, 1000))}, [None]
     if node_type == "http_request":
-        data = {"method": draw(st.sampled_from(["GET", "POST"])), "url": "https://x.io/{{a}}",
-                "headers": {"Authorization": "Bearer {{secret:K}}"}, "body": {"a": "{{a}}"},
-                "save": {draw(st.sampled_from(VARS)): "data.v"}}  # fmt: skip
+        data = {
+            "method": draw(st.sampled_from(["GET", "POST"])),
+            "url": "https://x.io/{{a}}",
+            "headers": {"Authorization": "Bearer {{secret:K}}"},
+            "body": {"a": "{{a}}"},
+            "save": {draw(st.sampled_from(VARS)): "data.v"},
+        }
         return data, ["success", "error"]
     if node_type == "handoff":
         return {"text": draw(TEXTS)}, []
@@ -119,17 +147,35 @@ def valid_flows(draw: st.DrawFn) -> FlowGraph:
 
 
 def option_ids(flow: FlowGraph) -> list[str]:
+    """Button and row ids found anywhere in node data (tolerates garbage)."""
     ids: list[str] = []
-    for flow_node in flow.nodes:
-        for button in flow_node.data.get("buttons", ()) or ():  # type: ignore[attr-defined]
-            ids.append(button["id"])
-        for section in flow_node.data.get("sections", ()) or ():  # type: ignore[attr-defined]
-            ids.extend(row["id"] for row in section["rows"])
-    return ids
+    pending: list[object] = [n.data for n in flow.nodes]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Mapping):
+            if isinstance(item.get("id"), str):
+                ids.append(item["id"])
+            pending.extend(item.values())
+        elif isinstance(item, tuple):
+            pending.extend(item)
+    return sorted(ids)
 
 
-REPLY_TEXTS = ["", "hi", "42", "7,5", "ana@example.com", "+55 11 99999-0000", "Opt0", "opt1", "Row1", "yes",
-               "NO", "{{secret:K}}", "123"]  # fmt: skip
+REPLY_TEXTS = [
+    "",
+    "hi",
+    "42",
+    "7,5",
+    "ana@example.com",
+    "+55 11 99999-0000",
+    "Opt0",
+    "opt1",
+    "Row1",
+    "yes",
+    "NO",
+    "{{secret:K}}",
+    "123",
+]
 
 
 @st.composite

@@ -34,12 +34,15 @@ INVALID = Answer(valid=False)
         (spec("regex", pattern=r"[A-Z]{3}-\d{4}"), "ABC-1234", Answer(valid=True, value="ABC-1234")),
         (spec("regex", pattern=r"[A-Z]{3}-\d{4}"), "ABC-1234 extra", INVALID),
         (spec("regex", pattern="("), "x", INVALID),
-        (spec("options", options=(Option(value="p", label="Pizza"), Option(value="s", label="Sushi"))),
-         "PIZZA", Answer(valid=True, value="p")),
+        (
+            spec("options", options=(Option(value="p", label="Pizza"), Option(value="s", label="Sushi"))),
+            "PIZZA",
+            Answer(valid=True, value="p"),
+        ),
         (spec("options", options=(Option(value="p", label="Pizza"),)), "P", Answer(valid=True, value="p")),
         (spec("options", options=(Option(value="p", label="Pizza"),)), "Burger", INVALID),
     ],
-)  # fmt: skip
+)
 def test_check_answer(question: QuestionSpec, text: str | None, expected: Answer) -> None:
     assert check_answer(question, text, None) == expected
 

@@ -59,7 +59,9 @@ VARIABLES: dict[str, object] = {
     ],
 )
 def test_rule(variable: str, operator: str, value: object, expected: bool) -> None:
-    assert evaluate_rule(Rule(variable=variable, operator=operator, value=value), VARIABLES, CONTACT) is expected
+    assert (
+        evaluate_rule(Rule(variable=variable, operator=operator, value=value), VARIABLES, CONTACT) is expected
+    )
 
 
 def test_match_all_and_any() -> None:

@@ -58,7 +58,9 @@ def test_node_without_outgoing_edge_finishes() -> None:
 
 
 def test_template_parameters_are_interpolated() -> None:
-    flow = linear(node("t", "template", name="order_ready", language="pt_BR", parameters=["{{contact.name}}", 42]))
+    flow = linear(
+        node("t", "template", name="order_ready", language="pt_BR", parameters=["{{contact.name}}", 42])
+    )
 
     _, commands = start(flow)
 
@@ -68,7 +70,11 @@ def test_template_parameters_are_interpolated() -> None:
 def test_set_variable_single_and_multiple_assignments() -> None:
     flow = linear(
         node("v1", "set_variable", variable="greeting", value="Hi {{contact.name}}"),
-        node("v2", "set_variable", assignments=[{"variable": "n", "value": 3}, {"variable": "flag", "value": True}]),
+        node(
+            "v2",
+            "set_variable",
+            assignments=[{"variable": "n", "value": 3}, {"variable": "flag", "value": True}],
+        ),
         node("m", "message", text="{{greeting}} {{n}} {{flag}}"),
     )
 
@@ -80,10 +86,14 @@ def test_set_variable_single_and_multiple_assignments() -> None:
 
 def _branching(rules: list[dict[str, object]], match: str = "all") -> object:
     return graph(
-        [node("start", "start"), node("c", "condition", rules=rules, match=match),
-         node("yes", "end", text="yes"), node("no", "end", text="no")],
+        [
+            node("start", "start"),
+            node("c", "condition", rules=rules, match=match),
+            node("yes", "end", text="yes"),
+            node("no", "end", text="no"),
+        ],
         [edge("start", "c"), edge("c", "yes", "true"), edge("c", "no", "false")],
-    )  # fmt: skip
+    )
 
 
 def test_condition_follows_true_and_false_handles() -> None:
@@ -99,7 +109,8 @@ def test_condition_follows_true_and_false_handles() -> None:
 
 def test_condition_match_any() -> None:
     flow = _branching(
-        [{"variable": "a", "operator": "equals", "value": "1"}, {"variable": "b", "operator": "exists"}], "any"
+        [{"variable": "a", "operator": "equals", "value": "1"}, {"variable": "b", "operator": "exists"}],
+        "any",
     )
 
     assert start(flow, {"b": "x"}).commands[0] == SendText(text="yes")  # type: ignore[arg-type]
@@ -132,7 +143,9 @@ def test_handoff_reason_from_data() -> None:
 
 
 def test_goto_flow_starts_the_other_flow_with_variables_and_completes() -> None:
-    flow = linear(node("v", "set_variable", variable="x", value="1"), node("g", "goto_flow", flow_id="flow-2"))
+    flow = linear(
+        node("v", "set_variable", variable="x", value="1"), node("g", "goto_flow", flow_id="flow-2")
+    )
 
     state, commands = start(flow, {"a": "b"})
 
@@ -146,12 +159,17 @@ def test_goto_depth_passes_on_and_chains_without_waiting_are_capped() -> None:
 
     state, commands = advance(flow, ExecutionState(), event, NOW)
 
-    assert commands == (Fail(reason="goto_chain_limit_exceeded", detail="5 goto_flow hops in a row without waiting"),)
+    assert commands == (
+        Fail(reason="goto_chain_limit_exceeded", detail="5 goto_flow hops in a row without waiting"),
+    )
     assert state.status is ExecutionStatus.FAILED and state.fail_reason == "goto_chain_limit_exceeded"
 
 
 def test_end_with_text() -> None:
-    assert start(linear(node("e", "end", text="Bye {{contact.name}}"))).commands == (SendText(text="Bye Ana"), Finish())
+    assert start(linear(node("e", "end", text="Bye {{contact.name}}"))).commands == (
+        SendText(text="Bye Ana"),
+        Finish(),
+    )
 
 
 def test_no_start_node_fails() -> None:
@@ -182,7 +200,11 @@ def test_edge_to_missing_node_fails() -> None:
 
 def test_step_limit_stops_a_spinning_loop() -> None:
     flow = graph(
-        [node("start", "start"), node("a", "set_variable", variable="x", value="1"), node("b", "message", text="b")],
+        [
+            node("start", "start"),
+            node("a", "set_variable", variable="x", value="1"),
+            node("b", "message", text="b"),
+        ],
         [edge("start", "a"), edge("a", "b"), edge("b", "a")],
     )
 

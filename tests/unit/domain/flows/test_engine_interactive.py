@@ -20,15 +20,23 @@ BUTTONS = [{"id": "yes", "title": "Yes"}, {"id": "no", "title": "No way"}, {"id"
 
 def buttons_flow(**data: object) -> FlowGraph:
     return graph(
-        [node("start", "start"), node("b", "buttons", text="Hi {{contact.name}}, continue?", buttons=BUTTONS, **data),
-         node("y", "end", text="great"), node("n", "end", text="ok, bye")],
+        [
+            node("start", "start"),
+            node("b", "buttons", text="Hi {{contact.name}}, continue?", buttons=BUTTONS, **data),
+            node("y", "end", text="great"),
+            node("n", "end", text="ok, bye"),
+        ],
         [edge("start", "b"), edge("b", "y", "yes"), edge("b", "n", "no")],
-    )  # fmt: skip
+    )
 
 
 PROMPT = SendButtons(
     text="Hi Ana, continue?",
-    buttons=(ReplyButton(id="yes", title="Yes"), ReplyButton(id="no", title="No way"), ReplyButton(id="later", title="Later")),
+    buttons=(
+        ReplyButton(id="yes", title="Yes"),
+        ReplyButton(id="no", title="No way"),
+        ReplyButton(id="later", title="Later"),
+    ),
 )
 
 
@@ -84,7 +92,10 @@ LIST_DATA = {
     "text": "Pick a dish",
     "button": "Menu",
     "sections": [
-        {"title": "Mains", "rows": [{"id": "pz", "title": "Pizza", "description": "Cheesy"}, {"id": "ss", "title": "Sushi"}]},
+        {
+            "title": "Mains",
+            "rows": [{"id": "pz", "title": "Pizza", "description": "Cheesy"}, {"id": "ss", "title": "Sushi"}],
+        },
         {"title": "Drinks", "rows": [{"id": "jc", "title": "Juice"}]},
     ],
     "variable": "dish",
@@ -93,10 +104,14 @@ LIST_DATA = {
 
 def list_flow() -> FlowGraph:
     return graph(
-        [node("start", "start"), node("l", "list", **LIST_DATA), node("p", "end", text="pizza!"),
-         node("d", "end", text="drink: {{dish}}")],
+        [
+            node("start", "start"),
+            node("l", "list", **LIST_DATA),
+            node("p", "end", text="pizza!"),
+            node("d", "end", text="drink: {{dish}}"),
+        ],
         [edge("start", "l"), edge("l", "p", "pz"), edge("l", "d", "jc")],
-    )  # fmt: skip
+    )
 
 
 def test_list_sends_sections_and_waits() -> None:
@@ -107,12 +122,17 @@ def test_list_sends_sections_and_waits() -> None:
             text="Pick a dish",
             button="Menu",
             sections=(
-                ListSection(title="Mains", rows=(ListRow(id="pz", title="Pizza", description="Cheesy"),
-                                                 ListRow(id="ss", title="Sushi"))),
+                ListSection(
+                    title="Mains",
+                    rows=(
+                        ListRow(id="pz", title="Pizza", description="Cheesy"),
+                        ListRow(id="ss", title="Sushi"),
+                    ),
+                ),
                 ListSection(title="Drinks", rows=(ListRow(id="jc", title="Juice"),)),
             ),
         ),
-    )  # fmt: skip
+    )
     assert state.waiting_for is WaitingFor.REPLY
 
 

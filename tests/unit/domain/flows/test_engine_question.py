@@ -39,7 +39,11 @@ def test_question_asks_and_waits() -> None:
     state, commands = start(question_flow())
 
     assert commands == (SendText(text="Your email?"),)
-    assert (state.status, state.waiting_for, state.current_node_id) == (ExecutionStatus.WAITING, WaitingFor.REPLY, "q")
+    assert (state.status, state.waiting_for, state.current_node_id) == (
+        ExecutionStatus.WAITING,
+        WaitingFor.REPLY,
+        "q",
+    )
     assert state.pending_timer_id is None and state.retries == 0
 
 
@@ -92,7 +96,11 @@ def test_default_max_retries_is_two_then_invalid_handle() -> None:
         state, commands = step(flow, state, reply(text))
         outputs.append(commands)
 
-    assert outputs == [(SendText(text="again"),), (SendText(text="again"),), (SendText(text="Giving up"), Finish())]
+    assert outputs == [
+        (SendText(text="again"),),
+        (SendText(text="again"),),
+        (SendText(text="Giving up"), Finish()),
+    ]
     assert state.path == ("start", "q", "bad")
 
 
@@ -109,7 +117,10 @@ def test_timeout_is_scheduled_and_cancelled_on_answer() -> None:
     waiting, asked = start(flow)
     done, commands = step(flow, waiting, reply("ana@example.com"))
 
-    assert asked == (SendText(text="Your email?"), ScheduleTimer(timer_id="q:2", fire_at=NOW + timedelta(seconds=300)))
+    assert asked == (
+        SendText(text="Your email?"),
+        ScheduleTimer(timer_id="q:2", fire_at=NOW + timedelta(seconds=300)),
+    )
     assert waiting.pending_timer_id == "q:2" and waiting.waiting_for is WaitingFor.REPLY
     assert commands == (CancelTimer(timer_id="q:2"), SendText(text="Thanks ana@example.com"), Finish())
     assert done.pending_timer_id is None
@@ -149,7 +160,11 @@ def test_invalid_exit_cancels_the_pending_timeout() -> None:
     flow = question_flow(exits=("invalid", "timeout"), timeout_seconds=60, max_retries=0)
     waiting, _ = start(flow)
 
-    assert step(flow, waiting, reply("x")).commands == (CancelTimer(timer_id="q:2"), SendText(text="Giving up"), Finish())
+    assert step(flow, waiting, reply("x")).commands == (
+        CancelTimer(timer_id="q:2"),
+        SendText(text="Giving up"),
+        Finish(),
+    )
 
 
 def test_stale_timer_is_ignored() -> None:
@@ -189,10 +204,13 @@ def test_options_question_stores_the_option_value() -> None:
 
 def test_question_loop_resets_retries_on_re_entry() -> None:
     flow = graph(
-        [node("start", "start"), node("q", "question", text="Age?", variable="age", validation="number"),
-         node("c", "condition", rules=[{"variable": "age", "operator": "lt", "value": 18}])],
+        [
+            node("start", "start"),
+            node("q", "question", text="Age?", variable="age", validation="number"),
+            node("c", "condition", rules=[{"variable": "age", "operator": "lt", "value": 18}]),
+        ],
         [edge("start", "q"), edge("q", "c"), edge("c", "q", "true")],
-    )  # fmt: skip
+    )
     state, _ = start(flow)
     state, _ = step(flow, state, reply("x"))
     assert state.retries == 1

@@ -99,15 +99,21 @@ def test_http_success_saves_mapped_paths_and_follows_success() -> None:
 
     assert commands == (SendText(text="Order shipped (S-9) http=201"), Finish())
     assert state.variables == {
-        **VARIABLES, "http_status": 201, "status": "shipped", "first_sku": "S-9", "absent": None
-    }  # fmt: skip
+        **VARIABLES,
+        "http_status": 201,
+        "status": "shipped",
+        "first_sku": "S-9",
+        "absent": None,
+    }
 
 
 def test_http_success_with_json_text_body() -> None:
     flow = http_flow()
     waiting, _ = start(flow, VARIABLES)
 
-    state, _ = step(flow, waiting, HttpCallFinished(call_id="h:2", status_code=200, body='{"data": {"status": "ok"}}'))
+    state, _ = step(
+        flow, waiting, HttpCallFinished(call_id="h:2", status_code=200, body='{"data": {"status": "ok"}}')
+    )
 
     assert state.variables["status"] == "ok"
 
@@ -152,10 +158,13 @@ def test_http_result_for_another_call_and_replies_meanwhile_are_ignored() -> Non
 
 def test_contact_reply_injecting_a_secret_ref_is_defused_in_http_calls() -> None:
     flow = graph(
-        [node("start", "start"), node("q", "question", text="Name?", variable="name"),
-         node("h", "http_request", method="POST", url="https://x.io", body={"name": "{{name}}"})],
+        [
+            node("start", "start"),
+            node("q", "question", text="Name?", variable="name"),
+            node("h", "http_request", method="POST", url="https://x.io", body={"name": "{{name}}"}),
+        ],
         [edge("start", "q"), edge("q", "h")],
-    )  # fmt: skip
+    )
     waiting, _ = start(flow)
 
     _, commands = step(flow, waiting, reply("{{secret:SHOP_TOKEN}}"))

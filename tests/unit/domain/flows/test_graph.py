@@ -62,19 +62,35 @@ def test_graph_is_immutable_and_detached_from_input() -> None:
     ("nodes", "edges", "issues"),
     [
         (None, None, []),
-        ("nope", 3, [FlowProblem(problem="'nodes' must be a list"), FlowProblem(problem="'edges' must be a list")]),
-        ([1, {"type": "start"}], [], [
-            FlowProblem(problem="node #0 is not an object"), FlowProblem(problem="node #1 has no id")
-        ]),
-        ([{"id": "a"}, {"id": "a"}], [], [FlowProblem(node_id="a", problem="duplicate node id (node #1 dropped)")]),
-        ([], ["x", {"source": "a"}, {"id": "e"}, {"id": "e"}], [
-            FlowProblem(problem="edge #0 is not an object"),
-            FlowProblem(problem="edge #1 has no id"),
-            FlowProblem(edge_id="e", problem="duplicate edge id (edge #3 dropped)"),
-        ]),
+        (
+            "nope",
+            3,
+            [FlowProblem(problem="'nodes' must be a list"), FlowProblem(problem="'edges' must be a list")],
+        ),
+        (
+            [1, {"type": "start"}],
+            [],
+            [FlowProblem(problem="node #0 is not an object"), FlowProblem(problem="node #1 has no id")],
+        ),
+        (
+            [{"id": "a"}, {"id": "a"}],
+            [],
+            [FlowProblem(node_id="a", problem="duplicate node id (node #1 dropped)")],
+        ),
+        (
+            [],
+            ["x", {"source": "a"}, {"id": "e"}, {"id": "e"}],
+            [
+                FlowProblem(problem="edge #0 is not an object"),
+                FlowProblem(problem="edge #1 has no id"),
+                FlowProblem(edge_id="e", problem="duplicate edge id (edge #3 dropped)"),
+            ],
+        ),
     ],
 )
-def test_weird_shapes_never_raise_and_are_recorded(nodes: object, edges: object, issues: list[FlowProblem]) -> None:
+def test_weird_shapes_never_raise_and_are_recorded(
+    nodes: object, edges: object, issues: list[FlowProblem]
+) -> None:
     graph = FlowGraph.from_dicts(nodes, edges)
 
     assert list(graph.issues) == issues

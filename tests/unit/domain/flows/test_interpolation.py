@@ -47,12 +47,17 @@ def test_contact_fields_without_contact_are_empty() -> None:
 def test_secret_refs_are_left_untouched() -> None:
     template = "Bearer {{secret:API_TOKEN}} {{ secret:other.key-2 }} for {{name}}"
 
-    assert interpolate(template, VARIABLES, CONTACT) == "Bearer {{secret:API_TOKEN}} {{ secret:other.key-2 }} for Bia"
+    assert (
+        interpolate(template, VARIABLES, CONTACT)
+        == "Bearer {{secret:API_TOKEN}} {{ secret:other.key-2 }} for Bia"
+    )
     assert find_secret_refs(template) == {"API_TOKEN", "other.key-2"}
 
 
 def test_find_secret_refs_ignores_malformed_keys() -> None:
-    assert find_secret_refs("{{secret:}} {{secret:9bad}} {{secret:a b}} {{secrets:X}} {{secret:ok}}") == {"ok"}
+    assert find_secret_refs("{{secret:}} {{secret:9bad}} {{secret:a b}} {{secrets:X}} {{secret:ok}}") == {
+        "ok"
+    }
 
 
 def test_a_value_cannot_inject_a_secret_reference() -> None:
@@ -68,7 +73,10 @@ def test_values_are_not_interpolated_twice() -> None:
 
 def test_encode_applies_to_values_only() -> None:
     text = interpolate(
-        "https://x.io/q?name={{name}}&k={{secret:K}}", {"name": "a b&c"}, None, encode=lambda v: v.replace(" ", "+")
+        "https://x.io/q?name={{name}}&k={{secret:K}}",
+        {"name": "a b&c"},
+        None,
+        encode=lambda v: v.replace(" ", "+"),
     )
 
     assert text == "https://x.io/q?name=a+b&c&k={{secret:K}}"

@@ -26,23 +26,47 @@ FULL_FLOW = graph(
         node("t", "template", name="welcome_1", language="pt_BR", parameters=["{{contact.name}}", 3]),
         node("q", "question", text="Email?", variable="email", validation="email", timeout_seconds=60),
         node("b", "buttons", text="Pick", buttons=[{"id": "y", "title": "Yes"}, {"id": "n", "title": "No"}]),
-        node("l", "list", text="Menu", button="Open", sections=[{"title": "A", "rows": [{"id": "r1", "title": "One"}]}]),
+        node(
+            "l",
+            "list",
+            text="Menu",
+            button="Open",
+            sections=[{"title": "A", "rows": [{"id": "r1", "title": "One"}]}],
+        ),
         node("c", "condition", rules=[{"variable": "email", "operator": "exists"}], match="any"),
         node("v", "set_variable", assignments=[{"variable": "x", "value": "{{email}}"}]),
         node("d", "delay", seconds=5),
-        node("h", "http_request", method="post", url="https://api.example.com/{{x}}",
-             headers={"Authorization": "Bearer {{secret:API_TOKEN}}"}, body={"a": "{{x}}"}, save={"id": "data.id"}),
+        node(
+            "h",
+            "http_request",
+            method="post",
+            url="https://api.example.com/{{x}}",
+            headers={"Authorization": "Bearer {{secret:API_TOKEN}}"},
+            body={"a": "{{x}}"},
+            save={"id": "data.id"},
+        ),
         node("g", "goto_flow", flow_id="other"),
         node("o", "handoff", text="A human will help"),
         node("e", "end", text="Bye"),
     ],
     [
-        edge("s", "m"), edge("m", "t"), edge("t", "q"), edge("q", "b"), edge("q", "o", "timeout"),
-        edge("q", "e", "invalid"), edge("b", "l", "y"), edge("b", "q", "n"), edge("l", "c", "r1"),
-        edge("c", "v", "true"), edge("c", "e", "false"), edge("v", "d"), edge("d", "h"),
-        edge("h", "g", "success"), edge("h", "b", "error"),
+        edge("s", "m"),
+        edge("m", "t"),
+        edge("t", "q"),
+        edge("q", "b"),
+        edge("q", "o", "timeout"),
+        edge("q", "e", "invalid"),
+        edge("b", "l", "y"),
+        edge("b", "q", "n"),
+        edge("l", "c", "r1"),
+        edge("c", "v", "true"),
+        edge("c", "e", "false"),
+        edge("v", "d"),
+        edge("d", "h"),
+        edge("h", "g", "success"),
+        edge("h", "b", "error"),
     ],
-)  # fmt: skip
+)
 
 
 def test_a_complete_valid_flow_has_no_problems() -> None:
@@ -83,7 +107,9 @@ def test_exactly_one_start_two() -> None:
 
 
 def test_unknown_node_type() -> None:
-    assert problems_of(linear(node("x", "script"))) == [FlowProblem(node_id="x", problem="unknown node type 'script'")]
+    assert problems_of(linear(node("x", "script"))) == [
+        FlowProblem(node_id="x", problem="unknown node type 'script'")
+    ]
     assert only_node("") == ["unknown node type '(none)'"]
 
 
@@ -132,12 +158,18 @@ def test_no_fan_out_on_one_handle() -> None:
 def test_unreachable_nodes() -> None:
     flow = graph([node("s", "start"), node("a", "end"), node("lost", "message", text="x")], [edge("s", "a")])
 
-    assert problems_of(flow) == [FlowProblem(node_id="lost", problem="the node is not reachable from the start node")]
+    assert problems_of(flow) == [
+        FlowProblem(node_id="lost", problem="the node is not reachable from the start node")
+    ]
 
 
 def test_loop_without_a_waiting_node() -> None:
     flow = graph(
-        [node("s", "start"), node("a", "message", text="a"), node("b", "set_variable", variable="x", value="1")],
+        [
+            node("s", "start"),
+            node("a", "message", text="a"),
+            node("b", "set_variable", variable="x", value="1"),
+        ],
         [edge("s", "a"), edge("a", "b"), edge("b", "a")],
     )
 
@@ -166,10 +198,14 @@ def test_loop_through_a_waiting_node_is_fine_but_a_side_loop_is_not() -> None:
 
     # m -> c -> m avoids the delay even though all three share one strongly connected part
     side = graph(
-        [node("s", "start"), node("d", "delay", seconds=1), node("m", "message", text="tick"),
-         node("c", "condition", rules=[{"variable": "x", "operator": "exists"}])],
+        [
+            node("s", "start"),
+            node("d", "delay", seconds=1),
+            node("m", "message", text="tick"),
+            node("c", "condition", rules=[{"variable": "x", "operator": "exists"}]),
+        ],
         [edge("s", "m"), edge("m", "c"), edge("c", "m", "true"), edge("c", "d", "false"), edge("d", "m")],
-    )  # fmt: skip
+    )
     assert [p.problem for p in problems_of(side)] == [
         "loop without a node that waits for the contact or a timer: m -> c"
     ]
@@ -210,7 +246,10 @@ def test_message_data(data: dict[str, Any], expected: list[str]) -> None:
         ({"name": "a" * 513, "language": "en"}, ["'name' must be 1 to 512 lower-case letters, digits or _"]),
         ({"name": "a" * 512, "language": "en", "parameters": ["x", 1]}, []),
         ({"name": "ok", "language": "en", "parameters": "x"}, ["'parameters' must be a list"]),
-        ({"name": "ok", "language": "en", "parameters": [""]}, ["'parameters[0]' must be a non-empty string"]),
+        (
+            {"name": "ok", "language": "en", "parameters": [""]},
+            ["'parameters[0]' must be a non-empty string"],
+        ),
     ],
 )
 def test_template_data(data: dict[str, Any], expected: list[str]) -> None:
@@ -224,22 +263,48 @@ def test_template_data(data: dict[str, Any], expected: list[str]) -> None:
         ({"text": "Q", "variable": "1bad"}, ["'variable' is not a valid variable name: '1bad'"]),
         ({"text": "Q", "variable": "contact"}, ["'variable' is not a valid variable name: 'contact'"]),
         ({"text": "Q", "variable": "endereço"}, []),
-        ({"text": "Q", "variable": "v", "validation": "date"},
-         ["'validation' must be one of: email, number, options, phone, regex, text"]),
+        (
+            {"text": "Q", "variable": "v", "validation": "date"},
+            ["'validation' must be one of: email, number, options, phone, regex, text"],
+        ),
         ({"text": "Q", "variable": "v", "validation": "regex"}, ["'pattern' is required"]),
-        ({"text": "Q", "variable": "v", "validation": "regex", "pattern": "(a"},
-         ["'pattern' is not a valid regular expression"]),
+        (
+            {"text": "Q", "variable": "v", "validation": "regex", "pattern": "(a"},
+            ["'pattern' is not a valid regular expression"],
+        ),
         ({"text": "Q", "variable": "v", "validation": {"type": "regex", "pattern": "[0-9]+"}}, []),
-        ({"text": "Q", "variable": "v", "validation": {"type": "regex"}}, ["'validation.pattern' is required"]),
+        (
+            {"text": "Q", "variable": "v", "validation": {"type": "regex"}},
+            ["'validation.pattern' is required"],
+        ),
         ({"text": "Q", "variable": "v", "validation": "options"}, ["'options' is required"]),
-        ({"text": "Q", "variable": "v", "validation": "options", "options": []}, ["'options' must have at least 1 item"]),
-        ({"text": "Q", "variable": "v", "validation": "options", "options": ["a", {"value": "b", "label": "B"}]}, []),
-        ({"text": "Q", "variable": "v", "max_retries": 11}, ["'max_retries' must be a whole number from 0 to 10"]),
-        ({"text": "Q", "variable": "v", "timeout_seconds": 0},
-         ["'timeout_seconds' must be a whole number from 1 to 2592000"]),
-        ({"text": "Q", "variable": "v", "retry_message": "x" * 4097}, ["'retry_message' must be at most 4096 characters"]),
+        (
+            {"text": "Q", "variable": "v", "validation": "options", "options": []},
+            ["'options' must have at least 1 item"],
+        ),
+        (
+            {
+                "text": "Q",
+                "variable": "v",
+                "validation": "options",
+                "options": ["a", {"value": "b", "label": "B"}],
+            },
+            [],
+        ),
+        (
+            {"text": "Q", "variable": "v", "max_retries": 11},
+            ["'max_retries' must be a whole number from 0 to 10"],
+        ),
+        (
+            {"text": "Q", "variable": "v", "timeout_seconds": 0},
+            ["'timeout_seconds' must be a whole number from 1 to 2592000"],
+        ),
+        (
+            {"text": "Q", "variable": "v", "retry_message": "x" * 4097},
+            ["'retry_message' must be at most 4096 characters"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_question_data(data: dict[str, Any], expected: list[str]) -> None:
     assert only_node("question", **data) == expected
 
@@ -255,15 +320,23 @@ def _buttons(*titles: str) -> list[dict[str, str]]:
         ({"text": "x" * 1025, "buttons": _buttons("A")}, ["'text' must be at most 1024 characters"]),
         ({"text": "Pick", "buttons": []}, ["'buttons' must have 1 to 3 items"]),
         ({"text": "Pick", "buttons": _buttons("A", "B", "C", "D")}, ["'buttons' must have 1 to 3 items"]),
-        ({"text": "Pick", "buttons": _buttons("x" * 21)}, ["'buttons[0].title' must be at most 20 characters"]),
-        ({"text": "Pick", "buttons": _buttons("Yes", "yes")}, ["button titles must be unique: 'yes' appears more than once"]),
-        ({"text": "Pick", "buttons": [{"id": "a", "title": "A"}, {"id": "a", "title": "B"}]},
-         ["button ids must be unique: 'a' appears more than once"]),
+        (
+            {"text": "Pick", "buttons": _buttons("x" * 21)},
+            ["'buttons[0].title' must be at most 20 characters"],
+        ),
+        (
+            {"text": "Pick", "buttons": _buttons("Yes", "yes")},
+            ["button titles must be unique: 'yes' appears more than once"],
+        ),
+        (
+            {"text": "Pick", "buttons": [{"id": "a", "title": "A"}, {"id": "a", "title": "B"}]},
+            ["button ids must be unique: 'a' appears more than once"],
+        ),
         ({"text": "Pick", "buttons": [{"title": "A"}]}, ["'buttons[0].id' is required"]),
         ({"text": "Pick", "buttons": ["A"]}, ["'buttons[0]' must be an object"]),
         ({"text": "Pick", "buttons": _buttons("A"), "variable": "choice"}, []),
     ],
-)  # fmt: skip
+)
 def test_buttons_data(data: dict[str, Any], expected: list[str]) -> None:
     assert only_node("buttons", **data) == expected
 
@@ -276,26 +349,67 @@ def _rows(count: int, prefix: str = "r") -> list[dict[str, str]]:
     ("data", "expected"),
     [
         ({}, ["'text' is required", "'button' is required", "'sections' is required"]),
-        ({"text": "M", "button": "x" * 21, "sections": [{"rows": _rows(1)}]}, ["'button' must be at most 20 characters"]),
-        ({"text": "M", "button": "B", "sections": [{"rows": _rows(11)}]}, ["a list must have at most 10 rows in total"]),
-        ({"text": "M", "button": "B", "sections": [{"title": "A", "rows": _rows(6, "a")},
-                                                   {"title": "B", "rows": _rows(5, "b")}]},
-         ["a list must have at most 10 rows in total"]),
-        ({"text": "M", "button": "B", "sections": [{"title": "S", "rows": _rows(1, str(i))} for i in range(11)]},
-         ["'sections' must have 1 to 10 items", "a list must have at most 10 rows in total"]),
-        ({"text": "M", "button": "B", "sections": [{"rows": _rows(1, "a")}, {"rows": _rows(1, "b")}]},
-         ["'sections[0].title' is required", "'sections[1].title' is required"]),
-        ({"text": "M", "button": "B", "sections": [{"rows": [{"id": "r", "title": "x" * 25}]}]},
-         ["'sections[0].rows[0].title' must be at most 24 characters"]),
-        ({"text": "M", "button": "B", "sections": [{"rows": [{"id": "r", "title": "t", "description": "d" * 73}]}]},
-         ["'sections[0].rows[0].description' must be at most 72 characters"]),
-        ({"text": "M", "button": "B", "sections": [{"title": "x" * 25, "rows": _rows(1)}]},
-         ["'sections[0].title' must be at most 24 characters"]),
-        ({"text": "M", "button": "B", "sections": [{"title": "A", "rows": _rows(1)}, {"title": "B", "rows": _rows(1)}]},
-         ["row ids must be unique: 'r0' appears more than once", "row titles must be unique: 'row r0' appears more than once"]),
-        ({"text": "M", "button": "B", "sections": [{"rows": []}]}, ["'sections[0].rows' must have at least 1 item"]),
+        (
+            {"text": "M", "button": "x" * 21, "sections": [{"rows": _rows(1)}]},
+            ["'button' must be at most 20 characters"],
+        ),
+        (
+            {"text": "M", "button": "B", "sections": [{"rows": _rows(11)}]},
+            ["a list must have at most 10 rows in total"],
+        ),
+        (
+            {
+                "text": "M",
+                "button": "B",
+                "sections": [{"title": "A", "rows": _rows(6, "a")}, {"title": "B", "rows": _rows(5, "b")}],
+            },
+            ["a list must have at most 10 rows in total"],
+        ),
+        (
+            {
+                "text": "M",
+                "button": "B",
+                "sections": [{"title": "S", "rows": _rows(1, str(i))} for i in range(11)],
+            },
+            ["'sections' must have 1 to 10 items", "a list must have at most 10 rows in total"],
+        ),
+        (
+            {"text": "M", "button": "B", "sections": [{"rows": _rows(1, "a")}, {"rows": _rows(1, "b")}]},
+            ["'sections[0].title' is required", "'sections[1].title' is required"],
+        ),
+        (
+            {"text": "M", "button": "B", "sections": [{"rows": [{"id": "r", "title": "x" * 25}]}]},
+            ["'sections[0].rows[0].title' must be at most 24 characters"],
+        ),
+        (
+            {
+                "text": "M",
+                "button": "B",
+                "sections": [{"rows": [{"id": "r", "title": "t", "description": "d" * 73}]}],
+            },
+            ["'sections[0].rows[0].description' must be at most 72 characters"],
+        ),
+        (
+            {"text": "M", "button": "B", "sections": [{"title": "x" * 25, "rows": _rows(1)}]},
+            ["'sections[0].title' must be at most 24 characters"],
+        ),
+        (
+            {
+                "text": "M",
+                "button": "B",
+                "sections": [{"title": "A", "rows": _rows(1)}, {"title": "B", "rows": _rows(1)}],
+            },
+            [
+                "row ids must be unique: 'r0' appears more than once",
+                "row titles must be unique: 'row r0' appears more than once",
+            ],
+        ),
+        (
+            {"text": "M", "button": "B", "sections": [{"rows": []}]},
+            ["'sections[0].rows' must have at least 1 item"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_list_data(data: dict[str, Any], expected: list[str]) -> None:
     assert only_node("list", **data) == expected
 
@@ -305,15 +419,25 @@ def test_list_data(data: dict[str, Any], expected: list[str]) -> None:
     [
         ({}, ["'rules' is required"]),
         ({"rules": []}, ["'rules' must have at least 1 item"]),
-        ({"rules": [{"variable": "x", "operator": "like", "value": "a"}]},
-         ["'rules[0].operator' must be one of: contains, equals, exists, gt, lt, not_equals, regex"]),
-        ({"rules": [{"variable": "x", "operator": "equals"}]}, ["'rules[0].value' is required (a string or a number)"]),
+        (
+            {"rules": [{"variable": "x", "operator": "like", "value": "a"}]},
+            ["'rules[0].operator' must be one of: contains, equals, exists, gt, lt, not_equals, regex"],
+        ),
+        (
+            {"rules": [{"variable": "x", "operator": "equals"}]},
+            ["'rules[0].value' is required (a string or a number)"],
+        ),
         ({"rules": [{"operator": "exists"}]}, ["'rules[0].variable' is required"]),
-        ({"rules": [{"variable": "x", "operator": "regex", "value": "("}]},
-         ["'rules[0].value' is not a valid regular expression"]),
-        ({"rules": [{"variable": "x", "operator": "gt", "value": 3}], "match": "some"}, ["'match' must be 'all' or 'any'"]),
+        (
+            {"rules": [{"variable": "x", "operator": "regex", "value": "("}]},
+            ["'rules[0].value' is not a valid regular expression"],
+        ),
+        (
+            {"rules": [{"variable": "x", "operator": "gt", "value": 3}], "match": "some"},
+            ["'match' must be 'all' or 'any'"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_condition_data(data: dict[str, Any], expected: list[str]) -> None:
     assert only_node("condition", **data) == expected
 
@@ -325,10 +449,12 @@ def test_condition_data(data: dict[str, Any], expected: list[str]) -> None:
         ({"variable": "x", "value": {"a": 1}}, ["'value' must be a string, a number, a boolean or null"]),
         ({"variable": "x", "value": 3}, []),
         ({"assignments": []}, ["'assignments' must have at least 1 item"]),
-        ({"assignments": [{"variable": "a b", "value": "1"}]},
-         ["'assignments[0].variable' is not a valid variable name: 'a b'"]),
+        (
+            {"assignments": [{"variable": "a b", "value": "1"}]},
+            ["'assignments[0].variable' is not a valid variable name: 'a b'"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_set_variable_data(data: dict[str, Any], expected: list[str]) -> None:
     assert only_node("set_variable", **data) == expected
 
@@ -351,27 +477,44 @@ def test_delay_data(data: dict[str, Any], expected: list[str]) -> None:
     ("data", "expected"),
     [
         ({}, ["'method' must be one of: DELETE, GET, PATCH, POST, PUT", "'url' is required"]),
-        ({"method": "TRACE", "url": "https://x.io"}, ["'method' must be one of: DELETE, GET, PATCH, POST, PUT"]),
+        (
+            {"method": "TRACE", "url": "https://x.io"},
+            ["'method' must be one of: DELETE, GET, PATCH, POST, PUT"],
+        ),
         ({"method": "GET", "url": "{{base}}/x"}, ["'url' must be an http:// or https:// URL"]),
         ({"method": "GET", "url": "file:///etc/passwd"}, ["'url' must be an http:// or https:// URL"]),
         ({"method": "GET", "url": "https://x.io/{{id}}?k={{secret:KEY}}"}, []),
-        ({"method": "GET", "url": "https://x.io", "timeout_seconds": 31},
-         ["'timeout_seconds' must be a whole number from 1 to 30"]),
-        ({"method": "GET", "url": "https://x.io", "headers": {"a": 1}},
-         ["'headers' must be an object whose values are strings"]),
+        (
+            {"method": "GET", "url": "https://x.io", "timeout_seconds": 31},
+            ["'timeout_seconds' must be a whole number from 1 to 30"],
+        ),
+        (
+            {"method": "GET", "url": "https://x.io", "headers": {"a": 1}},
+            ["'headers' must be an object whose values are strings"],
+        ),
         ({"method": "GET", "url": "https://x.io", "body": 5}, ["'body' must be a string or a JSON object"]),
-        ({"method": "GET", "url": "https://x.io", "save": {"bad name": "a.b"}},
-         ["'save.bad name' is not a valid variable name: 'bad name'"]),
-        ({"method": "GET", "url": "https://x.io", "save": "a"}, ["'save' must be an object whose values are strings"]),
+        (
+            {"method": "GET", "url": "https://x.io", "save": {"bad name": "a.b"}},
+            ["'save.bad name' is not a valid variable name: 'bad name'"],
+        ),
+        (
+            {"method": "GET", "url": "https://x.io", "save": "a"},
+            ["'save' must be an object whose values are strings"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_http_request_data(data: dict[str, Any], expected: list[str]) -> None:
     assert only_node("http_request", **data) == expected
 
 
 def test_every_problem_is_reported_at_once() -> None:
     flow = graph(
-        [node("s", "start"), node("s2", "start"), node("b", "buttons", text="", buttons=[]), node("z", "zap")],
+        [
+            node("s", "start"),
+            node("s2", "start"),
+            node("b", "buttons", text="", buttons=[]),
+            node("z", "zap"),
+        ],
         [edge("s", "b", edge_id="e1"), edge("b", "nowhere", "x", edge_id="e2")],
     )
 

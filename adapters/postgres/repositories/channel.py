@@ -1,0 +1,180 @@
+"""WhatsApp numbers, conversations and messages (organization-scoped)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.postgres.errors import constraint_name
+from adapters.postgres.tables import conversations, message_status_events, messages, whatsapp_numbers
+from application.ports.channel import (
+    ConversationRepository,
+    MessageRepository,
+    StatusEvent,
+    WhatsAppNumberRepository,
+)
+from domain.channel import Conversation, Message, NumberStatus, WhatsAppNumber, WhatsAppNumberAlreadyRegistered
+from domain.messaging import MessageDirection
+
+
+def _require(org: UUID | None) -> UUID:
+    if org is None:
+        raise RuntimeError("organization-scoped repository used in system scope")
+    return org
+
+
+def _number(row: Any) -> WhatsAppNumber:
+    data = dict(row._mapping)
+    data["status"] = NumberStatus(data["status"])
+    return WhatsAppNumber(**data)
+
+
+def _number_values(number: WhatsAppNumber) -> dict[str, Any]:
+    return {c.name: getattr(number, c.name) if c.name != "status" else number.status.value
+            for c in whatsapp_numbers.c}
+
+
+class SqlAlchemyWhatsAppNumberRepository(WhatsAppNumberRepository):
+    def __init__(self, session: AsyncSession, organization_id: UUID | None) -> None:
+        self._s, self._org = session, organization_id
+
+    async def add(self, number: WhatsAppNumber) -> None:
+        try:
+            async with self._s.begin_nested():
+                await self._s.execute(insert(whatsapp_numbers).values(**_number_values(number)))
+        except IntegrityError as e:
+            if constraint_name(e) == "whatsapp_numbers_phone_number_id_key":
+                raise WhatsAppNumberAlreadyRegistered() from None
+            raise
+
+    async def get(self, number_id: UUID) -> WhatsAppNumber | None:
+        row = (await self._s.execute(select(whatsapp_numbers).where(
+            whatsapp_numbers.c.id == number_id, whatsapp_numbers.c.organization_id == _require(self._org)))).first()
+        return _number(row) if row else None
+
+    async def update(self, number: WhatsAppNumber) -> None:
+        values = _number_values(number)
+        values.pop("id"), values.pop("organization_id"), values.pop("created_at")
+        await self._s.execute(update(whatsapp_numbers).where(
+            whatsapp_numbers.c.id == number.id, whatsapp_numbers.c.organization_id == number.organization_id)
+            .values(**values))
+
+    async def list(self, *, limit: int, offset: int) -> tuple[list[WhatsAppNumber], int]:
+        scope = whatsapp_numbers.c.organization_id == _require(self._org)
+        rows = (await self._s.execute(select(whatsapp_numbers).where(scope).order_by(
+            whatsapp_numbers.c.created_at, whatsapp_numbers.c.id).limit(limit).offset(offset))).all()
+        total = (await self._s.execute(select(func.count()).select_from(whatsapp_numbers).where(scope))).scalar_one()
+        return [_number(r) for r in rows], int(total)
+
+    async def default_active(self) -> WhatsAppNumber | None:
+        row = (await self._s.execute(select(whatsapp_numbers).where(
+            whatsapp_numbers.c.organization_id == _require(self._org), whatsapp_numbers.c.status == "active")
+            .order_by(whatsapp_numbers.c.created_at, whatsapp_numbers.c.id).limit(1))).first()
+        return _number(row) if row else None
+
+    async def get_by_phone_number_id_any_org(self, phone_number_id: str) -> WhatsAppNumber | None:
+        row = (await self._s.execute(select(whatsapp_numbers).where(
+            whatsapp_numbers.c.phone_number_id == phone_number_id))).first()
+        return _number(row) if row else None
+
+
+def _conversation(row: Any) -> Conversation:
+    return Conversation(**dict(row._mapping))
+
+
+class SqlAlchemyConversationRepository(ConversationRepository):
+    def __init__(self, session: AsyncSession, organization_id: UUID | None) -> None:
+        self._s, self._org = session, organization_id
+
+    async def get(self, number_id: UUID, contact_id: UUID) -> Conversation | None:
+        row = (await self._s.execute(select(conversations).where(
+            conversations.c.organization_id == _require(self._org), conversations.c.number_id == number_id,
+            conversations.c.contact_id == contact_id))).first()
+        return _conversation(row) if row else None
+
+    async def get_for_update(self, number_id: UUID, contact_id: UUID, now: datetime) -> Conversation:
+        org = _require(self._org)
+        await self._s.execute(pg_insert(conversations).values(
+            id=uuid4(), organization_id=org, number_id=number_id, contact_id=contact_id, created_at=now,
+            updated_at=now).on_conflict_do_nothing(constraint="conversations_number_contact_key"))
+        row = (await self._s.execute(select(conversations).where(
+            conversations.c.organization_id == org, conversations.c.number_id == number_id,
+            conversations.c.contact_id == contact_id).with_for_update())).one()
+        return _conversation(row)
+
+    async def update(self, conversation: Conversation) -> None:
+        await self._s.execute(update(conversations).where(
+            conversations.c.id == conversation.id, conversations.c.organization_id == _require(self._org)).values(
+            last_inbound_at=conversation.last_inbound_at, last_message_at=conversation.last_message_at,
+            handoff_at=conversation.handoff_at, updated_at=conversation.updated_at))
+
+
+def _message(row: Any) -> Message:
+    data = dict(row._mapping)
+    data["direction"] = MessageDirection(data["direction"])
+    return Message(**data)
+
+
+def _message_values(message: Message) -> dict[str, Any]:
+    return {c.name: getattr(message, c.name) if c.name != "direction" else message.direction.value
+            for c in messages.c}
+
+
+class SqlAlchemyMessageRepository(MessageRepository):
+    def __init__(self, session: AsyncSession, organization_id: UUID | None) -> None:
+        self._s, self._org = session, organization_id
+
+    async def add(self, message: Message) -> None:
+        await self._s.execute(insert(messages).values(**_message_values(message)))
+
+    async def add_inbound_if_new(self, message: Message) -> bool:
+        result = await self._s.execute(pg_insert(messages).values(**_message_values(message)).on_conflict_do_nothing(
+            index_elements=["wamid"], index_where=text("wamid IS NOT NULL")).returning(messages.c.id))
+        return result.first() is not None
+
+    async def _one(self, condition: Any, for_update: bool) -> Message | None:
+        query = select(messages).where(condition, messages.c.organization_id == _require(self._org))
+        row = (await self._s.execute(query.with_for_update() if for_update else query)).first()
+        return _message(row) if row else None
+
+    async def get(self, message_id: UUID, *, for_update: bool = False) -> Message | None:
+        return await self._one(messages.c.id == message_id, for_update)
+
+    async def get_by_wamid(self, wamid: str, *, for_update: bool = False) -> Message | None:
+        return await self._one(messages.c.wamid == wamid, for_update)
+
+    async def update(self, message: Message) -> None:
+        values = _message_values(message)
+        for key in ("id", "organization_id", "created_at", "direction"):
+            values.pop(key)
+        scope = (messages.c.id == message.id, messages.c.organization_id == _require(self._org))
+        await self._s.execute(update(messages).where(*scope).values(**values))
+
+    async def record_status_event(self, message: Message, event: StatusEvent) -> bool:
+        result = await self._s.execute(pg_insert(message_status_events).values(
+            organization_id=message.organization_id, message_id=message.id, status=event.status,
+            occurred_at=event.occurred_at, error_code=event.error_code, error_title=event.error_title,
+            created_at=func.now()).on_conflict_do_nothing(constraint="message_status_events_once")
+            .returning(message_status_events.c.id))
+        return result.first() is not None
+
+    async def status_history(self, message_id: UUID) -> list[StatusEvent]:
+        rows = (await self._s.execute(select(message_status_events).where(
+            message_status_events.c.message_id == message_id,
+            message_status_events.c.organization_id == _require(self._org))
+            .order_by(message_status_events.c.occurred_at, message_status_events.c.id))).all()
+        return [StatusEvent(status=r.status, occurred_at=r.occurred_at, error_code=r.error_code,
+                            error_title=r.error_title) for r in rows]
+
+    async def list_for_contact(self, contact_id: UUID, *, limit: int, offset: int) -> tuple[list[Message], int]:
+        scope = (messages.c.organization_id == _require(self._org), messages.c.contact_id == contact_id)
+        rows = (await self._s.execute(select(messages).where(*scope).order_by(
+            messages.c.occurred_at.desc(), messages.c.id.desc()).limit(limit).offset(offset))).all()
+        total = (await self._s.execute(select(func.count()).select_from(messages).where(*scope))).scalar_one()
+        return [_message(r) for r in rows], int(total)

@@ -1,0 +1,138 @@
+"""Ports of the WhatsApp channel: numbers, conversations, messages, webhook events, pacing, credentials."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from domain.channel import Conversation, Message, WhatsAppNumber
+from domain.messaging import WebhookEvent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusEvent:
+    status: str
+    occurred_at: datetime
+    error_code: int | None = None
+    error_title: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredWebhook:
+    id: UUID
+    body: bytes
+    status: str
+    attempts: int
+
+
+class WhatsAppNumberRepository(Protocol):
+    """Organization-scoped, except ``get_by_phone_number_id_any_org`` (system scope: webhook routing)."""
+
+    @abstractmethod
+    async def add(self, number: WhatsAppNumber) -> None:
+        """Raises WhatsAppNumberAlreadyRegistered when the phone_number_id is registered anywhere."""
+
+    @abstractmethod
+    async def get(self, number_id: UUID) -> WhatsAppNumber | None: ...
+
+    @abstractmethod
+    async def update(self, number: WhatsAppNumber) -> None: ...
+
+    @abstractmethod
+    async def list(self, *, limit: int, offset: int) -> tuple[list[WhatsAppNumber], int]: ...
+
+    @abstractmethod
+    async def default_active(self) -> WhatsAppNumber | None:
+        """The organization's first active number (its default sender)."""
+
+    @abstractmethod
+    async def get_by_phone_number_id_any_org(self, phone_number_id: str) -> WhatsAppNumber | None: ...
+
+
+class ConversationRepository(Protocol):
+    @abstractmethod
+    async def get(self, number_id: UUID, contact_id: UUID) -> Conversation | None: ...
+
+    @abstractmethod
+    async def get_for_update(self, number_id: UUID, contact_id: UUID, now: datetime) -> Conversation:
+        """The conversation, created when missing, locked until the transaction ends."""
+
+    @abstractmethod
+    async def update(self, conversation: Conversation) -> None: ...
+
+
+class MessageRepository(Protocol):
+    @abstractmethod
+    async def add(self, message: Message) -> None: ...
+
+    @abstractmethod
+    async def add_inbound_if_new(self, message: Message) -> bool:
+        """Stores an inbound message unless its wamid is known; False for a duplicate."""
+
+    @abstractmethod
+    async def get(self, message_id: UUID, *, for_update: bool = False) -> Message | None: ...
+
+    @abstractmethod
+    async def get_by_wamid(self, wamid: str, *, for_update: bool = False) -> Message | None: ...
+
+    @abstractmethod
+    async def update(self, message: Message) -> None: ...
+
+    @abstractmethod
+    async def record_status_event(self, message: Message, event: StatusEvent) -> bool:
+        """Appends to the status history once per (message, status); False when already recorded."""
+
+    @abstractmethod
+    async def status_history(self, message_id: UUID) -> list[StatusEvent]: ...
+
+    @abstractmethod
+    async def list_for_contact(self, contact_id: UUID, *, limit: int, offset: int) -> tuple[list[Message], int]:
+        """Newest first."""
+
+
+class WebhookEventStore(Protocol):
+    """Raw webhook deliveries (system scope)."""
+
+    @abstractmethod
+    async def add(self, *, event_id: UUID, body: bytes, body_sha256: str, received_at: datetime) -> bool:
+        """False when the identical body was already stored (a redelivery)."""
+
+    @abstractmethod
+    async def get(self, event_id: UUID, *, for_update: bool = False) -> StoredWebhook | None: ...
+
+    @abstractmethod
+    async def mark(self, event_id: UUID, *, status: str, now: datetime, summary: dict[str, int] | None = None,
+                   error: str | None = None) -> None: ...
+
+
+class WebhookDecoder(Protocol):
+    @abstractmethod
+    def verify_signature(self, raw_body: bytes, header: str | None) -> bool:
+        """Constant-time HMAC-SHA256 check of Meta's X-Hub-Signature-256 over the raw bytes."""
+
+    @abstractmethod
+    def parse(self, raw_body: bytes, received_at: datetime) -> list[WebhookEvent]:
+        """Never raises; unknown or malformed parts are skipped or reported as unsupported."""
+
+
+class SendPacer(Protocol):
+    """A per-key pace shared by every worker replica (e.g. a number's messages per second)."""
+
+    @abstractmethod
+    async def reserve(self, key: str, rate_per_second: float) -> float:
+        """Reserve the next slot; returns the seconds to wait before using it (0 when due now)."""
+
+
+class SecretResolver(Protocol):
+    """The vault's internal path: values resolved at use time, counted in the secret's usage."""
+
+    @abstractmethod
+    async def resolve(self, organization_id: UUID, secret_id: UUID) -> str:
+        """Raises SecretNotFound / SecretInactive."""
+
+    @abstractmethod
+    async def report_failure(self, organization_id: UUID, secret_id: UUID) -> None:
+        """The provider rejected the credential (e.g. Graph error 190)."""

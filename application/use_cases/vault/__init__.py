@@ -1,0 +1,1 @@
+"""Use cases of the secrets vault (shared/VAULT.md)."""

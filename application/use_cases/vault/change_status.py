@@ -1,0 +1,85 @@
+"""Rotate (re-key, or a new value), activate and deactivate a secret (transitions of ``domain.vault``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from application.authorization import Actor, Permission
+from application.ports.common import Clock
+from application.ports.uow import UnitOfWork, UnitOfWorkFactory
+from application.ports.vault import SecretCipher
+from application.use_cases.vault.common import (
+    AuditAction,
+    Details,
+    decrypt_current,
+    load_secret,
+    run_audited,
+    store_new_version,
+)
+from domain.vault import Secret, SecretValue, VersionChange
+
+
+class RotateSecret:
+    """No value: re-key (same value, fresh data key, active master key, version n+1, status unchanged).
+    With a value: a value change, exactly as ``PUT {value}``."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, cipher: SecretCipher, clock: Clock) -> None:
+        self._uow, self._cipher, self._clock = uow, cipher, clock
+
+    async def execute(self, actor: Actor, secret_id: UUID, value: str | None = None) -> Secret:
+        actor.require(Permission.MANAGE_SECRETS)
+        new_value = SecretValue(value) if value is not None else None
+
+        async def work(uow: UnitOfWork, now: datetime) -> tuple[Secret, Details]:
+            secret = await load_secret(uow, secret_id, for_update=True)
+            if new_value is None:
+                plaintext = await decrypt_current(uow, self._cipher, secret)
+                change = secret.rekey(now)
+            else:
+                plaintext, change = new_value, secret.change_value(now)
+            await store_new_version(uow, self._cipher, secret, change.new_version, change.released, plaintext, now)
+            await uow.secrets.update(secret)
+            return secret, {"kind": "rekey" if new_value is None else "value", "version": secret.current_version,
+                            "kek_version": self._cipher.active_key_version, "status": secret.status.value}
+
+        return await run_audited(self._uow, self._clock, actor, AuditAction.ROTATE, secret_id, work)
+
+
+class _Transition:
+    action: AuditAction
+
+    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
+    def _apply(self, secret: Secret, now: datetime) -> VersionChange:
+        raise NotImplementedError
+
+    async def execute(self, actor: Actor, secret_id: UUID) -> Secret:
+        async def work(uow: UnitOfWork, now: datetime) -> tuple[Secret, Details]:
+            secret = await load_secret(uow, secret_id, for_update=True)
+            before = secret.status
+            change = self._apply(secret, now)
+            await uow.secrets.release_versions(secret.id, change.released, now)
+            await uow.secrets.update(secret)
+            return secret, {"from": before.value, "to": secret.status.value}
+
+        return await run_audited(self._uow, self._clock, actor, self.action, secret_id, work)
+
+
+class ActivateSecret(_Transition):
+    """Idempotent; from ``rotated`` it finishes the rotation (the previous version is destroyed)."""
+
+    action = AuditAction.ACTIVATE
+
+    def _apply(self, secret: Secret, now: datetime) -> VersionChange:
+        return secret.activate(now)
+
+
+class DeactivateSecret(_Transition):
+    """Idempotent; an inactive secret is not served (409 ``secret_inactive``)."""
+
+    action = AuditAction.DEACTIVATE
+
+    def _apply(self, secret: Secret, now: datetime) -> VersionChange:
+        return secret.deactivate(now)

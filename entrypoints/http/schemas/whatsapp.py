@@ -1,0 +1,94 @@
+"""WhatsApp schemas: numbers (contract WhatsAppNumber + additive fields), sends, messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from entrypoints.http.schemas.common import RequestModel, ResponseModel
+
+
+class WhatsAppNumberOut(ResponseModel):
+    id: UUID
+    phone_number: str
+    display_name: str
+    status: Literal["active", "inactive", "pending"]
+    verified: bool
+    organization_id: UUID
+    phone_number_id: str
+    waba_id: str | None = None
+    access_token_secret_id: UUID
+    quality_rating: str | None = None
+    throughput_mps: int
+    last_error: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class RegisterNumberIn(RequestModel):
+    phone_number_id: str = Field(min_length=1, max_length=32, examples=["106540352242922"])
+    waba_id: str | None = Field(default=None, max_length=32)
+    access_token_secret_id: UUID = Field(description="Vault secret holding the number's access token")
+
+
+class ButtonIn(RequestModel):
+    id: str = Field(min_length=1, max_length=256)
+    title: str = Field(min_length=1, max_length=20)
+
+
+class SendIn(RequestModel):
+    to: str = Field(min_length=1, max_length=32, description="WhatsApp id (E.164 digits; '+', spaces, dashes ok)")
+    message: str | None = Field(default=None, max_length=4096, description="Text (body for interactive)")
+    type: Literal["text", "template", "interactive"] = "text"
+    template_id: str | None = Field(default=None, max_length=512, pattern=r"^[a-z0-9_]+$",
+                                    description="Approved template name (type=template)")
+    language: str = Field(default="en_US", max_length=15, description="Template language code")
+    components: list[dict[str, Any]] = Field(default_factory=list, max_length=20,
+                                             description="Template components in Meta's JSON")
+    buttons: list[ButtonIn] = Field(default_factory=list, max_length=3, description="Reply buttons (interactive)")
+    from_number_id: UUID | None = Field(default=None, description="Sender; default: the first active number")
+
+
+class SendOut(ResponseModel):
+    message_id: UUID
+    status: str
+
+
+class StatusEventOut(ResponseModel):
+    status: str
+    occurred_at: datetime
+    error_code: int | None = None
+    error_title: str | None = None
+
+
+class MessageOut(ResponseModel):
+    id: UUID
+    direction: Literal["inbound", "outbound"]
+    type: str
+    content: dict[str, Any]
+    status: str
+    wamid: str | None = None
+    number_id: UUID
+    contact_id: UUID | None = None
+    organization_id: UUID
+    source: str
+    error_code: int | None = None
+    error_title: str | None = None
+    occurred_at: datetime
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    read_at: datetime | None = None
+    failed_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class MessageDetailOut(MessageOut):
+    status_history: list[StatusEventOut]
+
+
+class WebhookAck(ResponseModel):
+    status: Literal["received", "duplicate"]
