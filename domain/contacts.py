@@ -11,7 +11,7 @@ from uuid import UUID
 from domain.errors import Conflict, InvalidValue, NotFound
 
 _SEPARATORS = re.compile(r"[\s\-]+")
-_DIGITS = re.compile(r"^\d{8,15}$")
+_DIGITS = re.compile(r"[0-9]{8,15}")
 _TAG = re.compile(r"^[\w][\w .:/-]{0,49}$", re.UNICODE)
 
 MAX_TAGS = 50
@@ -44,7 +44,7 @@ def normalize_whatsapp_id(raw: str) -> str:
     if text.startswith("+"):
         text = text[1:]
     digits = _SEPARATORS.sub("", text)
-    if not _DIGITS.match(digits):
+    if not _DIGITS.fullmatch(digits):
         raise InvalidWhatsAppId()
     return digits
 

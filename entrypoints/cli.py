@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import inspect
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 import typer
+from pydantic import SecretStr
 
-from entrypoints.config import load_settings
+from entrypoints.config import Settings, load_settings
 
 app = typer.Typer(help="PyTake operator commands", no_args_is_help=True, add_completion=False)
 
@@ -57,6 +63,114 @@ def create_superadmin(
         typer.echo(f"{'created' if created else 'promoted'} super_admin {user.email} (id {user.id})")
 
     asyncio.run(_go())
+
+
+def _vault_keys_source(settings: Settings) -> Path | None:
+    """The generated development file the keys came from, or None when VAULT_MASTER_KEYS is in the environment."""
+    if any(name.upper() == "VAULT_MASTER_KEYS" for name in os.environ) or settings.env == "production":
+        return None
+    return Path(settings.data_dir) / "secrets" / "vault_master_keys.json"
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(temporary, path)
+
+
+async def _provided(value: Any) -> Any:
+    """A provider's product: dependency-injector answers with a future once a dependency is an async resource."""
+    return await value if inspect.isawaitable(value) else value
+
+
+async def _with_container(settings: Settings, work: Callable[[Any], Awaitable[None]]) -> None:
+    from entrypoints.container import Container
+    from entrypoints.runtime import resolve_database_url
+
+    container = Container(settings=settings, database_url=resolve_database_url(settings))
+    await container.init_resources()  # type: ignore[misc]
+    try:
+        await work(container)
+    finally:
+        await container.shutdown_resources()  # type: ignore[misc]
+
+
+@app.command("rotate-master-key")
+def rotate_master_key(
+    keys_file: Path | None = typer.Option(
+        None, "--keys-file", envvar="VAULT_MASTER_KEYS_FILE",
+        help="Write the new VAULT_MASTER_KEYS JSON here (0600) when the keys come from the environment"),
+    resume: bool = typer.Option(False, "--resume", help="Re-wrap with the newest loaded key; add no new key"),
+    batch_size: int = typer.Option(500, min=1, max=10_000, help="Data keys re-wrapped per transaction"),
+) -> None:
+    """Add a master key version and re-wrap every data key under it (values are never decrypted).
+
+    Resumable: run it again with --resume to finish an interrupted run."""
+    from tqdm import tqdm
+
+    from entrypoints.container import add_vault_master_key, vault_master_key_versions
+
+    settings = load_settings()
+    current = settings.vault_master_keys.get_secret_value() if settings.vault_master_keys else ""
+    if not resume:
+        new_text, version = add_vault_master_key(current)
+        source = _vault_keys_source(settings)
+        target = source if source is not None else keys_file
+        if target is None:
+            typer.echo("VAULT_MASTER_KEYS comes from the environment. Install this new value (it keeps the old "
+                       "versions), restart the API and worker, then run `pytake rotate-master-key --resume`:")
+            typer.echo(new_text)
+            typer.echo("(or pass --keys-file PATH to have it written to a file and continue now)")
+            raise typer.Exit(code=2)
+        _write_private(target, new_text)
+        typer.echo(f"added master key version {version}; VAULT_MASTER_KEYS written to {target}")
+        settings.vault_master_keys = SecretStr(new_text)
+        current = new_text
+    versions = vault_master_key_versions(current)
+    typer.echo(f"re-wrapping data keys under master key version {versions[-1]} (loaded: {versions})")
+
+    async def _go(container: Any) -> None:
+        bar = tqdm(total=0, unit="key", desc="re-wrap", disable=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        try:
+            rotation = await _provided(container.rotate_master_key(batch_size=batch_size))
+            report = await rotation.execute(progress)
+        finally:
+            bar.close()
+        status = await (await _provided(container.describe_vault())).execute()
+        typer.echo(f"re-wrapped {report.rewrapped} data key(s); master key versions in use: "
+                   f"{sorted(status.kek_versions_in_use) or 'none'}")
+        removable = sorted(status.removable_key_versions)
+        if status.versions_below_active == 0 and removable:
+            typer.echo(f"master key version(s) {removable} can now be removed from VAULT_MASTER_KEYS")
+
+    asyncio.run(_with_container(settings, _go))
+
+
+@app.command("vault-status")
+def vault_status() -> None:
+    """Print the master key versions loaded, in use by stored secrets, and what still needs a re-wrap."""
+    settings = load_settings()
+
+    async def _go(container: Any) -> None:
+        status = await (await _provided(container.describe_vault())).execute()
+        typer.echo(f"active master key version: {status.active_key_version}")
+        typer.echo(f"loaded master key versions: {sorted(status.loaded_key_versions)}")
+        typer.echo(f"master key versions in use: {sorted(status.kek_versions_in_use)}")
+        typer.echo(f"data keys below the active version: {status.versions_below_active}")
+        if status.missing_key_versions:
+            typer.echo(f"SEALED: missing master key version(s) {sorted(status.missing_key_versions)}")
+            raise typer.Exit(code=1)
+
+    asyncio.run(_with_container(settings, _go))
 
 
 def main() -> None:

@@ -50,8 +50,11 @@ class Settings(BaseSettings):
     worker_concurrency: int = 20
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
+    flow_http_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    flow_http_allowed_private_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    flow_execution_ttl_hours: int = Field(default=72, ge=1)
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "flow_http_allowed_hosts", "flow_http_allowed_private_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -11,12 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.postgres.errors import is_connection_problem
 from adapters.postgres.jobs import PgQueuerJobQueue
+from adapters.postgres.repositories.automations import SqlAlchemyAutomationRepository
 from adapters.postgres.repositories.channel import (
     SqlAlchemyConversationRepository,
     SqlAlchemyMessageRepository,
     SqlAlchemyWhatsAppNumberRepository,
 )
 from adapters.postgres.repositories.contacts import SqlAlchemyContactRepository
+from adapters.postgres.repositories.flows import SqlAlchemyFlowExecutionRepository, SqlAlchemyFlowRepository
 from adapters.postgres.repositories.identity import SqlAlchemyOrganizationRepository, SqlAlchemyUserRepository
 from adapters.postgres.repositories.sessions import (
     SqlAlchemyLoginThrottle,
@@ -73,6 +75,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.conversations = SqlAlchemyConversationRepository(s, org)
         self.messages = SqlAlchemyMessageRepository(s, org)
         self.webhook_events = SqlAlchemyWebhookEventStore(s)
+        self.flows = SqlAlchemyFlowRepository(s, org)
+        self.flow_executions = SqlAlchemyFlowExecutionRepository(s, org)
+        self.automations = SqlAlchemyAutomationRepository(s, org)
         return self
 
     async def commit(self) -> None:

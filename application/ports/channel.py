@@ -89,6 +89,10 @@ class MessageRepository(Protocol):
     async def status_history(self, message_id: UUID) -> list[StatusEvent]: ...
 
     @abstractmethod
+    async def first_outbound_since(self, contact_id: UUID, number_id: UUID, since: datetime) -> Message | None:
+        """The oldest outbound message to the contact from the number created at or after ``since``."""
+
+    @abstractmethod
     async def list_for_contact(self, contact_id: UUID, *, limit: int, offset: int) -> tuple[list[Message], int]:
         """Newest first."""
 

@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
+from application.ports.automations import AutomationRepository
 from application.ports.channel import (
     ConversationRepository,
     MessageRepository,
@@ -15,6 +16,7 @@ from application.ports.channel import (
 )
 from application.ports.common import JobQueue
 from application.ports.contacts import ContactRepository
+from application.ports.flows import FlowExecutionRepository, FlowRepository
 from application.ports.identity import (
     LoginThrottle,
     OrganizationRepository,
@@ -44,6 +46,9 @@ class UnitOfWork(Protocol):
     conversations: ConversationRepository
     messages: MessageRepository
     webhook_events: WebhookEventStore
+    automations: AutomationRepository
+    flows: FlowRepository
+    flow_executions: FlowExecutionRepository
     secrets: SecretRepository
     secret_usage: SecretUsageRepository
     vault_audit: VaultAuditLog

@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import asyncpg
 import httpx
 import jwt
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy.engine import make_url
 
 from tests.helpers import PASSWORD, Account, login, unique_email
@@ -28,6 +30,13 @@ USER_FIELDS = {"id", "email", "name", "role", "organization_id", "is_active", "c
 CONTACT_FIELDS = {"id", "whatsapp_id", "name", "email", "tags", "attributes", "opted_out", "organization_id",
                   "created_at", "updated_at"}
 ROLES = ("viewer", "agent", "org_admin", "super_admin")
+
+
+def parse_time(value: str) -> datetime:
+    """An API timestamp: ISO-8601 with an offset (SPEC "General")."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    assert parsed.tzinfo is not None, value
+    return parsed
 
 
 def plain_dsn(database_url: str) -> str:
@@ -55,6 +64,24 @@ async def http_client(app: FastAPI, *, ip: str | None = None) -> AsyncIterator[h
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(ip or unique_ip(), 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
+
+
+# --- routes -------------------------------------------------------------------------------------------------
+
+def api_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
+    """(method, full path, route) of every APIRoute, also through included routers: FastAPI >= 0.16x keeps
+    included routers as nodes of app.routes, so a flat isinstance(route, APIRoute) scan misses them."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # older FastAPI: included routes are flattened into app.routes
+        pairs = [(r, getattr(r, "path", "")) for r in app.routes]
+    else:
+        pairs = [(ctx.original_route, ctx.path or "") for ctx in iter_route_contexts(app.routes)]
+    found = []
+    for route, path in pairs:
+        if isinstance(route, APIRoute):
+            found += [(method, path, route) for method in sorted(route.methods - {"HEAD", "OPTIONS"})]
+    return found
 
 
 # --- mail -----------------------------------------------------------------------------------------------------
@@ -123,8 +150,6 @@ async def create_user(client: httpx.AsyncClient, admin: Account, role: str, *, e
 async def insert_superadmin(database_url: str, *, email: str | None = None, password: str = PASSWORD) -> str:
     """A super_admin in its own (platform) organization, inserted as rows: super_admins are never created
     through the API (SPEC/research: seed or CLI only). See `run_cli_create_superadmin` for the CLI path."""
-    from datetime import UTC, datetime
-
     from argon2 import PasswordHasher
 
     email = email or unique_email("root")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from tests.e2e.support import (
     header_of,
     http_client,
     latest_token_for,
+    parse_time,
 )
 from tests.helpers import PASSWORD, Account, assert_error_shape, login, register, unique_email
 
@@ -49,12 +49,6 @@ def _assert_401(response: httpx.Response, code: str | None = None) -> dict[str, 
     return body
 
 
-def _parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    assert parsed.tzinfo is not None, value
-    return parsed
-
-
 # --- register -------------------------------------------------------------------------------------------------
 
 async def test_register_returns_tokens_and_a_new_org_admin(client: httpx.AsyncClient) -> None:
@@ -72,7 +66,7 @@ async def test_register_returns_tokens_and_a_new_org_admin(client: httpx.AsyncCl
     assert user["role"] == "org_admin"
     assert user["is_active"] is True
     uuid.UUID(user["id"]), uuid.UUID(user["organization_id"])
-    assert _parse_time(user["created_at"]) <= _parse_time(user["updated_at"])
+    assert parse_time(user["created_at"]) <= parse_time(user["updated_at"])
     lowered = response.text.lower()
     assert "password" not in lowered and "hash" not in lowered and "$argon2" not in lowered
     # both tokens work right away, and a second registration gets its own organization

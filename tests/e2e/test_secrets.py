@@ -361,3 +361,64 @@ async def test_audit_log_records_every_action_without_values(client: httpx.Async
         ("secret.delete", "success")]
     assert {str(r["actor_user_id"]) for r in rows} == {admin.user["id"]}
     assert all(value not in r["details"] for r in rows)
+
+
+async def test_canary_never_leaks_to_logs_responses_or_database(client: httpx.AsyncClient, app: FastAPI,
+                                                                 database_url: str,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """V07/V10/V12: the whole flow at DEBUG (SQL statements and parameters included): the canary shows up only
+    in the answers of /value."""
+    import io
+    import logging
+    import sys
+
+    from entrypoints.logging import configure_logging
+
+    value = canary()
+    stream, original = io.StringIO(), sys.stderr
+    sys.stderr = stream
+    configure_logging(level="DEBUG", json_output=True)
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="sqlalchemy.engine")
+    responses: list[httpx.Response] = []
+    try:
+        admin = await register(client)
+        created = await client.post(f"{API}/", headers=admin.headers,
+                                    json={"key": "CANARY", "value": value, "service": "whatsapp"})
+        sid = created.json()["id"]
+        url = f"{API}/{sid}"
+        responses += [created, await client.get(f"{API}/", headers=admin.headers),
+                      await client.get(url, headers=admin.headers)]
+        revealed = [await value_of(client, admin, sid)]
+        responses += [await client.put(url, headers=admin.headers, json={"value": value + "-2"}),
+                      await client.put(url, headers=admin.headers, json={"value": value + "-3"}),
+                      await client.post(f"{url}/rotate", headers=admin.headers),
+                      await client.post(f"{url}/activate", headers=admin.headers),
+                      await client.post(f"{url}/rotate", headers=admin.headers, json={"value": value + "-4"})]
+        for test_type in ("decrypt", "format"):
+            responses.append(await client.post(f"{url}/test", headers=admin.headers, json={"test_type": test_type}))
+        with app.state.container.vault_token_checker.override(_StubChecker(CredentialCheck(False, "token invalid"))):
+            responses.append(await client.post(f"{url}/test", headers=admin.headers))
+        responses += [await client.post(f"{API}/", headers=admin.headers, json={"key": "a b", "value": value}),
+                      await client.put(url, headers=admin.headers, json={"value": value, "status": "x"}),
+                      await client.get(f"{url}/usage", headers=admin.headers),
+                      await client.get(f"{API}/usage/organization", headers=admin.headers)]
+        revealed.append(await value_of(client, admin, sid))
+        await client.post(f"{url}/deactivate", headers=admin.headers)
+        responses.append(await value_of(client, admin, sid))
+    finally:
+        sys.stderr = original
+        configure_logging(level="WARNING", json_output=True)
+    assert [r.json()["value"] for r in revealed] == [value, value + "-4"]
+    for response in responses:
+        assert value not in response.text, response.request.url
+    assert "INSERT INTO secret_versions" in caplog.text  # SQL and its parameters were logged
+    assert value not in stream.getvalue()
+    assert value not in caplog.text
+    for table in ("secrets", "secret_versions", "secret_usage", "vault_audit_events"):
+        rows = await fetch(database_url, f"SELECT t::text AS row FROM {table} t")
+        assert rows or table == "secret_usage"
+        assert not [r["row"] for r in rows if value in r["row"]], table
+        bytea = await fetch(database_url, f"SELECT count(*) AS n FROM {table} t WHERE position($1::bytea IN "
+                                          "convert_to(t::text, 'UTF8')) > 0", value.encode())
+        assert bytea[0]["n"] == 0

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.e2e.support import API, USER_FIELDS, create_user, emails_to, http_client, token_in
+from tests.e2e.support import API, USER_FIELDS, create_user, emails_to, http_client, parse_time, token_in
 from tests.helpers import PASSWORD, Account, add_member, assert_error_shape, login, register, unique_email
 
 
@@ -105,7 +105,7 @@ async def test_patch_name_role_and_active_flag(client: httpx.AsyncClient) -> Non
     renamed = await client.patch(f"{API}/users/{member['id']}", headers=admin.headers, json={"name": " New Name "})
     assert renamed.status_code == 200, renamed.text
     assert renamed.json()["name"] == "New Name" and renamed.json()["role"] == "agent"
-    assert renamed.json()["updated_at"] > member["updated_at"]
+    assert parse_time(renamed.json()["updated_at"]) > parse_time(member["updated_at"])
 
     demoted = await client.patch(f"{API}/users/{member['id']}", headers=admin.headers, json={"role": "viewer"})
     assert demoted.status_code == 200 and demoted.json()["role"] == "viewer"

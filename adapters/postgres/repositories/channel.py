@@ -172,6 +172,13 @@ class SqlAlchemyMessageRepository(MessageRepository):
         return [StatusEvent(status=r.status, occurred_at=r.occurred_at, error_code=r.error_code,
                             error_title=r.error_title) for r in rows]
 
+    async def first_outbound_since(self, contact_id: UUID, number_id: UUID, since: datetime) -> Message | None:
+        row = (await self._s.execute(select(messages).where(
+            messages.c.organization_id == _require(self._org), messages.c.contact_id == contact_id,
+            messages.c.number_id == number_id, messages.c.direction == "outbound", messages.c.created_at >= since)
+            .order_by(messages.c.created_at, messages.c.id).limit(1))).first()
+        return _message(row) if row else None
+
     async def list_for_contact(self, contact_id: UUID, *, limit: int, offset: int) -> tuple[list[Message], int]:
         scope = (messages.c.organization_id == _require(self._org), messages.c.contact_id == contact_id)
         rows = (await self._s.execute(select(messages).where(*scope).order_by(

@@ -21,6 +21,7 @@ class AuthPolicy:
     login_failures_per_ip: int = 50
     login_window_seconds: int = 15 * 60
     reset_requests_per_email_per_hour: int = 3
+    reset_requests_per_ip_per_hour: int = 20
     frontend_url: str = "http://localhost:3000"
 
 

@@ -31,6 +31,10 @@ class RequestPasswordReset:
             within_limit = await uow.login_throttle.record_hit(
                 f"reset:email:{email}", now, limit=self._policy.reset_requests_per_email_per_hour,
                 window_seconds=3600)
+            if cmd.client_ip:
+                within_limit = await uow.login_throttle.record_hit(
+                    f"reset:ip:{cmd.client_ip}", now, limit=self._policy.reset_requests_per_ip_per_hour,
+                    window_seconds=3600) and within_limit
             if user is not None and user.is_active and within_limit:
                 token = new_opaque_token()
                 await uow.reset_tokens.add(token_id=uuid4(), user_id=user.id, token_hash=hash_token(token),

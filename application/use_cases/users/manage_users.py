@@ -14,7 +14,7 @@ from application.ports.identity import PasswordHasher
 from application.ports.uow import UnitOfWorkFactory
 from application.use_cases.auth.common import AuthPolicy, hash_token, new_opaque_token
 from application.use_cases.auth.forgot_password import SEND_EMAIL_JOB
-from domain.errors import PermissionDenied, RuleViolation
+from domain.errors import InvalidValue, PermissionDenied, RuleViolation
 from domain.identity import Email, Role, User, check_password_policy
 
 INVITATION_TTL = timedelta(days=3)
@@ -69,7 +69,7 @@ class CreateUser:
         email = Email(cmd.email)
         name = cmd.name.strip()
         if not name:
-            raise RuleViolation("name must not be blank.")
+            raise InvalidValue("name must not be blank.")
         password = cmd.password
         if password is not None:
             check_password_policy(password, email=email.value)
@@ -112,7 +112,7 @@ class UpdateUser:
                 raise CannotModifySelf()
             name = cmd.name.strip() if cmd.name is not None else user.name
             if not name:
-                raise RuleViolation("name must not be blank.")
+                raise InvalidValue("name must not be blank.")
             updated = user.with_changes(
                 name=name, role=cmd.role or user.role,
                 is_active=user.is_active if cmd.is_active is None else cmd.is_active, updated_at=now)

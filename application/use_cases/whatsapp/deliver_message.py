@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -22,6 +23,7 @@ from application.ports.common import Clock
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from application.ports.whatsapp import GraphApiError, GraphAuthError, ListRow, ListSection, SentMessage, WhatsAppGateway
 from application.use_cases.whatsapp.jobs import RECONCILE_SEND_JOB
+from application.use_cases.whatsapp.process_webhook import StatusHook
 from domain.channel import Message, NumberStatus, WhatsAppNumber
 from domain.contacts import Contact
 from domain.messaging import MessageStatus
@@ -33,8 +35,9 @@ UNCONFIRMED_TIMEOUT = timedelta(minutes=10)
 
 class DeliverMessage:
     def __init__(self, *, uow: UnitOfWorkFactory, gateway: WhatsAppGateway, secrets: SecretResolver,
-                 pacer: SendPacer, clock: Clock) -> None:
+                 pacer: SendPacer, clock: Clock, status_hooks: Sequence[StatusHook] = ()) -> None:
         self._uow, self._gateway, self._secrets, self._pacer, self._clock = uow, gateway, secrets, pacer, clock
+        self._status_hooks = list(status_hooks)
 
     async def execute(self, organization_id: UUID, message_id: UUID) -> str:
         """Returns what happened: sent, failed, skipped or unconfirmed. Raises retryable errors."""
@@ -109,9 +112,12 @@ class DeliverMessage:
                 return
             if message.wamid is None:
                 message.wamid = sent.wamid
-            message.apply_status(MessageStatus.SENT, now)
+            changed = message.apply_status(MessageStatus.SENT, now)
             await uow.messages.update(message)
             await uow.messages.record_status_event(message, StatusEvent(status="sent", occurred_at=now))
+            if changed:
+                for hook in self._status_hooks:
+                    await hook(uow, message)
             await uow.commit()
 
     async def _after_error(self, organization_id: UUID, message_id: UUID, number: WhatsAppNumber,
@@ -148,6 +154,8 @@ class DeliverMessage:
                 await uow.messages.update(message)
                 await uow.messages.record_status_event(message, StatusEvent(
                     status="failed", occurred_at=now, error_code=code, error_title=title[:500]))
+                for hook in self._status_hooks:
+                    await hook(uow, message)
                 await uow.commit()
         return "failed"
 

@@ -20,12 +20,15 @@ log = structlog.get_logger("pytake.webhook")
 
 # Called inside the organization's transaction for each newly stored inbound message (flows, opt-out...).
 InboundHook = Callable[[UnitOfWork, WhatsAppNumber, Message, InboundMessage], Awaitable[None]]
+# Called inside the organization's transaction after an outbound message's status changed (automations...).
+StatusHook = Callable[[UnitOfWork, Message], Awaitable[None]]
 
 
 class ProcessWebhook:
     def __init__(self, *, uow: UnitOfWorkFactory, decoder: WebhookDecoder, clock: Clock,
-                 inbound_hooks: Sequence[InboundHook] = ()) -> None:
+                 inbound_hooks: Sequence[InboundHook] = (), status_hooks: Sequence[StatusHook] = ()) -> None:
         self._uow, self._decoder, self._clock, self._hooks = uow, decoder, clock, list(inbound_hooks)
+        self._status_hooks = list(status_hooks)
 
     def add_inbound_hook(self, hook: InboundHook) -> None:
         self._hooks.append(hook)
@@ -114,4 +117,7 @@ class ProcessWebhook:
         await uow.messages.update(message)
         recorded = await uow.messages.record_status_event(message, StatusEvent(
             status=incoming.value, occurred_at=event.timestamp, error_code=code, error_title=title))
+        if changed:
+            for hook in self._status_hooks:
+                await hook(uow, message)
         return "statuses" if (changed or recorded) else "duplicates"

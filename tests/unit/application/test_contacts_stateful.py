@@ -157,5 +157,5 @@ class ContactsOfTwoOrganizations(RuleBasedStateMachine):
 
 
 TestContactsOfTwoOrganizations = ContactsOfTwoOrganizations.TestCase
-TestContactsOfTwoOrganizations.settings = settings(max_examples=60, stateful_step_count=30, deadline=None,
+TestContactsOfTwoOrganizations.settings = settings(max_examples=80, stateful_step_count=30, deadline=None,
                                                    suppress_health_check=[HealthCheck.too_slow])

@@ -14,7 +14,7 @@ from application.use_cases.auth.login import LoginCommand
 from application.use_cases.auth.refresh import RefreshCommand
 from application.use_cases.auth.reset_password import ResetPasswordCommand
 from application.use_cases.users.manage_users import CannotModifySelf, CreateUserCommand, UpdateUserCommand
-from domain.errors import PermissionDenied, RuleViolation
+from domain.errors import InvalidValue, PermissionDenied
 from domain.identity import EmailAlreadyRegistered, Role, User, WeakPassword
 from tests.unit.conftest import PASSWORD, UseCases
 
@@ -120,7 +120,7 @@ class TestCreateUser:
         _, admin = await core.new_organization()
         with pytest.raises(WeakPassword):
             await _create(core, admin, password="new@example.com")
-        with pytest.raises(RuleViolation):
+        with pytest.raises(InvalidValue):
             await _create(core, admin, name="   ")
         assert len(core.store.users) == 1
 

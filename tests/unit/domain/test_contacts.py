@@ -79,9 +79,6 @@ class TestNormalizeWhatsAppId:
         with pytest.raises(InvalidWhatsAppId):
             normalize_whatsapp_id(("+" if plus else "") + digits)
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "BUG domain/contacts.py: _DIGITS uses \\d, which matches any Unicode decimal digit; such ids pass "
-        "and then violate the contacts table's CHECK (whatsapp_id ~ '^[0-9]{8,15}$') -> 500 instead of 422"))
     @pytest.mark.parametrize("non_ascii_digits", ["٥٥١١٩٨٧٦٥٤٣٢١", "５５１１９８７６５４３２１", "५५११९८७६५४३२१"])
     def test_non_ascii_digits_are_rejected(self, non_ascii_digits: str) -> None:
         with pytest.raises(InvalidWhatsAppId):

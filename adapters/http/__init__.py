@@ -1,0 +1,1 @@
+"""Outbound HTTP for flow nodes (SSRF-guarded)."""

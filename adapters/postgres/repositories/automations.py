@@ -1,0 +1,151 @@
+"""Flow automations and their recipients (organization-scoped); counts aggregated in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.postgres.tables import automation_recipients as recipients_t
+from adapters.postgres.tables import flow_automations as automations_t
+from application.ports.automations import AutomationCounts, AutomationRepository
+from domain.automations import Automation, AutomationStatus, Recipient, RecipientState
+
+_INSERT_CHUNK = 2000
+_UNFINISHED = ("scheduled", "running", "paused")
+_LIVE = ("scheduled", "running", "paused", "completed")
+
+
+def _org(org: UUID | None) -> UUID:
+    if org is None:
+        raise RuntimeError("organization-scoped repository used in system scope")
+    return org
+
+
+def _automation(row: Any) -> Automation:
+    data = dict(row._mapping)
+    data["status"] = AutomationStatus(data["status"])
+    return Automation(**data)
+
+
+def _recipient(row: Any) -> Recipient:
+    data = {c.name: row._mapping[c.name] for c in recipients_t.c}
+    data["state"] = RecipientState(data["state"])
+    return Recipient(**data)
+
+
+def _recipient_values(r: Recipient) -> dict[str, Any]:
+    return {c.name: (getattr(r, c.name).value if c.name == "state" else getattr(r, c.name)) for c in recipients_t.c}
+
+
+_COUNTS = text("""
+    SELECT count(*) AS total,
+           count(*) FILTER (WHERE r.state = 'pending') AS pending,
+           count(*) FILTER (WHERE r.state = 'sent') AS sent,
+           count(*) FILTER (WHERE r.state = 'delivered') AS delivered,
+           count(*) FILTER (WHERE r.state = 'read') AS read,
+           count(*) FILTER (WHERE r.state = 'replied' AND coalesce(e.status, '') NOT IN ('completed', 'failed'))
+               AS replied,
+           count(*) FILTER (WHERE r.state = 'completed' OR e.status = 'completed') AS completed,
+           count(*) FILTER (WHERE r.state = 'failed' OR (e.status = 'failed' AND r.state <> 'skipped')) AS failed,
+           count(*) FILTER (WHERE r.state = 'skipped') AS skipped,
+           count(*) FILTER (WHERE r.dispatched_at IS NOT NULL AND r.state <> 'skipped') AS dispatched
+    FROM automation_recipients r
+    LEFT JOIN flow_executions e ON e.id = r.execution_id
+    WHERE r.automation_id = :automation_id AND r.organization_id = :org
+""")
+
+
+class SqlAlchemyAutomationRepository(AutomationRepository):
+    def __init__(self, session: AsyncSession, organization_id: UUID | None) -> None:
+        self._s, self._org = session, organization_id
+
+    async def add(self, automation: Automation) -> None:
+        values = {c.name: getattr(automation, c.name) for c in automations_t.c}
+        values["status"] = automation.status.value
+        await self._s.execute(insert(automations_t).values(**values))
+
+    async def get(self, automation_id: UUID, *, for_update: bool = False) -> Automation | None:
+        query = select(automations_t).where(automations_t.c.id == automation_id,
+                                            automations_t.c.organization_id == _org(self._org))
+        row = (await self._s.execute(query.with_for_update() if for_update else query)).first()
+        return _automation(row) if row else None
+
+    async def update(self, automation: Automation) -> None:
+        await self._s.execute(update(automations_t).where(
+            automations_t.c.id == automation.id, automations_t.c.organization_id == _org(self._org)).values(
+            status=automation.status.value, config=automation.config, rate_per_second=automation.rate_per_second,
+            schedule_at=automation.schedule_at, paused_reason=automation.paused_reason,
+            updated_at=automation.updated_at, started_at=automation.started_at, finished_at=automation.finished_at))
+
+    async def count_unfinished_for_flow(self, flow_id: UUID) -> int:
+        result = await self._s.execute(select(func.count()).select_from(automations_t).where(
+            automations_t.c.flow_id == flow_id, automations_t.c.organization_id == _org(self._org),
+            automations_t.c.status.in_(_UNFINISHED)))
+        return int(result.scalar_one())
+
+    async def add_recipients(self, recipients: Sequence[Recipient]) -> None:
+        rows = [_recipient_values(r) for r in recipients]
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            await self._s.execute(insert(recipients_t), rows[start:start + _INSERT_CHUNK])
+
+    async def next_pending(self, automation_id: UUID, limit: int) -> list[Recipient]:
+        rows = (await self._s.execute(select(recipients_t).where(
+            recipients_t.c.automation_id == automation_id, recipients_t.c.organization_id == _org(self._org),
+            recipients_t.c.state == "pending", recipients_t.c.dispatched_at.is_(None))
+            .order_by(recipients_t.c.seq).limit(limit).with_for_update(skip_locked=True))).all()
+        return [_recipient(r) for r in rows]
+
+    async def update_recipient(self, recipient: Recipient) -> None:
+        values = _recipient_values(recipient)
+        for key in ("id", "automation_id", "organization_id", "contact_id", "whatsapp_id", "seq"):
+            values.pop(key)
+        await self._s.execute(update(recipients_t).where(
+            recipients_t.c.id == recipient.id, recipients_t.c.organization_id == _org(self._org)).values(**values))
+
+    async def recipient_by_message(self, message_id: UUID) -> Recipient | None:
+        row = (await self._s.execute(select(recipients_t).where(
+            recipients_t.c.message_id == message_id, recipients_t.c.organization_id == _org(self._org))
+            .with_for_update())).first()
+        return _recipient(row) if row else None
+
+    async def recipients_of_contact(self, contact_id: UUID, states: Sequence[RecipientState]) -> list[Recipient]:
+        rows = (await self._s.execute(select(recipients_t).select_from(recipients_t.join(
+            automations_t, automations_t.c.id == recipients_t.c.automation_id)).where(
+            recipients_t.c.organization_id == _org(self._org), recipients_t.c.contact_id == contact_id,
+            recipients_t.c.state.in_([s.value for s in states]), automations_t.c.status.in_(_LIVE))
+            .order_by(recipients_t.c.updated_at).with_for_update(of=recipients_t))).all()
+        return [_recipient(r) for r in rows]
+
+    async def list_recipients(self, automation_id: UUID, *, state: RecipientState | None, limit: int,
+                              offset: int) -> tuple[list[Recipient], int]:
+        effective = text("""CASE WHEN e.status = 'completed' THEN 'completed'
+                                 WHEN e.status = 'failed' AND r.state <> 'skipped' THEN 'failed'
+                                 ELSE r.state END""")
+        where = "r.automation_id = :automation_id AND r.organization_id = :org"
+        params: dict[str, Any] = {"automation_id": automation_id, "org": _org(self._org), "limit": limit,
+                                  "offset": offset}
+        if state is not None:
+            where += f" AND ({effective.text}) = :state"
+            params["state"] = state.value
+        base = f"FROM automation_recipients r LEFT JOIN flow_executions e ON e.id = r.execution_id WHERE {where}"
+        columns = ", ".join(f"r.{c.name}" for c in recipients_t.c if c.name != "state")
+        rows = (await self._s.execute(text(
+            f"SELECT {columns}, ({effective.text}) AS state {base} ORDER BY r.seq LIMIT :limit OFFSET :offset"),
+            params)).all()
+        total = (await self._s.execute(text(f"SELECT count(*) {base}"), params)).scalar_one()
+        return [_recipient(r) for r in rows], int(total)
+
+    async def counts(self, automation_id: UUID) -> AutomationCounts:
+        row = (await self._s.execute(_COUNTS, {"automation_id": automation_id, "org": _org(self._org)})).one()
+        return AutomationCounts(**{k: int(v) for k, v in row._mapping.items()})
+
+    async def list(self, *, limit: int, offset: int) -> tuple[list[Automation], int]:
+        scope = automations_t.c.organization_id == _org(self._org)
+        rows = (await self._s.execute(select(automations_t).where(scope).order_by(
+            automations_t.c.created_at.desc(), automations_t.c.id.desc()).limit(limit).offset(offset))).all()
+        total = (await self._s.execute(select(func.count()).select_from(automations_t).where(scope))).scalar_one()
+        return [_automation(r) for r in rows], int(total)

@@ -1,0 +1,133 @@
+"""Start, pause, resume and cancel an automation; reads of automations, their stats and recipients."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+from application.authorization import Actor, Permission
+from application.ports.automations import AutomationCounts
+from application.ports.common import Clock
+from application.ports.uow import UnitOfWork, UnitOfWorkFactory
+from application.use_cases.automations.jobs import DISPATCH_AUTOMATION_JOB
+from domain.automations import Automation, AutomationNotFound, AutomationStatus, Recipient, RecipientState
+
+
+async def enqueue_dispatch(uow: UnitOfWork, automation: Automation, delay: timedelta | None = None) -> None:
+    await uow.jobs.enqueue(DISPATCH_AUTOMATION_JOB, {"organization_id": str(automation.organization_id),
+                                                     "automation_id": str(automation.id)},
+                           dedupe_key=f"dispatch:{automation.id}", delay=delay)
+
+
+async def _load(uow: UnitOfWork, automation_id: UUID, *, for_update: bool = False) -> Automation:
+    automation = await uow.automations.get(automation_id, for_update=for_update)
+    if automation is None:
+        raise AutomationNotFound()
+    return automation
+
+
+class _Control:
+    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
+    async def _change(self, actor: Actor, automation_id: UUID) -> Automation:
+        actor.require(Permission.MANAGE_FLOWS)
+        async with self._uow(actor.organization_id) as uow:
+            automation = await _load(uow, automation_id, for_update=True)
+            await self._apply(uow, automation)
+            await uow.automations.update(automation)
+            await uow.commit()
+        return automation
+
+    async def _apply(self, uow: UnitOfWork, automation: Automation) -> None:
+        raise NotImplementedError
+
+
+class StartAutomation(_Control):
+    """draft -> running (or scheduled when schedule_at is in the future); a second start is 409."""
+
+    async def execute(self, actor: Actor, automation_id: UUID) -> Automation:
+        return await self._change(actor, automation_id)
+
+    async def _apply(self, uow: UnitOfWork, automation: Automation) -> None:
+        current = self._clock.now()
+        automation.start(current)
+        delay = None
+        if automation.status is AutomationStatus.SCHEDULED and automation.schedule_at is not None:
+            delay = automation.schedule_at - current
+        await enqueue_dispatch(uow, automation, delay)
+
+
+class PauseAutomation(_Control):
+    async def execute(self, actor: Actor, automation_id: UUID) -> Automation:
+        return await self._change(actor, automation_id)
+
+    async def _apply(self, uow: UnitOfWork, automation: Automation) -> None:
+        automation.pause(self._clock.now())
+
+
+class ResumeAutomation(_Control):
+    async def execute(self, actor: Actor, automation_id: UUID) -> Automation:
+        return await self._change(actor, automation_id)
+
+    async def _apply(self, uow: UnitOfWork, automation: Automation) -> None:
+        automation.resume(self._clock.now())
+        await enqueue_dispatch(uow, automation)
+
+
+class CancelAutomation(_Control):
+    async def execute(self, actor: Actor, automation_id: UUID) -> Automation:
+        return await self._change(actor, automation_id)
+
+    async def _apply(self, uow: UnitOfWork, automation: Automation) -> None:
+        automation.cancel(self._clock.now())
+
+
+class GetAutomation:
+    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def execute(self, actor: Actor, automation_id: UUID) -> Automation:
+        actor.require(Permission.READ)
+        async with self._uow(actor.organization_id) as uow:
+            return await _load(uow, automation_id)
+
+
+class ListAutomations:
+    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def execute(self, actor: Actor, *, limit: int, offset: int) -> tuple[list[Automation], int]:
+        actor.require(Permission.READ)
+        async with self._uow(actor.organization_id) as uow:
+            return await uow.automations.list(limit=limit, offset=offset)
+
+
+class GetAutomationStats:
+    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
+    async def execute(self, actor: Actor, automation_id: UUID) -> tuple[Automation, AutomationCounts, float]:
+        """The automation, its recipient counts and opening messages dispatched per second."""
+        actor.require(Permission.READ)
+        async with self._uow(actor.organization_id) as uow:
+            automation = await _load(uow, automation_id)
+            counts = await uow.automations.counts(automation_id)
+        rate = 0.0
+        if automation.started_at is not None and counts.dispatched:
+            end = automation.finished_at or self._clock.now()
+            seconds = max((end - automation.started_at).total_seconds(), 0.001)
+            rate = round(counts.dispatched / seconds, 3)
+        return automation, counts, rate
+
+
+class ListRecipients:
+    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def execute(self, actor: Actor, automation_id: UUID, *, state: RecipientState | None, limit: int,
+                      offset: int) -> tuple[list[Recipient], int]:
+        actor.require(Permission.READ)
+        async with self._uow(actor.organization_id) as uow:
+            await _load(uow, automation_id)
+            return await uow.automations.list_recipients(automation_id, state=state, limit=limit, offset=offset)

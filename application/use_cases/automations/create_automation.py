@@ -1,0 +1,138 @@
+"""Create a flow automation: the audience is frozen now (deduplicated, opted-out contacts skipped)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from application.authorization import Actor, Permission
+from application.ports.common import Clock
+from application.ports.uow import UnitOfWork, UnitOfWorkFactory
+from application.use_cases.whatsapp.send_message import sending_number
+from domain.automations import (
+    Automation,
+    AutomationStatus,
+    FlowNotActive,
+    Recipient,
+    RecipientState,
+    TemplateRequired,
+)
+from domain.contacts import Contact, ContactNotFound, normalize_whatsapp_id
+from domain.errors import InvalidValue, NotFound
+
+DEFAULT_RATE = 20.0
+MAX_CONTACTS = 100_000
+
+
+class FlowNotFoundForAutomation(NotFound):
+    code = "flow_not_found"
+    default_message = "Flow not found."
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AudienceEntry:
+    """A contact id, or a WhatsApp id (created when unknown) with an optional name and variables."""
+
+    contact_id: UUID | None = None
+    whatsapp_id: str | None = None
+    name: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateAutomationCommand:
+    flow_id: UUID
+    contacts: list[AudienceEntry]
+    from_number_id: UUID | None = None
+    rate_per_second: float | None = None
+    schedule_at: datetime | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+    template: dict[str, Any] | None = None
+
+
+def _check_template(template: dict[str, Any] | None) -> None:
+    if template is None:
+        return
+    name = template.get("name")
+    if not isinstance(name, str) or not name or len(name) > 512 or not all(c.islower() or c.isdigit() or c == "_"
+                                                                          for c in name):
+        raise InvalidValue("config.template.name must be an approved template name ([a-z0-9_]).")
+    if not isinstance(template.get("language", "en_US"), str):
+        raise InvalidValue("config.template.language must be a language code such as en_US.")
+    if not isinstance(template.get("components", []), list):
+        raise InvalidValue("config.template.components must be a list (Meta's template components).")
+
+
+async def _resolve_audience(uow: UnitOfWork, organization_id: UUID, entries: list[AudienceEntry],
+                            now: datetime) -> list[tuple[Contact, dict[str, Any]]]:
+    seen: set[UUID] = set()
+    audience: list[tuple[Contact, dict[str, Any]]] = []
+    for entry in entries:
+        if entry.contact_id is not None:
+            contact = await uow.contacts.get(entry.contact_id)
+            if contact is None:
+                raise ContactNotFound(f"Contact {entry.contact_id} not found.")
+        else:
+            whatsapp_id = normalize_whatsapp_id(entry.whatsapp_id or "")
+            contact = await uow.contacts.get_by_whatsapp_id(whatsapp_id)
+            if contact is None:
+                contact = Contact(id=uuid4(), organization_id=organization_id, whatsapp_id=whatsapp_id,
+                                  name=(entry.name or "").strip()[:255] or None, created_at=now, updated_at=now)
+                await uow.contacts.add(contact)
+        if contact.id in seen:
+            continue
+        seen.add(contact.id)
+        audience.append((contact, dict(entry.variables)))
+    return audience
+
+
+class CreateAutomation:
+    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
+    async def execute(self, actor: Actor, cmd: CreateAutomationCommand) -> Automation:
+        actor.require(Permission.MANAGE_FLOWS)
+        if not cmd.contacts:
+            raise InvalidValue("contacts must list at least one contact.")
+        if len(cmd.contacts) > MAX_CONTACTS:
+            raise InvalidValue(f"An automation has at most {MAX_CONTACTS} contacts.")
+        _check_template(cmd.template)
+        now = self._clock.now()
+        async with self._uow(actor.organization_id) as uow:
+            flow = await uow.flows.get(cmd.flow_id)
+            if flow is None:
+                raise FlowNotFoundForAutomation()
+            if str(getattr(flow.status, "value", flow.status)) != "active":
+                raise FlowNotActive()
+            number = await sending_number(uow, cmd.from_number_id)
+            rate = min(cmd.rate_per_second or DEFAULT_RATE, float(number.throughput_mps))
+            if rate <= 0:
+                raise InvalidValue("config.rate_per_second must be positive.")
+            audience = await _resolve_audience(uow, actor.organization_id, cmd.contacts, now)
+            automation = Automation(
+                id=uuid4(), organization_id=actor.organization_id, flow_id=cmd.flow_id, number_id=number.id,
+                status=AutomationStatus.DRAFT, rate_per_second=rate, schedule_at=cmd.schedule_at,
+                total_contacts=len(audience), created_at=now, updated_at=now,
+                config={"from_number_id": str(number.id), "rate_per_second": rate,
+                        "schedule_at": cmd.schedule_at.isoformat() if cmd.schedule_at else None,
+                        "variables": cmd.variables, "template": cmd.template})
+            recipients = []
+            outside_window = False
+            for seq, (contact, variables) in enumerate(audience):
+                recipient = Recipient(id=uuid4(), automation_id=automation.id, organization_id=actor.organization_id,
+                                      contact_id=contact.id, whatsapp_id=contact.whatsapp_id, seq=seq,
+                                      variables=variables, updated_at=now)
+                if contact.opted_out:
+                    recipient.state, recipient.skip_reason = RecipientState.SKIPPED, "opted_out"
+                elif cmd.template is None and not outside_window:
+                    conversation = await uow.conversations.get(number.id, contact.id)
+                    outside_window = conversation is None or not conversation.window_open(now)
+                recipients.append(recipient)
+            if outside_window:
+                raise TemplateRequired()
+            await uow.automations.add(automation)
+            await uow.automations.add_recipients(recipients)
+            await uow.commit()
+        return automation

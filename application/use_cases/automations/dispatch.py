@@ -1,0 +1,142 @@
+"""Worker: dispatch an automation's opening messages at its rate, one recipient per transaction.
+
+A recipient is marked dispatched in the same transaction that queues its opening message (or starts its
+flow), so a worker killed at any point never gives anyone a second opening message: the rolled-back
+recipient is simply dispatched again by the next run. Pause and cancel are seen before every recipient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from application.ports.channel import SendPacer
+from application.ports.common import Clock
+from application.ports.flow_starter import FlowStarter
+from application.ports.uow import UnitOfWork, UnitOfWorkFactory
+from application.use_cases.automations.control import enqueue_dispatch
+from application.use_cases.whatsapp.send_message import queue_outbound
+from domain.automations import Automation, AutomationStatus, Recipient, RecipientState
+from domain.channel import WhatsAppNumber
+from domain.contacts import Contact
+from domain.flows import ContactInfo, interpolate
+
+log = structlog.get_logger("pytake.automations")
+
+
+def recipient_variables(automation: Automation, recipient: Recipient) -> dict[str, Any]:
+    defaults = automation.config.get("variables") or {}
+    return {**(defaults if isinstance(defaults, dict) else {}), **recipient.variables}
+
+
+def contact_info(contact: Contact) -> ContactInfo:
+    return ContactInfo(whatsapp_id=contact.whatsapp_id, name=contact.name, email=contact.email,
+                       attributes=dict(contact.attributes))
+
+
+def _interpolate_deep(value: Any, variables: dict[str, Any], contact: ContactInfo) -> Any:
+    if isinstance(value, str):
+        return interpolate(value, variables, contact)
+    if isinstance(value, list):
+        return [_interpolate_deep(v, variables, contact) for v in value]
+    if isinstance(value, dict):
+        return {k: _interpolate_deep(v, variables, contact) for k, v in value.items()}
+    return value
+
+
+def template_content(template: dict[str, Any], variables: dict[str, Any], contact: Contact) -> dict[str, Any]:
+    """The opening template with ``{{variables}}`` (and ``{{contact.*}}``) filled in per recipient."""
+    components = _interpolate_deep(template.get("components") or [], variables, contact_info(contact))
+    return {"template": {"name": template["name"], "language": template.get("language") or "en_US",
+                         "components": components}}
+
+
+class DispatchAutomation:
+    def __init__(self, *, uow: UnitOfWorkFactory, pacer: SendPacer, flows: FlowStarter, clock: Clock) -> None:
+        self._uow, self._pacer, self._flows, self._clock = uow, pacer, flows, clock
+
+    async def execute(self, organization_id: UUID, automation_id: UUID) -> int:
+        """Dispatches until done, paused or cancelled; returns how many recipients it dispatched."""
+        dispatched = 0
+        automation = await self._ready(organization_id, automation_id)
+        while automation is not None:
+            wait = await self._pacer.reserve(f"automation:{automation_id}", automation.rate_per_second)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            outcome = await self._dispatch_next(organization_id, automation_id)
+            if outcome is None:
+                break
+            dispatched += outcome
+        log.info("automation.dispatch_stopped", automation_id=str(automation_id), dispatched=dispatched)
+        return dispatched
+
+    async def _ready(self, organization_id: UUID, automation_id: UUID) -> Automation | None:
+        now = self._clock.now()
+        async with self._uow(organization_id) as uow:
+            automation = await uow.automations.get(automation_id, for_update=True)
+            if automation is None:
+                return None
+            if automation.status is AutomationStatus.SCHEDULED and automation.schedule_at and \
+                    automation.schedule_at > now:
+                await enqueue_dispatch(uow, automation, automation.schedule_at - now)
+                await uow.commit()
+                return None
+            running = automation.begin_running(now)
+            await uow.automations.update(automation)
+            await uow.commit()
+        return automation if running else None
+
+    async def _dispatch_next(self, organization_id: UUID, automation_id: UUID) -> int | None:
+        """1 when a recipient was dispatched, 0 when one was skipped, None when nothing is left to do."""
+        now = self._clock.now()
+        async with self._uow(organization_id) as uow:
+            automation = await uow.automations.get(automation_id, for_update=True)
+            if automation is None or automation.status is not AutomationStatus.RUNNING:
+                return None
+            batch = await uow.automations.next_pending(automation_id, 1)
+            if not batch:
+                automation.complete(now)
+                await uow.automations.update(automation)
+                await uow.commit()
+                return None
+            recipient = batch[0]
+            number = await uow.numbers.get(automation.number_id)
+            contact = await uow.contacts.get(recipient.contact_id)
+            sent = await self._dispatch(uow, automation, number, contact, recipient)
+            recipient.updated_at = now
+            await uow.automations.update_recipient(recipient)
+            await uow.commit()
+        return 1 if sent else 0
+
+    async def _dispatch(self, uow: UnitOfWork, automation: Automation, number: WhatsAppNumber | None,
+                        contact: Contact | None, recipient: Recipient) -> bool:
+        now = self._clock.now()
+        recipient.dispatched_at = now
+        if contact is None or contact.opted_out:
+            recipient.state = RecipientState.SKIPPED
+            recipient.skip_reason = "contact_deleted" if contact is None else "opted_out"
+            return False
+        if number is None:
+            recipient.state, recipient.error_title = RecipientState.FAILED, "The sending number no longer exists."
+            return False
+        variables = recipient_variables(automation, recipient)
+        template = automation.template
+        if template is not None:
+            message = await queue_outbound(uow, number=number, contact=contact, kind="template",
+                                           content=template_content(template, variables, contact), now=now,
+                                           source="automation")
+            recipient.message_id = message.id
+            return True
+        execution_id = await self._flows.start(uow, flow_id=automation.flow_id, number=number, contact=contact,
+                                               variables=variables, trigger="automation",
+                                               automation_id=automation.id, now=now)
+        if execution_id is None:
+            recipient.state, recipient.skip_reason = RecipientState.SKIPPED, "contact_busy_in_another_flow"
+            return False
+        recipient.execution_id = execution_id
+        opening = await uow.messages.first_outbound_since(contact.id, number.id, now)
+        recipient.message_id = opening.id if opening else None
+        return True

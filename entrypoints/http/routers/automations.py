@@ -1,0 +1,136 @@
+"""/flow-automations: the three contract endpoints plus list, get, pause, resume, cancel and recipients."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from dependency_injector.wiring import Provide, inject
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from application.use_cases.automations.control import (
+    CancelAutomation,
+    GetAutomation,
+    GetAutomationStats,
+    ListAutomations,
+    ListRecipients,
+    PauseAutomation,
+    ResumeAutomation,
+    StartAutomation,
+)
+from application.use_cases.automations.create_automation import (
+    AudienceEntry,
+    CreateAutomation,
+    CreateAutomationCommand,
+)
+from domain.automations import RecipientState
+from entrypoints.http.deps import CurrentActor, PageParams, set_total
+from entrypoints.http.errors import error_responses
+from entrypoints.http.routing import DeprecationAwareRoute
+from entrypoints.http.schemas.automations import (
+    AutomationCreateIn,
+    AutomationOut,
+    AutomationStatsOut,
+    RecipientOut,
+    RecipientStateName,
+    StartedOut,
+)
+
+router = APIRouter(prefix="/flow-automations", tags=["flow-automations"], route_class=DeprecationAwareRoute)
+_CONTROL_ERRORS = error_responses(401, 403, 404, 409, 422)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=AutomationOut,
+             summary="Create an automation: run an active flow for a frozen list of contacts",
+             responses=error_responses(400, 401, 403, 404, 422))
+@inject
+async def create_automation(actor: CurrentActor, body: AutomationCreateIn,
+                            use_case: CreateAutomation = Depends(Provide["create_automation"])) -> AutomationOut:
+    entries = [AudienceEntry(contact_id=c) if isinstance(c, UUID) else
+               AudienceEntry(whatsapp_id=c.whatsapp_id, name=c.name, variables=c.variables) for c in body.contacts]
+    config = body.config
+    automation = await use_case.execute(actor, CreateAutomationCommand(
+        flow_id=body.flow_id, contacts=entries, from_number_id=config.from_number_id,
+        rate_per_second=config.rate_per_second, schedule_at=config.schedule_at, variables=config.variables,
+        template=config.template.model_dump() if config.template else None))
+    return AutomationOut.model_validate(automation)
+
+
+@router.get("", response_model=list[AutomationOut], summary="List automations (newest first)",
+            responses=error_responses(401, 403, 422))
+@inject
+async def list_automations(actor: CurrentActor, page: PageParams, response: Response,
+                           use_case: ListAutomations = Depends(Provide["list_automations"])) -> list[AutomationOut]:
+    items, total = await use_case.execute(actor, limit=page.limit, offset=page.offset)
+    set_total(response, total)
+    return [AutomationOut.model_validate(a) for a in items]
+
+
+@router.get("/{automation_id}", response_model=AutomationOut, summary="Get an automation",
+            responses=error_responses(401, 403, 404, 422))
+@inject
+async def get_automation(actor: CurrentActor, automation_id: UUID,
+                         use_case: GetAutomation = Depends(Provide["get_automation"])) -> AutomationOut:
+    return AutomationOut.model_validate(await use_case.execute(actor, automation_id))
+
+
+@router.post("/{automation_id}/start", response_model=StartedOut,
+             summary="Start (or schedule, when schedule_at is in the future); a second start is 409",
+             responses=_CONTROL_ERRORS)
+@inject
+async def start_automation(actor: CurrentActor, automation_id: UUID,
+                           use_case: StartAutomation = Depends(Provide["start_automation"])) -> StartedOut:
+    await use_case.execute(actor, automation_id)
+    return StartedOut()
+
+
+@router.post("/{automation_id}/pause", response_model=AutomationOut, summary="Pause dispatching",
+             responses=_CONTROL_ERRORS)
+@inject
+async def pause_automation(actor: CurrentActor, automation_id: UUID,
+                           use_case: PauseAutomation = Depends(Provide["pause_automation"])) -> AutomationOut:
+    return AutomationOut.model_validate(await use_case.execute(actor, automation_id))
+
+
+@router.post("/{automation_id}/resume", response_model=AutomationOut, summary="Resume dispatching",
+             responses=_CONTROL_ERRORS)
+@inject
+async def resume_automation(actor: CurrentActor, automation_id: UUID,
+                            use_case: ResumeAutomation = Depends(Provide["resume_automation"])) -> AutomationOut:
+    return AutomationOut.model_validate(await use_case.execute(actor, automation_id))
+
+
+@router.post("/{automation_id}/cancel", response_model=AutomationOut, summary="Cancel: no further opening messages",
+             responses=_CONTROL_ERRORS)
+@inject
+async def cancel_automation(actor: CurrentActor, automation_id: UUID,
+                            use_case: CancelAutomation = Depends(Provide["cancel_automation"])) -> AutomationOut:
+    return AutomationOut.model_validate(await use_case.execute(actor, automation_id))
+
+
+@router.get("/{automation_id}/stats", response_model=AutomationStatsOut, summary="Per-state counts and rate",
+            responses=error_responses(401, 403, 404, 422))
+@inject
+async def automation_stats(actor: CurrentActor, automation_id: UUID,
+                           use_case: GetAutomationStats = Depends(Provide["automation_stats"])) -> AutomationStatsOut:
+    automation, counts, rate = await use_case.execute(actor, automation_id)
+    return AutomationStatsOut(
+        automation_id=automation.id, status=automation.status.value, total=counts.total, pending=counts.pending,
+        sent=counts.sent, delivered=counts.delivered, read=counts.read, replied=counts.replied,
+        completed=counts.completed, failed=counts.failed, skipped=counts.skipped, started_at=automation.started_at,
+        finished_at=automation.finished_at, messages_per_second=rate, paused_reason=automation.paused_reason)
+
+
+@router.get("/{automation_id}/recipients", response_model=list[RecipientOut],
+            summary="Recipients with their state (paginated, filter by state)",
+            responses=error_responses(401, 403, 404, 422))
+@inject
+async def list_recipients(
+    actor: CurrentActor, automation_id: UUID, page: PageParams, response: Response,
+    state: Annotated[RecipientStateName | None, Query(description="Only recipients in this state")] = None,
+    use_case: ListRecipients = Depends(Provide["list_recipients"]),
+) -> list[RecipientOut]:
+    items, total = await use_case.execute(actor, automation_id, state=RecipientState(state) if state else None,
+                                          limit=page.limit, offset=page.offset)
+    set_total(response, total)
+    return [RecipientOut.model_validate(r) for r in items]

@@ -1,0 +1,93 @@
+"""Flow automation schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from entrypoints.http.schemas.common import RequestModel, ResponseModel
+
+AutomationStatusName = Literal["draft", "scheduled", "running", "paused", "completed", "cancelled"]
+RecipientStateName = Literal["pending", "sent", "delivered", "read", "replied", "completed", "failed", "skipped"]
+
+
+class AudienceContactIn(RequestModel):
+    whatsapp_id: str = Field(min_length=1, max_length=32)
+    name: str | None = Field(default=None, max_length=255)
+    variables: dict[str, Any] = Field(default_factory=dict)
+
+
+class TemplateIn(RequestModel):
+    name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
+    language: str = Field(default="en_US", min_length=2, max_length=15)
+    components: list[dict[str, Any]] = Field(default_factory=list, max_length=20,
+                                             description="Meta's components; '{{var}}' is filled per recipient")
+
+
+class AutomationConfigIn(RequestModel):
+    from_number_id: UUID | None = None
+    rate_per_second: float = Field(default=20, gt=0, le=1000, description="Opening messages per second")
+    schedule_at: datetime | None = None
+    variables: dict[str, Any] = Field(default_factory=dict, description="Default flow variables")
+    template: TemplateIn | None = Field(default=None, description="Opening template (required outside the window)")
+
+
+class AutomationCreateIn(RequestModel):
+    flow_id: UUID
+    contacts: list[UUID | AudienceContactIn] = Field(min_length=1, max_length=100_000)
+    config: AutomationConfigIn = Field(default_factory=AutomationConfigIn)
+
+
+class AutomationOut(ResponseModel):
+    id: UUID
+    flow_id: UUID
+    status: AutomationStatusName
+    config: dict[str, Any]
+    total_contacts: int
+    organization_id: UUID
+    number_id: UUID
+    paused_reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class StartedOut(ResponseModel):
+    status: Literal["started"] = "started"
+
+
+class AutomationStatsOut(ResponseModel):
+    automation_id: UUID
+    status: AutomationStatusName
+    total: int
+    pending: int
+    sent: int
+    delivered: int
+    read: int
+    replied: int
+    completed: int
+    failed: int
+    skipped: int
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    messages_per_second: float
+    paused_reason: str | None = None
+
+
+class RecipientOut(ResponseModel):
+    id: UUID
+    contact_id: UUID
+    whatsapp_id: str
+    state: RecipientStateName
+    message_id: UUID | None = None
+    execution_id: UUID | None = None
+    dispatched_at: datetime | None = None
+    error_code: int | None = None
+    error_title: str | None = None
+    skip_reason: str | None = None
+    variables: dict[str, Any]
+    updated_at: datetime
