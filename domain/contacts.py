@@ -19,11 +19,13 @@ MAX_ATTRIBUTES = 100
 
 
 class InvalidWhatsAppId(InvalidValue):
+    field = "whatsapp_id"
     code = "invalid_whatsapp_id"
     default_message = "whatsapp_id must be an international number of 8 to 15 digits (E.164 without '+')."
 
 
 class InvalidTag(InvalidValue):
+    field = "tags"
     code = "invalid_tag"
     default_message = "Tags are 1 to 50 characters of letters, digits, spaces and . : / - _"
 

@@ -15,6 +15,7 @@ class DomainError(Exception):
 
     code: ClassVar[str] = "domain_error"
     default_message: ClassVar[str] = "The request breaks a business rule."
+    field: ClassVar[str | None] = None  # the input field a validation error is about, when known
 
     def __init__(self, message: str | None = None, *, details: list[dict[str, Any]] | None = None):
         self.message = message or self.default_message

@@ -38,11 +38,13 @@ _RANKS = {Role.VIEWER: 0, Role.AGENT: 1, Role.ORG_ADMIN: 2, Role.SUPER_ADMIN: 3}
 
 
 class InvalidEmail(InvalidValue):
+    field = "email"
     code = "invalid_email"
     default_message = "The email address is not valid."
 
 
 class WeakPassword(InvalidValue):
+    field = "password"
     code = "weak_password"
     default_message = "The password does not meet the policy."
 

@@ -85,7 +85,7 @@ class FakeVaultUnitOfWorkFactory(UnitOfWorkFactory):
         self.fail_audit = False
 
     def __call__(self, organization_id: UUID | None = None) -> FakeVaultUnitOfWork:
-        return FakeVaultUnitOfWork(self, organization_id)
+        return FakeVaultUnitOfWork(self, organization_id)  # type: ignore[abstract]  # vault repositories only
 
 
 class _Repo:

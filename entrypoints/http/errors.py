@@ -80,6 +80,9 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if exc.details is not None:
         extra["errors"] = exc.details
+    elif status == 422:
+        extra["errors"] = [{"loc": ["body", exc.field] if exc.field else ["body"], "msg": exc.message,
+                            "type": exc.code}]
     detail = exc.message if status != 500 else "An internal error occurred."
     if status == 500:
         log.error("domain_error.internal", error_code=exc.code)

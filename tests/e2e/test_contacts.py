@@ -113,9 +113,6 @@ async def test_schema_invalid_whatsapp_ids_are_422_with_errors(client: httpx.Asy
     assert ["body", "whatsapp_id"] == body["errors"][0]["loc"][:2]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: domain 422s (invalid_whatsapp_id, invalid_email, weak_password) carry "
-                   "no `errors` list; SPEC 'General' says every 422 adds errors: [{loc, msg, type}] "
-                   "(entrypoints/http/errors.py _domain_error only adds it when DomainError.details is set)")
 async def test_every_422_has_an_errors_list(client: httpx.AsyncClient, admin: Account) -> None:
     response = await client.post(CONTACTS, headers=admin.headers, json={"whatsapp_id": "abc"})
     body = assert_error_shape(response, 422)

@@ -92,13 +92,17 @@ async def contact_for(uow: UnitOfWork, organization_id: UUID, whatsapp_id: str, 
 
 
 async def queue_outbound(uow: UnitOfWork, *, number: WhatsAppNumber, contact: Contact, kind: str,
-                         content: dict[str, Any], now: datetime, source: str = "api") -> Message:
-    """Store a queued outbound message and enqueue its send (the caller commits)."""
+                         content: dict[str, Any], now: datetime, source: str = "api", send: bool = True) -> Message:
+    """Store a queued outbound message and enqueue its send (the caller commits).
+
+    ``send=False`` only stores it: the caller enqueues the send itself (flows send a batch in order)."""
     message = Message(id=uuid4(), organization_id=number.organization_id, number_id=number.id,
                       contact_id=contact.id, direction=MessageDirection.OUTBOUND, type=kind, content=content,
                       status=MessageStatus.QUEUED.value, source=source, occurred_at=now, created_at=now,
                       updated_at=now)
     await uow.messages.add(message)
+    if not send:
+        return message
     await uow.jobs.enqueue(SEND_MESSAGE_JOB, {"organization_id": str(number.organization_id),
                                               "message_id": str(message.id)}, dedupe_key=f"send:{message.id}")
     return message

@@ -33,7 +33,8 @@ router = APIRouter(prefix="/contacts", tags=["contacts"], route_class=Deprecatio
 @inject
 async def list_contacts(
     actor: CurrentActor, page: PageParams, response: Response,
-    query: Annotated[str | None, Query(max_length=255, description="Substring of name, email or whatsapp_id")]
+    query: Annotated[str | None, Query(max_length=255, pattern=r"^[^\x00]*$",
+                                       description="Substring of name, email or whatsapp_id")]
     = None,
     use_case: SearchContacts = Depends(Provide["search_contacts"]),
 ) -> list[ContactOut]:

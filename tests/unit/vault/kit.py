@@ -55,7 +55,7 @@ class Vault:
         self.seal = CheckVaultSeal(uow=uow, cipher=cipher)
 
     async def secret(self, who: Actor, key: str = "TOKEN", value: str = "value-1", **extra: str | None) -> Secret:
-        return await self.create.execute(who, CreateSecretCommand(key=key, value=value, **extra))  # type: ignore[arg-type]
+        return await self.create.execute(who, CreateSecretCommand(key=key, value=value, **extra))
 
     def audit(self) -> list[tuple[str, str]]:
         return [(e.action, e.outcome) for e in self.uow.store.audit]

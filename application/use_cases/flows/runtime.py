@@ -1,0 +1,218 @@
+"""The flow runtime: runs the pure engine on a persisted execution and carries out its commands.
+
+Everything happens inside the caller's transaction: the new state, the queued messages, the timer and
+HTTP jobs and the handoff commit together or not at all. The caller holds the per-contact lock (the
+execution row, locked by ``running_for``/``get(for_update=True)``), so two events never advance one
+execution at the same time.
+
+- Messages of one event (and of the flows it chains into with goto_flow) are stored ``queued`` and sent by
+  ONE ``flow_send`` job, one after the other, so the contact reads them in the order the flow wrote them.
+- ``ScheduleTimer`` -> a delayed ``flow_timer`` job. ``CancelTimer`` needs nothing: the engine ignores a
+  timer that is not the one it waits for.
+- ``CallHttp`` -> a ``flow_http`` job (its request keeps ``{{secret:KEY}}`` references; the job resolves
+  them at call time and nothing resolved is stored).
+- ``HandOff`` -> the conversation is handed to a human (``handoff_at``); the bot stays silent until released.
+- ``StartFlow`` -> the target flow's published version starts for the contact (the current execution has
+  just completed); a target that is missing or not active fails the execution instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import structlog
+
+from application.ports.uow import UnitOfWork
+from application.use_cases.flows.jobs import FLOW_HTTP_JOB, FLOW_SEND_JOB, FLOW_TIMER_JOB
+from application.use_cases.whatsapp.send_message import queue_outbound
+from domain.channel import WhatsAppNumber
+from domain.contacts import Contact
+from domain.flows import (
+    DEFAULT_MAX_STEPS,
+    CallHttp,
+    Command,
+    ContactInfo,
+    Event,
+    ExecutionState,
+    ExecutionStatus,
+    HandOff,
+    ScheduleTimer,
+    SendButtons,
+    SendList,
+    SendTemplate,
+    SendText,
+    Started,
+    StartFlow,
+    advance,
+)
+from domain.flows.records import ExecutionAlreadyRunning, Flow, FlowExecution, FlowNotActive, FlowStatus
+
+log = structlog.get_logger("pytake.flows")
+
+GOTO_TARGET_UNAVAILABLE = "goto_flow_target_unavailable"
+VERSION_MISSING = "flow_version_missing"
+
+
+def contact_info(contact: Contact) -> ContactInfo:
+    return ContactInfo(whatsapp_id=contact.whatsapp_id, name=contact.name, email=contact.email,
+                       attributes=dict(contact.attributes))
+
+
+def message_of(command: Command) -> tuple[str, dict[str, Any]] | None:
+    """The stored message (kind, content) a send command becomes; None for other commands."""
+    match command:
+        case SendText(media_url=str() as link):
+            return "image", {"link": link, **({"caption": command.text} if command.text.strip() else {})}
+        case SendText():
+            return "text", {"text": command.text}
+        case SendTemplate():
+            components = [{"type": "body", "parameters": [{"type": "text", "text": p} for p in command.parameters]}]
+            return "template", {"template": {"name": command.name, "language": command.language,
+                                             "components": components if command.parameters else []}}
+        case SendButtons():
+            return "interactive", {"text": command.text,
+                                   "buttons": [{"id": b.id, "title": b.title} for b in command.buttons]}
+        case SendList():
+            sections = [{"title": s.title, "rows": [
+                {"id": r.id, "title": r.title, **({"description": r.description} if r.description else {})}
+                for r in s.rows]} for s in command.sections]
+            return "interactive", {"text": command.text, "button": command.button, "sections": sections}
+    return None
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The messages queued while handling one event, sent in order by one job."""
+
+    organization_id: UUID
+    message_ids: list[UUID] = field(default_factory=list)
+
+    async def flush(self, uow: UnitOfWork) -> None:
+        if self.message_ids:
+            await uow.jobs.enqueue(FLOW_SEND_JOB, {"organization_id": str(self.organization_id),
+                                                   "message_ids": [str(i) for i in self.message_ids]},
+                                   dedupe_key=f"flow_send:{self.message_ids[0]}")
+
+
+class FlowRuntime:
+    def __init__(self, *, ttl: timedelta = timedelta(hours=72), max_steps: int = DEFAULT_MAX_STEPS) -> None:
+        self._ttl, self._max_steps = ttl, max_steps
+
+    async def start(self, uow: UnitOfWork, *, flow_id: UUID, number: WhatsAppNumber, contact: Contact,
+                    variables: Mapping[str, Any], trigger: str, automation_id: UUID | None = None,
+                    now: datetime, goto_depth: int = 0) -> UUID | None:
+        """Start the flow's published version; None when the contact already has a running execution.
+        Raises FlowNotActive when the flow is missing, not active or never published."""
+        batch = _Batch(number.organization_id)
+        execution_id = await self._start(uow, batch, flow_id=flow_id, number=number, contact=contact,
+                                         variables=variables, trigger=trigger, automation_id=automation_id, now=now,
+                                         goto_depth=goto_depth)
+        await batch.flush(uow)
+        return execution_id
+
+    async def deliver(self, uow: UnitOfWork, execution: FlowExecution, event: Event, now: datetime) -> bool:
+        """Advance a (locked) execution with an event; False when the engine ignored the event."""
+        batch = _Batch(execution.organization_id)
+        changed = await self._deliver(uow, batch, execution, event, now)
+        await batch.flush(uow)
+        return changed
+
+    async def _start(self, uow: UnitOfWork, batch: _Batch, *, flow_id: UUID, number: WhatsAppNumber,
+                     contact: Contact, variables: Mapping[str, Any], trigger: str, automation_id: UUID | None,
+                     now: datetime, goto_depth: int) -> UUID | None:
+        flow = await uow.flows.get(flow_id)
+        if not _startable(flow):
+            raise FlowNotActive()
+        assert flow is not None and flow.published_version is not None
+        execution = FlowExecution(
+            id=uuid4(), organization_id=number.organization_id, flow_id=flow.id, version=flow.published_version,
+            contact_id=contact.id, number_id=number.id, state=ExecutionState(), trigger=trigger,
+            automation_id=automation_id, started_at=now, updated_at=now, expires_at=now + self._ttl)
+        try:
+            await uow.flow_executions.add(execution)
+        except ExecutionAlreadyRunning:
+            return None
+        event = Started(contact=contact_info(contact), variables=dict(variables), goto_depth=goto_depth)
+        await self._deliver(uow, batch, execution, event, now, number=number, contact=contact)
+        log.info("flow.started", flow_id=str(flow.id), execution_id=str(execution.id), trigger=trigger,
+                 status=execution.status.value)
+        return execution.id
+
+    async def _deliver(self, uow: UnitOfWork, batch: _Batch, execution: FlowExecution, event: Event, now: datetime,
+                       *, number: WhatsAppNumber | None = None, contact: Contact | None = None) -> bool:
+        version = await uow.flows.get_version(execution.flow_id, execution.version)
+        number = number or await uow.numbers.get(execution.number_id)
+        contact = contact or await uow.contacts.get(execution.contact_id)
+        if version is None or number is None or contact is None:
+            await self._save(uow, execution, _failed(execution.state, VERSION_MISSING, now), now)
+            return True
+        result = advance(version.graph(), execution.state, event, now, max_steps=self._max_steps)
+        if result.state is execution.state and not result.commands:
+            return False
+        state, goto, target = result.state, None, None
+        for command in result.commands:
+            if isinstance(command, StartFlow):
+                goto, target = command, await _goto_target(uow, command.flow_id)
+                if target is None:
+                    state = _failed(state, GOTO_TARGET_UNAVAILABLE, now)
+        await self._save(uow, execution, state, now)
+        for command in result.commands:
+            await self._carry_out(uow, batch, execution, number, contact, command, now)
+        if goto is not None and target is not None:
+            await self._start(uow, batch, flow_id=target.id, number=number, contact=contact,
+                              variables=goto.variables, trigger="goto_flow", automation_id=execution.automation_id,
+                              now=now, goto_depth=goto.goto_depth)
+        return True
+
+    @staticmethod
+    async def _save(uow: UnitOfWork, execution: FlowExecution, state: ExecutionState, now: datetime) -> None:
+        execution.state, execution.updated_at = state, now
+        await uow.flow_executions.update(execution)
+
+    async def _carry_out(self, uow: UnitOfWork, batch: _Batch, execution: FlowExecution, number: WhatsAppNumber,
+                         contact: Contact, command: Command, now: datetime) -> None:
+        org = str(execution.organization_id)
+        outbound = message_of(command)
+        if outbound is not None:
+            kind, content = outbound
+            message = await queue_outbound(uow, number=number, contact=contact, kind=kind, content=content, now=now,
+                                           source="flow", send=False)
+            batch.message_ids.append(message.id)
+        elif isinstance(command, ScheduleTimer):
+            await uow.jobs.enqueue(FLOW_TIMER_JOB, {"organization_id": org, "execution_id": str(execution.id),
+                                                    "timer_id": command.timer_id},
+                                   dedupe_key=f"flow_timer:{execution.id}:{command.timer_id}",
+                                   delay=max(command.fire_at - now, timedelta(0)))
+        elif isinstance(command, CallHttp):
+            await uow.jobs.enqueue(FLOW_HTTP_JOB, {
+                "organization_id": org, "execution_id": str(execution.id), "call_id": command.call_id,
+                "method": command.method, "url": command.url, "headers": dict(command.headers),
+                "body": command.body, "timeout_seconds": command.timeout_seconds},
+                dedupe_key=f"flow_http:{execution.id}:{command.call_id}")
+        elif isinstance(command, HandOff):
+            conversation = await uow.conversations.get_for_update(number.id, contact.id, now)
+            conversation.handoff_at, conversation.updated_at = now, now
+            await uow.conversations.update(conversation)
+            log.info("flow.handed_off", execution_id=str(execution.id), reason=command.reason)
+
+
+def _startable(flow: Flow | None) -> bool:
+    return flow is not None and flow.status is FlowStatus.ACTIVE and flow.published_version is not None
+
+
+async def _goto_target(uow: UnitOfWork, flow_id: str) -> Flow | None:
+    try:
+        target = await uow.flows.get(UUID(flow_id))
+    except ValueError:
+        return None
+    return target if _startable(target) else None
+
+
+def _failed(state: ExecutionState, reason: str, now: datetime) -> ExecutionState:
+    return replace(state, status=ExecutionStatus.FAILED, fail_reason=reason, waiting_for=None,
+                   pending_timer_id=None, pending_call_id=None, finished_at=state.finished_at or now)
+
