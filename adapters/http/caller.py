@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from application.ports.flows import HttpCallError, HttpCaller, HttpResponseData
+from application.ports.flows import HttpCaller, HttpCallError, HttpResponseData
 
 MAX_TIMEOUT_SECONDS = 30.0
 MAX_RESPONSE_BYTES = 1024 * 1024

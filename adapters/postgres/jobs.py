@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from pgqueuer.queries import Queries
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +30,11 @@ class PgQueuerJobQueue(JobQueue):
     async def enqueue(self, entrypoint: str, payload: Mapping[str, Any], *, dedupe_key: str | None = None,
                       delay: timedelta | None = None, priority: int = 0) -> bool:
         queries = await self._q()
+        headers = dict(self._headers)
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        if request_id:
+            headers["request_id"] = str(request_id)
         ids = await queries.enqueue(
             entrypoint, json.dumps(payload, default=str).encode(), priority, delay, dedupe_key,
-            self._headers or None, on_conflict="skip")
+            headers or None, on_conflict="skip")
         return ids[0] is not None

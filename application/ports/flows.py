@@ -52,10 +52,6 @@ class FlowRepository(Protocol):
     async def delete(self, flow_id: UUID) -> bool: ...
 
     @abstractmethod
-    async def list(self, *, limit: int, offset: int) -> tuple[list[Flow], int]:
-        """Newest first, with the total."""
-
-    @abstractmethod
     async def get_version(self, flow_id: UUID, version: int) -> FlowVersion | None: ...
 
     @abstractmethod
@@ -64,6 +60,10 @@ class FlowRepository(Protocol):
     @abstractmethod
     async def with_triggers(self) -> list[Flow]:
         """Active flows that have a trigger, oldest first."""
+
+    @abstractmethod
+    async def list(self, *, limit: int, offset: int) -> tuple[list[Flow], int]:
+        """Newest first, with the total."""
 
 
 class FlowExecutionRepository(Protocol):

@@ -62,7 +62,7 @@ class FlowTrigger:
         if not isinstance(raw, Mapping):
             raise InvalidValue("trigger must be an object {type, keywords?}.")
         try:
-            kind = TriggerType(raw.get("type"))
+            kind = TriggerType(str(raw.get("type")))
         except ValueError:
             raise InvalidValue("trigger.type must be 'keyword' or 'default'.") from None
         if kind is TriggerType.DEFAULT:

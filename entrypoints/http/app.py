@@ -13,6 +13,7 @@ from entrypoints.config import Settings, load_settings
 from entrypoints.container import Container
 from entrypoints.http import routers
 from entrypoints.http.errors import install_error_handlers
+from entrypoints.http.middleware import RequestContextMiddleware
 from entrypoints.http.routers import auth, contacts, health, secrets, users, whatsapp
 from entrypoints.logging import configure_logging
 from entrypoints.runtime import resolve_database_url
@@ -61,8 +62,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.state.container = container
     app.state.settings = settings
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
-                       allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Total-Count", "Retry-After",
+                       allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Total-Count", "Retry-After", "X-Request-ID",
                                                                                   "Deprecated", "Sunset"])
+    app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     app.include_router(health.router)
     for module in (auth, users, contacts, whatsapp, secrets):

@@ -47,6 +47,10 @@ class ClassifyingExecutor(EntrypointExecutor):
     max_delay: timedelta = dataclasses.field(default_factory=lambda: timedelta(minutes=5))
 
     async def execute(self, job: models.Job, context: models.Context) -> None:
+        structlog.contextvars.clear_contextvars()
+        request_id = (job.headers or {}).get("request_id")
+        structlog.contextvars.bind_contextvars(job_id=job.id, entrypoint=job.entrypoint,
+                                              **({"request_id": request_id} if request_id else {}))
         try:
             await super().execute(job, context)
         except RetryRequested:

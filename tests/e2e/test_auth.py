@@ -126,6 +126,30 @@ async def test_weak_passwords_are_refused_and_nothing_is_stored(client: httpx.As
     assert account.user["email"] == email
 
 
+@pytest.mark.parametrize(("body", "loc", "code"), [
+    ({"password": "qwerty123"}, ["body", "password"], "weak_password"),
+    ({"email": "not-an-email"}, ["body", "email"], "invalid_email"),
+])
+async def test_domain_refusals_at_register_locate_the_field(client: httpx.AsyncClient, body: dict[str, Any],
+                                                            loc: list[str], code: str) -> None:
+    response = await client.post(f"{API}/auth/register", json={**_register_body(unique_email("loc")), **body})
+    errors = assert_error_shape(response, 422, code)["errors"]
+    assert [e["loc"] for e in errors] == [loc] and errors[0]["type"] == code
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: POST /auth/reset-password with a weak new_password answers errors[0].loc "
+                   "= ['body', 'password'], a field the request does not have (WeakPassword.field is the class "
+                   "constant 'password' in domain/identity.py; entrypoints/http/errors.py uses it as is)")
+async def test_a_weak_new_password_at_reset_is_located_on_new_password(client: httpx.AsyncClient,
+                                                                      database_url: str, mailbox: Path) -> None:
+    account = await register(client)
+    await client.post(f"{API}/auth/forgot-password", json={"email": account.email})
+    token = await latest_token_for(database_url, mailbox, account.email)
+    response = await client.post(f"{API}/auth/reset-password", json={"token": token, "new_password": "qwerty123"})
+    errors = assert_error_shape(response, 422, "weak_password")["errors"]
+    assert [e["loc"] for e in errors] == [["body", "new_password"]]
+
+
 async def test_password_equal_to_the_email_is_refused(client: httpx.AsyncClient) -> None:
     email = unique_email("same")
     response = await client.post(f"{API}/auth/register", json=_register_body(email, password=email))
@@ -175,8 +199,8 @@ async def test_wrong_password_and_unknown_email_are_indistinguishable(app: FastA
         for response in (wrong, unknown):
             _assert_401(response, "invalid_credentials")
         assert wrong.json() == unknown.json()
-        assert {k: v for k, v in wrong.headers.items() if k != "content-length"} == \
-            {k: v for k, v in unknown.headers.items() if k != "content-length"}
+        assert {k: v for k, v in wrong.headers.items() if k not in {"content-length", "x-request-id"}} == \
+            {k: v for k, v in unknown.headers.items() if k not in {"content-length", "x-request-id"}}
 
 
 async def test_five_failures_throttle_even_the_right_password(app: FastAPI) -> None:

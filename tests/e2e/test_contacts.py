@@ -113,10 +113,20 @@ async def test_schema_invalid_whatsapp_ids_are_422_with_errors(client: httpx.Asy
     assert ["body", "whatsapp_id"] == body["errors"][0]["loc"][:2]
 
 
-async def test_every_422_has_an_errors_list(client: httpx.AsyncClient, admin: Account) -> None:
-    response = await client.post(CONTACTS, headers=admin.headers, json={"whatsapp_id": "abc"})
-    body = assert_error_shape(response, 422)
-    assert body["errors"] and body["errors"][0]["loc"] == ["body", "whatsapp_id"]
+@pytest.mark.parametrize(("fields", "loc", "code"), [
+    ({"whatsapp_id": "abc"}, ["body", "whatsapp_id"], "invalid_whatsapp_id"),
+    ({"whatsapp_id": "5511900000000", "email": "nope"}, ["body", "email"], "invalid_email"),
+    ({"whatsapp_id": "5511900000000", "tags": ["bad,tag!"]}, ["body", "tags"], "invalid_tag"),
+])
+async def test_domain_validation_errors_carry_an_errors_list(client: httpx.AsyncClient, admin: Account,
+                                                             fields: dict[str, Any], loc: list[str],
+                                                             code: str) -> None:
+    """SPEC "General": every 422 keeps the error shape and adds errors: [{loc, msg, type}], also when the
+    value passes the schema and the domain refuses it."""
+    response = await client.post(CONTACTS, headers=admin.headers, json=fields)
+    body = assert_error_shape(response, 422, code)
+    assert [set(e) for e in body["errors"]] == [{"loc", "msg", "type"}]
+    assert body["errors"][0]["loc"] == loc and body["errors"][0]["type"] == code
 
 
 @pytest.mark.parametrize("whatsapp_id", ["٥٥١١٩٨٧٦٥٤٣٢١", "５５１１９８７６５４３２１"])

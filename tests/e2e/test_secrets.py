@@ -12,8 +12,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from application.ports.vault import CredentialCheck, ProviderCredentialChecker
 from tests.e2e.support import fetch
+from tests.fake_graph.server import FakeGraphServer
 from tests.helpers import Account, add_member, assert_error_shape, register
 
 pytestmark = pytest.mark.e2e
@@ -260,16 +260,7 @@ async def test_ids_must_be_uuids(client: httpx.AsyncClient) -> None:
     assert_error_shape(await client.get(f"{API}/{uuid.uuid4()}", headers=admin.headers), 404, "secret_not_found")
 
 
-class _StubChecker(ProviderCredentialChecker):
-    def __init__(self, answer: CredentialCheck) -> None:
-        self.answer, self.tokens = answer, []  # type: list[str]
-
-    async def check_whatsapp_token(self, token: str) -> CredentialCheck:
-        self.tokens.append(token)
-        return self.answer
-
-
-async def test_test_endpoint(client: httpx.AsyncClient, app: FastAPI) -> None:
+async def test_test_endpoint(client: httpx.AsyncClient, fake_graph: FakeGraphServer) -> None:
     admin = await register(client)
     token = "EAA" + "x1" * 20
     secret = await create(client, admin, value=token, service="whatsapp")
@@ -281,15 +272,16 @@ async def test_test_endpoint(client: httpx.AsyncClient, app: FastAPI) -> None:
     assert decrypt.json() == {"valid": True, "message": "decryptable; no provider check"}
     shape = await client.post(url, headers=admin.headers, json={"test_type": "format"})
     assert shape.json()["valid"] is True
-    container = app.state.container
-    for answer, valid in ((CredentialCheck(False, "token invalid or expired"), False),
-                          (CredentialCheck(None, "inconclusive: the provider did not answer in time"), False),
-                          (CredentialCheck(True, "token accepted"), True)):
-        stub = _StubChecker(answer)
-        with container.vault_token_checker.override(stub):
-            response = await client.post(url, headers=admin.headers)  # default for service whatsapp
-        assert response.status_code == 200 and response.json() == {"valid": valid, "message": answer.message}
-        assert stub.tokens == [token] and token not in response.text
+    # the whatsapp_token check calls the (fake) Graph API over real HTTP: an unknown token is error 190
+    invalid = await client.post(url, headers=admin.headers)  # default for service whatsapp
+    assert invalid.status_code == 200
+    assert invalid.json()["valid"] is False and "invalid or expired" in invalid.json()["message"]
+    assert token not in invalid.text
+    fake_graph.add_number(f"9{uuid.uuid4().int % 10**12:012d}", token)
+    valid = await client.post(url, headers=admin.headers)
+    assert valid.json()["valid"] is True and token not in valid.text
+    me_calls = [r for r in fake_graph.requests if r.path.endswith("/me")]
+    assert len(me_calls) >= 2 and all("EAA" not in str(r.headers.get("authorization", "")) for r in me_calls)
     assert (await usage_of(client, admin, secret["id"]))["total_requests"] == 0
 
 
@@ -397,8 +389,7 @@ async def test_canary_never_leaks_to_logs_responses_or_database(client: httpx.As
                       await client.post(f"{url}/rotate", headers=admin.headers, json={"value": value + "-4"})]
         for test_type in ("decrypt", "format"):
             responses.append(await client.post(f"{url}/test", headers=admin.headers, json={"test_type": test_type}))
-        with app.state.container.vault_token_checker.override(_StubChecker(CredentialCheck(False, "token invalid"))):
-            responses.append(await client.post(f"{url}/test", headers=admin.headers))
+        responses.append(await client.post(f"{url}/test", headers=admin.headers))  # real call to the fake Graph
         responses += [await client.post(f"{API}/", headers=admin.headers, json={"key": "a b", "value": value}),
                       await client.put(url, headers=admin.headers, json={"value": value, "status": "x"}),
                       await client.get(f"{url}/usage", headers=admin.headers),

@@ -69,12 +69,6 @@ class SqlAlchemyFlowRepository(FlowRepository):
                                        .returning(flows.c.id))
         return result.first() is not None
 
-    async def list(self, *, limit: int, offset: int) -> tuple[list[Flow], int]:
-        rows = (await self._s.execute(select(flows).where(self._scoped()).order_by(
-            flows.c.created_at.desc(), flows.c.id.desc()).limit(limit).offset(offset))).all()
-        total = (await self._s.execute(select(func.count()).select_from(flows).where(self._scoped()))).scalar_one()
-        return [_flow(r) for r in rows], int(total)
-
     async def get_version(self, flow_id: UUID, version: int) -> FlowVersion | None:
         row = (await self._s.execute(select(flow_versions).where(
             flow_versions.c.flow_id == flow_id, flow_versions.c.version == version,
@@ -96,6 +90,12 @@ class SqlAlchemyFlowRepository(FlowRepository):
             self._scoped(), flows.c.status == FlowStatus.ACTIVE.value, flows.c.trigger.is_not(None))
             .order_by(flows.c.created_at, flows.c.id))).all()
         return [_flow(r) for r in rows]
+
+    async def list(self, *, limit: int, offset: int) -> tuple[list[Flow], int]:
+        rows = (await self._s.execute(select(flows).where(self._scoped()).order_by(
+            flows.c.created_at.desc(), flows.c.id.desc()).limit(limit).offset(offset))).all()
+        total = (await self._s.execute(select(func.count()).select_from(flows).where(self._scoped()))).scalar_one()
+        return [_flow(r) for r in rows], int(total)
 
 
 def _execution(row: Any) -> FlowExecution:

@@ -8,6 +8,7 @@ new version; running executions keep the version they started on.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -81,7 +82,7 @@ async def _goto_problems(uow: UnitOfWork, flow: Flow) -> list[FlowProblem]:
     return problems
 
 
-async def publish_if_needed(uow: UnitOfWork, flow: Flow, now: Any) -> None:
+async def publish_if_needed(uow: UnitOfWork, flow: Flow, now: datetime) -> None:
     if flow.status is not FlowStatus.ACTIVE:
         return
     current = await uow.flows.get_version(flow.id, flow.published_version) if flow.published_version else None
@@ -98,7 +99,7 @@ async def publish_if_needed(uow: UnitOfWork, flow: Flow, now: Any) -> None:
     flow.published_version = version
 
 
-async def _get(uow: UnitOfWork, flow_id: UUID, *, for_update: bool = False) -> Flow:
+async def load_flow(uow: UnitOfWork, flow_id: UUID, *, for_update: bool = False) -> Flow:
     flow = await uow.flows.get(flow_id, for_update=for_update)
     if flow is None:
         raise FlowNotFound()
@@ -130,7 +131,7 @@ class UpdateFlow:
         actor.require(Permission.MANAGE_FLOWS)
         now = self._clock.now()
         async with self._uow(actor.organization_id) as uow:
-            flow = await _get(uow, cmd.flow_id, for_update=True)
+            flow = await load_flow(uow, cmd.flow_id, for_update=True)
             if cmd.name is not UNSET:
                 flow.name = _name(cmd.name)
             if cmd.description is not UNSET:
@@ -161,7 +162,7 @@ class GetFlow:
     async def execute(self, actor: Actor, flow_id: UUID) -> FlowView:
         actor.require(Permission.READ)
         async with self._uow(actor.organization_id) as uow:
-            flow = await _get(uow, flow_id)
+            flow = await load_flow(uow, flow_id)
             return FlowView(flow=flow, stats=await uow.flow_executions.stats(flow_id))
 
 
@@ -185,7 +186,7 @@ class DeleteFlow:
     async def execute(self, actor: Actor, flow_id: UUID) -> None:
         actor.require(Permission.MANAGE_FLOWS)
         async with self._uow(actor.organization_id) as uow:
-            flow = await _get(uow, flow_id, for_update=True)
+            flow = await load_flow(uow, flow_id, for_update=True)
             if flow.status is not FlowStatus.ARCHIVED and await uow.flow_executions.count_running_for_flow(flow_id):
                 raise FlowInUse()
             await uow.flows.delete(flow_id)
@@ -200,5 +201,5 @@ class ListExecutions:
                       ) -> tuple[list[FlowExecution], int]:
         actor.require(Permission.READ)
         async with self._uow(actor.organization_id) as uow:
-            await _get(uow, flow_id)
+            await load_flow(uow, flow_id)
             return await uow.flow_executions.list_for_flow(flow_id, limit=limit, offset=offset)

@@ -14,7 +14,7 @@ from uuid import UUID
 import structlog
 
 from application.ports.common import Clock
-from application.ports.flows import HttpCallError, HttpCaller
+from application.ports.flows import HttpCaller, HttpCallError
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from application.use_cases.flows.runtime import FlowRuntime
 from application.use_cases.vault.resolve_secret import ResolveSecret, ResolveSecretQuery

@@ -1,0 +1,54 @@
+"""Request ids (bound into every log line and carried into queued jobs) and HTTP metrics."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+HTTP_LATENCY = Histogram("pytake_http_request_duration_seconds", "HTTP request latency by route",
+                         ["method", "route", "status"],
+                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+HTTP_REQUESTS = Counter("pytake_http_requests_total", "HTTP requests by route and status",
+                        ["method", "route", "status"])
+
+
+class RequestContextMiddleware:
+    """Pure ASGI middleware: X-Request-ID in and out, structlog context, latency by route template."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            labels = (scope["method"], template, str(status_holder["status"]))
+            HTTP_LATENCY.labels(*labels).observe(time.perf_counter() - started)
+            HTTP_REQUESTS.labels(*labels).inc()
+            structlog.contextvars.clear_contextvars()

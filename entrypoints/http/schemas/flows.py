@@ -1,0 +1,154 @@
+"""Flow schemas: the contract's Flow, FlowNode and FlowEdge, plus triggers, executions and the simulator."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from entrypoints.http.schemas.common import RequestModel, ResponseModel
+
+NODES_MAX, EDGES_MAX = 1000, 2000
+
+
+class Position(BaseModel):
+    x: float = 0
+    y: float = 0
+
+
+class FlowNode(BaseModel):
+    """A React Flow node. ``type`` is one of the node types (see the README); other editor keys are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(min_length=1, max_length=200)
+    type: str = Field(max_length=50)
+    position: Position = Field(default_factory=Position)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class FlowEdge(BaseModel):
+    """A React Flow edge; ``sourceHandle`` picks the branch (a button id, ``true``/``false``, ``success``...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(min_length=1, max_length=200)
+    source: str = Field(max_length=200)
+    target: str = Field(max_length=200)
+    sourceHandle: str | None = Field(default=None, max_length=256)  # noqa: N815 - React Flow's name
+    targetHandle: str | None = Field(default=None, max_length=256)  # noqa: N815
+
+
+class FlowTrigger(BaseModel):
+    type: Literal["keyword", "default"]
+    keywords: list[str] = Field(default_factory=list, max_length=50,
+                                description="keyword triggers: a message equal to one, or starting with one as "
+                                            "its first word (case-insensitive)")
+
+
+class FlowNodeStat(ResponseModel):
+    node_id: str
+    reached: int
+    waiting: int
+    dropped: int
+
+
+class FlowStats(ResponseModel):
+    total_executions: int = 0
+    success_rate: float = Field(0.0, description="completed / finished executions (0 when none finished)")
+    avg_duration_ms: float | None = Field(None, description="mean duration of completed executions")
+    drop_off: list[FlowNodeStat] = Field(default_factory=list, description="per node: executions that reached "
+                                         "it, wait on it now, or ended there without completing")
+
+
+class FlowOut(ResponseModel):
+    id: UUID
+    name: str
+    description: str | None = None
+    status: Literal["active", "draft", "archived"]
+    nodes: list[FlowNode]
+    edges: list[FlowEdge]
+    stats: FlowStats | None = None
+    organization_id: UUID
+    created_at: datetime
+    updated_at: datetime
+    trigger: FlowTrigger | None = None
+    published_version: int | None = None
+
+
+class FlowCreateIn(RequestModel):
+    name: str = Field(min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=2000)
+    nodes: list[FlowNode] = Field(default_factory=list, max_length=NODES_MAX)
+    edges: list[FlowEdge] = Field(default_factory=list, max_length=EDGES_MAX)
+    trigger: FlowTrigger | None = None
+
+
+class FlowUpdateIn(RequestModel):
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=2000)
+    nodes: list[FlowNode] | None = Field(default=None, max_length=NODES_MAX)
+    edges: list[FlowEdge] | None = Field(default=None, max_length=EDGES_MAX)
+    status: Literal["draft", "active", "archived"] | None = Field(
+        default=None, description="'active' publishes: the graph is validated and snapshotted as a new version")
+    trigger: FlowTrigger | None = Field(default=None, description="null removes the trigger")
+
+
+class ExecutionOut(ResponseModel):
+    id: UUID
+    flow_id: UUID
+    version: int
+    contact_id: UUID
+    number_id: UUID
+    status: str
+    current_node_id: str | None = None
+    fail_reason: str | None = None
+    trigger: str
+    automation_id: UUID | None = None
+    path: list[str]
+    variables: dict[str, Any]
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None
+    expires_at: datetime
+
+
+class SimulatedReply(RequestModel):
+    text: str | None = Field(default=None, max_length=4096)
+    reply_id: str | None = Field(default=None, max_length=256, description="a tapped button or list row id")
+
+
+class SimulatedContact(RequestModel):
+    whatsapp_id: str = Field(default="5500000000000", max_length=32)
+    name: str | None = Field(default=None, max_length=255)
+    email: str | None = Field(default=None, max_length=254)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class SimulatedHttpResponse(RequestModel):
+    status_code: int = Field(default=200, ge=100, le=599)
+    body: Any = None
+
+
+class SimulateIn(RequestModel):
+    messages: list[str | SimulatedReply] = Field(default_factory=list, max_length=100)
+    variables: dict[str, Any] = Field(default_factory=dict)
+    contact: SimulatedContact | None = None
+    http_responses: dict[str, SimulatedHttpResponse] = Field(
+        default_factory=dict, description="by http_request node id; without one the call ends in its error branch")
+
+
+class SimulationOut(ResponseModel):
+    transcript: list[dict[str, Any]] = Field(description="[{from: bot|contact, kind, text, buttons?, ...}]")
+    status: str
+    current_node_id: str | None = None
+    waiting_for: str | None = None
+    fail_reason: str | None = None
+    variables: dict[str, Any]
+    path: list[str]
+
+
+class ReleasedOut(ResponseModel):
+    released: int = Field(description="conversations given back to the bot")
