@@ -61,9 +61,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
     app.state.container = container
     app.state.settings = settings
+    exposed = ["X-Total-Count", "Retry-After", "X-Request-ID", "Deprecated", "Sunset"]
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
-                       allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Total-Count", "Retry-After", "X-Request-ID",
-                                                                                  "Deprecated", "Sunset"])
+                       allow_methods=["*"], allow_headers=["*"], expose_headers=exposed)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     app.include_router(health.router)
