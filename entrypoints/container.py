@@ -11,6 +11,7 @@ from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.clock import SystemClock
+from adapters.http.caller import HttpxFlowHttpCaller
 from adapters.mail.mailers import MailboxDirectoryMailer, SmtpMailer
 from adapters.postgres.database import create_engine, create_session_factory
 from adapters.postgres.migrations import current_revision, head_revision, upgrade
@@ -43,6 +44,24 @@ from application.use_cases.contacts.manage_contacts import (
     GetContact,
     SearchContacts,
     UpdateContact,
+)
+from application.use_cases.flows.inbound import FlowInboundHook, ReleaseConversation
+from application.use_cases.flows.manage_flows import (
+    CreateFlow,
+    DeleteFlow,
+    GetFlow,
+    ListExecutions,
+    ListFlows,
+    UpdateFlow,
+)
+from application.use_cases.flows.runtime import FlowRuntime
+from application.use_cases.flows.simulate import SimulateFlow
+from application.use_cases.flows.worker import (
+    DeliverFlowEvent,
+    ExpireFlowExecutions,
+    RunFlowHttpCall,
+    SecretLookup,
+    SendFlowMessages,
 )
 from application.use_cases.users.create_superadmin import CreateSuperAdmin
 from application.use_cases.users.manage_users import CreateUser, ListUsers, UpdateUser
@@ -95,6 +114,16 @@ def _secret(value: object) -> str:
 def _vault_cipher(settings: Settings) -> AesGcmSecretCipher:
     """The envelope cipher over VAULT_MASTER_KEYS (errors name versions only, never key material)."""
     return AesGcmSecretCipher(parse_master_keys(_secret(settings.vault_master_keys or "")))
+
+
+async def _flow_http_client() -> AsyncIterator[httpx.AsyncClient]:
+    """The client of flows' http_request nodes: never follows redirects (timeouts are set per call)."""
+    client = httpx.AsyncClient(follow_redirects=False, trust_env=False,
+                               limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 async def _vault_http_client() -> AsyncIterator[httpx.AsyncClient]:
@@ -221,7 +250,32 @@ class Container(containers.DeclarativeContainer):
     deliver_message = providers.Factory(DeliverMessage, uow=uow, gateway=whatsapp_gateway, secrets=secret_resolver,
                                         pacer=send_pacer, clock=clock)
     reconcile_send = providers.Factory(ReconcileUnconfirmedSend, uow=uow, clock=clock)
+    flow_runtime = providers.Singleton(FlowRuntime, ttl=providers.Callable(
+        lambda h: timedelta(hours=h), settings.provided.flow_execution_ttl_hours))
+    flow_inbound_hook = providers.Singleton(FlowInboundHook, runtime=flow_runtime, clock=clock)
     ingest_webhook = providers.Factory(IngestWebhook, uow=uow, decoder=webhook_decoder, clock=clock)
-    process_webhook = providers.Factory(ProcessWebhook, uow=uow, decoder=webhook_decoder, clock=clock)
+    process_webhook = providers.Factory(ProcessWebhook, uow=uow, decoder=webhook_decoder, clock=clock,
+                                        inbound_hooks=providers.List(  # other hooks before flows' (handled_by)
+                                            flow_inbound_hook.provided.on_inbound))
     get_message = providers.Factory(GetMessage, uow=uow)
     list_contact_messages = providers.Factory(ListContactMessages, uow=uow)
+
+    # flows
+    create_flow = providers.Factory(CreateFlow, uow=uow, clock=clock)
+    update_flow = providers.Factory(UpdateFlow, uow=uow, clock=clock)
+    get_flow = providers.Factory(GetFlow, uow=uow)
+    list_flows = providers.Factory(ListFlows, uow=uow)
+    delete_flow = providers.Factory(DeleteFlow, uow=uow)
+    list_flow_executions = providers.Factory(ListExecutions, uow=uow)
+    simulate_flow = providers.Factory(SimulateFlow, uow=uow, clock=clock)
+    release_conversation = providers.Factory(ReleaseConversation, uow=uow, clock=clock)
+    flow_http_client = providers.Resource(_flow_http_client)
+    flow_http_caller = providers.Singleton(
+        HttpxFlowHttpCaller, flow_http_client, allowed_hosts=settings.provided.flow_http_allowed_hosts,
+        allowed_private_hosts=settings.provided.flow_http_allowed_private_hosts)
+    send_flow_messages = providers.Factory(SendFlowMessages, deliver=deliver_message)
+    deliver_flow_event = providers.Factory(DeliverFlowEvent, uow=uow, runtime=flow_runtime, clock=clock)
+    flow_secret_lookup = providers.Factory(SecretLookup, uow=uow, resolve=resolve_secret)
+    run_flow_http_call = providers.Factory(RunFlowHttpCall, uow=uow, caller=flow_http_caller,
+                                           secrets=flow_secret_lookup, events=deliver_flow_event)
+    expire_flow_executions = providers.Factory(ExpireFlowExecutions, uow=uow, clock=clock)

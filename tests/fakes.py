@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -534,6 +534,23 @@ class FakeContactRepository(_Repo, ContactRepository):
         found = next((c for c in self._db.contacts.values()
                       if c.organization_id == org and c.whatsapp_id == whatsapp_id), None)
         return _clone(found) if found is not None else None
+
+    async def get_many(self, contact_ids: Sequence[UUID]) -> dict[UUID, Contact]:
+        found = {i: self._mine(i) for i in contact_ids}
+        return {i: _clone(c) for i, c in found.items() if c is not None}
+
+    async def get_many_by_whatsapp_ids(self, whatsapp_ids: Sequence[str]) -> dict[str, Contact]:
+        org = self._scoped_org()
+        wanted = set(whatsapp_ids)
+        return {c.whatsapp_id: _clone(c) for c in self._db.contacts.values()
+                if c.organization_id == org and c.whatsapp_id in wanted}
+
+    async def add_many(self, contacts: Sequence[Contact]) -> None:
+        existing = await self.get_many_by_whatsapp_ids([c.whatsapp_id for c in contacts])
+        for contact in contacts:
+            if contact.whatsapp_id not in existing:
+                await self.add(contact)
+                existing[contact.whatsapp_id] = contact
 
     async def update(self, contact: Contact) -> None:
         stored = self._mine(contact.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -62,6 +63,10 @@ class ConversationRepository(Protocol):
 
     @abstractmethod
     async def update(self, conversation: Conversation) -> None: ...
+
+    @abstractmethod
+    async def open_windows(self, number_id: UUID, contact_ids: Sequence[UUID], now: datetime) -> set[UUID]:
+        """The contacts among ``contact_ids`` whose 24-hour window with the number is open at ``now``."""
 
 
 class MessageRepository(Protocol):

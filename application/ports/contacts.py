@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Sequence
 from typing import Protocol
 from uuid import UUID
 
@@ -21,6 +22,17 @@ class ContactRepository(Protocol):
 
     @abstractmethod
     async def get_by_whatsapp_id(self, whatsapp_id: str) -> Contact | None: ...
+
+    @abstractmethod
+    async def get_many(self, contact_ids: Sequence[UUID]) -> dict[UUID, Contact]:
+        """The organization's contacts among ``contact_ids`` (unknown ids are absent)."""
+
+    @abstractmethod
+    async def get_many_by_whatsapp_ids(self, whatsapp_ids: Sequence[str]) -> dict[str, Contact]: ...
+
+    @abstractmethod
+    async def add_many(self, contacts: Sequence[Contact]) -> None:
+        """Bulk insert; whatsapp ids that already exist are left as they are."""
 
     @abstractmethod
     async def update(self, contact: Contact) -> None:

@@ -14,7 +14,7 @@ from entrypoints.container import Container
 from entrypoints.http import routers
 from entrypoints.http.errors import install_error_handlers
 from entrypoints.http.middleware import RequestContextMiddleware
-from entrypoints.http.routers import auth, contacts, health, secrets, users, whatsapp
+from entrypoints.http.routers import auth, contacts, flows, health, secrets, users, whatsapp
 from entrypoints.logging import configure_logging
 from entrypoints.runtime import resolve_database_url
 
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     app.include_router(health.router)
-    for module in (auth, users, contacts, whatsapp, secrets):
+    for module in (auth, users, contacts, whatsapp, secrets, flows):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(flows.handoff_router, prefix=API_PREFIX)
     return app

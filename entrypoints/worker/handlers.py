@@ -10,6 +10,12 @@ from uuid import UUID
 from pgqueuer.models import Job
 
 from application.use_cases.auth.forgot_password import SEND_EMAIL_JOB
+from application.use_cases.flows.jobs import (
+    EXPIRE_FLOW_EXECUTIONS_JOB,
+    FLOW_HTTP_JOB,
+    FLOW_SEND_JOB,
+    FLOW_TIMER_JOB,
+)
 from application.use_cases.whatsapp.jobs import (
     PROCESS_WEBHOOK_JOB,
     RECONCILE_SEND_JOB,
@@ -50,8 +56,34 @@ def build_handlers(container: Container) -> dict[str, Handler]:
         use_case = await provide(container.verify_number)
         await use_case.execute(UUID(data["organization_id"]), UUID(data["number_id"]))
 
-    return {SEND_EMAIL_JOB: send_email, SEND_MESSAGE_JOB: send_message, RECONCILE_SEND_JOB: reconcile_send,
-            PROCESS_WEBHOOK_JOB: process_webhook, VERIFY_NUMBER_JOB: verify_number}
+    handlers: dict[str, Handler] = {
+        SEND_EMAIL_JOB: send_email, SEND_MESSAGE_JOB: send_message, RECONCILE_SEND_JOB: reconcile_send,
+        PROCESS_WEBHOOK_JOB: process_webhook, VERIFY_NUMBER_JOB: verify_number}
+    handlers.update(flow_handlers(container))
+    return handlers
+
+
+def flow_handlers(container: Container) -> dict[str, Handler]:
+    async def flow_send(job: Job) -> None:
+        data = payload_of(job)
+        use_case = await provide(container.send_flow_messages)
+        await use_case.execute(UUID(data["organization_id"]), [UUID(i) for i in data["message_ids"]])
+
+    async def flow_timer(job: Job) -> None:
+        data = payload_of(job)
+        use_case = await provide(container.deliver_flow_event)
+        await use_case.timer(UUID(data["organization_id"]), UUID(data["execution_id"]), str(data["timer_id"]))
+
+    async def flow_http(job: Job) -> None:
+        data = payload_of(job)
+        use_case = await provide(container.run_flow_http_call)
+        await use_case.execute(UUID(data["organization_id"]), UUID(data["execution_id"]), data)
+
+    async def expire_flow_executions(_job: Job) -> None:
+        await (await provide(container.expire_flow_executions)).execute()
+
+    return {FLOW_SEND_JOB: flow_send, FLOW_TIMER_JOB: flow_timer, FLOW_HTTP_JOB: flow_http,
+            EXPIRE_FLOW_EXECUTIONS_JOB: expire_flow_executions}
 
 
 def build_dead_letter_hooks(container: Container) -> dict[str, Callable[[Job, BaseException], Awaitable[None]]]:

@@ -6,8 +6,11 @@ import asyncpg
 from pgqueuer import PgQueuer
 from pgqueuer.db import AsyncpgDriver
 from pgqueuer.executors import EntrypointExecutorParameters
+from pgqueuer.models import Schedule
 
+from application.use_cases.flows.jobs import EXPIRE_FLOW_EXECUTIONS_JOB
 from entrypoints.container import Container
+from entrypoints.runtime import provide
 from entrypoints.worker.errors import ClassifyingExecutor
 from entrypoints.worker.handlers import build_dead_letter_hooks, build_handlers
 
@@ -19,4 +22,13 @@ def build_queue(container: Container, connection: asyncpg.Connection) -> PgQueue
         queue.qm.register_executor(name, ClassifyingExecutor(EntrypointExecutorParameters(
             func=handler, concurrency_limit=0, accepts_context=False, on_failure="hold"),
             on_dead_letter=dead_letter_hooks.get(name)))
+    schedule_flow_expiry(queue, container)
     return queue
+
+
+def schedule_flow_expiry(queue: PgQueuer, container: Container) -> None:
+    """Every minute, one worker replica (PgQueuer's scheduler coordinates them) expires overdue executions."""
+
+    @queue.schedule(EXPIRE_FLOW_EXECUTIONS_JOB, "* * * * *")
+    async def _expire(_: Schedule) -> None:
+        await (await provide(container.expire_flow_executions)).execute()

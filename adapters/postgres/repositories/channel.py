@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -20,7 +21,7 @@ from application.ports.channel import (
     WhatsAppNumberRepository,
 )
 from domain.channel import Conversation, Message, NumberStatus, WhatsAppNumber, WhatsAppNumberAlreadyRegistered
-from domain.messaging import MessageDirection
+from domain.messaging import CUSTOMER_SERVICE_WINDOW, MessageDirection
 
 
 def _require(org: UUID | None) -> UUID:
@@ -107,6 +108,16 @@ class SqlAlchemyConversationRepository(ConversationRepository):
             conversations.c.organization_id == org, conversations.c.number_id == number_id,
             conversations.c.contact_id == contact_id).with_for_update())).one()
         return _conversation(row)
+
+    async def open_windows(self, number_id: UUID, contact_ids: Sequence[UUID], now: datetime) -> set[UUID]:
+        opened: set[UUID] = set()
+        for start in range(0, len(contact_ids), 2000):
+            rows = (await self._s.execute(select(conversations.c.contact_id).where(
+                conversations.c.organization_id == _require(self._org), conversations.c.number_id == number_id,
+                conversations.c.contact_id.in_(list(contact_ids[start:start + 2000])),
+                conversations.c.last_inbound_at > now - CUSTOMER_SERVICE_WINDOW))).all()
+            opened.update(r.contact_id for r in rows)
+        return opened
 
     async def update(self, conversation: Conversation) -> None:
         await self._s.execute(update(conversations).where(

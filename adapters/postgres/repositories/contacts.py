@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +17,7 @@ from application.ports.contacts import ContactRepository
 from domain.contacts import Contact, ContactAlreadyExists
 
 _COLUMNS = [c for c in contacts.c if c.name != "search_text"]
+_CHUNK = 2000
 
 
 def _contact(row: Any) -> Contact:
@@ -68,6 +71,34 @@ class SqlAlchemyContactRepository(ContactRepository):
         row = (await self._s.execute(select(*_COLUMNS).where(contacts.c.whatsapp_id == whatsapp_id,
                                                              self._scoped()))).first()
         return _contact(row) if row else None
+
+    async def get_many(self, contact_ids: Sequence[UUID]) -> dict[UUID, Contact]:
+        found: dict[UUID, Contact] = {}
+        for start in range(0, len(contact_ids), _CHUNK):
+            rows = (await self._s.execute(select(*_COLUMNS).where(
+                self._scoped(), contacts.c.id.in_(list(contact_ids[start:start + _CHUNK]))))).all()
+            found.update({r.id: _contact(r) for r in rows})
+        return found
+
+    async def get_many_by_whatsapp_ids(self, whatsapp_ids: Sequence[str]) -> dict[str, Contact]:
+        found: dict[str, Contact] = {}
+        for start in range(0, len(whatsapp_ids), _CHUNK):
+            rows = (await self._s.execute(select(*_COLUMNS).where(
+                self._scoped(), contacts.c.whatsapp_id.in_(list(whatsapp_ids[start:start + _CHUNK]))))).all()
+            found.update({r.whatsapp_id: _contact(r) for r in rows})
+        return found
+
+    async def add_many(self, new_contacts: Sequence[Contact]) -> None:
+        rows = [{"id": c.id, "organization_id": self._scoped_org(c), "created_at": c.created_at, **_values(c)}
+                for c in new_contacts]
+        for start in range(0, len(rows), _CHUNK):
+            await self._s.execute(pg_insert(contacts).values(rows[start:start + _CHUNK]).on_conflict_do_nothing(
+                constraint="contacts_org_whatsapp_id_key"))
+
+    def _scoped_org(self, contact: Contact) -> UUID:
+        if contact.organization_id != self._org:
+            raise RuntimeError("contact belongs to another organization")
+        return contact.organization_id
 
     async def update(self, contact: Contact) -> None:
         await self._write(update(contacts).where(contacts.c.id == contact.id, self._scoped())

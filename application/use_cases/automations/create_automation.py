@@ -67,24 +67,29 @@ def _check_template(template: dict[str, Any] | None) -> None:
 
 async def _resolve_audience(uow: UnitOfWork, organization_id: UUID, entries: list[AudienceEntry],
                             now: datetime) -> list[tuple[Contact, dict[str, Any]]]:
+    """Bulk lookups (and one bulk insert of unknown WhatsApp ids), then de-duplication in order."""
+    ids = list(dict.fromkeys(e.contact_id for e in entries if e.contact_id is not None))
+    numbers = list(dict.fromkeys(normalize_whatsapp_id(e.whatsapp_id or "") for e in entries if e.contact_id is None))
+    by_id = await uow.contacts.get_many(ids) if ids else {}
+    missing = [str(i) for i in ids if i not in by_id]
+    if missing:
+        raise ContactNotFound(f"Unknown contact ids: {', '.join(missing[:10])}" + (" ..." if len(missing) > 10 else ""))
+    by_number = await uow.contacts.get_many_by_whatsapp_ids(numbers) if numbers else {}
+    names = {normalize_whatsapp_id(e.whatsapp_id or ""): e.name for e in entries if e.contact_id is None}
+    created = [Contact(id=uuid4(), organization_id=organization_id, whatsapp_id=n,
+                       name=(names.get(n) or "").strip()[:255] or None, created_at=now, updated_at=now)
+               for n in numbers if n not in by_number]
+    if created:
+        await uow.contacts.add_many(created)
+        by_number.update(await uow.contacts.get_many_by_whatsapp_ids([c.whatsapp_id for c in created]))
     seen: set[UUID] = set()
     audience: list[tuple[Contact, dict[str, Any]]] = []
     for entry in entries:
-        if entry.contact_id is not None:
-            contact = await uow.contacts.get(entry.contact_id)
-            if contact is None:
-                raise ContactNotFound(f"Contact {entry.contact_id} not found.")
-        else:
-            whatsapp_id = normalize_whatsapp_id(entry.whatsapp_id or "")
-            contact = await uow.contacts.get_by_whatsapp_id(whatsapp_id)
-            if contact is None:
-                contact = Contact(id=uuid4(), organization_id=organization_id, whatsapp_id=whatsapp_id,
-                                  name=(entry.name or "").strip()[:255] or None, created_at=now, updated_at=now)
-                await uow.contacts.add(contact)
-        if contact.id in seen:
-            continue
-        seen.add(contact.id)
-        audience.append((contact, dict(entry.variables)))
+        contact = by_id[entry.contact_id] if entry.contact_id is not None else \
+            by_number[normalize_whatsapp_id(entry.whatsapp_id or "")]
+        if contact.id not in seen:
+            seen.add(contact.id)
+            audience.append((contact, dict(entry.variables)))
     return audience
 
 
@@ -119,19 +124,17 @@ class CreateAutomation:
                         "schedule_at": cmd.schedule_at.isoformat() if cmd.schedule_at else None,
                         "variables": cmd.variables, "template": cmd.template})
             recipients = []
-            outside_window = False
             for seq, (contact, variables) in enumerate(audience):
                 recipient = Recipient(id=uuid4(), automation_id=automation.id, organization_id=actor.organization_id,
                                       contact_id=contact.id, whatsapp_id=contact.whatsapp_id, seq=seq,
                                       variables=variables, updated_at=now)
                 if contact.opted_out:
                     recipient.state, recipient.skip_reason = RecipientState.SKIPPED, "opted_out"
-                elif cmd.template is None and not outside_window:
-                    conversation = await uow.conversations.get(number.id, contact.id)
-                    outside_window = conversation is None or not conversation.window_open(now)
                 recipients.append(recipient)
-            if outside_window:
-                raise TemplateRequired()
+            if cmd.template is None:
+                reachable = [r.contact_id for r in recipients if r.state is RecipientState.PENDING]
+                if len(await uow.conversations.open_windows(number.id, reachable, now)) < len(reachable):
+                    raise TemplateRequired()
             await uow.automations.add(automation)
             await uow.automations.add_recipients(recipients)
             await uow.commit()
