@@ -11,7 +11,7 @@ from uuid import UUID
 from domain.errors import Conflict, InvalidValue, NotFound
 
 _SEPARATORS = re.compile(r"[\s\-]+")
-_DIGITS = re.compile(r"[0-9]{8,15}")
+_DIGITS = re.compile(r"[1-9][0-9]{7,14}")  # E.164: country codes never start with 0
 _TAG = re.compile(r"^[\w][\w .:/-]{0,49}$", re.UNICODE)
 
 MAX_TAGS = 50

@@ -15,11 +15,14 @@ class DomainError(Exception):
 
     code: ClassVar[str] = "domain_error"
     default_message: ClassVar[str] = "The request breaks a business rule."
-    field: ClassVar[str | None] = None  # the input field a validation error is about, when known
+    field: str | None = None  # the input field a validation error is about, when known
 
-    def __init__(self, message: str | None = None, *, details: list[dict[str, Any]] | None = None):
+    def __init__(self, message: str | None = None, *, details: list[dict[str, Any]] | None = None,
+                 field: str | None = None):
         self.message = message or self.default_message
         self.details = details
+        if field is not None:
+            self.field = field
         super().__init__(self.message)
 
 

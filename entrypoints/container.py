@@ -15,6 +15,7 @@ from adapters.http.caller import HttpxFlowHttpCaller
 from adapters.mail.mailers import MailboxDirectoryMailer, SmtpMailer
 from adapters.postgres.database import create_engine, create_session_factory
 from adapters.postgres.migrations import current_revision, head_revision, upgrade
+from adapters.postgres.operations import PostgresOperationsMonitor
 from adapters.postgres.repositories.webhooks import PostgresSendPacer
 from adapters.postgres.uow import SqlAlchemyUnitOfWorkFactory
 from adapters.security.argon2_hasher import Argon2PasswordHasher
@@ -63,6 +64,7 @@ from application.use_cases.flows.worker import (
     SecretLookup,
     SendFlowMessages,
 )
+from application.use_cases.operations import ListDeadLetters, ReadOperationalStats
 from application.use_cases.users.create_superadmin import CreateSuperAdmin
 from application.use_cases.users.manage_users import CreateUser, ListUsers, UpdateUser
 from application.use_cases.vault.change_status import ActivateSecret, DeactivateSecret, RotateSecret
@@ -279,3 +281,8 @@ class Container(containers.DeclarativeContainer):
     run_flow_http_call = providers.Factory(RunFlowHttpCall, uow=uow, caller=flow_http_caller,
                                            secrets=flow_secret_lookup, events=deliver_flow_event)
     expire_flow_executions = providers.Factory(ExpireFlowExecutions, uow=uow, clock=clock)
+
+    # operations
+    operations_monitor = providers.Singleton(PostgresOperationsMonitor, engine)
+    read_operational_stats = providers.Factory(ReadOperationalStats, monitor=operations_monitor)
+    list_dead_letters = providers.Factory(ListDeadLetters, monitor=operations_monitor)

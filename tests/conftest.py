@@ -83,7 +83,8 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory, fake_graph: FakeGrap
     return load_settings(env="test", data_dir=data_dir, log_json=True, log_level="WARNING",
                          password_hash_time_cost=1, password_hash_memory_kib=1024,
                          whatsapp_app_secret=APP_SECRET, whatsapp_verify_token=VERIFY_TOKEN,
-                         whatsapp_graph_url=fake_graph.base_url)
+                         whatsapp_graph_url=fake_graph.base_url,
+                         flow_http_allowed_private_hosts=["127.0.0.1"])  # local apps of the flow HTTP tests
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ from entrypoints.config import Settings, load_settings
 from entrypoints.container import Container
 from entrypoints.http import routers
 from entrypoints.http.errors import install_error_handlers
-from entrypoints.http.middleware import RequestContextMiddleware
-from entrypoints.http.routers import auth, contacts, flows, health, secrets, users, whatsapp
+from entrypoints.http.middleware import CatchAllMiddleware, RequestContextMiddleware
+from entrypoints.http.routers import auth, contacts, flows, health, operations, secrets, users, whatsapp
 from entrypoints.logging import configure_logging
 from entrypoints.runtime import resolve_database_url
 
@@ -61,12 +61,15 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
     app.state.container = container
     app.state.settings = settings
+    app.add_middleware(CatchAllMiddleware)  # innermost: unexpected errors become a 500 inside CORS
     exposed = ["X-Total-Count", "Retry-After", "X-Request-ID", "Deprecated", "Sunset"]
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                        allow_methods=["*"], allow_headers=["*"], expose_headers=exposed)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(operations.metrics_router)
+    app.include_router(operations.admin_router, prefix=API_PREFIX)
     for module in (auth, users, contacts, whatsapp, secrets, flows):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(flows.handoff_router, prefix=API_PREFIX)

@@ -11,9 +11,8 @@ from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from application.authorization import Actor
-from application.errors import InvalidToken
 from application.use_cases.auth.authenticate import AuthenticateCommand, AuthenticateRequest
-from domain.errors import Unauthenticated
+from domain.errors import InvalidValue, Unauthenticated
 
 bearer = HTTPBearer(auto_error=False, description="Access token from /auth/login")
 
@@ -38,7 +37,8 @@ async def current_actor(
         try:
             acting = UUID(x_organization_id)
         except ValueError:
-            raise InvalidToken("X-Organization-ID must be an organization id (UUID).") from None
+            raise InvalidValue("X-Organization-ID must be an organization id (UUID).",
+                               field="header:X-Organization-ID") from None
     actor = await authenticate.execute(AuthenticateCommand(token=credentials.credentials,
                                                            acting_organization_id=acting))
     request.state.actor = actor

@@ -81,7 +81,8 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     if exc.details is not None:
         extra["errors"] = exc.details
     elif status == 422:
-        extra["errors"] = [{"loc": ["body", exc.field] if exc.field else ["body"], "msg": exc.message,
+        loc = exc.field.split(":") if exc.field and ":" in exc.field else ["body", exc.field] if exc.field else ["body"]
+        extra["errors"] = [{"loc": loc, "msg": exc.message,
                             "type": exc.code}]
     detail = exc.message if status != 500 else "An internal error occurred."
     if status == 500:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -10,6 +11,7 @@ import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+log = structlog.get_logger("pytake.http")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 HTTP_LATENCY = Histogram("pytake_http_request_duration_seconds", "HTTP request latency by route",
@@ -17,6 +19,36 @@ HTTP_LATENCY = Histogram("pytake_http_request_duration_seconds", "HTTP request l
                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 HTTP_REQUESTS = Counter("pytake_http_requests_total", "HTTP requests by route and status",
                         ["method", "route", "status"])
+
+
+class CatchAllMiddleware:
+    """Innermost: an unexpected exception becomes the 500 error shape here, inside CORS, so browsers can read it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = {"sent": False}
+
+        async def tracking_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started["sent"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unhandled_error", path=scope.get("path"), method=scope.get("method"))
+            if started["sent"]:
+                raise
+            body = json.dumps({"detail": "An internal error occurred.", "status_code": 500,
+                               "error_code": "internal_error"}).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": 500, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
 
 
 class RequestContextMiddleware:
@@ -46,8 +78,9 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            effective = (scope.get("fastapi") or {}).get("effective_route_context")
+            route = effective or scope.get("route")
+            template = getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
             labels = (scope["method"], template, str(status_holder["status"]))
             HTTP_LATENCY.labels(*labels).observe(time.perf_counter() - started)
             HTTP_REQUESTS.labels(*labels).inc()

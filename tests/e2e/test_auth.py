@@ -137,9 +137,6 @@ async def test_domain_refusals_at_register_locate_the_field(client: httpx.AsyncC
     assert [e["loc"] for e in errors] == [loc] and errors[0]["type"] == code
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: POST /auth/reset-password with a weak new_password answers errors[0].loc "
-                   "= ['body', 'password'], a field the request does not have (WeakPassword.field is the class "
-                   "constant 'password' in domain/identity.py; entrypoints/http/errors.py uses it as is)")
 async def test_a_weak_new_password_at_reset_is_located_on_new_password(client: httpx.AsyncClient,
                                                                       database_url: str, mailbox: Path) -> None:
     account = await register(client)

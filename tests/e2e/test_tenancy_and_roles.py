@@ -356,9 +356,6 @@ async def test_only_super_admin_may_send_x_organization_id(client: httpx.AsyncCl
     assert in_b.json() == []
 
 
-@pytest.mark.xfail(strict=True, reason="SPEC deviation: a non-super_admin naming its OWN organization in "
-                   "X-Organization-ID is accepted (200); SPEC 'Tenancy and roles' says others sending the header get "
-                   "403 (application/use_cases/auth/authenticate.py only refuses a different organization id)")
 async def test_non_super_admins_may_not_send_the_header_even_for_their_own_org(client: httpx.AsyncClient,
                                                                                world: World) -> None:
     caller = await login(client, world.emails["agent"])

@@ -37,10 +37,11 @@ class AuthenticateRequest:
             if not user.is_active:
                 raise InvalidToken("This user account is inactive.")
             organization_id = user.organization_id
-            if cmd.acting_organization_id is not None and cmd.acting_organization_id != organization_id:
+            if cmd.acting_organization_id is not None:
                 if user.role is not Role.SUPER_ADMIN:
                     raise OrganizationHeaderForbidden()
-                if await uow.organizations.get(cmd.acting_organization_id) is None:
+                if cmd.acting_organization_id != organization_id and \
+                        await uow.organizations.get(cmd.acting_organization_id) is None:
                     raise OrganizationNotFound()
                 organization_id = cmd.acting_organization_id
         return Actor(user_id=user.id, organization_id=organization_id, role=user.role,

@@ -9,7 +9,7 @@ from application.ports.common import Clock
 from application.ports.identity import PasswordHasher
 from application.ports.uow import UnitOfWorkFactory
 from application.use_cases.auth.common import hash_token
-from domain.identity import check_password_policy
+from domain.identity import WeakPassword, check_password_policy
 
 RESET_PASSWORD_MESSAGE = "Your password has been reset. Sign in with the new password."
 
@@ -25,7 +25,11 @@ class ResetPassword:
         self._uow, self._hasher, self._clock = uow, hasher, clock
 
     async def execute(self, cmd: ResetPasswordCommand) -> str:
-        check_password_policy(cmd.new_password)  # a weak password leaves the token unused
+        try:
+            check_password_policy(cmd.new_password)  # a weak password leaves the token unused
+        except WeakPassword as error:
+            error.field = "new_password"
+            raise
         password_hash = await self._hasher.hash(cmd.new_password)
         now = self._clock.now()
         async with self._uow() as uow:
@@ -35,7 +39,11 @@ class ResetPassword:
             user = await uow.users.get_any_org(user_id)
             if user is None:
                 raise InvalidResetToken()
-            check_password_policy(cmd.new_password, email=user.email)
+            try:
+                check_password_policy(cmd.new_password, email=user.email)
+            except WeakPassword as error:
+                error.field = "new_password"
+                raise
             await uow.users.update(user.with_changes(password_hash=password_hash, updated_at=now))
             await uow.sessions.revoke_user_sessions(user.id, now, "password_reset")
             await uow.commit()

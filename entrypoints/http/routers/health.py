@@ -25,10 +25,10 @@ async def ready(current: Any = Depends(Provide["current_revision.provider"]),
                 head: Any = Depends(Provide["head_revision.provider"])) -> JSONResponse:
     try:
         revision = await current()
-    except Exception:  # noqa: BLE001 - any failure to reach the database means "not ready"
+        expected = head()
+    except Exception:  # noqa: BLE001 - any failure to reach the database or read migrations means "not ready"
         return JSONResponse(error_body(503, "The database is unreachable.", "database_unavailable"),
-                              status_code=503)
-    expected = head()
+                            status_code=503)
     if revision != expected:
         return JSONResponse(error_body(503, f"Migrations are not current (at {revision}, head {expected}).",
                                          "migrations_pending"), status_code=503)

@@ -21,7 +21,7 @@ from domain.errors import InvalidValue
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
-digit_strings = st.text("0123456789", min_size=8, max_size=15)
+digit_strings = st.from_regex(r"[1-9][0-9]{7,14}", fullmatch=True)  # E.164: no leading zero
 separators = st.text(" -", max_size=3)
 
 
@@ -72,6 +72,10 @@ class TestNormalizeWhatsAppId:
         at = min(at, len(digits) - 1) + 1  # never at position 0, where a '+' is welcome
         with pytest.raises(InvalidWhatsAppId):
             normalize_whatsapp_id(digits[:at] + intruder + digits[at:])
+
+    def test_a_leading_zero_is_not_e164(self) -> None:
+        with pytest.raises(InvalidWhatsAppId):
+            normalize_whatsapp_id("0011987654321")
 
     @given(st.one_of(st.text("0123456789", max_size=7), st.text("0123456789", min_size=16, max_size=40)),
            st.booleans())

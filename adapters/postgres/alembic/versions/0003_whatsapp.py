@@ -6,7 +6,7 @@ Revises: 0002_vault
 
 from alembic import op
 
-from adapters.postgres.migration_sql import run_script
+from adapters.postgres.migration_sql import grant_app_role, run_script
 
 revision = "0003_whatsapp"
 down_revision = "0002_vault"
@@ -109,6 +109,7 @@ def upgrade() -> None:
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         op.execute(f"CREATE POLICY tenant_isolation ON {table} USING (pytake_tenant_visible(organization_id)) "
                    "WITH CHECK (pytake_tenant_visible(organization_id))")
+    grant_app_role(*TENANT_TABLES, "webhook_events", "send_pacers")
 
 
 def downgrade() -> None:

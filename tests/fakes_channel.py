@@ -1,0 +1,417 @@
+"""In-memory doubles of the WhatsApp channel's ports, for unit tests of its use cases.
+
+A unit of work over one ``ChannelStore`` (contacts, numbers, conversations, messages with their status
+history, raw webhook events, the job queue), copy-on-commit like the other fakes: whatever a use case
+wrote before raising is gone. The repositories mirror the PostgreSQL adapters' observable semantics:
+organization scoping, ``phone_number_id`` unique across organizations, ``wamid`` unique, one status
+event per (message, status), one conversation per (number, contact), one raw event per body hash.
+
+Plus a gateway that records every call and answers scripted errors, a pacer and a secret resolver.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID, uuid4
+
+from application.authorization import Actor
+from application.ports.channel import (
+    ConversationRepository,
+    MessageRepository,
+    SecretResolver,
+    SendPacer,
+    StatusEvent,
+    StoredWebhook,
+    WebhookEventStore,
+    WhatsAppNumberRepository,
+)
+from application.ports.uow import UnitOfWork, UnitOfWorkFactory
+from application.ports.whatsapp import (
+    GraphApiError,
+    ListSection,
+    MediaKind,
+    PhoneNumberDetails,
+    SentMessage,
+    WhatsAppGateway,
+)
+from domain.channel import Conversation, Message, NumberStatus, WhatsAppNumber, WhatsAppNumberAlreadyRegistered
+from domain.contacts import Contact
+from domain.identity import Role
+from domain.messaging import CUSTOMER_SERVICE_WINDOW, MessageDirection
+from domain.vault import SecretNotFound
+from tests.fakes import T0, FakeContactRepository, FakeJobQueue
+
+
+@dataclass
+class WebhookRow:
+    id: UUID
+    body: bytes
+    body_sha256: str
+    received_at: datetime
+    status: str = "pending"
+    attempts: int = 0
+    processed_at: datetime | None = None
+    summary: dict[str, int] | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class StatusRow:
+    organization_id: UUID
+    message_id: UUID
+    event: StatusEvent
+
+
+@dataclass
+class ChannelStore:
+    contacts: dict[UUID, Contact] = field(default_factory=dict)
+    numbers: dict[UUID, WhatsAppNumber] = field(default_factory=dict)
+    conversations: dict[UUID, Conversation] = field(default_factory=dict)
+    messages: dict[UUID, Message] = field(default_factory=dict)
+    status_events: list[StatusRow] = field(default_factory=list)
+    webhook_events: dict[UUID, WebhookRow] = field(default_factory=dict)
+    job_queue: FakeJobQueue = field(default_factory=FakeJobQueue)
+
+    @property
+    def jobs(self) -> FakeJobQueue:
+        return self.job_queue
+
+    def history(self, message_id: UUID) -> list[StatusEvent]:
+        return [row.event for row in self.status_events if row.message_id == message_id]
+
+
+class FakeChannelUnitOfWork(UnitOfWork):
+    def __init__(self, factory: FakeChannelUnitOfWorkFactory, organization_id: UUID | None) -> None:
+        self._factory, self.organization_id = factory, organization_id
+        self._work: ChannelStore | None = None
+
+    @property
+    def work(self) -> ChannelStore:
+        if self._work is None:
+            raise RuntimeError("unit of work used outside its 'async with' block")
+        return self._work
+
+    async def __aenter__(self) -> Self:
+        if self._work is not None:
+            raise RuntimeError("unit of work entered twice")
+        self._work = copy.deepcopy(self._factory.store)
+        self.contacts = FakeContactRepository(self)  # type: ignore[arg-type]  # duck-typed: needs .work.contacts
+        self.numbers = FakeNumberRepository(self)
+        self.conversations = FakeConversationRepository(self)
+        self.messages = FakeMessageRepository(self)
+        self.webhook_events = FakeWebhookEventStore(self)
+        self.jobs = self._work.job_queue
+        return self
+
+    async def commit(self) -> None:
+        self._factory.store = copy.deepcopy(self.work)
+        self._factory.commits += 1
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self._work = None
+
+
+class FakeChannelUnitOfWorkFactory(UnitOfWorkFactory):
+    def __init__(self, store: ChannelStore | None = None) -> None:
+        self.store = store if store is not None else ChannelStore()
+        self.commits = 0
+
+    def __call__(self, organization_id: UUID | None = None) -> FakeChannelUnitOfWork:
+        return FakeChannelUnitOfWork(self, organization_id)
+
+
+class _Repo:
+    def __init__(self, uow: FakeChannelUnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def _db(self) -> ChannelStore:
+        return self._uow.work
+
+    def _org(self) -> UUID:
+        if self._uow.organization_id is None:
+            raise RuntimeError("organization-scoped repository used in system scope")
+        return self._uow.organization_id
+
+
+class FakeNumberRepository(_Repo, WhatsAppNumberRepository):
+    async def add(self, number: WhatsAppNumber) -> None:
+        if any(n.phone_number_id == number.phone_number_id for n in self._db.numbers.values()):
+            raise WhatsAppNumberAlreadyRegistered()
+        self._db.numbers[number.id] = copy.copy(number)
+
+    async def get(self, number_id: UUID) -> WhatsAppNumber | None:
+        found = self._db.numbers.get(number_id)
+        return copy.copy(found) if found is not None and found.organization_id == self._org() else None
+
+    async def update(self, number: WhatsAppNumber) -> None:
+        if number.id in self._db.numbers and self._db.numbers[number.id].organization_id == number.organization_id:
+            self._db.numbers[number.id] = copy.copy(number)
+
+    async def list(self, *, limit: int, offset: int) -> tuple[list[WhatsAppNumber], int]:
+        mine = sorted((n for n in self._db.numbers.values() if n.organization_id == self._org()),
+                      key=lambda n: (n.created_at, n.id))
+        return [copy.copy(n) for n in mine[offset:offset + limit]], len(mine)
+
+    async def default_active(self) -> WhatsAppNumber | None:
+        active, _ = await self.list(limit=10_000, offset=0)
+        return next((n for n in active if n.status is NumberStatus.ACTIVE), None)
+
+    async def get_by_phone_number_id_any_org(self, phone_number_id: str) -> WhatsAppNumber | None:
+        found = next((n for n in self._db.numbers.values() if n.phone_number_id == phone_number_id), None)
+        return copy.copy(found) if found is not None else None
+
+
+class FakeConversationRepository(_Repo, ConversationRepository):
+    def _find(self, number_id: UUID, contact_id: UUID) -> Conversation | None:
+        org = self._org()
+        return next((c for c in self._db.conversations.values() if c.organization_id == org
+                     and c.number_id == number_id and c.contact_id == contact_id), None)
+
+    async def get(self, number_id: UUID, contact_id: UUID) -> Conversation | None:
+        found = self._find(number_id, contact_id)
+        return copy.copy(found) if found is not None else None
+
+    async def get_for_update(self, number_id: UUID, contact_id: UUID, now: datetime) -> Conversation:
+        found = self._find(number_id, contact_id)
+        if found is None:
+            found = Conversation(id=uuid4(), organization_id=self._org(), number_id=number_id, contact_id=contact_id,
+                                 created_at=now, updated_at=now)
+            self._db.conversations[found.id] = found
+        return copy.copy(found)
+
+    async def update(self, conversation: Conversation) -> None:
+        stored = self._db.conversations.get(conversation.id)
+        if stored is not None and stored.organization_id == self._org():
+            self._db.conversations[conversation.id] = copy.copy(conversation)
+
+    async def open_windows(self, number_id: UUID, contact_ids: Sequence[UUID], now: datetime) -> set[UUID]:
+        return {c.contact_id for c in self._db.conversations.values()
+                if c.organization_id == self._org() and c.number_id == number_id and c.contact_id in contact_ids
+                and c.last_inbound_at is not None and c.last_inbound_at > now - CUSTOMER_SERVICE_WINDOW}
+
+
+class FakeMessageRepository(_Repo, MessageRepository):
+    def _mine(self, message: Message | None) -> Message | None:
+        return copy.deepcopy(message) if message is not None and message.organization_id == self._org() else None
+
+    async def add(self, message: Message) -> None:
+        if message.organization_id != self._org():
+            raise RuntimeError("row-level security: message of another organization")
+        if message.id in self._db.messages or (
+                message.wamid is not None and any(m.wamid == message.wamid for m in self._db.messages.values())):
+            raise RuntimeError("messages: duplicate id or wamid")
+        self._db.messages[message.id] = copy.deepcopy(message)
+
+    async def add_inbound_if_new(self, message: Message) -> bool:
+        if message.wamid is not None and any(m.wamid == message.wamid for m in self._db.messages.values()):
+            return False
+        await self.add(message)
+        return True
+
+    async def get(self, message_id: UUID, *, for_update: bool = False) -> Message | None:
+        return self._mine(self._db.messages.get(message_id))
+
+    async def get_by_wamid(self, wamid: str, *, for_update: bool = False) -> Message | None:
+        return self._mine(next((m for m in self._db.messages.values() if m.wamid == wamid), None))
+
+    async def update(self, message: Message) -> None:
+        stored = self._db.messages.get(message.id)
+        if stored is None or stored.organization_id != self._org():
+            return
+        if message.wamid is not None and any(m.wamid == message.wamid and m.id != message.id
+                                             for m in self._db.messages.values()):
+            raise RuntimeError("messages: duplicate wamid")
+        self._db.messages[message.id] = replace(copy.deepcopy(message), direction=stored.direction,
+                                                created_at=stored.created_at)
+
+    async def record_status_event(self, message: Message, event: StatusEvent) -> bool:
+        if any(r.message_id == message.id and r.event.status == event.status for r in self._db.status_events):
+            return False
+        self._db.status_events.append(StatusRow(message.organization_id, message.id, event))
+        return True
+
+    async def status_history(self, message_id: UUID) -> list[StatusEvent]:
+        rows = [r for r in self._db.status_events if r.message_id == message_id and r.organization_id == self._org()]
+        return [r.event for r in sorted(rows, key=lambda r: r.event.occurred_at)]
+
+    async def first_outbound_since(self, contact_id: UUID, number_id: UUID, since: datetime) -> Message | None:
+        found = sorted((m for m in self._db.messages.values() if m.organization_id == self._org()
+                        and m.contact_id == contact_id and m.number_id == number_id
+                        and m.direction is MessageDirection.OUTBOUND and m.created_at >= since),
+                       key=lambda m: (m.created_at, m.id))
+        return copy.deepcopy(found[0]) if found else None
+
+    async def list_for_contact(self, contact_id: UUID, *, limit: int, offset: int) -> tuple[list[Message], int]:
+        found = sorted((m for m in self._db.messages.values()
+                        if m.organization_id == self._org() and m.contact_id == contact_id),
+                       key=lambda m: (m.occurred_at, m.id), reverse=True)
+        return [copy.deepcopy(m) for m in found[offset:offset + limit]], len(found)
+
+
+class FakeWebhookEventStore(_Repo, WebhookEventStore):
+    async def add(self, *, event_id: UUID, body: bytes, body_sha256: str, received_at: datetime) -> bool:
+        if any(row.body_sha256 == body_sha256 for row in self._db.webhook_events.values()):
+            return False
+        self._db.webhook_events[event_id] = WebhookRow(event_id, body, body_sha256, received_at)
+        return True
+
+    async def get(self, event_id: UUID, *, for_update: bool = False) -> StoredWebhook | None:
+        row = self._db.webhook_events.get(event_id)
+        return StoredWebhook(id=row.id, body=row.body, status=row.status, attempts=row.attempts) if row else None
+
+    async def mark(self, event_id: UUID, *, status: str, now: datetime, summary: dict[str, int] | None = None,
+                   error: str | None = None) -> None:
+        row = self._db.webhook_events.get(event_id)
+        if row is None:
+            return
+        row.status, row.attempts = status, row.attempts + 1
+        if status == "processed":
+            row.processed_at = now
+        if summary is not None:
+            row.summary = dict(summary)
+        if error is not None:
+            row.last_error = error[:1000]
+
+
+# --------------------------------------------------------------------------- the outside world
+
+
+@dataclass(frozen=True)
+class GatewayCall:
+    method: str
+    phone_number_id: str
+    access_token: str
+    to: str
+    tracking: str | None
+    args: dict[str, Any]
+
+
+class FakeWhatsAppGateway(WhatsAppGateway):
+    """Records every call; answers a fresh wamid, or the next scripted error of :meth:`fail_next`."""
+
+    def __init__(self) -> None:
+        self.calls: list[GatewayCall] = []
+        self.errors: deque[GraphApiError] = deque()
+        self.details: dict[str, PhoneNumberDetails] = {}
+        self.read: list[tuple[str, str]] = []
+        self._ids = itertools.count(1)
+
+    def fail_next(self, *errors: GraphApiError) -> None:
+        self.errors.extend(errors)
+
+    @property
+    def sends(self) -> list[GatewayCall]:
+        return [c for c in self.calls if c.method.startswith("send_")]
+
+    async def _send(self, method: str, phone_number_id: str, access_token: str, to: str, tracking: str | None,
+                    **args: Any) -> SentMessage:
+        self.calls.append(GatewayCall(method, phone_number_id, access_token, to, tracking, args))
+        if self.errors:
+            raise self.errors.popleft()
+        return SentMessage(wamid=f"wamid.fake{next(self._ids)}", wa_id=to)
+
+    async def send_text(self, phone_number_id: str, access_token: str, to: str, body: str, preview_url: bool = False,
+                        reply_to: str | None = None, tracking: str | None = None) -> SentMessage:
+        return await self._send("send_text", phone_number_id, access_token, to, tracking, body=body,
+                                reply_to=reply_to)
+
+    async def send_template(self, phone_number_id: str, access_token: str, to: str, name: str, language: str,
+                            components: Sequence[Mapping[str, Any]] = (), *, reply_to: str | None = None,
+                            tracking: str | None = None) -> SentMessage:
+        return await self._send("send_template", phone_number_id, access_token, to, tracking, name=name,
+                                language=language, components=list(components))
+
+    async def send_buttons(self, phone_number_id: str, access_token: str, to: str, body: str,
+                           buttons: Sequence[tuple[str, str]], header: str | None = None, footer: str | None = None,
+                           *, reply_to: str | None = None, tracking: str | None = None) -> SentMessage:
+        return await self._send("send_buttons", phone_number_id, access_token, to, tracking, body=body,
+                                buttons=list(buttons))
+
+    async def send_list(self, phone_number_id: str, access_token: str, to: str, body: str, button: str,
+                        sections: Sequence[ListSection], header: str | None = None, footer: str | None = None, *,
+                        reply_to: str | None = None, tracking: str | None = None) -> SentMessage:
+        return await self._send("send_list", phone_number_id, access_token, to, tracking, body=body, button=button,
+                                sections=list(sections))
+
+    async def send_media(self, phone_number_id: str, access_token: str, to: str, kind: MediaKind, link: str,
+                         caption: str | None = None, filename: str | None = None, *, reply_to: str | None = None,
+                         tracking: str | None = None) -> SentMessage:
+        return await self._send("send_media", phone_number_id, access_token, to, tracking, kind=kind, link=link,
+                                caption=caption)
+
+    async def mark_read(self, phone_number_id: str, access_token: str, message_wamid: str) -> None:
+        self.read.append((phone_number_id, message_wamid))
+
+    async def get_phone_number(self, phone_number_id: str, access_token: str) -> PhoneNumberDetails:
+        self.calls.append(GatewayCall("get_phone_number", phone_number_id, access_token, "", None, {}))
+        if self.errors:
+            raise self.errors.popleft()
+        return self.details.get(phone_number_id) or PhoneNumberDetails(
+            id=phone_number_id, display_phone_number="15550783881", verified_name="Test",
+            code_verification_status="VERIFIED", throughput_level="STANDARD")
+
+
+class FakeSendPacer(SendPacer):
+    """Records reservations; answers ``wait`` seconds (0 by default)."""
+
+    def __init__(self, wait: float = 0.0) -> None:
+        self.wait = wait
+        self.reservations: list[tuple[str, float]] = []
+
+    async def reserve(self, key: str, rate_per_second: float) -> float:
+        self.reservations.append((key, rate_per_second))
+        return self.wait
+
+
+class FakeSecretResolver(SecretResolver):
+    def __init__(self, tokens: Mapping[UUID, str] | None = None) -> None:
+        self.tokens: dict[UUID, str] = dict(tokens or {})
+        self.resolved: list[tuple[UUID, UUID]] = []
+        self.failures: list[tuple[UUID, UUID]] = []
+
+    async def resolve(self, organization_id: UUID, secret_id: UUID) -> str:
+        if secret_id not in self.tokens:
+            raise SecretNotFound()
+        self.resolved.append((organization_id, secret_id))
+        return self.tokens[secret_id]
+
+    async def report_failure(self, organization_id: UUID, secret_id: UUID) -> None:
+        self.failures.append((organization_id, secret_id))
+
+
+# --------------------------------------------------------------------------- builders
+
+
+def actor(organization_id: UUID, role: Role = Role.ORG_ADMIN) -> Actor:
+    return Actor(user_id=uuid4(), organization_id=organization_id, role=role, session_id=uuid4(), jti="jti",
+                 token_expires_at=T0 + timedelta(minutes=15))
+
+
+def number(organization_id: UUID, *, phone_number_id: str = "106540352242922", secret_id: UUID | None = None,
+           status: NumberStatus = NumberStatus.ACTIVE, throughput_mps: int = 80,
+           created_at: datetime = T0) -> WhatsAppNumber:
+    return WhatsAppNumber(id=uuid4(), organization_id=organization_id, phone_number_id=phone_number_id, waba_id=None,
+                          phone_number="15550783881", display_name="Shop", status=status, verified=True,
+                          access_token_secret_id=secret_id or uuid4(), throughput_mps=throughput_mps,
+                          created_at=created_at, updated_at=created_at)
+
+
+def contact(organization_id: UUID, whatsapp_id: str = "16505551234", at: datetime = T0) -> Contact:
+    return Contact(id=uuid4(), organization_id=organization_id, whatsapp_id=whatsapp_id, created_at=at,
+                   updated_at=at)
+
+
+def outbound(num: WhatsAppNumber, person: Contact, *, kind: str = "text", content: dict[str, Any] | None = None,
+             status: str = "queued", at: datetime = T0, **fields: Any) -> Message:
+    return Message(id=uuid4(), organization_id=num.organization_id, number_id=num.id, contact_id=person.id,
+                   direction=MessageDirection.OUTBOUND, type=kind, content=content or {"text": "hello"},
+                   status=status, occurred_at=at, created_at=at, updated_at=at, **fields)
