@@ -61,11 +61,6 @@ class AutomationAlreadyStarted(AutomationStateConflict):
     default_message = "The automation was already started."
 
 
-class FlowNotActive(RuleViolation):
-    code = "flow_not_active"
-    default_message = "Only an active (published) flow can be automated."
-
-
 class TemplateRequired(RuleViolation):
     code = "template_required"
     default_message = ("Some contacts are outside the 24-hour window: config.template (an approved template) is "

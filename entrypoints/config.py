@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     worker_concurrency: int = 20
+    opt_out_keywords: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["STOP", "PARAR", "SAIR", "CANCELAR", "UNSUBSCRIBE", "DESCADASTRAR"])
+    worker_heartbeat_seconds: float = Field(default=30.0, gt=0)  # a crashed worker's jobs are re-picked after it
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
     flow_http_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -39,6 +39,19 @@ from application.use_cases.auth.me import GetCurrentUser
 from application.use_cases.auth.refresh import RefreshSession
 from application.use_cases.auth.register import RegisterUser
 from application.use_cases.auth.reset_password import ResetPassword
+from application.use_cases.automations.control import (
+    CancelAutomation,
+    GetAutomation,
+    GetAutomationStats,
+    ListAutomations,
+    ListRecipients,
+    PauseAutomation,
+    ResumeAutomation,
+    StartAutomation,
+)
+from application.use_cases.automations.create_automation import CreateAutomation
+from application.use_cases.automations.dispatch import DispatchAutomation
+from application.use_cases.automations.tracking import AutomationTracker
 from application.use_cases.contacts.manage_contacts import (
     CreateContact,
     DeleteContact,
@@ -249,16 +262,21 @@ class Container(containers.DeclarativeContainer):
     list_numbers = providers.Factory(ListNumbers, uow=uow)
     get_number = providers.Factory(GetNumber, uow=uow)
     send_message = providers.Factory(SendMessage, uow=uow, clock=clock)
-    deliver_message = providers.Factory(DeliverMessage, uow=uow, gateway=whatsapp_gateway, secrets=secret_resolver,
-                                        pacer=send_pacer, clock=clock)
-    reconcile_send = providers.Factory(ReconcileUnconfirmedSend, uow=uow, clock=clock)
     flow_runtime = providers.Singleton(FlowRuntime, ttl=providers.Callable(
         lambda h: timedelta(hours=h), settings.provided.flow_execution_ttl_hours))
     flow_inbound_hook = providers.Singleton(FlowInboundHook, runtime=flow_runtime, clock=clock)
+    automation_tracker = providers.Singleton(AutomationTracker, flows=flow_runtime, clock=clock,
+                                             opt_out_keywords=settings.provided.opt_out_keywords)
+    deliver_message = providers.Factory(DeliverMessage, uow=uow, gateway=whatsapp_gateway, secrets=secret_resolver,
+                                        pacer=send_pacer, clock=clock,
+                                        status_hooks=providers.List(automation_tracker.provided.on_status))
+    reconcile_send = providers.Factory(ReconcileUnconfirmedSend, uow=uow, clock=clock)
     ingest_webhook = providers.Factory(IngestWebhook, uow=uow, decoder=webhook_decoder, clock=clock)
-    process_webhook = providers.Factory(ProcessWebhook, uow=uow, decoder=webhook_decoder, clock=clock,
-                                        inbound_hooks=providers.List(  # other hooks before flows' (handled_by)
-                                            flow_inbound_hook.provided.on_inbound))
+    process_webhook = providers.Factory(
+        ProcessWebhook, uow=uow, decoder=webhook_decoder, clock=clock,
+        # opt-outs and automation replies first: the flow hook skips messages another hook handled
+        inbound_hooks=providers.List(automation_tracker.provided.on_inbound, flow_inbound_hook.provided.on_inbound),
+        status_hooks=providers.List(automation_tracker.provided.on_status))
     get_message = providers.Factory(GetMessage, uow=uow)
     list_contact_messages = providers.Factory(ListContactMessages, uow=uow)
 
@@ -286,3 +304,16 @@ class Container(containers.DeclarativeContainer):
     operations_monitor = providers.Singleton(PostgresOperationsMonitor, engine)
     read_operational_stats = providers.Factory(ReadOperationalStats, monitor=operations_monitor)
     list_dead_letters = providers.Factory(ListDeadLetters, monitor=operations_monitor)
+
+    # flow automations
+    create_automation = providers.Factory(CreateAutomation, uow=uow, clock=clock)
+    start_automation = providers.Factory(StartAutomation, uow=uow, clock=clock)
+    pause_automation = providers.Factory(PauseAutomation, uow=uow, clock=clock)
+    resume_automation = providers.Factory(ResumeAutomation, uow=uow, clock=clock)
+    cancel_automation = providers.Factory(CancelAutomation, uow=uow, clock=clock)
+    get_automation = providers.Factory(GetAutomation, uow=uow)
+    list_automations = providers.Factory(ListAutomations, uow=uow)
+    automation_stats = providers.Factory(GetAutomationStats, uow=uow, clock=clock)
+    list_recipients = providers.Factory(ListRecipients, uow=uow)
+    dispatch_automation = providers.Factory(DispatchAutomation, uow=uow, pacer=send_pacer, flows=flow_runtime,
+                                            clock=clock)

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from application.ports.operations import DeadLetter, OperationalStats, OperationsMonitor, QueueDepth
 
-_QUEUE = text("""SELECT entrypoint, status::text AS status, count(*) AS count,
+_QUEUE = text("""SELECT entrypoint, status::text AS status, count(*) AS jobs,
                         coalesce(extract(epoch FROM now() - min(created)), 0) AS oldest
                  FROM pgqueuer GROUP BY entrypoint, status ORDER BY entrypoint, status""")
 _WEBHOOKS = text("""SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
@@ -34,7 +34,7 @@ class PostgresOperationsMonitor(OperationsMonitor):
     async def stats(self) -> OperationalStats:
         async with self._engine.begin() as connection:
             await connection.execute(text("SELECT set_config('pytake.scope', 'system', true)"))
-            queue = [QueueDepth(entrypoint=r.entrypoint, status=r.status, count=int(r.count),
+            queue = [QueueDepth(entrypoint=r.entrypoint, status=r.status, count=int(r.jobs),
                                 oldest_age_seconds=float(r.oldest)) for r in (await connection.execute(_QUEUE)).all()]
             hooks = (await connection.execute(_WEBHOOKS)).one()
             dead = int((await connection.execute(_DEAD_COUNT)).scalar_one())

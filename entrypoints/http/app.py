@@ -14,7 +14,7 @@ from entrypoints.container import Container
 from entrypoints.http import routers
 from entrypoints.http.errors import install_error_handlers
 from entrypoints.http.middleware import CatchAllMiddleware, RequestContextMiddleware
-from entrypoints.http.routers import auth, contacts, flows, health, operations, secrets, users, whatsapp
+from entrypoints.http.routers import auth, automations, contacts, flows, health, operations, secrets, users, whatsapp
 from entrypoints.logging import configure_logging
 from entrypoints.runtime import resolve_database_url
 
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.include_router(health.router)
     app.include_router(operations.metrics_router)
     app.include_router(operations.admin_router, prefix=API_PREFIX)
-    for module in (auth, users, contacts, whatsapp, secrets, flows):
+    for module in (auth, users, contacts, whatsapp, secrets, flows, automations):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(flows.handoff_router, prefix=API_PREFIX)
     return app

@@ -10,6 +10,7 @@ from uuid import UUID
 from pgqueuer.models import Job
 
 from application.use_cases.auth.forgot_password import SEND_EMAIL_JOB
+from application.use_cases.automations.jobs import DISPATCH_AUTOMATION_JOB
 from application.use_cases.flows.jobs import (
     EXPIRE_FLOW_EXECUTIONS_JOB,
     FLOW_HTTP_JOB,
@@ -56,10 +57,16 @@ def build_handlers(container: Container) -> dict[str, Handler]:
         use_case = await provide(container.verify_number)
         await use_case.execute(UUID(data["organization_id"]), UUID(data["number_id"]))
 
+    async def dispatch_automation(job: Job) -> None:
+        data = payload_of(job)
+        use_case = await provide(container.dispatch_automation)
+        await use_case.execute(UUID(data["organization_id"]), UUID(data["automation_id"]))
+
     handlers: dict[str, Handler] = {
         SEND_EMAIL_JOB: send_email, SEND_MESSAGE_JOB: send_message, RECONCILE_SEND_JOB: reconcile_send,
         PROCESS_WEBHOOK_JOB: process_webhook, VERIFY_NUMBER_JOB: verify_number}
     handlers.update(flow_handlers(container))
+    handlers[DISPATCH_AUTOMATION_JOB] = dispatch_automation
     return handlers
 
 

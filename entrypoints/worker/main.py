@@ -46,7 +46,7 @@ async def run_worker(settings: Settings, database_url: str, *, stop: asyncio.Eve
     try:
         await queue.run(batch_size=10, dequeue_timeout=timedelta(seconds=5),
                         max_concurrent_tasks=max(settings.worker_concurrency, 20),
-                        heartbeat_timeout=timedelta(seconds=30))
+                        heartbeat_timeout=timedelta(seconds=settings.worker_heartbeat_seconds))
     finally:
         watcher.cancel()
         await connection.close()

@@ -21,9 +21,9 @@ from tests.e2e.flows_support import (
     wait_execution,
     wait_sent,
 )
+from tests.e2e.support import parse_time
 from tests.fake_graph import builders
 from tests.fake_graph.server import FakeGraphServer
-from tests.e2e.support import parse_time
 
 pytestmark = pytest.mark.e2e
 

@@ -14,21 +14,16 @@ from application.use_cases.whatsapp.send_message import sending_number
 from domain.automations import (
     Automation,
     AutomationStatus,
-    FlowNotActive,
     Recipient,
     RecipientState,
     TemplateRequired,
 )
 from domain.contacts import Contact, ContactNotFound, normalize_whatsapp_id
-from domain.errors import InvalidValue, NotFound
+from domain.errors import InvalidValue
+from domain.flows.records import FlowNotActive, FlowNotFound
 
 DEFAULT_RATE = 20.0
 MAX_CONTACTS = 100_000
-
-
-class FlowNotFoundForAutomation(NotFound):
-    code = "flow_not_found"
-    default_message = "Flow not found."
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,7 +103,7 @@ class CreateAutomation:
         async with self._uow(actor.organization_id) as uow:
             flow = await uow.flows.get(cmd.flow_id)
             if flow is None:
-                raise FlowNotFoundForAutomation()
+                raise FlowNotFound()
             if str(getattr(flow.status, "value", flow.status)) != "active":
                 raise FlowNotActive()
             number = await sending_number(uow, cmd.from_number_id)

@@ -187,7 +187,9 @@ class DeleteFlow:
         actor.require(Permission.MANAGE_FLOWS)
         async with self._uow(actor.organization_id) as uow:
             flow = await load_flow(uow, flow_id, for_update=True)
-            if flow.status is not FlowStatus.ARCHIVED and await uow.flow_executions.count_running_for_flow(flow_id):
+            if flow.status is not FlowStatus.ARCHIVED and (
+                    await uow.flow_executions.count_running_for_flow(flow_id)
+                    or await uow.automations.count_unfinished_for_flow(flow_id)):
                 raise FlowInUse()
             await uow.flows.delete(flow_id)
             await uow.commit()

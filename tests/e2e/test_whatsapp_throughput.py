@@ -1,0 +1,85 @@
+"""A number's throughput holds: 500 sends at 50 messages per second take about 10 s, never above 50 in a second."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from entrypoints.config import Settings
+from tests.e2e.whatsapp_support import (
+    WorkerProcess,
+    count,
+    org_with_number,
+    random_wa_id,
+    send_template,
+    wait_until,
+)
+from tests.fake_graph.server import FakeGraphServer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+SENDS, RATE, REPLICAS = 500, 50, 2
+
+
+@pytest.fixture
+def workers(test_settings: Settings, database_url: str, tmp_path: Path) -> Iterator[list[WorkerProcess]]:
+    """Two replicas of the real worker, each its own process with room for 100 jobs at once (started by the
+    test). The number's pace is shared by the replicas through PostgreSQL, which is what is measured."""
+    processes = [WorkerProcess(test_settings, database_url, tmp_path / f"worker-{i}.log", WORKER_CONCURRENCY="100")
+                 for i in range(REPLICAS)]
+    try:
+        yield processes
+    finally:
+        for process in processes:
+            if process.process is not None:
+                assert process.stop() == 0, process.tail()
+
+
+async def test_500_sends_at_50_per_second_take_about_10_seconds(
+        client: httpx.AsyncClient, fake_graph: FakeGraphServer, workers: list[WorkerProcess],
+        database_url: str) -> None:
+    org = await org_with_number(client, fake_graph)
+    assert await count(database_url, "WITH u AS (UPDATE whatsapp_numbers SET throughput_mps = $1 WHERE id = $2::uuid "
+                                     "RETURNING 1) SELECT count(*) FROM u", RATE, org.number["id"]) == 1
+    recipients = [random_wa_id() for _ in range(25)]
+    gate = asyncio.Semaphore(25)
+
+    async def queue(i: int) -> str:
+        async with gate:
+            return await send_template(client, org, recipients[i % len(recipients)])
+
+    # all 500 are queued through the API first, then one worker drains them: the pace is the pacer's alone
+    message_ids = await asyncio.gather(*(queue(i) for i in range(SENDS)))
+    for process in workers:
+        process.start()
+
+    def ours() -> list[float]:
+        return sorted(s.at for s in fake_graph.sent_messages if s.phone_number_id == org.phone_number_id)
+
+    async def all_sent() -> bool:
+        for process in workers:
+            assert process.alive(), process.tail()
+        return len(ours()) >= SENDS
+
+    await wait_until(all_sent, timeout=40, interval=0.25, what=f"{SENDS} sends")
+    requests = [r for r in fake_graph.requests if r.path.endswith(f"/{org.phone_number_id}/messages")]
+    assert len(requests) == SENDS and {r.status for r in requests} == {200}  # no refusal, no retry
+    tracked = [s.biz_opaque_callback_data for s in fake_graph.sent_messages
+               if s.phone_number_id == org.phone_number_id]
+    assert sorted(tracked) == sorted(message_ids)  # each message exactly once
+
+    stamps = sorted(r.at for r in requests)
+    elapsed = stamps[-1] - stamps[0]
+    assert 9.0 <= elapsed <= 14.0, elapsed
+    to_wall = time.time() - time.monotonic()
+    per_second = Counter(math.floor(at + to_wall) for at in stamps)
+    assert max(per_second.values()) <= RATE, sorted(per_second.items())
+    sliding = max(sum(1 for other in stamps[i:i + RATE + 1] if other - at < 1.0) for i, at in enumerate(stamps))
+    assert sliding <= RATE + 1, sliding  # any 1-second window: the pace, give or take one network jitter
