@@ -6,7 +6,7 @@ Revises: 0001_foundation
 
 from alembic import op
 
-from adapters.postgres.migration_sql import run_script
+from adapters.postgres.migration_sql import grant_app_role, run_script
 
 revision = "0002_vault"
 down_revision = "0001_foundation"
@@ -96,7 +96,9 @@ def upgrade() -> None:
     """)
     for table in VAULT_TABLES:
         enable_rls(table)
-    # The audit log is append-only for the application (default privileges granted it everything).
+    grant_app_role("secrets", "secret_versions", "secret_usage")
+    # The audit log is append-only for the application.
+    op.execute(f"GRANT SELECT, INSERT ON vault_audit_events TO {APP_ROLE}")
     op.execute(f"REVOKE UPDATE, DELETE ON vault_audit_events FROM {APP_ROLE}")
 
 

@@ -6,7 +6,7 @@ Revises: 0003_whatsapp
 
 from alembic import op
 
-from adapters.postgres.migration_sql import run_script
+from adapters.postgres.migration_sql import grant_app_role, run_script
 
 revision = "0004_flows"
 down_revision = "0003_whatsapp"
@@ -74,6 +74,7 @@ def upgrade() -> None:
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         op.execute(f"CREATE POLICY tenant_isolation ON {table} USING (pytake_tenant_visible(organization_id)) "
                    "WITH CHECK (pytake_tenant_visible(organization_id))")
+    grant_app_role(*TENANT_TABLES)
 
 
 def downgrade() -> None:
