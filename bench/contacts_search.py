@@ -30,8 +30,8 @@ LAST = ["silva", "souza", "oliveira", "santos", "lima", "costa", "pereira", "alm
 
 async def _seed(connection: asyncpg.Connection, org: uuid.UUID, contacts: int) -> None:
     now = datetime.now(UTC)
-    await connection.execute("INSERT INTO organizations (id, name, created_at, updated_at) VALUES ($1, 'bench', $2, $2)",
-                             org, now)
+    await connection.execute(
+        "INSERT INTO organizations (id, name, created_at, updated_at) VALUES ($1, 'bench', $2, $2)", org, now)
     rng = random.Random(7)
     batch = []
     for n in range(contacts):
