@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     worker_concurrency: int = 20
     opt_out_keywords: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["STOP", "PARAR", "SAIR", "CANCELAR", "UNSUBSCRIBE", "DESCADASTRAR"])
+    worker_poll_seconds: float = Field(default=1.0, gt=0)  # delayed and retried jobs are seen this soon
     worker_heartbeat_seconds: float = Field(default=30.0, gt=0)  # a crashed worker's jobs are re-picked after it
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536

@@ -366,10 +366,15 @@ class FakeSendPacer(SendPacer):
     def __init__(self, wait: float = 0.0) -> None:
         self.wait = wait
         self.reservations: list[tuple[str, float]] = []
+        self.admissions: list[tuple[str, int]] = []
 
     async def reserve(self, key: str, rate_per_second: float) -> float:
         self.reservations.append((key, rate_per_second))
         return self.wait
+
+    async def admit(self, key: str, per_second: int) -> float:
+        self.admissions.append((key, per_second))
+        return 0.0
 
 
 class FakeSecretResolver(SecretResolver):

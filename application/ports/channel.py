@@ -134,6 +134,11 @@ class SendPacer(Protocol):
     async def reserve(self, key: str, rate_per_second: float) -> float:
         """Reserve the next slot; returns the seconds to wait before using it (0 when due now)."""
 
+    @abstractmethod
+    async def admit(self, key: str, per_second: int) -> float:
+        """Hard cap: count one send in the current calendar second unless ``per_second`` were already counted;
+        returns 0 when admitted, else the seconds until the next second (try again then)."""
+
 
 class SecretResolver(Protocol):
     """The vault's internal path: values resolved at use time, counted in the secret's usage."""

@@ -63,7 +63,8 @@ class ClassifyingExecutor(EntrypointExecutor):
                 log.info("job.acknowledged_after_error", **fields)
                 return
             if outcome is Outcome.RETRY and job.attempts + 1 < self.max_attempts:
-                hinted = getattr(error, "retry_after_seconds", None)
+                backoff = getattr(error, "backoff_seconds", None)  # Graph errors: backoff by code and attempt
+                hinted = backoff(job.attempts) if callable(backoff) else getattr(error, "retry_after_seconds", None)
                 delay = timedelta(seconds=hinted) if hinted else min(
                     self.initial_delay * (2 ** job.attempts), self.max_delay)
                 log.warning("job.retry", delay_seconds=delay.total_seconds(), exc_info=error, **fields)

@@ -44,7 +44,7 @@ async def run_worker(settings: Settings, database_url: str, *, stop: asyncio.Eve
     watcher = asyncio.create_task(_watch())
     log.info("worker.started", concurrency=settings.worker_concurrency)
     try:
-        await queue.run(batch_size=10, dequeue_timeout=timedelta(seconds=5),
+        await queue.run(batch_size=10, dequeue_timeout=timedelta(seconds=settings.worker_poll_seconds),
                         max_concurrent_tasks=max(settings.worker_concurrency, 20),
                         heartbeat_timeout=timedelta(seconds=settings.worker_heartbeat_seconds))
     finally:

@@ -22,6 +22,7 @@ from tests.e2e.whatsapp_support import (
     sends_of,
     wait_processed,
     wait_status,
+    wait_until,
 )
 from tests.fake_graph import builders
 from tests.fake_graph.server import FakeGraphServer
@@ -66,7 +67,10 @@ async def test_text_inside_the_window_goes_queued_then_sent_with_the_wamid(
     assert detail["sent_at"] is not None
     [request] = requests_of(fake_graph, message_id)
     assert request.headers["authorization"] == "<redacted>" and request.token_valid
-    assert await queued_jobs_for(database_url, message_id) == 0
+    async def job_done() -> bool:
+        return await queued_jobs_for(database_url, message_id) == 0
+
+    await wait_until(job_done, timeout=5, what="the send job to leave the queue")
 
 
 async def test_free_form_outside_the_window_is_400_and_nothing_is_queued(

@@ -51,6 +51,20 @@ _RESERVE = text("""
 """)
 
 
+_ADMIT = text("""
+    WITH now AS (SELECT clock_timestamp() AS t),
+    purge AS (DELETE FROM send_admissions WHERE key = :key AND second < (SELECT t FROM now) - interval '1 minute'),
+    counted AS (
+        INSERT INTO send_admissions AS a (key, second, count)
+        VALUES (:key, date_trunc('second', (SELECT t FROM now)), 1)
+        ON CONFLICT (key, second) DO UPDATE SET count = a.count + 1 WHERE a.count < :limit
+        RETURNING count)
+    SELECT EXISTS (SELECT 1 FROM counted) AS admitted,
+           extract(epoch FROM date_trunc('second', t) + interval '1 second' - t) AS wait
+    FROM now
+""")
+
+
 class PostgresSendPacer(SendPacer):
     """A leaky bucket in one row per key: each reservation takes the next slot ``1/rate`` after the last,
     so every replica together never exceeds the rate. Runs in its own short transaction."""
@@ -64,3 +78,8 @@ class PostgresSendPacer(SendPacer):
             await connection.execute(text("SELECT set_config('pytake.scope', 'system', true)"))
             wait = (await connection.execute(_RESERVE, {"key": key, "interval": interval})).scalar_one()
         return max(float(wait), 0.0)
+
+    async def admit(self, key: str, per_second: int) -> float:
+        async with self._engine.begin() as connection:
+            row = (await connection.execute(_ADMIT, {"key": key, "limit": per_second})).one()
+        return 0.0 if row.admitted else max(float(row.wait), 0.001)

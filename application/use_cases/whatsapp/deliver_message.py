@@ -56,8 +56,11 @@ class DeliverMessage:
         if number.status is not NumberStatus.ACTIVE:
             return await self._fail(organization_id, message_id, None, "The sending number is not active.")
         token = await self._secrets.resolve(organization_id, number.access_token_secret_id)
-        wait = await self._pacer.reserve(f"number:{number.id}", number.throughput_mps)
+        key = f"number:{number.id}"
+        wait = await self._pacer.reserve(key, number.throughput_mps)  # smooth: one slot every 1/mps seconds
         if wait > 0:
+            await asyncio.sleep(wait)
+        while (wait := await self._pacer.admit(key, number.throughput_mps)) > 0:  # hard cap per calendar second
             await asyncio.sleep(wait)
         if not await self._claim(organization_id, message_id):
             return "skipped"

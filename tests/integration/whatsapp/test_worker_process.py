@@ -114,11 +114,11 @@ async def test_a_worker_killed_after_graph_accepted_the_send_never_sends_it_agai
     to = random_wa_id()
     held_graph.gate.hold = 8.0  # Meta accepts, the answer never reaches the first worker
     message_id = await send_template(client, org, to)
-    first = WorkerProcess(process_settings, database_url, tmp_path / "worker-1.log").start()
-    second = WorkerProcess(process_settings, database_url, tmp_path / "worker-2.log")
+    first = WorkerProcess(process_settings, database_url, tmp_path / "worker-1.log", **HEARTBEAT).start()
+    second = WorkerProcess(process_settings, database_url, tmp_path / "worker-2.log", **HEARTBEAT)
     try:
         async def accepted() -> list[Any]:
-            assert first.alive(), (tmp_path / "worker-1.log").read_text()[-3000:]
+            assert first.alive(), first.tail()
             return sends_of(fake, message_id)
 
         [accepted_send] = await wait_until(accepted, timeout=30, what="the fake to accept the send")
@@ -135,13 +135,18 @@ async def test_a_worker_killed_after_graph_accepted_the_send_never_sends_it_agai
         killed_at = time.monotonic()
 
         async def reconcile_scheduled() -> list[Any]:
-            assert second.alive(), (tmp_path / "worker-2.log").read_text()[-3000:]
+            assert second.alive(), second.tail()
             if await send_jobs(database_url, "send_message", message_id):
                 return []
             return await send_jobs(database_url, "reconcile_send", message_id)
 
-        [reconcile] = await wait_until(reconcile_scheduled, timeout=HEARTBEAT_SECONDS + 20,
-                                       what="the new worker to re-pick the send job and schedule a reconcile")
+        try:
+            [reconcile] = await wait_until(reconcile_scheduled, timeout=HEARTBEAT_SECONDS + 20,
+                                           what="the new worker to re-pick the send job and schedule a reconcile")
+        except AssertionError as error:
+            jobs = await fetch(database_url, "SELECT id, entrypoint, status, attempts, heartbeat, execute_after, "
+                                             "now() AS now FROM pgqueuer ORDER BY id")
+            raise AssertionError(f"{error}\njobs: {[dict(j) for j in jobs]}\nworker 2:\n{second.tail()}") from None
         assert time.monotonic() - killed_at >= HEARTBEAT_SECONDS - 1  # re-picked only once the heartbeat went stale
         assert reconcile["status"] == "queued" and reconcile["dedupe_key"] == f"reconcile:{message_id}"
         assert len(sends_of(fake, message_id)) == 1 and len(requests_of(fake, message_id)) == 1
@@ -162,4 +167,4 @@ async def test_a_worker_killed_after_graph_accepted_the_send_never_sends_it_agai
         if first.alive():
             first.kill()
         if second.process is not None:
-            assert second.stop() == 0, (tmp_path / "worker-2.log").read_text()[-3000:]
+            assert second.stop() == 0, second.tail()
