@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run      - install, start embedded PostgreSQL (unless DATABASE_URL), migrate, serve API + worker"
 	@echo "make test     - install and run the whole suite (lint, types, layer contracts, tests)"
-	@echo "make test-db  - only the PostgreSQL-backed tests (set TEST_DATABASE_URL to use another server)"
+	@echo "make test-db  - the PostgreSQL-backed tests but the slow ones (TEST_DATABASE_URL: another server)"
 	@echo "make lint     - ruff, mypy and import-linter"
 	@echo "make migrate  - apply database migrations"
 	@echo "make bench    - run the benchmarks under bench/"
@@ -40,8 +40,10 @@ test: install lint
 	@echo "==> pytest"
 	@$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
+# The PostgreSQL-backed tests again (on TEST_DATABASE_URL's server); the slow timing-heavy ones already ran
+# in `make test`, so they are left out here unless PYTEST_ARGS says otherwise.
 test-db: install
-	@$(BIN)/python -m pytest -q -p no:cacheprovider tests/integration tests/e2e $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest -q -p no:cacheprovider tests/integration tests/e2e -m "not slow" $(PYTEST_ARGS)
 
 migrate: install
 	@$(BIN)/pytake migrate

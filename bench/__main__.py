@@ -10,6 +10,7 @@ from typing import Any
 BENCHMARKS: dict[str, str] = {
     "webhook_ingest": "bench.webhook_ingest",
     "contacts_search": "bench.contacts_search",
+    "campaign_dispatch": "bench.campaign_dispatch",
 }
 
 

@@ -270,7 +270,8 @@ class Container(containers.DeclarativeContainer):
     deliver_message = providers.Factory(DeliverMessage, uow=uow, gateway=whatsapp_gateway, secrets=secret_resolver,
                                         pacer=send_pacer, clock=clock,
                                         status_hooks=providers.List(automation_tracker.provided.on_status))
-    reconcile_send = providers.Factory(ReconcileUnconfirmedSend, uow=uow, clock=clock)
+    reconcile_send = providers.Factory(ReconcileUnconfirmedSend, uow=uow, clock=clock,
+                                       status_hooks=providers.List(automation_tracker.provided.on_status))
     ingest_webhook = providers.Factory(IngestWebhook, uow=uow, decoder=webhook_decoder, clock=clock)
     process_webhook = providers.Factory(
         ProcessWebhook, uow=uow, decoder=webhook_decoder, clock=clock,

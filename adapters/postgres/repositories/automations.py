@@ -41,21 +41,25 @@ def _recipient_values(r: Recipient) -> dict[str, Any]:
     return {c.name: (getattr(r, c.name).value if c.name == "state" else getattr(r, c.name)) for c in recipients_t.c}
 
 
+# Each recipient counted once, in the state list_recipients shows (the flow's outcome wins over the message's).
 _COUNTS = text("""
     SELECT count(*) AS total,
-           count(*) FILTER (WHERE r.state = 'pending') AS pending,
-           count(*) FILTER (WHERE r.state = 'sent') AS sent,
-           count(*) FILTER (WHERE r.state = 'delivered') AS delivered,
-           count(*) FILTER (WHERE r.state = 'read') AS read,
-           count(*) FILTER (WHERE r.state = 'replied' AND coalesce(e.status, '') NOT IN ('completed', 'failed'))
-               AS replied,
-           count(*) FILTER (WHERE r.state = 'completed' OR e.status = 'completed') AS completed,
-           count(*) FILTER (WHERE r.state = 'failed' OR (e.status = 'failed' AND r.state <> 'skipped')) AS failed,
-           count(*) FILTER (WHERE r.state = 'skipped') AS skipped,
-           count(*) FILTER (WHERE r.dispatched_at IS NOT NULL AND r.state <> 'skipped') AS dispatched
-    FROM automation_recipients r
-    LEFT JOIN flow_executions e ON e.id = r.execution_id
-    WHERE r.automation_id = :automation_id AND r.organization_id = :org
+           count(*) FILTER (WHERE shown = 'pending') AS pending,
+           count(*) FILTER (WHERE shown = 'sent') AS sent,
+           count(*) FILTER (WHERE shown = 'delivered') AS delivered,
+           count(*) FILTER (WHERE shown = 'read') AS read,
+           count(*) FILTER (WHERE shown = 'replied') AS replied,
+           count(*) FILTER (WHERE shown = 'completed') AS completed,
+           count(*) FILTER (WHERE shown = 'failed') AS failed,
+           count(*) FILTER (WHERE shown = 'skipped') AS skipped,
+           count(*) FILTER (WHERE dispatched_at IS NOT NULL AND state <> 'skipped') AS dispatched
+    FROM (SELECT r.state, r.dispatched_at,
+                 CASE WHEN e.status = 'completed' THEN 'completed'
+                      WHEN e.status = 'failed' AND r.state <> 'skipped' THEN 'failed'
+                      ELSE r.state END AS shown
+          FROM automation_recipients r
+          LEFT JOIN flow_executions e ON e.id = r.execution_id
+          WHERE r.automation_id = :automation_id AND r.organization_id = :org) AS recipients
 """)
 
 

@@ -166,8 +166,9 @@ class DeliverMessage:
 class ReconcileUnconfirmedSend:
     """A send whose outcome stayed unknown (no wamid, no status webhook) is failed, never resent."""
 
-    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock, status_hooks: Sequence[StatusHook] = ()) -> None:
         self._uow, self._clock = uow, clock
+        self._status_hooks = list(status_hooks)  # e.g. an automation recipient is reported failed, not pending
 
     async def execute(self, organization_id: UUID, message_id: UUID) -> bool:
         now = self._clock.now()
@@ -180,5 +181,7 @@ class ReconcileUnconfirmedSend:
             await uow.messages.update(message)
             await uow.messages.record_status_event(message, StatusEvent(status="failed", occurred_at=now,
                                                                         error_title=title))
+            for hook in self._status_hooks:
+                await hook(uow, message)
             await uow.commit()
         return True

@@ -64,6 +64,9 @@ class HookPacer(SendPacer):
             await self.hook(len(self.reservations))
         return 0.0
 
+    async def admit(self, key: str, per_second: int) -> float:
+        return 0.0
+
 
 @dataclass
 class World:
@@ -641,3 +644,23 @@ async def test_stats_rate_is_dispatched_per_second_between_start_and_finish(worl
     stored, counts, rate = await GetAutomationStats(uow=world.uow, clock=world.clock).execute(
         world.admin, automation.id)
     assert (stored.status, counts.dispatched, rate) == (S.COMPLETED, 4, 2.0)
+
+
+async def test_a_send_whose_outcome_stayed_unknown_fails_its_recipient_when_reconciled(world: World) -> None:
+    """A worker died between claiming the send and hearing Graph's answer: the reconcile job fails the message
+    (never resends it) and the recipient is reported failed with that reason, not left pending forever."""
+    from application.use_cases.whatsapp.deliver_message import ReconcileUnconfirmedSend
+
+    automation, [first, second] = await dispatched(world)
+    assert first.message_id and second.message_id
+    world.store.messages[first.message_id].send_claimed_at = world.clock.now()
+    await status(world, second.message_id, MessageStatus.SENT)
+    reconcile = ReconcileUnconfirmedSend(uow=world.uow, clock=world.clock, status_hooks=[tracker(world).on_status])
+    assert await reconcile.execute(world.org, first.message_id) is True
+    assert await reconcile.execute(world.org, second.message_id) is False  # confirmed: left alone
+    failed = world.store.recipients[first.id]
+    assert failed.state is R.FAILED and failed.error_title is not None
+    assert failed.error_title.startswith("Delivery outcome unknown")
+    assert world.store.messages[first.message_id].status == "failed"
+    _, counts, _ = await GetAutomationStats(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)
+    assert (counts.failed, counts.sent, counts.pending) == (1, 1, 0)

@@ -1,0 +1,260 @@
+"""The automation repository on PostgreSQL: counts aggregated in SQL (100k recipients, joined with the flow
+executions), next_pending with SKIP LOCKED across concurrent transactions, the recipients listing, scoping."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+
+from adapters.postgres.uow import SqlAlchemyUnitOfWorkFactory
+from domain.automations import Automation, AutomationStatus, Recipient, RecipientState
+from domain.channel import NumberStatus, WhatsAppNumber
+from domain.contacts import Contact
+from domain.flows import ExecutionState, ExecutionStatus
+from domain.flows.records import Flow, FlowExecution, FlowStatus
+from tests.e2e.support import plain_dsn
+from tests.integration.postgres.conftest import make_org
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+R = RecipientState
+BIG = 100_000
+
+
+async def setup(uow_factory: SqlAlchemyUnitOfWorkFactory, contacts: int,
+                status: AutomationStatus = AutomationStatus.RUNNING) -> tuple[UUID, Flow, WhatsAppNumber,
+                                                                                  list[Contact], Automation]:
+    org, _ = await make_org(uow_factory)
+    flow = Flow(id=uuid4(), organization_id=org, name="F", status=FlowStatus.ACTIVE, created_at=T0, updated_at=T0)
+    number = WhatsAppNumber(id=uuid4(), organization_id=org, phone_number_id=str(random.randint(10**12, 10**13)),
+                            waba_id=None, phone_number="1555", display_name="N", status=NumberStatus.ACTIVE,
+                            verified=True, access_token_secret_id=uuid4(), created_at=T0, updated_at=T0)
+    people = [Contact(id=uuid4(), organization_id=org, whatsapp_id=f"5511{n:09d}", created_at=T0, updated_at=T0)
+              for n in range(contacts)]
+    automation = Automation(id=uuid4(), organization_id=org, flow_id=flow.id, number_id=number.id, status=status,
+                            config={"template": {"name": "promo"}}, rate_per_second=20, total_contacts=contacts,
+                            created_at=T0, updated_at=T0)
+    async with uow_factory(org) as uow:
+        await uow.flows.add(flow)
+        await uow.numbers.add(number)
+        await uow.contacts.add_many(people)
+        await uow.automations.add(automation)
+        await uow.commit()
+    return org, flow, number, people, automation
+
+
+def recipient(automation: Automation, person: Contact, seq: int, **fields: object) -> Recipient:
+    return Recipient(id=uuid4(), automation_id=automation.id, organization_id=automation.organization_id,
+                     contact_id=person.id, whatsapp_id=person.whatsapp_id, seq=seq, updated_at=T0,
+                     **fields)  # type: ignore[arg-type]
+
+
+async def add_execution(uow_factory: SqlAlchemyUnitOfWorkFactory, flow: Flow, number: WhatsAppNumber,
+                        person: Contact, status: ExecutionStatus) -> UUID:
+    execution = FlowExecution(id=uuid4(), organization_id=flow.organization_id, flow_id=flow.id, version=1,
+                              contact_id=person.id, number_id=number.id,
+                              state=ExecutionState(status=status, started_at=T0, finished_at=T0),
+                              trigger="automation", started_at=T0, updated_at=T0,
+                              expires_at=T0 + timedelta(hours=72))
+    async with uow_factory(flow.organization_id) as uow:
+        await uow.flow_executions.add(execution)
+        await uow.commit()
+    return execution.id
+
+
+@pytest.mark.slow
+async def test_counts_are_aggregated_in_sql_over_100k_recipients(uow_factory: SqlAlchemyUnitOfWorkFactory,
+                                                                 database_url: str) -> None:
+    org, flow, number, people, automation = await setup(uow_factory, 0)
+    # 100k contacts and recipients written in SQL (the repository's bulk insert is tested below)
+    states = [s.value for s in R]
+    connection = await asyncpg.connect(plain_dsn(database_url))
+    try:
+        await connection.execute("""
+            INSERT INTO contacts (id, organization_id, whatsapp_id, created_at, updated_at)
+            SELECT gen_random_uuid(), $1, '5521' || lpad(i::text, 9, '0'), $2, $2 FROM generate_series(0, $3 - 1) i
+        """, org, T0, BIG)
+        await connection.execute("""
+            INSERT INTO automation_recipients (id, automation_id, organization_id, contact_id, whatsapp_id, seq,
+                                               state, dispatched_at, updated_at)
+            SELECT gen_random_uuid(), $1, $2, c.id, c.whatsapp_id, row_number() OVER (ORDER BY c.whatsapp_id) - 1,
+                   ($3::text[])[1 + (row_number() OVER (ORDER BY c.whatsapp_id) - 1) % 8],
+                   CASE WHEN (row_number() OVER (ORDER BY c.whatsapp_id) - 1) % 8 IN (0, 7) THEN NULL
+                        ELSE $4::timestamptz END,
+                   $4::timestamptz
+            FROM contacts c WHERE c.organization_id = $2
+        """, automation.id, org, states, T0)
+        dispatched_pending = await connection.fetch(
+            "UPDATE automation_recipients SET dispatched_at = $2 WHERE id IN (SELECT id FROM automation_recipients "
+            "WHERE automation_id = $1 AND state = 'pending' ORDER BY seq LIMIT 100) RETURNING id", automation.id, T0)
+        assert len(dispatched_pending) == 100
+        # flow outcomes: 30 replied recipients whose flow completed, 20 sent ones whose flow failed,
+        # 10 skipped ones with a failed execution (skipped wins), 5 replied with a still-running flow
+        # and 15 delivered ones whose flow completed (flow mode: the flow ended before anyone replied)
+        picks: list[tuple[str, ExecutionStatus, int]] = [("replied", ExecutionStatus.COMPLETED, 30),
+                                                         ("delivered", ExecutionStatus.COMPLETED, 15),
+                                                         ("sent", ExecutionStatus.FAILED, 20),
+                                                         ("skipped", ExecutionStatus.FAILED, 10),
+                                                         ("replied", ExecutionStatus.WAITING, 5)]
+        for state, status, how_many in picks:
+            rows = await connection.fetch(
+                "SELECT id, contact_id FROM automation_recipients WHERE automation_id = $1 AND state = $2 "
+                "AND execution_id IS NULL ORDER BY seq LIMIT $3", automation.id, state, how_many)
+            for row in rows:
+                person = Contact(id=row["contact_id"], organization_id=org, whatsapp_id="0", created_at=T0,
+                                 updated_at=T0)
+                execution_id = await add_execution(uow_factory, flow, number, person, status)
+                await connection.execute("UPDATE automation_recipients SET execution_id = $2 WHERE id = $1",
+                                         row["id"], execution_id)
+    finally:
+        await connection.close()
+
+    per_state = BIG // 8
+    expected = dict.fromkeys(states, per_state)
+    expected["completed"] += 30 + 15
+    expected["replied"] -= 30
+    expected["delivered"] -= 15
+    expected["failed"] += 20
+    expected["sent"] -= 20
+    dispatched = BIG - 2 * per_state + 100  # not pending-undispatched, not skipped; plus 100 dispatched pending
+    async with uow_factory(org) as uow:
+        counts = await uow.automations.counts(automation.id)
+        page, total = await uow.automations.list_recipients(automation.id, state=R.COMPLETED, limit=5, offset=0)
+        failed_page, failed_total = await uow.automations.list_recipients(automation.id, state=R.FAILED, limit=1,
+                                                                          offset=0)
+        pending = await uow.automations.next_pending(automation.id, 3)
+    assert counts.total == BIG
+    assert {s: getattr(counts, s) for s in states} == expected
+    assert sum(getattr(counts, s) for s in states) == BIG
+    assert counts.dispatched == dispatched
+    assert total == expected["completed"] and [r.state for r in page] == [R.COMPLETED] * 5
+    assert failed_total == expected["failed"] and failed_page[0].state is R.FAILED
+    assert [r.seq for r in pending] == [800 + 8 * n for n in range(3)]  # the first 100 pending were dispatched
+    other_org, _ = await make_org(uow_factory)
+    async with uow_factory(other_org) as uow:
+        assert (await uow.automations.counts(automation.id)).total == 0
+
+
+async def test_next_pending_skip_locked_gives_concurrent_transactions_disjoint_recipients(
+        uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    org, _, _, people, automation = await setup(uow_factory, 30)
+    rows = [recipient(automation, p, seq) for seq, p in enumerate(people)]
+    rows[1].state = R.SKIPPED
+    rows[2].dispatched_at = T0
+    rows[3].state = R.SENT
+    async with uow_factory(org) as uow:
+        await uow.automations.add_recipients(rows)
+        await uow.commit()
+    async with uow_factory(org) as first, uow_factory(org) as second:
+        a = await first.automations.next_pending(automation.id, 5)
+        b = await second.automations.next_pending(automation.id, 5)
+        assert [r.seq for r in a] == [0, 4, 5, 6, 7]
+        assert [r.seq for r in b] == [8, 9, 10, 11, 12]
+        assert {r.id for r in a}.isdisjoint({r.id for r in b})
+        a[0].dispatched_at = T0
+        await first.automations.update_recipient(a[0])
+        await first.commit()  # releases 0, 4..7; seq 0 is now dispatched
+        async with uow_factory(org) as third:
+            c = await third.automations.next_pending(automation.id, 6)
+        assert [r.seq for r in c] == [4, 5, 6, 7, 13, 14]  # second still holds 8..12
+    async with uow_factory(org) as uow:
+        everyone = await uow.automations.next_pending(automation.id, 100)
+    assert len(everyone) == 30 - 4 and everyone[0].seq == 4
+
+
+async def test_concurrent_next_pending_of_many_transactions_never_overlap(
+        uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    import asyncio
+
+    org, _, _, people, automation = await setup(uow_factory, 40)
+    async with uow_factory(org) as uow:
+        await uow.automations.add_recipients([recipient(automation, p, seq) for seq, p in enumerate(people)])
+        await uow.commit()
+    gate = asyncio.Event()
+    taken: list[int] = []
+
+    async def take() -> None:
+        async with uow_factory(org) as uow:
+            got = await uow.automations.next_pending(automation.id, 4)
+            taken.extend(r.seq for r in got)
+            await gate.wait()  # hold the locks until everyone has taken its batch
+
+    tasks = [asyncio.create_task(take()) for _ in range(4)]
+    for _ in range(100):
+        if len(taken) == 16:
+            break
+        await asyncio.sleep(0.02)
+    gate.set()
+    await asyncio.gather(*tasks)
+    assert sorted(taken) == list(range(16)) and len(set(taken)) == 16
+
+
+async def test_recipient_lookups_and_listing(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    org, flow, number, people, automation = await setup(uow_factory, 6)
+    message_id = uuid4()
+    done = await add_execution(uow_factory, flow, number, people[2], ExecutionStatus.COMPLETED)
+    rows = [recipient(automation, p, seq, variables={"n": seq}) for seq, p in enumerate(people)]
+    rows[0].message_id, rows[0].dispatched_at = message_id, T0
+    rows[1].state, rows[1].skip_reason = R.SKIPPED, "opted_out"
+    rows[2].state, rows[2].execution_id = R.REPLIED, done
+    rows[3].state, rows[3].error_code, rows[3].error_title = R.FAILED, 131047, "Re-engagement message"
+    async with uow_factory(org) as uow:
+        await uow.automations.add_recipients(rows)
+        await uow.commit()
+    async with uow_factory(org) as uow:
+        by_message = await uow.automations.recipient_by_message(message_id)
+        assert by_message == rows[0]
+        assert await uow.automations.recipient_by_message(uuid4()) is None
+        of_contact = await uow.automations.recipients_of_contact(people[0].id, [R.PENDING])
+        assert [r.id for r in of_contact] == [rows[0].id]
+        assert await uow.automations.recipients_of_contact(people[1].id, [R.PENDING]) == []
+        shown, total = await uow.automations.list_recipients(automation.id, state=None, limit=3, offset=1)
+        assert total == 6 and [(r.seq, r.state) for r in shown] == [(1, R.SKIPPED), (2, R.COMPLETED),
+                                                                     (3, R.FAILED)]
+        assert (shown[2].error_code, shown[2].error_title, shown[0].skip_reason) == (
+            131047, "Re-engagement message", "opted_out")
+        assert shown[1].variables == {"n": 2}
+        completed, total = await uow.automations.list_recipients(automation.id, state=R.COMPLETED, limit=10,
+                                                                 offset=0)
+        assert ([r.seq for r in completed], total) == ([2], 1)
+        replied, total = await uow.automations.list_recipients(automation.id, state=R.REPLIED, limit=10, offset=0)
+        assert (replied, total) == ([], 0)
+        counts = await uow.automations.counts(automation.id)
+        assert Counter({k: getattr(counts, k) for k in ("pending", "skipped", "completed", "failed", "replied")}) \
+            == Counter({"pending": 3, "skipped": 1, "completed": 1, "failed": 1})
+        assert counts.dispatched == 1
+    # a draft automation's recipients are not "live" for opt-outs and replies
+    org2, _, _, people2, draft = await setup(uow_factory, 1, AutomationStatus.DRAFT)
+    async with uow_factory(org2) as uow:
+        await uow.automations.add_recipients([recipient(draft, people2[0], 0)])
+        await uow.commit()
+    async with uow_factory(org2) as uow:
+        assert await uow.automations.recipients_of_contact(people2[0].id, [R.PENDING]) == []
+    # another organization sees nothing
+    async with uow_factory(org2) as uow:
+        assert await uow.automations.get(automation.id) is None
+        assert await uow.automations.recipient_by_message(message_id) is None
+        assert await uow.automations.list_recipients(automation.id, state=None, limit=10, offset=0) == ([], 0)
+
+
+async def test_automation_round_trip_list_and_unfinished_count(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    org, flow, _, _, automation = await setup(uow_factory, 0)
+    async with uow_factory(org) as uow:
+        got = await uow.automations.get(automation.id, for_update=True)
+        assert got == automation
+        assert got is not None
+        got.pause(T0 + timedelta(seconds=1), "token expired")
+        await uow.automations.update(got)
+        await uow.commit()
+    async with uow_factory(org) as uow:
+        stored = await uow.automations.get(automation.id)
+        assert stored is not None and (stored.status, stored.paused_reason) == (AutomationStatus.PAUSED,
+                                                                                "token expired")
+        assert await uow.automations.count_unfinished_for_flow(flow.id) == 1
+        listed, total = await uow.automations.list(limit=10, offset=0)
+        assert [a.id for a in listed] == [automation.id] and total == 1
