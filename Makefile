@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-db lint migrate bench fuzz clean help
+.PHONY: install run test test-db lint migrate bench clean help
 
 help:
 	@echo "make run      - install, start embedded PostgreSQL (unless DATABASE_URL), migrate, serve API + worker"
