@@ -321,8 +321,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="audience size (default 10000, env BENCH_RECIPIENTS)")
     parser.add_argument("--rate", type=float, default=1000.0,
                         help="rate_per_second of the automation (default 1000: the number's throughput)")
-    parser.add_argument("--budget", type=float, default=float(os.environ.get("BENCH_BUDGET", 75)),
-                        help="seconds each side may take before it is stopped (default 75, env BENCH_BUDGET)")
+    parser.add_argument("--budget", type=float, default=float(os.environ.get("BENCH_BUDGET", 45)),
+                        help="seconds each side may take before it is stopped (default 45, env BENCH_BUDGET)")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

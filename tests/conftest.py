@@ -19,7 +19,7 @@ from adapters.postgres.database import asyncpg_url
 from adapters.postgres.migrations import upgrade
 from entrypoints.config import Settings, load_settings
 from entrypoints.embedded_db import start_embedded_postgres
-from entrypoints.http.app import create_app
+from entrypoints.http.app import create_app, wire
 from entrypoints.worker.main import run_worker
 from tests.fake_graph.server import FakeGraphServer
 
@@ -96,6 +96,7 @@ async def app(test_settings: Settings, database_url: str) -> AsyncIterator[FastA
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    wire(app.state.container)  # a test that built another application re-wired the routes to its container
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c

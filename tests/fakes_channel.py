@@ -368,7 +368,7 @@ class FakeSendPacer(SendPacer):
         self.reservations: list[tuple[str, float]] = []
         self.admissions: list[tuple[str, int]] = []
 
-    async def reserve(self, key: str, rate_per_second: float) -> float:
+    async def reserve(self, key: str, rate_per_second: float, count: int = 1) -> float:
         self.reservations.append((key, rate_per_second))
         return self.wait
 

@@ -131,8 +131,9 @@ class SendPacer(Protocol):
     """A per-key pace shared by every worker replica (e.g. a number's messages per second)."""
 
     @abstractmethod
-    async def reserve(self, key: str, rate_per_second: float) -> float:
-        """Reserve the next slot; returns the seconds to wait before using it (0 when due now)."""
+    async def reserve(self, key: str, rate_per_second: float, count: int = 1) -> float:
+        """Reserve the next ``count`` consecutive slots; returns the seconds to wait before the first one
+        (0 when due now)."""
 
     @abstractmethod
     async def admit(self, key: str, per_second: int) -> float:

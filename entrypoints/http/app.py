@@ -29,12 +29,18 @@ the total in the `X-Total-Count` header.
 """
 
 
-def build_container(settings: Settings, database_url: str) -> Container:
-    container = Container(settings=settings, database_url=database_url)
-    container.wire(packages=[routers], warn_unresolved=True)
+def wire(container: Container) -> None:
+    """Point the route modules at this container (dependency-injector wiring is process-wide: the last
+    application built in a process wins, which only matters when one process builds several)."""
     from entrypoints.http import deps
 
+    container.wire(packages=[routers], warn_unresolved=True)
     container.wire(modules=[deps], warn_unresolved=True)
+
+
+def build_container(settings: Settings, database_url: str) -> Container:
+    container = Container(settings=settings, database_url=database_url)
+    wire(container)
     return container
 
 

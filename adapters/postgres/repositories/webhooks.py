@@ -72,10 +72,9 @@ class PostgresSendPacer(SendPacer):
     def __init__(self, engine: AsyncEngine, *, margin: float = 0.02) -> None:
         self._engine, self._margin = engine, margin
 
-    async def reserve(self, key: str, rate_per_second: float) -> float:
-        interval = (1.0 + self._margin) / max(rate_per_second, 0.001)
+    async def reserve(self, key: str, rate_per_second: float, count: int = 1) -> float:
+        interval = max(count, 1) * (1.0 + self._margin) / max(rate_per_second, 0.001)
         async with self._engine.begin() as connection:
-            await connection.execute(text("SELECT set_config('pytake.scope', 'system', true)"))
             wait = (await connection.execute(_RESERVE, {"key": key, "interval": interval})).scalar_one()
         return max(float(wait), 0.0)
 

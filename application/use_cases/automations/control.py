@@ -13,10 +13,13 @@ from application.use_cases.automations.jobs import DISPATCH_AUTOMATION_JOB
 from domain.automations import Automation, AutomationNotFound, AutomationStatus, Recipient, RecipientState
 
 
-async def enqueue_dispatch(uow: UnitOfWork, automation: Automation, delay: timedelta | None = None) -> None:
+async def enqueue_dispatch(uow: UnitOfWork, automation: Automation, delay: timedelta | None = None, *,
+                           dedupe: bool = True) -> None:
+    """A dispatcher job. Resume does not deduplicate: a dispatcher that saw the pause may still be finishing,
+    and two dispatchers are safe (recipients are claimed with SKIP LOCKED, the pace is shared)."""
     await uow.jobs.enqueue(DISPATCH_AUTOMATION_JOB, {"organization_id": str(automation.organization_id),
                                                      "automation_id": str(automation.id)},
-                           dedupe_key=f"dispatch:{automation.id}", delay=delay)
+                           dedupe_key=f"dispatch:{automation.id}" if dedupe else None, delay=delay)
 
 
 async def _load(uow: UnitOfWork, automation_id: UUID, *, for_update: bool = False) -> Automation:
@@ -72,7 +75,7 @@ class ResumeAutomation(_Control):
 
     async def _apply(self, uow: UnitOfWork, automation: Automation) -> None:
         automation.resume(self._clock.now())
-        await enqueue_dispatch(uow, automation)
+        await enqueue_dispatch(uow, automation, dedupe=False)
 
 
 class CancelAutomation(_Control):

@@ -8,6 +8,7 @@ recipient is simply dispatched again by the next run. Pause and cancel are seen 
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +26,9 @@ from domain.contacts import Contact
 from domain.flows import ContactInfo, interpolate
 
 log = structlog.get_logger("pytake.automations")
+
+BATCH_SECONDS = 0.25
+MAX_BATCH = 100
 
 
 def recipient_variables(automation: Automation, recipient: Recipient) -> dict[str, Any]:
@@ -62,11 +66,15 @@ class DispatchAutomation:
         """Dispatches until done, paused or cancelled; returns how many recipients it dispatched."""
         dispatched = 0
         automation = await self._ready(organization_id, automation_id)
-        while automation is not None:
-            wait = await self._pacer.reserve(f"automation:{automation_id}", automation.rate_per_second)
+        if automation is None:
+            return 0
+        # a quarter of a second's worth of recipients per transaction (at least one)
+        batch = max(1, min(MAX_BATCH, math.ceil(automation.rate_per_second * BATCH_SECONDS)))
+        while True:
+            wait = await self._pacer.reserve(f"automation:{automation_id}", automation.rate_per_second, batch)
             if wait > 0:
                 await asyncio.sleep(wait)
-            outcome = await self._dispatch_next(organization_id, automation_id)
+            outcome = await self._dispatch_batch(organization_id, automation_id, batch)
             if outcome is None:
                 break
             dispatched += outcome
@@ -89,27 +97,28 @@ class DispatchAutomation:
             await uow.commit()
         return automation if running else None
 
-    async def _dispatch_next(self, organization_id: UUID, automation_id: UUID) -> int | None:
-        """1 when a recipient was dispatched, 0 when one was skipped, None when nothing is left to do."""
+    async def _dispatch_batch(self, organization_id: UUID, automation_id: UUID, size: int) -> int | None:
+        """How many recipients got an opening message (skipped ones count 0); None when nothing is left to do."""
         now = self._clock.now()
         async with self._uow(organization_id) as uow:
             automation = await uow.automations.get(automation_id, for_update=True)
             if automation is None or automation.status is not AutomationStatus.RUNNING:
                 return None
-            batch = await uow.automations.next_pending(automation_id, 1)
-            if not batch:
+            recipients = await uow.automations.next_pending(automation_id, size)
+            if not recipients:
                 automation.complete(now)
                 await uow.automations.update(automation)
                 await uow.commit()
                 return None
-            recipient = batch[0]
             number = await uow.numbers.get(automation.number_id)
-            contact = await uow.contacts.get(recipient.contact_id)
-            sent = await self._dispatch(uow, automation, number, contact, recipient)
-            recipient.updated_at = now
-            await uow.automations.update_recipient(recipient)
+            contacts = await uow.contacts.get_many([r.contact_id for r in recipients])
+            sent = 0
+            for recipient in recipients:
+                sent += await self._dispatch(uow, automation, number, contacts.get(recipient.contact_id), recipient)
+                recipient.updated_at = now
+                await uow.automations.update_recipient(recipient)
             await uow.commit()
-        return 1 if sent else 0
+        return sent
 
     async def _dispatch(self, uow: UnitOfWork, automation: Automation, number: WhatsAppNumber | None,
                         contact: Contact | None, recipient: Recipient) -> bool:

@@ -58,7 +58,7 @@ class HookPacer(SendPacer):
         self.reservations: list[tuple[str, float]] = []
         self.hook = hook
 
-    async def reserve(self, key: str, rate_per_second: float) -> float:
+    async def reserve(self, key: str, rate_per_second: float, count: int = 1) -> float:
         self.reservations.append((key, rate_per_second))
         if self.hook is not None:
             await self.hook(len(self.reservations))
@@ -350,7 +350,8 @@ async def test_dispatch_queues_one_interpolated_template_per_recipient_then_comp
     assert [(r.state, r.dispatched_at) for r in rows] == [(R.PENDING, world.clock.now())] * 3
     assert {r.message_id for r in rows} == {m.id for m in messages}
     assert world.starter.starts == []  # template mode: the flow starts on the reply
-    assert world.pacer.reservations == [(f"automation:{automation.id}", 7.0)] * 4  # 3 + the one that finds none
+    # rate 7/s: batches of ceil(7 * 0.25) = 2 recipients per reservation: 2 + 1, then one that finds none
+    assert world.pacer.reservations == [(f"automation:{automation.id}", 7.0)] * 3
     stored = world.automation(automation)
     assert (stored.status, stored.finished_at) == (S.COMPLETED, world.clock.now())
     assert await world.dispatch(automation) == 0  # a late duplicate job sends nobody again
@@ -358,7 +359,8 @@ async def test_dispatch_queues_one_interpolated_template_per_recipient_then_comp
 
 
 async def test_pause_is_seen_before_the_next_recipient(world: World) -> None:
-    automation = await world.create([wa(f"551190000000{n}") for n in range(1, 6)])
+    # at 4/s a batch is one recipient (a quarter second's worth), so the pause is seen before the third
+    automation = await world.create([wa(f"551190000000{n}") for n in range(1, 6)], rate_per_second=4)
     await world.start(automation)
 
     async def pause_before_the_third(n: int) -> None:
@@ -374,14 +376,14 @@ async def test_pause_is_seen_before_the_next_recipient(world: World) -> None:
     world.store.jobs.take()
     await ResumeAutomation(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)
     [job] = world.store.jobs.pending(DISPATCH_AUTOMATION_JOB)
-    assert job.dedupe_key == f"dispatch:{automation.id}"
+    assert job.dedupe_key is None  # a resumed dispatcher is never dropped for a finishing one
     assert await world.dispatch(automation) == 3
     assert sorted(m.contact_id for m in world.outbound()) == sorted(r.contact_id for r in world.recipients(automation))
     assert world.automation(automation).status is S.COMPLETED
 
 
 async def test_cancel_is_seen_before_the_next_recipient_and_is_final(world: World) -> None:
-    automation = await world.create([wa(f"551190000000{n}") for n in range(1, 4)])
+    automation = await world.create([wa(f"551190000000{n}") for n in range(1, 4)], rate_per_second=4)
     await world.start(automation)
 
     async def cancel_before_the_second(n: int) -> None:
