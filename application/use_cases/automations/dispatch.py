@@ -19,11 +19,12 @@ from application.ports.common import Clock
 from application.ports.flow_starter import FlowStarter
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from application.use_cases.automations.control import enqueue_dispatch
+from application.use_cases.flows.runtime import contact_info
 from application.use_cases.whatsapp.send_message import queue_outbound
 from domain.automations import Automation, AutomationStatus, Recipient, RecipientState
 from domain.channel import WhatsAppNumber
 from domain.contacts import Contact
-from domain.flows import ContactInfo, interpolate
+from domain.flows.interpolation import interpolate_deep
 
 log = structlog.get_logger("pytake.automations")
 
@@ -36,24 +37,9 @@ def recipient_variables(automation: Automation, recipient: Recipient) -> dict[st
     return {**(defaults if isinstance(defaults, dict) else {}), **recipient.variables}
 
 
-def contact_info(contact: Contact) -> ContactInfo:
-    return ContactInfo(whatsapp_id=contact.whatsapp_id, name=contact.name, email=contact.email,
-                       attributes=dict(contact.attributes))
-
-
-def _interpolate_deep(value: Any, variables: dict[str, Any], contact: ContactInfo) -> Any:
-    if isinstance(value, str):
-        return interpolate(value, variables, contact)
-    if isinstance(value, list):
-        return [_interpolate_deep(v, variables, contact) for v in value]
-    if isinstance(value, dict):
-        return {k: _interpolate_deep(v, variables, contact) for k, v in value.items()}
-    return value
-
-
 def template_content(template: dict[str, Any], variables: dict[str, Any], contact: Contact) -> dict[str, Any]:
     """The opening template with ``{{variables}}`` (and ``{{contact.*}}``) filled in per recipient."""
-    components = _interpolate_deep(template.get("components") or [], variables, contact_info(contact))
+    components = interpolate_deep(template.get("components") or [], variables, contact_info(contact))
     return {"template": {"name": template["name"], "language": template.get("language") or "en_US",
                          "components": components}}
 
