@@ -60,10 +60,10 @@ class DispatchAutomation:
             wait = await self._pacer.reserve(f"automation:{automation_id}", automation.rate_per_second, batch)
             if wait > 0:
                 await asyncio.sleep(wait)
-            outcome = await self._dispatch_batch(organization_id, automation_id, batch)
-            if outcome is None:
+            sent, finished = await self._dispatch_batch(organization_id, automation_id, batch)
+            dispatched += sent
+            if finished:
                 break
-            dispatched += outcome
         log.info("automation.dispatch_stopped", automation_id=str(automation_id), dispatched=dispatched)
         return dispatched
 
@@ -83,19 +83,22 @@ class DispatchAutomation:
             await uow.commit()
         return automation if running else None
 
-    async def _dispatch_batch(self, organization_id: UUID, automation_id: UUID, size: int) -> int | None:
-        """How many recipients got an opening message (skipped ones count 0); None when nothing is left to do."""
+    async def _dispatch_batch(self, organization_id: UUID, automation_id: UUID, size: int) -> tuple[int, bool]:
+        """How many recipients got an opening message (skipped ones count 0), and whether dispatching is over
+        (completed now, or paused, cancelled or gone)."""
         now = self._clock.now()
         async with self._uow(organization_id) as uow:
             automation = await uow.automations.get(automation_id, for_update=True)
             if automation is None or automation.status is not AutomationStatus.RUNNING:
-                return None
-            recipients = await uow.automations.next_pending(automation_id, size)
+                return 0, True
+            recipients = await uow.automations.next_pending(automation_id, size + 1)  # one more: is this the last?
+            last = len(recipients) <= size
+            recipients = recipients[:size]
             if not recipients:
                 automation.complete(now)
                 await uow.automations.update(automation)
                 await uow.commit()
-                return None
+                return 0, True
             number = await uow.numbers.get(automation.number_id)
             contacts = await uow.contacts.get_many([r.contact_id for r in recipients])
             sent = 0
@@ -103,8 +106,11 @@ class DispatchAutomation:
                 sent += await self._dispatch(uow, automation, number, contacts.get(recipient.contact_id), recipient)
                 recipient.updated_at = now
                 await uow.automations.update_recipient(recipient)
+            if last:  # the automation row is locked: no other dispatcher holds recipients
+                automation.complete(now)
+                await uow.automations.update(automation)
             await uow.commit()
-        return sent
+        return sent, last
 
     async def _dispatch(self, uow: UnitOfWork, automation: Automation, number: WhatsAppNumber | None,
                         contact: Contact | None, recipient: Recipient) -> bool:
