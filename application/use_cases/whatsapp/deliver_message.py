@@ -60,10 +60,12 @@ class DeliverMessage:
         wait = await self._pacer.reserve(key, number.throughput_mps)  # smooth: one slot every 1/mps seconds
         if wait > 0:
             await asyncio.sleep(wait)
-        while (wait := await self._pacer.admit(key, number.throughput_mps)) > 0:  # hard cap per calendar second
-            await asyncio.sleep(wait)
         if not await self._claim(organization_id, message_id):
             return "skipped"
+        # hard cap per calendar second, taken right before the call so nothing (a busy connection pool, a busy
+        # event loop) stands between the admission and the request
+        while (wait := await self._pacer.admit(key, number.throughput_mps)) > 0:
+            await asyncio.sleep(wait)
         try:
             sent = await self._send(number, token, contact, message)
         except GraphApiError as error:
