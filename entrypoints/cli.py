@@ -173,6 +173,39 @@ def vault_status() -> None:
     asyncio.run(_with_container(settings, _go))
 
 
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI document, built without a database: the app is created with placeholder secrets and
+    a URL it never connects to (connections only open in the lifespan, which does not run here)."""
+    from entrypoints.http.app import create_app
+
+    placeholder = SecretStr("openapi-export-placeholder-secret-0123456789")
+    settings = Settings(
+        env="development", jwt_secret=placeholder, vault_master_keys=placeholder, whatsapp_app_secret=placeholder,
+        whatsapp_verify_token=placeholder, log_level="WARNING")
+    application = create_app(settings, database_url="postgresql://openapi-export@127.0.0.1:9/unused")
+    document: dict[str, Any] = application.openapi()
+    return document
+
+
+@app.command("openapi")
+def openapi(
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of standard output"),
+) -> None:
+    """Print (or write) the OpenAPI document as stable JSON (sorted keys); needs no database."""
+    import json
+
+    document = openapi_document()
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if not output.exists() or output.read_text(encoding="utf-8") != text:  # unchanged: keep the file's mtime
+        output.write_text(text, encoding="utf-8")
+    typer.echo(f"OpenAPI {document['openapi']} document of {document['info']['title']} "
+               f"{document['info']['version']} written to {output}", err=True)
+
+
 def main() -> None:
     app()
 
