@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-db lint migrate bench clean help
+.PHONY: install run test test-db lint migrate bench client clean help
 
 help:
 	@echo "make run      - install, start embedded PostgreSQL (unless DATABASE_URL), migrate, serve API + worker"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint     - ruff, mypy and import-linter"
 	@echo "make migrate  - apply database migrations"
 	@echo "make bench    - run the benchmarks under bench/"
+	@echo "make client   - export the OpenAPI, generate and type-check the TypeScript types (clients/typescript)"
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
@@ -51,5 +52,19 @@ migrate: install
 bench: install
 	@$(BIN)/python -m bench $(BENCH_ARGS)
 
+# The frontend kit: OpenAPI (no database needed) -> openapi-typescript -> tsc. npm ci runs again only when the
+# lockfile changes.
+CLIENT := clients/typescript
+$(CLIENT)/node_modules/.ci-stamp: $(CLIENT)/package-lock.json
+	@command -v npm >/dev/null || { echo "make client needs Node.js 20+ and npm"; exit 1; }
+	@echo "==> npm ci ($(CLIENT))"
+	@cd $(CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+client: install $(CLIENT)/node_modules/.ci-stamp
+	@echo "==> OpenAPI -> $(CLIENT)/openapi.json"; $(BIN)/pytake openapi --output $(CLIENT)/openapi.json
+	@echo "==> openapi-typescript -> $(CLIENT)/src/schema.d.ts"; cd $(CLIENT) && npm run --silent generate
+	@echo "==> tsc --noEmit"; cd $(CLIENT) && npx --no-install tsc --noEmit -p .
+
 clean:
-	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache $(CLIENT)/node_modules
