@@ -9,47 +9,36 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import statistics
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import asyncpg
 
-from bench.common import create_database, drop_database, plain_dsn, print_table, progress, save_result, server_url
+from bench.common import (
+    copy_contacts,
+    create_database,
+    drop_database,
+    plain_dsn,
+    print_table,
+    progress,
+    save_result,
+    server_url,
+)
 
 QUERIES = ["maria", "silva", "@gmail", "5511987", "zzz-no-match", "ana"]
 SEARCH = """SELECT id, whatsapp_id, name, email, created_at FROM contacts
             WHERE organization_id = $1 AND search_text LIKE $2 ESCAPE '\\'
             ORDER BY created_at DESC, id DESC LIMIT 50"""
 COUNT = "SELECT count(*) FROM contacts WHERE organization_id = $1 AND search_text LIKE $2 ESCAPE '\\'"
-FIRST = ["maria", "ana", "joao", "pedro", "lucas", "julia", "carla", "marcos", "paula", "bruno"]
-LAST = ["silva", "souza", "oliveira", "santos", "lima", "costa", "pereira", "almeida", "ferreira", "rocha"]
 
 
 async def _seed(connection: asyncpg.Connection, org: uuid.UUID, contacts: int) -> None:
-    now = datetime.now(UTC)
     await connection.execute(
-        "INSERT INTO organizations (id, name, created_at, updated_at) VALUES ($1, 'bench', $2, $2)", org, now)
-    rng = random.Random(7)
-    batch = []
-    for n in range(contacts):
-        first, last = rng.choice(FIRST), rng.choice(LAST)
-        domain = rng.choice(["gmail.com", "example.com", "empresa.com.br"])
-        batch.append((uuid.uuid4(), org, f"55119{n:08d}", f"{first.title()} {last.title()}",
-                      f"{first}.{last}{n}@{domain}", now - timedelta(seconds=n), now))
-        if len(batch) == 10_000:
-            await connection.copy_records_to_table(
-                "contacts", records=batch,
-                columns=["id", "organization_id", "whatsapp_id", "name", "email", "created_at", "updated_at"])
-            batch.clear()
-            progress(f"seeded {n + 1} contacts")
-    if batch:
-        await connection.copy_records_to_table(
-            "contacts", records=batch,
-            columns=["id", "organization_id", "whatsapp_id", "name", "email", "created_at", "updated_at"])
-    await connection.execute("ANALYZE contacts")
+        "INSERT INTO organizations (id, name, created_at, updated_at) VALUES ($1, 'bench', $2, $2)", org,
+        datetime.now(UTC))
+    await copy_contacts(connection, org, contacts)
 
 
 async def _time(connection: asyncpg.Connection, org: uuid.UUID, repeat: int) -> list[float]:

@@ -32,6 +32,7 @@ from typing import Any
 import asyncpg
 
 from bench.common import (
+    BASELINE_POOL,
     ROOT,
     UVICORN_FLAGS,
     Child,
@@ -53,7 +54,6 @@ APP_SECRET = "bench-app-secret"
 PHONE_NUMBER_ID = "106540352242922"
 BASELINE_TABLE = "bench_raw_webhooks"
 BASELINE_MESSAGES = "bench_messages"
-BASELINE_POOL = 20  # PyTake's pool: DATABASE_POOL_SIZE 10 + max_overflow 10
 
 
 # --------------------------------------------------------------------------- the baseline, as its own processes
