@@ -525,6 +525,13 @@ class FakeContactRepository(_Repo, ContactRepository):
         self._check(contact)
         self._db.contacts[contact.id] = _clone(contact)
 
+    async def get_or_add(self, contact: Contact) -> Contact:
+        existing = await self.get_by_whatsapp_id(contact.whatsapp_id)
+        if existing is not None:
+            return existing
+        await self.add(contact)
+        return _clone(contact)
+
     async def get(self, contact_id: UUID) -> Contact | None:
         found = self._mine(contact_id)
         return _clone(found) if found is not None else None

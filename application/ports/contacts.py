@@ -18,6 +18,11 @@ class ContactRepository(Protocol):
         """Raises ContactAlreadyExists on a duplicate whatsapp_id in the organization."""
 
     @abstractmethod
+    async def get_or_add(self, contact: Contact) -> Contact:
+        """The organization's contact with ``contact.whatsapp_id``, adding ``contact`` when there is none; safe
+        when two transactions race to add the same number (the loser gets the winner's row)."""
+
+    @abstractmethod
     async def get(self, contact_id: UUID) -> Contact | None: ...
 
     @abstractmethod

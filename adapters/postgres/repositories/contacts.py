@@ -62,6 +62,22 @@ class SqlAlchemyContactRepository(ContactRepository):
         await self._write(insert(contacts).values(id=contact.id, organization_id=contact.organization_id,
                                                   created_at=contact.created_at, **_values(contact)))
 
+    async def get_or_add(self, contact: Contact) -> Contact:
+        if contact.organization_id != self._org:
+            raise RuntimeError("contact belongs to another organization")
+        # ON CONFLICT waits for a concurrent insert of the same number and then does nothing; the SELECT
+        # (a new statement, a new snapshot) sees the row that transaction committed.
+        statement = pg_insert(contacts).values(id=contact.id, organization_id=contact.organization_id,
+                                               created_at=contact.created_at, **_values(contact))
+        inserted = (await self._s.execute(statement.on_conflict_do_nothing(
+            index_elements=["organization_id", "whatsapp_id"]).returning(contacts.c.id))).first()
+        if inserted is not None:
+            return contact
+        existing = await self.get_by_whatsapp_id(contact.whatsapp_id)
+        if existing is None:  # the other transaction rolled back after all: ours wins on a second try
+            return await self.get_or_add(contact)
+        return existing
+
     async def get(self, contact_id: UUID) -> Contact | None:
         row = (await self._s.execute(select(*_COLUMNS).where(contacts.c.id == contact_id, self._scoped()))
                ).first()

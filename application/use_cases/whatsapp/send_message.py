@@ -84,10 +84,9 @@ async def sending_number(uow: UnitOfWork, number_id: UUID | None) -> WhatsAppNum
 
 async def contact_for(uow: UnitOfWork, organization_id: UUID, whatsapp_id: str, now: datetime) -> Contact:
     contact = await uow.contacts.get_by_whatsapp_id(whatsapp_id)
-    if contact is None:
-        contact = Contact(id=uuid4(), organization_id=organization_id, whatsapp_id=whatsapp_id, created_at=now,
-                          updated_at=now)
-        await uow.contacts.add(contact)
+    if contact is None:  # two webhooks from a new number may race here: get_or_add lets both through
+        contact = await uow.contacts.get_or_add(Contact(
+            id=uuid4(), organization_id=organization_id, whatsapp_id=whatsapp_id, created_at=now, updated_at=now))
     return contact
 
 

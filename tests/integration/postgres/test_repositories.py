@@ -117,3 +117,36 @@ async def test_throttle_counts_every_concurrent_failure(uow_factory: SqlAlchemyU
         assert await uow.login_throttle.blocked_for(key, now) == 0
         await uow.login_throttle.record_failure(key, now, limit=5, window_seconds=900)
         assert await uow.login_throttle.blocked_for(key, now) > 0
+
+
+async def test_get_or_add_lets_two_racing_transactions_share_one_new_contact(
+        uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    """Two webhooks from a new number processed at once: both get the same contact, neither fails."""
+    org, _ = await make_org(uow_factory)
+    first_inserted, release = asyncio.Event(), asyncio.Event()
+
+    async def first() -> Contact:
+        async with uow_factory(org) as uow:
+            contact = await uow.contacts.get_or_add(_contact(org, "5511933330000", "First"))
+            first_inserted.set()
+            await release.wait()  # the second transaction is now blocked on our uncommitted row
+            await uow.commit()
+            return contact
+
+    async def second() -> Contact:
+        await first_inserted.wait()
+        async with uow_factory(org) as uow:
+            assert await uow.contacts.get_by_whatsapp_id("5511933330000") is None  # not committed yet
+            racing = asyncio.create_task(uow.contacts.get_or_add(_contact(org, "5511933330000", "Second")))
+            await asyncio.sleep(0.3)
+            assert not racing.done()  # waits for the first transaction instead of failing
+            release.set()
+            contact = await racing
+            await uow.commit()
+            return contact
+
+    a, b = await asyncio.gather(first(), second())
+    assert a.id == b.id and b.name == "First"
+    async with uow_factory(org) as uow:
+        found, total = await uow.contacts.search(query="5511933330000", limit=10, offset=0)
+    assert total == 1 and found[0].id == a.id
