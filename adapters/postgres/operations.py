@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.postgres.errors import is_connection_problem
 from application.ports.operations import DeadLetter, OperationalStats, OperationsMonitor, QueueDepth
+from application.ports.uow import DatabaseUnavailable
 
 _QUEUE = text("""SELECT entrypoint, status::text AS status, count(*) AS jobs,
                         coalesce(extract(epoch FROM now() - min(created)), 0) AS oldest
@@ -32,6 +34,14 @@ class PostgresOperationsMonitor(OperationsMonitor):
         self._engine = engine
 
     async def stats(self) -> OperationalStats:
+        try:
+            return await self._stats()
+        except Exception as error:
+            if is_connection_problem(error):
+                raise DatabaseUnavailable() from error
+            raise
+
+    async def _stats(self) -> OperationalStats:
         async with self._engine.begin() as connection:
             await connection.execute(text("SELECT set_config('pytake.scope', 'system', true)"))
             queue = [QueueDepth(entrypoint=r.entrypoint, status=r.status, count=int(r.jobs),

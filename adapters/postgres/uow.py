@@ -31,7 +31,7 @@ from adapters.postgres.repositories.vault import (
     SqlAlchemyVaultAuditLog,
 )
 from adapters.postgres.repositories.webhooks import SqlAlchemyWebhookEventStore
-from application.ports.uow import UnitOfWork, UnitOfWorkFactory
+from application.ports.uow import DatabaseUnavailable, UnitOfWork, UnitOfWorkFactory
 from domain.errors import Unavailable
 
 _SET_TENANT = text("SELECT set_config('pytake.org_id', :org, true), set_config('pytake.scope', :scope, true)")
@@ -58,7 +58,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         except Exception as e:
             await self._session.close()
             if is_connection_problem(e):
-                raise Unavailable("The database is unavailable.") from e
+                raise DatabaseUnavailable() from e
             raise
         s, org = self._session, self.organization_id
         self.organizations = SqlAlchemyOrganizationRepository(s)
@@ -85,7 +85,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             await self.session.commit()
         except Exception as e:
             if is_connection_problem(e):
-                raise Unavailable("The database is unavailable.") from e
+                raise DatabaseUnavailable() from e
             raise
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -99,7 +99,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             await session.close()
             self._session = None
         if exc is not None and not isinstance(exc, Unavailable) and is_connection_problem(exc):
-            raise Unavailable("The database is unavailable.") from exc
+            raise DatabaseUnavailable() from exc
 
 
 class SqlAlchemyUnitOfWorkFactory(UnitOfWorkFactory):

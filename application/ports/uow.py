@@ -25,6 +25,7 @@ from application.ports.identity import (
     UserRepository,
 )
 from application.ports.vault import SecretRepository, SecretUsageRepository, VaultAuditLog
+from domain.errors import Unavailable
 
 
 class UnitOfWork(Protocol):
@@ -70,3 +71,10 @@ class UnitOfWork(Protocol):
 class UnitOfWorkFactory(Protocol):
     @abstractmethod
     def __call__(self, organization_id: UUID | None = None) -> UnitOfWork: ...
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database cannot be reached right now (down, restarting, refusing connections): HTTP 503."""
+
+    code = "database_unavailable"
+    default_message = "The database is unavailable; try again shortly."

@@ -36,6 +36,9 @@ STATUS_BY_CATEGORY: list[tuple[type[DomainError], int]] = [
     (Unavailable, 503),
 ]
 
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
+"""The Retry-After hint of a 503: clients (and Meta, for webhooks) come back after a database or provider blip."""
+
 _HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "permission_denied", 404: "not_found",
                405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "payload_too_large",
                415: "unsupported_media_type", 422: "validation_error", 429: "too_many_requests",
@@ -76,6 +79,8 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     extra: dict[str, Any] = {}
     if isinstance(exc, Throttled):
         headers["Retry-After"] = str(exc.retry_after_seconds)
+    elif isinstance(exc, Unavailable):
+        headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
     if exc.details is not None:
