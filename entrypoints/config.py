@@ -52,6 +52,8 @@ class Settings(BaseSettings):
         default_factory=lambda: ["STOP", "PARAR", "SAIR", "CANCELAR", "UNSUBSCRIBE", "DESCADASTRAR"])
     worker_poll_seconds: float = Field(default=1.0, gt=0)  # delayed and retried jobs are seen this soon
     worker_heartbeat_seconds: float = Field(default=30.0, gt=0)  # a crashed worker's jobs are re-picked after it
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9101, ge=0, le=65535)  # the worker's own /metrics; 0 turns it off
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
     flow_http_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -80,7 +80,7 @@ def fake_graph() -> Iterator[FakeGraphServer]:
 @pytest.fixture(scope="session")
 def test_settings(tmp_path_factory: pytest.TempPathFactory, fake_graph: FakeGraphServer) -> Settings:
     data_dir = tmp_path_factory.mktemp("data")
-    return load_settings(env="test", data_dir=data_dir, log_json=True, log_level="WARNING",
+    return load_settings(env="test", data_dir=data_dir, log_json=True, log_level="WARNING", worker_metrics_port=0,
                          password_hash_time_cost=1, password_hash_memory_kib=1024,
                          whatsapp_app_secret=APP_SECRET, whatsapp_verify_token=VERIFY_TOKEN,
                          whatsapp_graph_url=fake_graph.base_url,

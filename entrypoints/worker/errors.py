@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from enum import StrEnum
@@ -13,6 +14,7 @@ from pgqueuer.core.executors import EntrypointExecutor
 from pgqueuer.errors import RetryRequested
 
 from domain.errors import Conflict, DomainError, InvalidValue, NotFound, RuleViolation, Unavailable
+from entrypoints.worker.metrics import JOB_SECONDS, JOBS
 
 log = structlog.get_logger("pytake.worker")
 
@@ -51,12 +53,16 @@ class ClassifyingExecutor(EntrypointExecutor):
         request_id = (job.headers or {}).get("request_id")
         structlog.contextvars.bind_contextvars(job_id=job.id, entrypoint=job.entrypoint,
                                               **({"request_id": request_id} if request_id else {}))
+        started = time.perf_counter()
         try:
             await super().execute(job, context)
+            JOBS.labels(job.entrypoint, "done").inc()
         except RetryRequested:
+            JOBS.labels(job.entrypoint, "retry").inc()
             raise
         except Exception as error:
             outcome = classify(error)
+            JOBS.labels(job.entrypoint, _metric_outcome(outcome, job.attempts + 1 < self.max_attempts)).inc()
             fields = {"entrypoint": job.entrypoint, "job_id": job.id, "attempts": job.attempts,
                       "error_type": type(error).__name__, "error_code": getattr(error, "code", None)}
             if outcome is Outcome.ACK:
@@ -73,3 +79,11 @@ class ClassifyingExecutor(EntrypointExecutor):
             if self.on_dead_letter is not None:
                 await self.on_dead_letter(job, error)
             raise
+        finally:
+            JOB_SECONDS.labels(job.entrypoint).observe(time.perf_counter() - started)
+
+
+def _metric_outcome(outcome: Outcome, attempts_left: bool) -> str:
+    if outcome is Outcome.ACK:
+        return "acknowledged"
+    return "retry" if outcome is Outcome.RETRY and attempts_left else "dead_letter"

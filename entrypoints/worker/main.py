@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+from collections.abc import Callable
 from datetime import timedelta
 
 import asyncpg
 import structlog
+from pgqueuer import PgQueuer
 from sqlalchemy.engine import make_url
 
 from entrypoints.config import Settings, load_settings
 from entrypoints.container import Container
 from entrypoints.logging import configure_logging
 from entrypoints.runtime import resolve_database_url
+from entrypoints.worker import metrics
 from entrypoints.worker.runner import build_queue
+
+RECONNECT_FIRST_SECONDS = 0.5
+RECONNECT_MAX_SECONDS = 10.0
 
 log = structlog.get_logger("pytake.worker")
 
@@ -32,26 +39,68 @@ async def run_worker(settings: Settings, database_url: str, *, stop: asyncio.Eve
     except BaseException:
         await container.shutdown_resources()  # type: ignore[misc]
         raise
-    connection = await asyncpg.connect(plain_dsn(database_url))
-    queue = build_queue(container, connection)
     stop = stop or asyncio.Event()
-
-    async def _watch() -> None:
-        await stop.wait()
-        log.info("worker.stopping")
-        queue.shutdown.set()
-
-    watcher = asyncio.create_task(_watch())
+    stop_metrics = _serve_metrics(settings)
     log.info("worker.started", concurrency=settings.worker_concurrency)
     try:
-        await queue.run(batch_size=10, dequeue_timeout=timedelta(seconds=settings.worker_poll_seconds),
-                        max_concurrent_tasks=max(settings.worker_concurrency, 20),
-                        heartbeat_timeout=timedelta(seconds=settings.worker_heartbeat_seconds))
+        await _consume_until_stopped(container, settings, plain_dsn(database_url), stop)
     finally:
-        watcher.cancel()
-        await connection.close()
+        stop_metrics()
         await container.shutdown_resources()  # type: ignore[misc]
         log.info("worker.stopped")
+
+
+def _serve_metrics(settings: Settings) -> Callable[[], None]:
+    try:
+        return metrics.serve(settings.worker_metrics_host, settings.worker_metrics_port)
+    except OSError as error:  # a busy port must not stop message processing; operators see it in the log
+        log.error("worker.metrics_unavailable", port=settings.worker_metrics_port, error=str(error))
+        return lambda: None
+
+
+async def _consume_until_stopped(container: Container, settings: Settings, dsn: str, stop: asyncio.Event) -> None:
+    """Consume the queue; when the database goes away (restart, failover), reconnect with backoff and go on.
+    Jobs that were running when the connection dropped are re-picked once their heartbeat is stale."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            connection = await asyncpg.connect(dsn)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            failures += 1
+            delay = min(RECONNECT_MAX_SECONDS, RECONNECT_FIRST_SECONDS * 2 ** min(failures - 1, 6))
+            log.warning("worker.database_unavailable", retry_in_seconds=delay, error_type=type(error).__name__)
+            await _sleep_unless(stop, delay)
+            continue
+        if failures:
+            log.info("worker.database_reconnected", after_attempts=failures)
+        failures = 0
+        queue = build_queue(container, connection)
+        watcher = asyncio.create_task(_shutdown_on(stop, queue))
+        try:
+            await queue.run(batch_size=10, dequeue_timeout=timedelta(seconds=settings.worker_poll_seconds),
+                            max_concurrent_tasks=max(settings.worker_concurrency, 20),
+                            heartbeat_timeout=timedelta(seconds=settings.worker_heartbeat_seconds))
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            if stop.is_set():
+                break
+            failures = 1
+            log.warning("worker.database_connection_lost", error_type=type(error).__name__)
+            await _sleep_unless(stop, RECONNECT_FIRST_SECONDS)
+        finally:
+            watcher.cancel()
+            if not connection.is_closed():
+                await connection.close()
+
+
+async def _shutdown_on(stop: asyncio.Event, queue: PgQueuer) -> None:
+    await stop.wait()
+    log.info("worker.stopping")
+    queue.shutdown.set()
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
 def main() -> None:

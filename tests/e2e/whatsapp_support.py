@@ -190,7 +190,7 @@ class WorkerProcess:
                     "WHATSAPP_VERIFY_TOKEN": secret(settings.whatsapp_verify_token),
                     "JWT_SECRET": secret(settings.jwt_secret), "VAULT_MASTER_KEYS": secret(settings.vault_master_keys),
                     "LOG_LEVEL": "INFO",
-                    "LOG_JSON": "true", **env}
+                    "LOG_JSON": "true", "WORKER_METRICS_PORT": "0", **env}
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
