@@ -6,6 +6,7 @@ All mutation goes through one lock: the server answers on its own thread while t
 from __future__ import annotations
 
 import base64
+import random
 import threading
 import time
 import uuid
@@ -72,6 +73,9 @@ class AcceptedSend:
 class _Failures:
     queue: deque[GraphFault] = field(default_factory=deque)
     by_recipient: dict[str, GraphFault] = field(default_factory=dict)
+    rate: float = 0.0
+    random_faults: tuple[GraphFault, ...] = ()
+    rng: random.Random = field(default_factory=random.Random)
 
 
 class FakeGraph:
@@ -124,6 +128,13 @@ class FakeGraph:
                 self._failures.by_recipient.pop(key, None)
             else:
                 self._failures.by_recipient[key] = GraphFault(code, http_status, details=details)
+
+    def fail_randomly(self, rate: float, faults: list[GraphFault], *, seed: int = 0) -> None:
+        """Soak knob: each authorized POST to ``/messages`` answers one of ``faults`` (chosen at random) with
+        probability ``rate``, after the queued failures of :meth:`fail_next`. ``rate=0`` turns it off."""
+        with self._lock:
+            self._failures.rate, self._failures.random_faults = rate, tuple(faults)
+            self._failures.rng = random.Random(seed)
 
     def set_delay(self, seconds: float) -> None:
         with self._lock:
@@ -201,7 +212,12 @@ class FakeGraph:
 
     def take_injected_failure(self) -> GraphFault | None:
         with self._lock:
-            return self._failures.queue.popleft() if self._failures.queue else None
+            failures = self._failures
+            if failures.queue:
+                return failures.queue.popleft()
+            if failures.rate and failures.random_faults and failures.rng.random() < failures.rate:
+                return failures.rng.choice(failures.random_faults)
+            return None
 
     def failure_for(self, recipient: str) -> GraphFault | None:
         with self._lock:
