@@ -12,6 +12,7 @@ BENCHMARKS: dict[str, str] = {
     "contacts_search": "bench.contacts_search",
     "campaign_dispatch": "bench.campaign_dispatch",
     "rest_reads": "bench.rest_reads",
+    "login_storm": "bench.login_storm",
 }
 
 
