@@ -92,6 +92,7 @@ from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
 from application.use_cases.whatsapp.messages import GetMessage, ListContactMessages
 from application.use_cases.whatsapp.numbers import GetNumber, ListNumbers, RegisterNumber, VerifyNumber
 from application.use_cases.whatsapp.process_webhook import ProcessWebhook
+from application.use_cases.whatsapp.requeue_webhooks import RequeueStalledWebhooks
 from application.use_cases.whatsapp.send_message import SendMessage
 from entrypoints.config import Settings
 
@@ -300,6 +301,7 @@ class Container(containers.DeclarativeContainer):
     run_flow_http_call = providers.Factory(RunFlowHttpCall, uow=uow, caller=flow_http_caller,
                                            secrets=flow_secret_lookup, events=deliver_flow_event)
     expire_flow_executions = providers.Factory(ExpireFlowExecutions, uow=uow, clock=clock)
+    requeue_stalled_webhooks = providers.Factory(RequeueStalledWebhooks, uow=uow, clock=clock)
 
     # operations
     operations_monitor = providers.Singleton(PostgresOperationsMonitor, engine)

@@ -281,6 +281,11 @@ class FakeWebhookEventStore(_Repo, WebhookEventStore):
         if error is not None:
             row.last_error = error[:1000]
 
+    async def list_stalled(self, *, received_before: datetime, limit: int) -> list[UUID]:
+        rows = sorted((r for r in self._db.webhook_events.values()
+                       if r.status == "pending" and r.received_at < received_before), key=lambda r: r.received_at)
+        return [r.id for r in rows[:limit]]
+
 
 # --------------------------------------------------------------------------- the outside world
 

@@ -116,6 +116,10 @@ class WebhookEventStore(Protocol):
     async def mark(self, event_id: UUID, *, status: str, now: datetime, summary: dict[str, int] | None = None,
                    error: str | None = None) -> None: ...
 
+    @abstractmethod
+    async def list_stalled(self, *, received_before: datetime, limit: int) -> list[UUID]:
+        """Ids of events still ``pending`` that were received before ``received_before``, oldest first."""
+
 
 class WebhookDecoder(Protocol):
     @abstractmethod

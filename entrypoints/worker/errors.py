@@ -44,6 +44,7 @@ class ClassifyingExecutor(EntrypointExecutor):
     """Retries with exponential backoff up to ``max_attempts``; then, or for poison jobs, dead-letters."""
 
     max_attempts: int = 8
+    acknowledge_errors: bool = True  # False: a NotFound/Conflict is dead-lettered instead of acknowledged
     on_dead_letter: Callable[[models.Job, BaseException], Awaitable[None]] | None = None
     initial_delay: timedelta = dataclasses.field(default_factory=lambda: timedelta(seconds=1))
     max_delay: timedelta = dataclasses.field(default_factory=lambda: timedelta(minutes=5))
@@ -62,6 +63,8 @@ class ClassifyingExecutor(EntrypointExecutor):
             raise
         except Exception as error:
             outcome = classify(error)
+            if outcome is Outcome.ACK and not self.acknowledge_errors:
+                outcome = Outcome.DEAD_LETTER
             JOBS.labels(job.entrypoint, _metric_outcome(outcome, job.attempts + 1 < self.max_attempts)).inc()
             fields = {"entrypoint": job.entrypoint, "job_id": job.id, "attempts": job.attempts,
                       "error_type": type(error).__name__, "error_code": getattr(error, "code", None)}

@@ -41,6 +41,14 @@ class SqlAlchemyWebhookEventStore(WebhookEventStore):
             values["last_error"] = error[:1000]
         await self._s.execute(update(webhook_events).where(webhook_events.c.id == event_id).values(**values))
 
+    async def list_stalled(self, *, received_before: datetime, limit: int) -> list[UUID]:
+        rows = await self._s.execute(
+            select(webhook_events.c.id).where(webhook_events.c.status != "processed",  # the partial index
+                                              webhook_events.c.status == "pending",
+                                              webhook_events.c.received_at < received_before)
+            .order_by(webhook_events.c.received_at).limit(limit))
+        return [row.id for row in rows]
+
 
 _RESERVE = text("""
     INSERT INTO send_pacers AS p (key, next_slot_at)

@@ -9,6 +9,7 @@ from application.ports.channel import WebhookDecoder
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWorkFactory
 from application.use_cases.whatsapp.jobs import PROCESS_WEBHOOK_JOB
+from application.use_cases.whatsapp.requeue_webhooks import webhook_job_key
 from domain.errors import Unauthenticated
 
 
@@ -32,6 +33,7 @@ class IngestWebhook:
                                                   received_at=self._clock.now())
             if not stored:
                 return None
-            await uow.jobs.enqueue(PROCESS_WEBHOOK_JOB, {"event_id": str(event_id)}, dedupe_key=f"webhook:{event_id}")
+            await uow.jobs.enqueue(PROCESS_WEBHOOK_JOB, {"event_id": str(event_id)},
+                                   dedupe_key=webhook_job_key(event_id))
             await uow.commit()
         return event_id

@@ -203,6 +203,36 @@ async def test_webhook_events_are_stored_once_per_body(uow_factory: SqlAlchemyUn
     assert stored is not None and (stored.body, stored.status, stored.attempts) == (body, "processed", 1)
 
 
+async def test_a_stalled_webhook_whose_job_vanished_is_requeued_with_its_dedupe_key(
+        uow_factory: SqlAlchemyUnitOfWorkFactory, database_url: str) -> None:
+    from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
+    from application.use_cases.whatsapp.requeue_webhooks import RequeueStalledWebhooks
+    from tests.fakes import FakeClock
+
+    class AnySignature:
+        def verify_signature(self, raw_body: bytes, header: str | None) -> bool:
+            return True
+
+    body = f'{{"object":"whatsapp_business_account","n":"{uuid4().hex}"}}'.encode()
+    clock = FakeClock(_now() - timedelta(minutes=10))
+    event_id = await IngestWebhook(uow=uow_factory, decoder=AnySignature(), clock=clock).execute(  # type: ignore[arg-type]
+        body, "sha256=any")
+    key = f"webhook:{event_id}"
+    jobs = "SELECT count(*) AS n FROM pgqueuer WHERE dedupe_key = $1"
+    requeue = RequeueStalledWebhooks(uow=uow_factory, clock=FakeClock(_now()))
+    await requeue.execute()
+    assert (await fetch(database_url, jobs, key))[0]["n"] == 1  # still queued: not doubled
+    await fetch(database_url, "DELETE FROM pgqueuer WHERE dedupe_key = $1", key)  # the job went missing
+    assert await requeue.execute() >= 1
+    assert (await fetch(database_url, jobs, key))[0]["n"] == 1
+    async with uow_factory() as uow:
+        await uow.webhook_events.mark(event_id, status="processed", now=_now())  # type: ignore[arg-type]
+        await uow.commit()
+    await fetch(database_url, "DELETE FROM pgqueuer WHERE dedupe_key = $1", key)
+    await requeue.execute()
+    assert (await fetch(database_url, jobs, key))[0]["n"] == 0  # processed events are left alone
+
+
 # --------------------------------------------------------------------------- the pacer
 
 

@@ -354,3 +354,36 @@ async def test_each_raw_sample_has_the_expected_effect(name: str) -> None:
         [message] = world.inbound()
         assert message.wamid == value["messages"][0]["id"]
         assert world.store.contacts[message.contact_id].whatsapp_id == value["messages"][0]["from"]
+
+
+# --------------------------------------------------------------------------- stalled webhooks get their job again
+
+
+async def test_a_webhook_pending_long_after_it_arrived_is_requeued_once_and_then_processed() -> None:
+    from datetime import timedelta
+
+    from application.use_cases.whatsapp.requeue_webhooks import RequeueStalledWebhooks
+
+    world = World()
+    requeue = RequeueStalledWebhooks(uow=world.factory, clock=world.clock, stalled_after=timedelta(minutes=2))
+    body = builders.webhook_body(samples.W1_INBOUND_TEXT)
+    event_id = await world.ingest.execute(body, builders.sign(SECRET, body))
+    assert event_id is not None
+    world.clock.advance(minutes=5)
+    assert await requeue.execute() == 0  # its job is still queued: the dedupe key leaves it alone
+    world.store.jobs.take(PROCESS_WEBHOOK_JOB)  # the job went missing without processing the event
+    world.clock.advance(seconds=30)
+    recent = builders.webhook_body(builders.inbound_text(PNID, USER, "just now"))
+    recent_id = await world.ingest.execute(recent, builders.sign(SECRET, recent))
+    world.store.jobs.take(PROCESS_WEBHOOK_JOB)  # also jobless, but only just received: not stalled yet
+    assert await requeue.execute() == 1
+    [job] = world.store.jobs.take(PROCESS_WEBHOOK_JOB)
+    assert (job.payload, job.dedupe_key) == ({"event_id": str(event_id)}, f"webhook:{event_id}")
+    await world.process.execute(event_id)
+    assert world.store.webhook_events[event_id].status == "processed"
+    assert [m.wamid for m in world.inbound()] == [samples.W1_INBOUND_TEXT["entry"][0]["changes"][0]["value"]
+                                                 ["messages"][0]["id"]]
+    world.clock.advance(minutes=5)
+    assert await requeue.execute() == 1  # now the recent one is stalled; the processed one never again
+    [job] = world.store.jobs.take(PROCESS_WEBHOOK_JOB)
+    assert job.payload == {"event_id": str(recent_id)}
