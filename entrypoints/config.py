@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(default=9101, ge=0, le=65535)  # the worker's own /metrics; 0 turns it off
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
+    # hashes computed at once per process (the rest wait): a login storm then cannot take every core from the
+    # requests around it; default: half the CPUs, at least one
+    password_hash_concurrency: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1)
     flow_http_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     flow_http_allowed_private_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     flow_execution_ttl_hours: int = Field(default=72, ge=1)

@@ -184,7 +184,8 @@ class Container(containers.DeclarativeContainer):
     uow = providers.Singleton(SqlAlchemyUnitOfWorkFactory, session_factory)
     clock = providers.Singleton(SystemClock)
     hasher = providers.Singleton(Argon2PasswordHasher, time_cost=settings.provided.password_hash_time_cost,
-                                 memory_cost_kib=settings.provided.password_hash_memory_kib)
+                                 memory_cost_kib=settings.provided.password_hash_memory_kib,
+                                 max_concurrent=settings.provided.password_hash_concurrency)
     tokens = providers.Singleton(
         JwtAccessTokenService, secret=providers.Callable(_secret, settings.provided.jwt_secret),
         ttl=providers.Callable(lambda m: timedelta(minutes=m), settings.provided.access_token_minutes))

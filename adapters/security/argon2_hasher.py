@@ -1,8 +1,10 @@
-"""argon2id password hashing (argon2-cffi), run in a worker thread so the event loop never blocks."""
+"""argon2id password hashing (argon2-cffi) on a small dedicated thread pool, so the event loop never blocks and a
+storm of logins cannot take more than ``max_concurrent`` hashes' worth of CPU from the requests around it."""
 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher as _Argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -11,11 +13,13 @@ from application.ports.identity import PasswordHasher
 
 
 class Argon2PasswordHasher(PasswordHasher):
-    def __init__(self, *, time_cost: int = 3, memory_cost_kib: int = 65536, parallelism: int = 4) -> None:
+    def __init__(self, *, time_cost: int = 3, memory_cost_kib: int = 65536, parallelism: int = 4,
+                 max_concurrent: int = 1) -> None:
         self._argon2 = _Argon2(time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=parallelism)
+        self._pool = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="argon2")
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._argon2.hash, password)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._argon2.hash, password)
 
     async def verify(self, password_hash: str, password: str) -> bool:
         def _verify() -> bool:
@@ -24,4 +28,4 @@ class Argon2PasswordHasher(PasswordHasher):
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 return False
 
-        return await asyncio.to_thread(_verify)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, _verify)
