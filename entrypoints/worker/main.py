@@ -115,7 +115,12 @@ def main() -> None:
             loop.add_signal_handler(sig, stop.set)
         await run_worker(settings, url, stop=stop)
 
-    asyncio.run(_run())
+    try:
+        import uvloop  # the same event loop as the API server (SERVER_FLAGS); comes with uvicorn[standard]
+    except ImportError:  # pragma: no cover - platforms without uvloop
+        asyncio.run(_run())
+    else:
+        uvloop.run(_run())
 
 
 if __name__ == "__main__":
