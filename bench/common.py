@@ -30,12 +30,18 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from entrypoints.supervisor import SERVER_FLAGS
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 
-UVICORN_FLAGS = ["--host", "127.0.0.1", "--log-level", "warning", "--no-access-log", "--loop", "asyncio",
-                 "--http", "h11", "--workers", "1"]
-"""The same uvicorn settings for PyTake and the baseline."""
+PLAIN_SERVER_FLAGS = ["--loop", "asyncio", "--http", "h11"]
+"""The untuned server (BENCH_SERVER=plain): the 'before' column of the README's tuning table."""
+
+UVICORN_FLAGS = ["--host", "127.0.0.1", "--log-level", "warning", "--no-access-log",
+                 *(PLAIN_SERVER_FLAGS if os.environ.get("BENCH_SERVER") == "plain" else SERVER_FLAGS),
+                 "--workers", "1"]
+"""The same uvicorn settings for PyTake and the baseline: what ``make run`` serves with (SERVER_FLAGS)."""
 
 BASELINE_POOL = 20
 """Connections in a baseline's asyncpg pool: PyTake's pool is DATABASE_POOL_SIZE 10 + max_overflow 10."""
@@ -253,44 +259,50 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 async def _loadgen(config: dict[str, Any]) -> dict[str, Any]:
-    import httpx
+    """Signed webhooks, each a new inbound text, from ``concurrency`` keep-alive connections (the same small
+    HTTP/1.1 client as ``httpload``, so the load generator is not the bottleneck)."""
+    from urllib.parse import urlsplit
 
     url, secret, pnid = config["url"], config["app_secret"], config["phone_number_id"]
     concurrency, duration, contacts = int(config["concurrency"]), float(config["duration"]), int(config["contacts"])
+    target = urlsplit(str(url))
+    host, port = target.hostname or "127.0.0.1", target.port or 80
+    warmup = _raw_request("GET", urlsplit(str(config["warmup_url"])).path or "/", target.netloc, {}, None)
     run = uuid.uuid4().hex[:8]
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     counter = iter(range(10**9))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=30.0, limits=limits) as client:
-        # warm-up: open the connections and let the server settle (not measured)
-        await asyncio.gather(*(client.get(config["warmup_url"]) for _ in range(concurrency)),
-                             return_exceptions=True)
-        started = time.perf_counter()
-        stop_at = started + duration
+    connections = [_Http11(host, port, 30.0) for _ in range(concurrency)]
+    # warm-up: open the connections and let the server settle (not measured)
+    await asyncio.gather(*(c.send(warmup) for c in connections), return_exceptions=True)
+    cpu_started = time.process_time()
+    started = time.perf_counter()
+    stop_at = started + duration
 
-        async def sender() -> None:
-            while time.perf_counter() < stop_at:
-                n = next(counter)
-                body = inbound_text_body(pnid, f"55119{n % contacts:08d}", f"message {n}",
-                                         f"wamid.bench.{run}.{n}", 1_750_000_000 + n)
-                headers = {"content-type": "application/json", "X-Hub-Signature-256": signature(secret, body)}
-                sent = time.perf_counter()
-                try:
-                    response = await client.post(url, content=body, headers=headers)
-                    key = str(response.status_code)
-                except httpx.HTTPError as error:
-                    key = type(error).__name__
-                latencies.append(time.perf_counter() - sent) if key == "200" else None
-                statuses[key] = statuses.get(key, 0) + 1
+    async def sender(connection: _Http11) -> None:
+        while time.perf_counter() < stop_at:
+            n = next(counter)
+            body = inbound_text_body(pnid, f"55119{n % contacts:08d}", f"message {n}",
+                                     f"wamid.bench.{run}.{n}", 1_750_000_000 + n)
+            headers = {"Content-Type": "application/json", "X-Hub-Signature-256": signature(secret, body)}
+            raw = _raw_request("POST", target.path, target.netloc, headers, body)
+            sent = time.perf_counter()
+            try:
+                key = str(await connection.send(raw))
+            except (OSError, ValueError, TimeoutError, asyncio.IncompleteReadError) as error:
+                key = type(error).__name__
+            latencies.append(time.perf_counter() - sent) if key == "200" else None
+            statuses[key] = statuses.get(key, 0) + 1
 
-        await asyncio.gather(*(sender() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+    await asyncio.gather(*(sender(c) for c in connections))
+    elapsed = time.perf_counter() - started
+    for connection in connections:
+        connection.close()
     acknowledged = statuses.get("200", 0)
     return {"requests": sum(statuses.values()), "acknowledged": acknowledged, "statuses": statuses,
             "elapsed_s": elapsed, "acknowledged_per_s": acknowledged / elapsed,
             "p50_ms": percentile(latencies, 0.50) * 1000, "p99_ms": percentile(latencies, 0.99) * 1000,
-            "concurrency": concurrency}
+            "concurrency": concurrency, "loadgen_cpu": (time.process_time() - cpu_started) / elapsed}
 
 
 class _Http11:
