@@ -43,19 +43,27 @@ class ProcessWebhook:
                 by_number[event.phone_number_id].append(event)
             numbers = {pnid: await uow.numbers.get_by_phone_number_id_any_org(pnid) for pnid in by_number}
         summary: Counter[str] = Counter()
+        routable: list[tuple[WhatsAppNumber, list[WebhookEvent]]] = []
         for pnid, events in by_number.items():
             number = numbers[pnid]
             if number is None:
                 summary["unroutable"] += len(events)
                 log.warning("webhook.unknown_number", phone_number_id=pnid, events=len(events))
-                continue
+            else:
+                routable.append((number, events))
+        for index, (number, events) in enumerate(routable):
             async with self._uow(number.organization_id) as uow:
                 for event in events:
                     summary[await self._apply(uow, number, event)] += 1
+                if index == len(routable) - 1:  # the event is done when its last organization's effects commit
+                    await uow.webhook_events.mark(event_id, status="processed", now=self._clock.now(),
+                                                  summary=dict(summary))
                 await uow.commit()
-        async with self._uow() as uow:
-            await uow.webhook_events.mark(event_id, status="processed", now=self._clock.now(), summary=dict(summary))
-            await uow.commit()
+        if not routable:
+            async with self._uow() as uow:
+                await uow.webhook_events.mark(event_id, status="processed", now=self._clock.now(),
+                                              summary=dict(summary))
+                await uow.commit()
         return dict(summary)
 
     async def _apply(self, uow: UnitOfWork, number: WhatsAppNumber, event: WebhookEvent) -> str:

@@ -387,3 +387,14 @@ async def test_a_webhook_pending_long_after_it_arrived_is_requeued_once_and_then
     assert await requeue.execute() == 1  # now the recent one is stalled; the processed one never again
     [job] = world.store.jobs.take(PROCESS_WEBHOOK_JOB)
     assert job.payload == {"event_id": str(recent_id)}
+
+
+async def test_an_event_is_marked_processed_in_the_same_transaction_as_its_effects() -> None:
+    world = World()
+    summary = await world.deliver(samples.W1_INBOUND_TEXT)
+    assert summary == {"inbound": 1}
+    # one commit to store it, one for the organization's effects together with the mark: no window in which the
+    # effects are committed and the event still looks pending (or the other way round)
+    assert world.factory.commits == 2
+    [row] = world.store.webhook_events.values()
+    assert (row.status, row.summary) == ("processed", {"inbound": 1})
