@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     database_app_role: str = "pytake_app"
     database_pool_size: int = 10
+    database_pool_pre_ping: bool = True  # test each pooled connection before use (one round trip per checkout)
     data_dir: Path = Path(".data")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -52,6 +53,7 @@ class Settings(BaseSettings):
         default_factory=lambda: ["STOP", "PARAR", "SAIR", "CANCELAR", "UNSUBSCRIBE", "DESCADASTRAR"])
     worker_poll_seconds: float = Field(default=1.0, gt=0)  # delayed and retried jobs are seen this soon
     worker_heartbeat_seconds: float = Field(default=30.0, gt=0)  # a crashed worker's jobs are re-picked after it
+    worker_processes: int = Field(default=1, ge=1, le=64)  # worker replicas `make run` starts
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(default=9101, ge=0, le=65535)  # the worker's own /metrics; 0 turns it off
     password_hash_time_cost: int = 3

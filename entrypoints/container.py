@@ -97,8 +97,8 @@ from application.use_cases.whatsapp.send_message import SendMessage
 from entrypoints.config import Settings
 
 
-async def _engine(database_url: str, app_role: str, pool_size: int) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url, app_role=app_role or None, pool_size=pool_size)
+async def _engine(database_url: str, app_role: str, pool_size: int, pre_ping: bool) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url, app_role=app_role or None, pool_size=pool_size, pre_ping=pre_ping)
     try:
         yield engine
     finally:
@@ -179,7 +179,8 @@ class Container(containers.DeclarativeContainer):
     database_url = providers.Dependency(instance_of=str)
 
     engine = providers.Resource(_engine, database_url=database_url, app_role=settings.provided.database_app_role,
-                                pool_size=settings.provided.database_pool_size)
+                                pool_size=settings.provided.database_pool_size,
+                                pre_ping=settings.provided.database_pool_pre_ping)
     session_factory = providers.Singleton(create_session_factory, engine)
     uow = providers.Singleton(SqlAlchemyUnitOfWorkFactory, session_factory)
     clock = providers.Singleton(SystemClock)

@@ -19,11 +19,16 @@ SERVER_FLAGS = ["--loop", "uvloop", "--http", "httptools"]
 these too. Measured against asyncio + h11 in the README's tuning table."""
 
 
-def _children(env: dict[str, str], host: str, port: int) -> list[subprocess.Popen[bytes]]:
+def _children(env: dict[str, str], host: str, port: int, workers: int,
+              metrics_port: int) -> list[subprocess.Popen[bytes]]:
     api = [sys.executable, "-m", "uvicorn", "entrypoints.http.app:create_app", "--factory", "--host", host,
            "--port", str(port), "--no-access-log", "--timeout-graceful-shutdown", "20", *SERVER_FLAGS]
     worker = [sys.executable, "-m", "entrypoints.worker.main"]
-    return [subprocess.Popen(api, env=env), subprocess.Popen(worker, env=env)]
+    children = [subprocess.Popen(api, env=env)]
+    for index in range(workers):  # worker replicas share the queue (SKIP LOCKED); each has its own metrics port
+        port_of_this = metrics_port + index if metrics_port else 0
+        children.append(subprocess.Popen(worker, env={**env, "WORKER_METRICS_PORT": str(port_of_this)}))
+    return children
 
 
 def main() -> None:
@@ -32,7 +37,7 @@ def main() -> None:
     url = resolve_database_url(settings)
     apply_migrations(url)
     env = dict(os.environ, DATABASE_URL=url, DATA_DIR=str(settings.data_dir))
-    children = _children(env, settings.host, settings.port)
+    children = _children(env, settings.host, settings.port, settings.worker_processes, settings.worker_metrics_port)
     stopping = False
 
     def _stop(*_: object) -> None:
@@ -41,7 +46,8 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    print(f"PyTake API:  http://{settings.host}:{settings.port}/api/v1/docs  (worker running; Ctrl-C stops)",
+    workers = f"{settings.worker_processes} worker process" + ("es" if settings.worker_processes > 1 else "")
+    print(f"PyTake API:  http://{settings.host}:{settings.port}/api/v1/docs  ({workers} running; Ctrl-C stops)",
           flush=True)
     try:
         while not stopping and all(child.poll() is None for child in children):

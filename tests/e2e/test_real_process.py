@@ -22,9 +22,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _start(data_dir: Path, port: int, **extra: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TEST_DATABASE_URL"}}
-    env.update(DATA_DIR=str(data_dir), PORT=str(port), LOG_JSON="true")
+    env.update(DATA_DIR=str(data_dir), PORT=str(port), LOG_JSON="true", **extra)
     return subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
@@ -75,9 +75,20 @@ def test_make_run_serves_api_and_worker_and_keeps_data_across_restarts(tmp_path:
     assert process.returncode in (0, 2, -signal.SIGINT), output
     assert "PyTake stopped." in output and "Traceback" not in output
 
-    process = _start(tmp_path, port)
+    metrics_port = _free_port()
+    process = _start(tmp_path, port, WORKER_PROCESSES="2", WORKER_METRICS_PORT=str(metrics_port))
     try:
         _wait_ready(base, process)
+        for worker_port in (metrics_port, metrics_port + 1):  # two worker replicas, each serving its metrics
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    scraped = httpx.get(f"http://127.0.0.1:{worker_port}/metrics", timeout=2)
+                    break
+                except httpx.HTTPError:
+                    assert time.monotonic() < deadline, f"no worker metrics on port {worker_port}"
+                    time.sleep(0.3)
+            assert scraped.status_code == 200 and "pytake_sends_total" in scraped.text
         login = httpx.post(f"{base}/api/v1/auth/login", json={"email": "owner@example.com",
                                                               "password": "correct horse battery"})
         assert login.status_code == 200, login.text
