@@ -14,6 +14,7 @@ from entrypoints.container import Container
 from entrypoints.http import routers
 from entrypoints.http.errors import install_error_handlers
 from entrypoints.http.middleware import CatchAllMiddleware, RequestContextMiddleware
+from entrypoints.http.openapi import install_openapi
 from entrypoints.http.routers import auth, automations, contacts, flows, health, operations, secrets, users, whatsapp
 from entrypoints.logging import configure_logging
 from entrypoints.runtime import resolve_database_url
@@ -79,4 +80,5 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     for module in (auth, users, contacts, whatsapp, secrets, flows, automations):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(flows.handoff_router, prefix=API_PREFIX)
+    install_openapi(app)
     return app

@@ -195,6 +195,30 @@ async def test_openapi_lists_every_route_with_a_summary(client: httpx.AsyncClien
     assert {"401", "403", "429"} <= set(paths[f"{API}/auth/login"]["post"]["responses"])
 
 
+async def test_openapi_documents_the_error_shapes_really_sent(client: httpx.AsyncClient) -> None:
+    """Fuzzing regressions: FastAPI's default 422 ({detail: [...]}) was documented where a route did not list
+    422 itself, and X-Organization-ID was a `string | null` whose 403/404 answers were undocumented."""
+    spec = (await client.get(f"{API}/openapi.json")).json()
+    assert not {"HTTPValidationError", "ValidationError"} & set(spec["components"]["schemas"])
+    acting = 0
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            if "422" in responses:
+                assert responses["422"]["content"]["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/ValidationErrorResponse"}, (method, path)
+            headers = [p for p in operation.get("parameters", []) if p["in"] == "header"
+                       and p["name"].lower() == "x-organization-id"]
+            if headers:
+                acting += 1
+                schema = headers[0]["schema"]
+                assert (schema["type"], schema["format"], "anyOf" in schema) == ("string", "uuid", False), path
+                assert {"403", "404"} <= set(responses), (method, path)
+    assert acting >= 40
+    me = spec["paths"][f"{API}/auth/me"]["get"]["responses"]
+    assert {"401", "403", "404", "422"} <= set(me)
+
+
 def _asset_urls(html: str) -> list[str]:
     tags = re.findall(r"<(?:script|link)\b[^>]*>", html, flags=re.IGNORECASE)
     urls = []

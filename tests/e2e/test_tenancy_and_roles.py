@@ -337,6 +337,15 @@ async def test_super_admin_naming_an_unknown_organization(client: httpx.AsyncCli
     assert_error_shape(malformed, malformed.status_code)
 
 
+@pytest.mark.parametrize("role", ["super_admin", "org_admin"])
+async def test_an_empty_x_organization_id_is_refused(client: httpx.AsyncClient, world: World, role: str) -> None:
+    """Fuzzing regression: the header is documented as a UUID, and an empty one was taken as absent."""
+    caller = await login(client, world.emails[role])
+    response = await client.get(CONTACTS, headers={**caller.headers, "X-Organization-ID": ""})
+    body = assert_error_shape(response, 422, "invalid_value")
+    assert body["errors"][0]["loc"] == ["header", "X-Organization-ID"]
+
+
 @pytest.mark.parametrize("role", ["org_admin", "agent", "viewer"])
 @pytest.mark.parametrize("request_kind", ["list", "create", "me"])
 async def test_only_super_admin_may_send_x_organization_id(client: httpx.AsyncClient, world: World, role: str,
