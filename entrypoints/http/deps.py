@@ -54,6 +54,10 @@ async def current_actor(
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
+MAX_OFFSET = 1_000_000_000
+"""Far past any real listing, and well inside PostgreSQL's bigint OFFSET (a larger one was a 500)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     limit: int
@@ -62,7 +66,7 @@ class Page:
 
 def page_params(
     limit: Annotated[int, Query(ge=1, le=200, description="Page size (1..200)")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip (0..1000000000)")] = 0,
 ) -> Page:
     return Page(limit=limit, offset=offset)
 

@@ -219,6 +219,16 @@ async def test_openapi_documents_the_error_shapes_really_sent(client: httpx.Asyn
     assert {"401", "403", "404", "422"} <= set(me)
 
 
+@pytest.mark.parametrize("offset", [1_000_000_001, 10**30])
+async def test_an_offset_past_the_limit_is_422_not_500(client: httpx.AsyncClient, admin: Account,
+                                                       offset: int) -> None:
+    """Fuzzing regression: an offset beyond PostgreSQL's bigint reached the query and was a 500."""
+    response = await client.get(CONTACTS, headers=admin.headers, params={"offset": offset})
+    errors = _assert_validation(response)["errors"]
+    assert errors[0]["loc"] == ["query", "offset"], errors
+    assert (await client.get(CONTACTS, headers=admin.headers, params={"offset": 1_000_000_000})).status_code == 200
+
+
 def _asset_urls(html: str) -> list[str]:
     tags = re.findall(r"<(?:script|link)\b[^>]*>", html, flags=re.IGNORECASE)
     urls = []
