@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from domain.errors import (
     Conflict,
@@ -115,16 +116,30 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(422, detail, "validation_error", errors=errors), status_code=422)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method of the target resource (RFC 9110 §15.5.6), not only those of the one route Starlette tried:
+    FastAPI keeps GET /contacts and POST /contacts as two routes."""
+    routes = getattr(request.app, "routes", [])
+    allowed = [method for method in _METHODS
+               if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)]
+    return ", ".join(allowed)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     detail = exc.detail if isinstance(exc.detail, str) else "Request failed."
+    headers = dict(getattr(exc, "headers", None) or {})
     if status == 404 and detail == "Not Found":
         detail = "The requested resource does not exist."
     if status == 405:
         detail = "Method not allowed for this resource."
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     return JSONResponse(error_body(status, detail, _HTTP_CODES.get(status, "http_error")), status_code=status,
-                          headers=getattr(exc, "headers", None))
+                        headers=headers or None)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -62,6 +62,18 @@ async def test_wrong_methods_are_405_in_the_error_shape(client: httpx.AsyncClien
     assert response.headers.get("Allow")
 
 
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("OPTIONS", CONTACTS, {"GET", "POST"}), ("PATCH", f"{CONTACTS}/{uuid.uuid4()}", {"GET", "PUT", "DELETE"}),
+    ("DELETE", f"{API}/flow-automations", {"GET", "POST"}), ("PUT", f"{API}/secrets/", {"GET", "POST"})])
+async def test_405_allows_every_method_of_the_resource(client: httpx.AsyncClient, method: str, path: str,
+                                                       allowed: set[str]) -> None:
+    """Fuzzing regression: FastAPI keeps GET and POST /contacts as two routes and Starlette's Allow named only
+    the methods of the first one (RFC 9110: the methods of the target resource)."""
+    response = await client.request(method, path)
+    assert_error_shape(response, 405, "method_not_allowed")
+    assert allowed <= {m.strip() for m in response.headers["Allow"].split(",")} <= allowed | {"HEAD"}
+
+
 # --- request validation: 422 with errors, no echo, nothing stored ---------------------------------------------
 
 @pytest.mark.parametrize("content", [b"{bad json", b"", b"[1, 2", b"null", b"\xff\xfe", b'"just a string"'])
