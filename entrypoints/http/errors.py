@@ -116,6 +116,7 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(422, detail, "validation_error", errors=errors), status_code=422)
 
 
+_BODY_NOT_PARSED = "There was an error parsing the body"  # FastAPI: a body that is not even text (bad UTF-8)
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
@@ -133,6 +134,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     status = exc.status_code
     detail = exc.detail if isinstance(exc.detail, str) else "Request failed."
     headers = dict(getattr(exc, "headers", None) or {})
+    if status == 400 and detail == _BODY_NOT_PARSED:  # the same answer as a body that is not valid JSON
+        return JSONResponse(error_body(422, "Request validation failed: body: the body is not valid JSON.",
+                                       "validation_error", errors=[{"loc": ["body"], "msg": "Invalid JSON",
+                                                                    "type": "json_invalid"}]), status_code=422)
     if status == 404 and detail == "Not Found":
         detail = "The requested resource does not exist."
     if status == 405:

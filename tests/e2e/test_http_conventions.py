@@ -76,7 +76,9 @@ async def test_405_allows_every_method_of_the_resource(client: httpx.AsyncClient
 
 # --- request validation: 422 with errors, no echo, nothing stored ---------------------------------------------
 
-@pytest.mark.parametrize("content", [b"{bad json", b"", b"[1, 2", b"null", b"\xff\xfe", b'"just a string"'])
+# b"\xff" and b"\x80{}" (not UTF-8 at all) were a 400 "There was an error parsing the body" (fuzzing regression)
+@pytest.mark.parametrize("content", [b"{bad json", b"", b"[1, 2", b"null", b"\xff\xfe", b'"just a string"',
+                                     b"\xff", b"\x80{}"])
 async def test_malformed_json_is_422_and_stores_nothing(client: httpx.AsyncClient, admin: Account,
                                                         content: bytes) -> None:
     before = await _contact_count(client, admin)
@@ -84,6 +86,12 @@ async def test_malformed_json_is_422_and_stores_nothing(client: httpx.AsyncClien
                                  content=content)
     _assert_validation(response)
     assert await _contact_count(client, admin) == before
+
+
+@pytest.mark.parametrize("path", ["auth/refresh", "auth/login", "auth/register"])
+async def test_a_body_that_is_not_utf8_is_422_on_public_routes(client: httpx.AsyncClient, path: str) -> None:
+    _assert_validation(await client.post(f"{API}/{path}", content=b"\xff",
+                                         headers={"Content-Type": "application/json"}))
 
 
 async def test_malformed_register_body_stores_nothing(client: httpx.AsyncClient) -> None:
