@@ -100,4 +100,6 @@ class TestSecret:
         shape = check_format(value, None, "plain")
         if not shape.valid:
             return shape
+        if not value.reveal().isascii():  # an HTTP header cannot carry it (it was a 500)
+            return CredentialCheck(False, "format: a bearer token is ASCII; the value has other characters")
         return await self._checker.check_whatsapp_token(value.reveal())

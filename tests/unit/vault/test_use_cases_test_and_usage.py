@@ -36,6 +36,16 @@ async def test_format(value: str, service: str | None, valid: bool) -> None:
     assert result.valid is valid and value not in result.message
 
 
+@pytest.mark.parametrize("value", ["tokén-123", "EAA" + "☃" * 5])
+async def test_a_non_ascii_token_fails_the_provider_test_without_calling_the_provider(value: str) -> None:
+    """Fuzzing regression: the checker put the value in an Authorization header, which cannot carry it (500)."""
+    vault, admin = Vault(), actor()
+    secret = await vault.secret(admin, value=value, service="custom")
+    result = await vault.test.execute(admin, secret.id, "whatsapp_token")
+    assert (result.valid, vault.checker.tokens) == (False, [])
+    assert result.message.startswith("format:") and value not in result.message
+
+
 async def test_a_passing_test_promotes_rotated_and_an_inconclusive_one_changes_nothing() -> None:
     vault, admin = Vault(), actor()
     secret = await vault.secret(admin, value=TOKEN, service="whatsapp")
