@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-db lint migrate bench client clean help
+.PHONY: install run test test-db lint migrate bench client fuzz clean help
 
 help:
 	@echo "make run      - install, start embedded PostgreSQL (unless DATABASE_URL), migrate, serve API + worker"
@@ -18,6 +18,7 @@ help:
 	@echo "make migrate  - apply database migrations"
 	@echo "make bench    - run the benchmarks under bench/"
 	@echo "make client   - export the OpenAPI, generate and type-check the TypeScript types (clients/typescript)"
+	@echo "make fuzz     - schemathesis over every API operation, FUZZ_EXAMPLES (default 500) cases each"
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
@@ -45,6 +46,12 @@ test: install lint
 # in `make test`, so they are left out here unless PYTEST_ARGS says otherwise.
 test-db: install
 	@$(BIN)/python -m pytest -q -p no:cacheprovider tests/integration tests/e2e -m "not slow" $(PYTEST_ARGS)
+
+# Schemathesis against the served OpenAPI (tests/fuzz, also run by `make test` with 15 cases per operation);
+# one line per operation as it finishes.
+FUZZ_EXAMPLES ?= 500
+fuzz: install
+	@FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -v -p no:cacheprovider tests/fuzz $(PYTEST_ARGS)
 
 migrate: install
 	@$(BIN)/pytake migrate
