@@ -1225,11 +1225,6 @@ export interface components {
             /** Email */
             email: string;
         };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
-        };
         /** LoginIn */
         LoginIn: {
             /** Email */
@@ -1865,19 +1860,6 @@ export interface components {
              */
             updated_at: string;
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
-        };
         /** ValidationErrorItem */
         ValidationErrorItem: {
             /** Loc */
@@ -1969,12 +1951,12 @@ export interface operations {
             query?: {
                 /** @description Page size (1..200) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (0..1000000000) */
                 offset?: number;
             };
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2008,13 +1990,22 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation Error */
+            /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
                 };
             };
         };
@@ -2117,7 +2108,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2140,13 +2131,31 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation Error */
+            /** @description permission denied (X-Organization-ID is for super_admins only) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
                 };
             };
         };
@@ -2156,7 +2165,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2181,13 +2190,31 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation Error */
+            /** @description permission denied (X-Organization-ID is for super_admins only) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
                 };
             };
         };
@@ -2334,12 +2361,12 @@ export interface operations {
                 query?: string | null;
                 /** @description Page size (1..200) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (0..1000000000) */
                 offset?: number;
             };
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2373,6 +2400,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description validation error */
             422: {
                 headers: {
@@ -2389,7 +2425,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2427,6 +2463,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description conflict */
             409: {
                 headers: {
@@ -2452,7 +2497,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 contact_id: string;
@@ -2513,7 +2558,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 contact_id: string;
@@ -2587,7 +2632,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 contact_id: string;
@@ -2646,12 +2691,12 @@ export interface operations {
             query?: {
                 /** @description Page size (1..200) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (0..1000000000) */
                 offset?: number;
             };
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 contact_id: string;
@@ -2712,7 +2757,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 contact_id: string;
@@ -2773,12 +2818,12 @@ export interface operations {
             query?: {
                 /** @description Page size (1..200) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (0..1000000000) */
                 offset?: number;
             };
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2812,6 +2857,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description validation error */
             422: {
                 headers: {
@@ -2828,7 +2882,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2900,7 +2954,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 automation_id: string;
@@ -2961,7 +3015,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 automation_id: string;
@@ -3031,7 +3085,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 automation_id: string;
@@ -3103,12 +3157,12 @@ export interface operations {
                 state?: ("pending" | "sent" | "delivered" | "read" | "replied" | "completed" | "failed" | "skipped") | null;
                 /** @description Page size (1..200) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (0..1000000000) */
                 offset?: number;
             };
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 automation_id: string;
@@ -3169,7 +3223,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 automation_id: string;
@@ -3239,7 +3293,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 automation_id: string;
@@ -3309,7 +3363,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 automation_id: string;
@@ -3370,12 +3424,12 @@ export interface operations {
             query?: {
                 /** @description Page size (1..200) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (0..1000000000) */
                 offset?: number;
             };
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3409,6 +3463,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description validation error */
             422: {
                 headers: {
@@ -3425,7 +3488,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3463,6 +3526,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description validation error */
             422: {
                 headers: {
@@ -3479,7 +3551,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 flow_id: string;
@@ -3540,7 +3612,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 flow_id: string;
@@ -3614,7 +3686,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 flow_id: string;
@@ -3682,12 +3754,12 @@ export interface operations {
             query?: {
                 /** @description Page size (1..200) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (0..1000000000) */
                 offset?: number;
             };
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 flow_id: string;
@@ -3748,7 +3820,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 flow_id: string;
@@ -3815,12 +3887,12 @@ export interface operations {
                 service?: string | null;
                 /** @description Page size (1..200) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (0..1000000000) */
                 offset?: number;
             };
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3854,6 +3926,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description validation error */
             422: {
                 headers: {
@@ -3870,7 +3951,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3908,6 +3989,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description conflict */
             409: {
                 headers: {
@@ -3933,12 +4023,12 @@ export interface operations {
             query?: {
                 /** @description Page size (1..200) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (0..1000000000) */
                 offset?: number;
             };
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3972,6 +4062,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description validation error */
             422: {
                 headers: {
@@ -3988,7 +4087,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 secret_id: string;
@@ -4049,7 +4148,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 secret_id: string;
@@ -4123,7 +4222,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 secret_id: string;
@@ -4182,7 +4281,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 secret_id: string;
@@ -4243,7 +4342,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 secret_id: string;
@@ -4304,7 +4403,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 secret_id: string;
@@ -4387,7 +4486,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 secret_id: string;
@@ -4452,7 +4551,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 secret_id: string;
@@ -4513,7 +4612,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 secret_id: string;
@@ -4592,12 +4691,12 @@ export interface operations {
             query?: {
                 /** @description Page size (1..200) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (0..1000000000) */
                 offset?: number;
             };
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -4631,6 +4730,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description validation error */
             422: {
                 headers: {
@@ -4647,7 +4755,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -4685,6 +4793,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description conflict */
             409: {
                 headers: {
@@ -4710,7 +4827,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 user_id: string;
@@ -4784,7 +4901,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path: {
                 message_id: string;
@@ -4845,12 +4962,12 @@ export interface operations {
             query?: {
                 /** @description Page size (1..200) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (0..1000000000) */
                 offset?: number;
             };
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -4884,6 +5001,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description validation error */
             422: {
                 headers: {
@@ -4900,7 +5026,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -4981,7 +5107,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description super_admin only: act in this organization */
-                "x-organization-id"?: string | null;
+                "x-organization-id"?: string;
             };
             path?: never;
             cookie?: never;
@@ -5077,13 +5203,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description validation error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
                 };
             };
         };
