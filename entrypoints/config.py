@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     database_app_role: str = "pytake_app"
     database_pool_size: int = 10
-    database_pool_pre_ping: bool = True  # test each pooled connection before use (one round trip per checkout)
+    database_pool_pre_ping: bool = False  # True: test each pooled connection before use (a round trip per checkout)
     data_dir: Path = Path(".data")
     host: str = "127.0.0.1"
     port: int = 8000
