@@ -8,6 +8,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from adapters.postgres.errors import is_broken_connection
+
 
 def asyncpg_url(url: str) -> str:
     """Accept postgresql:// or postgres:// URLs and select the asyncpg driver."""
@@ -23,6 +25,14 @@ def create_engine(url: str, *, app_role: str | None, pool_size: int = 10, max_ov
     statement (the caller sees DatabaseUnavailable once) and SQLAlchemy invalidates the whole pool with it."""
     engine = create_async_engine(asyncpg_url(url), pool_size=pool_size, max_overflow=max_overflow,
                                  pool_pre_ping=pre_ping, echo=echo, pool_recycle=1800)
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _broken_connection(context: Any) -> None:
+        # asyncpg leaves a connection whose socket dropped mid-operation in a state where the next call fails
+        # with InternalClientError ("cannot switch to state ..."), which SQLAlchemy does not count as a
+        # disconnect; counting it makes SQLAlchemy discard the connection (and the pool) instead of reusing it
+        if not context.is_disconnect and is_broken_connection(context.original_exception):
+            context.is_disconnect = True
+
     if app_role:
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -14,6 +14,21 @@ def constraint_name(error: IntegrityError) -> str | None:
 _UNAVAILABLE_SQLSTATES = {"57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004", "53300"}
 
 
+_BROKEN = {"InternalClientError", "ConnectionDoesNotExistError", "CannotConnectNowError", "ConnectionResetError",
+           "ConnectionRefusedError", "BrokenPipeError"}
+
+
+def is_broken_connection(error: BaseException | None) -> bool:
+    """True when ``error`` (or what caused it) says the driver's connection itself is unusable."""
+    seen = 0
+    while error is not None and seen < 8:
+        if type(error).__name__ in _BROKEN or (
+                type(error).__name__ == "InterfaceError" and "connection is closed" in str(error)):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
+
+
 def is_connection_problem(error: BaseException) -> bool:
     """True for errors that mean the database cannot be reached right now."""
     if isinstance(error, (ConnectionError, OSError, TimeoutError)):
@@ -27,4 +42,4 @@ def is_connection_problem(error: BaseException) -> bool:
             return True
         return isinstance(cause, (ConnectionError, OSError)) or "connection" in type(cause).__name__.lower()
     return type(error).__name__ in {"ConnectionDoesNotExistError", "CannotConnectNowError",
-                                    "InterfaceError", "ConnectionRefusedError"}
+                                    "InterfaceError", "ConnectionRefusedError"} or is_broken_connection(error)

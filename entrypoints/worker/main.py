@@ -80,11 +80,12 @@ async def _consume_until_stopped(container: Container, settings: Settings, dsn: 
             await queue.run(batch_size=10, dequeue_timeout=timedelta(seconds=settings.worker_poll_seconds),
                             max_concurrent_tasks=max(settings.worker_concurrency, 20),
                             heartbeat_timeout=timedelta(seconds=settings.worker_heartbeat_seconds))
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except Exception as error:  # noqa: BLE001 - the queue's connection broke (a dropped socket can surface as
+            # asyncpg's InternalClientError too); a new connection and a new consumer, never a dead worker
             if stop.is_set():
                 break
             failures = 1
-            log.warning("worker.database_connection_lost", error_type=type(error).__name__)
+            log.warning("worker.queue_connection_lost", error_type=type(error).__name__, exc_info=error)
             await _sleep_unless(stop, RECONNECT_FIRST_SECONDS)
         finally:
             watcher.cancel()

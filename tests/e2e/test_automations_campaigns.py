@@ -22,7 +22,7 @@ import pytest
 from entrypoints.config import Settings
 from tests.e2e.flows_support import API, edge, node, publish
 from tests.e2e.support import parse_time
-from tests.e2e.whatsapp_support import WaOrg, WorkerProcess, deliver, org_with_number, random_wa_id
+from tests.e2e.whatsapp_support import WaOrg, WorkerProcess, deliver, fetch, org_with_number, random_wa_id
 from tests.fake_graph import builders
 from tests.fake_graph.server import FakeGraphServer
 from tests.fake_graph.state import AcceptedSend
@@ -143,11 +143,20 @@ def replicas(test_settings: Settings, database_url: str, tmp_path: Path) -> Iter
 
 
 async def test_thousand_recipients_at_100_per_second_are_each_sent_once_and_stats_match_the_fake(
-        client: httpx.AsyncClient, fake_graph: FakeGraphServer, worker: None, replicas: list[WorkerProcess]) -> None:
+        client: httpx.AsyncClient, fake_graph: FakeGraphServer, worker: None, replicas: list[WorkerProcess],
+        database_url: str) -> None:
     org = await campaign_org(client, fake_graph)
     automation_id, wa_ids = await launch(client, org, 1000, 100)
     # ~10 s on an idle machine; the generous timeout is for a loaded CI box (the worker shares this process)
-    done = await wait_stats(client, org, automation_id, lambda s: s["sent"] + s["failed"] >= 1000, timeout=150)
+    try:
+        done = await wait_stats(client, org, automation_id, lambda s: s["sent"] + s["failed"] >= 1000, timeout=150)
+    except AssertionError as timed_out:  # say where the stragglers are stuck
+        stuck = await fetch(database_url, "SELECT r.contact_id, m.status, m.attempts, m.send_claimed_at, m.wamid "
+                                          "FROM automation_recipients r LEFT JOIN messages m ON m.id = r.message_id "
+                                          "WHERE r.automation_id = $1::uuid AND r.state = 'pending'", automation_id)
+        jobs = await fetch(database_url, "SELECT entrypoint, status, attempts, execute_after FROM pgqueuer")
+        raise AssertionError(f"{timed_out}; pending: {[tuple(r) for r in stuck]}; jobs: {[tuple(j) for j in jobs]}; "
+                             f"replicas: {[r.tail(1500) for r in replicas if not r.alive()]}") from None
     sends = openings(fake_graph, org)
     assert_exactly_once(fake_graph, org, wa_ids)
     assert len(sends) == 1000

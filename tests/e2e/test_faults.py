@@ -33,13 +33,13 @@ from tests.e2e.fault_support import (
     Recorder,
     inbound_text,
     new_wamid,
-    process_env,
 )
 from tests.e2e.whatsapp_support import (
     WorkerProcess,
     count,
     fetch,
     org_with_number,
+    process_env,
     random_wa_id,
     send_template,
     sends_of,
@@ -151,7 +151,9 @@ async def test_postgres_restart_under_load_gives_503s_then_recovers_and_loses_no
             hooks = await fetch(url, "SELECT status, count(*) FROM webhook_events GROUP BY status")
             jobs = await fetch(url, "SELECT entrypoint, status, count(*), max(attempts), min(heartbeat), now() "
                                     "FROM pgqueuer GROUP BY 1, 2")
-            raise AssertionError(f"webhooks {[tuple(r) for r in hooks]}; jobs {[tuple(r) for r in jobs]}") from None
+            dead = "" if worker.alive() else f"; the worker died:\n{worker.tail()}"
+            state = f"webhooks {[tuple(r) for r in hooks]}; jobs {[tuple(r) for r in jobs]}"
+            raise AssertionError(state + dead) from None
         stored = await fetch(url, "SELECT wamid, count(*) AS n FROM messages WHERE wamid = ANY($1::text[]) "
                                   "GROUP BY wamid", acknowledged)
         assert len(stored) == len(set(acknowledged)) == len(acknowledged)
