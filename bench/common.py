@@ -11,6 +11,7 @@ the client; each prints one JSON line of results:
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import hashlib
 import hmac
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -479,6 +481,18 @@ def run_httpload(config: dict[str, Any], log: Path) -> dict[str, Any]:
     if result["loadgen_cpu"] > 0.85:
         progress(f"note: the load generator used {result['loadgen_cpu']:.0%} of a CPU; it may be the bottleneck")
     return result
+
+
+def cli_main(prog: str, doc: str, add_arguments: Callable[[argparse.ArgumentParser], None],
+             quick: dict[str, Any], run: Callable[[argparse.Namespace], Awaitable[dict[str, Any]]],
+             argv: list[str] | None) -> dict[str, Any]:
+    """Parse a benchmark's options (``--quick`` switches to the smaller defaults in ``quick``; options given
+    explicitly still win) and run it."""
+    parser = argparse.ArgumentParser(prog=f"python -m bench {prog}", description=doc.splitlines()[0])
+    add_arguments(parser)
+    if parser.parse_args(argv).quick:
+        parser.set_defaults(**quick)
+    return asyncio.run(run(parser.parse_args(argv)))
 
 
 def save_result(name: str, result: dict[str, Any]) -> Path:

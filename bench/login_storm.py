@@ -35,6 +35,7 @@ from typing import Any
 from bench.common import (
     ROOT,
     UVICORN_FLAGS,
+    cli_main,
     create_database,
     drop_database,
     free_port,
@@ -184,12 +185,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 s phases, 1 s warm-up, 4 login clients")
 
 
+QUICK = {"duration": 3.0, "warmup": 1.0, "login_clients": 4}  # --quick: a smoke run
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(prog="python -m bench login_storm", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    if parser.parse_args(argv).quick:  # smaller defaults; options given explicitly still win
-        parser.set_defaults(duration=3.0, warmup=1.0, login_clients=4)
-    return asyncio.run(run(parser.parse_args(argv)))
+    return cli_main("login_storm", __doc__ or "", add_arguments, QUICK, run, argv)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from bench.common import (
     BASELINE_POOL,
     ROOT,
     UVICORN_FLAGS,
+    cli_main,
     copy_contacts,
     create_database,
     drop_database,
@@ -226,12 +227,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: 5000 contacts, 3 s, 1 s warm-up")
 
 
+QUICK = {"contacts": 5000, "duration": 3.0, "warmup": 1.0}  # --quick: a smoke run
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(prog="python -m bench rest_reads", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    if parser.parse_args(argv).quick:  # smaller defaults; options given explicitly still win
-        parser.set_defaults(contacts=5000, duration=3.0, warmup=1.0)
-    return asyncio.run(run(parser.parse_args(argv)))
+    return cli_main("rest_reads", __doc__ or "", add_arguments, QUICK, run, argv)
 
 
 if __name__ == "__main__":

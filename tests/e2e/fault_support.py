@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,8 +15,7 @@ from typing import Any
 
 import httpx
 
-from entrypoints.config import Settings
-from tests.conftest import ROOT
+from tests.e2e.whatsapp_support import ManagedProcess
 from tests.fake_graph import builders
 
 
@@ -65,35 +61,14 @@ class PrivateServer:
             pass
 
 
-def process_env(settings: Settings, database_url: str, **extra: str) -> dict[str, str]:
-    """The environment a real API or worker process needs to act like the test app."""
-    def secret(value: Any) -> str:
-        return str(value.get_secret_value())
-
-    return {**os.environ, "ENV": "test", "DATABASE_URL": database_url, "DATA_DIR": str(settings.data_dir),
-            "WHATSAPP_GRAPH_URL": settings.whatsapp_graph_url,
-            "WHATSAPP_APP_SECRET": secret(settings.whatsapp_app_secret),
-            "WHATSAPP_VERIFY_TOKEN": secret(settings.whatsapp_verify_token),
-            "JWT_SECRET": secret(settings.jwt_secret), "VAULT_MASTER_KEYS": secret(settings.vault_master_keys),
-            "PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "1024", "WORKER_METRICS_PORT": "0",
-            "LOG_LEVEL": "INFO", "LOG_JSON": "true", **extra}
-
-
-class ApiProcess:
+class ApiProcess(ManagedProcess):
     """The API the way ``make run`` serves it: uvicorn with the app factory, in its own process."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log, self.port = env, log, free_port()
+        self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> ApiProcess:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "entrypoints.http.app:create_app", "--factory", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--no-access-log"], cwd=ROOT, env=self.env, stdout=out,
-                stderr=subprocess.STDOUT)
-        return self
+        super().__init__(["-m", "uvicorn", "entrypoints.http.app:create_app", "--factory", "--host", "127.0.0.1",
+                          "--port", str(self.port), "--no-access-log"], env, log)
 
     async def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -107,21 +82,6 @@ class ApiProcess:
                     pass
                 await asyncio.sleep(0.2)
         raise AssertionError(f"the API did not become ready:\n{self.tail()}")
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-
-    def tail(self, size: int = 3000) -> str:
-        return self.log.read_text(errors="replace")[-size:] if self.log.exists() else ""
 
 
 def inbound_text(phone_number_id: str, wa_id: str, wamid: str, text: str) -> tuple[bytes, dict[str, str]]:

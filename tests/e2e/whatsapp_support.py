@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import asyncpg
 import httpx
@@ -177,27 +177,31 @@ def requests_of(fake: FakeGraphServer, message_id: str) -> list[RecordedRequest]
             and r.json.get("biz_opaque_callback_data") == message_id]
 
 
-class WorkerProcess:
-    """``python -m entrypoints.worker.main`` with the test app's settings in its environment."""
+def process_env(settings: Settings, database_url: str, **extra: str) -> dict[str, str]:
+    """The environment a real API or worker process needs to act like the test app."""
+    def secret(value: Any) -> str:
+        return str(value.get_secret_value())
 
-    def __init__(self, settings: Settings, database_url: str, log: Path, **env: str) -> None:
-        def secret(value: Any) -> str:
-            return str(value.get_secret_value())
+    return {**os.environ, "ENV": "test", "DATABASE_URL": database_url, "DATA_DIR": str(settings.data_dir),
+            "WHATSAPP_GRAPH_URL": settings.whatsapp_graph_url,
+            "WHATSAPP_APP_SECRET": secret(settings.whatsapp_app_secret),
+            "WHATSAPP_VERIFY_TOKEN": secret(settings.whatsapp_verify_token),
+            "JWT_SECRET": secret(settings.jwt_secret), "VAULT_MASTER_KEYS": secret(settings.vault_master_keys),
+            "PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "1024", "WORKER_METRICS_PORT": "0",
+            "LOG_LEVEL": "INFO", "LOG_JSON": "true", **extra}
 
-        self.env = {**os.environ, "ENV": "test", "DATABASE_URL": database_url, "DATA_DIR": str(settings.data_dir),
-                    "WHATSAPP_GRAPH_URL": settings.whatsapp_graph_url,
-                    "WHATSAPP_APP_SECRET": secret(settings.whatsapp_app_secret),
-                    "WHATSAPP_VERIFY_TOKEN": secret(settings.whatsapp_verify_token),
-                    "JWT_SECRET": secret(settings.jwt_secret), "VAULT_MASTER_KEYS": secret(settings.vault_master_keys),
-                    "LOG_LEVEL": "INFO",
-                    "LOG_JSON": "true", "WORKER_METRICS_PORT": "0", **env}
-        self.log = log
+
+class ManagedProcess:
+    """A child process of a test with its output in a log file: start, kill, stop gracefully, read the log."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.args, self.env, self.log = args, env, log
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> WorkerProcess:
+    def start(self) -> Self:
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "entrypoints.worker.main"], cwd=ROOT,
-                                            env=self.env, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen([sys.executable, *self.args], cwd=ROOT, env=self.env, stdout=out,
+                                            stderr=subprocess.STDOUT)
         return self
 
     def kill(self) -> None:
@@ -205,8 +209,9 @@ class WorkerProcess:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)
 
-    def stop(self) -> int:
-        assert self.process is not None
+    def stop(self) -> int | None:
+        if self.process is None:
+            return None
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -221,3 +226,10 @@ class WorkerProcess:
 
     def tail(self, size: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-size:] if self.log.exists() else ""
+
+
+class WorkerProcess(ManagedProcess):
+    """``python -m entrypoints.worker.main`` with the test app's settings in its environment."""
+
+    def __init__(self, settings: Settings, database_url: str, log: Path, **env: str) -> None:
+        super().__init__(["-m", "entrypoints.worker.main"], process_env(settings, database_url, **env), log)
