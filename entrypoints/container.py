@@ -87,7 +87,7 @@ from application.use_cases.vault.read_secrets import GetSecret, GetSecretUsage, 
 from application.use_cases.vault.resolve_secret import ReportSecretFailure, ResolveSecret, VaultSecretResolver
 from application.use_cases.vault.reveal_value import RevealSecretValue
 from application.use_cases.vault.verify_secret import TestSecret
-from application.use_cases.whatsapp.deliver_message import DeliverMessage, ReconcileUnconfirmedSend
+from application.use_cases.whatsapp.deliver_message import DeliverMessage, ReconcileUnconfirmedSend, SendObserver
 from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
 from application.use_cases.whatsapp.messages import GetMessage, ListContactMessages
 from application.use_cases.whatsapp.numbers import GetNumber, ListNumbers, RegisterNumber, VerifyNumber
@@ -270,9 +270,11 @@ class Container(containers.DeclarativeContainer):
     flow_inbound_hook = providers.Singleton(FlowInboundHook, runtime=flow_runtime, clock=clock)
     automation_tracker = providers.Singleton(AutomationTracker, flows=flow_runtime, clock=clock,
                                              opt_out_keywords=settings.provided.opt_out_keywords)
+    send_observer: providers.Object[SendObserver | None] = providers.Object(None)  # the worker: its metrics
     deliver_message = providers.Factory(DeliverMessage, uow=uow, gateway=whatsapp_gateway, secrets=secret_resolver,
                                         pacer=send_pacer, clock=clock,
-                                        status_hooks=providers.List(automation_tracker.provided.on_status))
+                                        status_hooks=providers.List(automation_tracker.provided.on_status),
+                                        observer=send_observer)
     reconcile_send = providers.Factory(ReconcileUnconfirmedSend, uow=uow, clock=clock,
                                        status_hooks=providers.List(automation_tracker.provided.on_status))
     ingest_webhook = providers.Factory(IngestWebhook, uow=uow, decoder=webhook_decoder, clock=clock)

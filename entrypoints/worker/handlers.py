@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
@@ -26,7 +25,6 @@ from application.use_cases.whatsapp.jobs import (
 )
 from entrypoints.container import Container
 from entrypoints.runtime import provide
-from entrypoints.worker.metrics import count_sends
 
 Handler = Callable[[Job], Awaitable[None]]
 
@@ -34,17 +32,6 @@ Handler = Callable[[Job], Awaitable[None]]
 def payload_of(job: Job) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(job.payload or b"{}")
     return data
-
-
-@contextmanager
-def counting_retries() -> Iterator[None]:
-    """A send the Graph API refused for now (rate limit, outage) is counted as a ``retry`` outcome."""
-    try:
-        yield
-    except Exception as error:
-        if getattr(error, "retryable", False):
-            count_sends(["retry"])
-        raise
 
 
 def build_handlers(container: Container) -> dict[str, Handler]:
@@ -55,8 +42,7 @@ def build_handlers(container: Container) -> dict[str, Handler]:
     async def send_message(job: Job) -> None:
         data = payload_of(job)
         use_case = await provide(container.deliver_message)
-        with counting_retries():
-            count_sends([await use_case.execute(UUID(data["organization_id"]), UUID(data["message_id"]))])
+        await use_case.execute(UUID(data["organization_id"]), UUID(data["message_id"]))
 
     async def reconcile_send(job: Job) -> None:
         data = payload_of(job)
@@ -88,8 +74,7 @@ def flow_handlers(container: Container) -> dict[str, Handler]:
     async def flow_send(job: Job) -> None:
         data = payload_of(job)
         use_case = await provide(container.send_flow_messages)
-        with counting_retries():
-            count_sends(await use_case.execute(UUID(data["organization_id"]), [UUID(i) for i in data["message_ids"]]))
+        await use_case.execute(UUID(data["organization_id"]), [UUID(i) for i in data["message_ids"]])
 
     async def flow_timer(job: Job) -> None:
         data = payload_of(job)

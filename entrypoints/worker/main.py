@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import asyncpg
 import structlog
+from dependency_injector import providers
 from pgqueuer import PgQueuer
 from sqlalchemy.engine import make_url
 
@@ -33,6 +34,7 @@ def plain_dsn(url: str) -> str:
 
 async def run_worker(settings: Settings, database_url: str, *, stop: asyncio.Event | None = None) -> None:
     container = Container(settings=settings, database_url=database_url)
+    container.send_observer.override(providers.Object(metrics.count_send))
     await container.init_resources()  # type: ignore[misc]
     try:
         await container.check_vault_seal()  # refuse to run when a stored row needs an unloaded master key
@@ -67,15 +69,15 @@ async def _consume_until_stopped(container: Container, settings: Settings, dsn: 
             connection = await asyncpg.connect(dsn)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             failures += 1
-            delay = min(RECONNECT_MAX_SECONDS, RECONNECT_FIRST_SECONDS * 2 ** min(failures - 1, 6))
+            delay = _backoff(failures)
             log.warning("worker.database_unavailable", retry_in_seconds=delay, error_type=type(error).__name__)
             await _sleep_unless(stop, delay)
             continue
         if failures:
             log.info("worker.database_reconnected", after_attempts=failures)
-        failures = 0
         queue = build_queue(container, connection)
         watcher = asyncio.create_task(_shutdown_on(stop, queue))
+        consuming_since = asyncio.get_running_loop().time()
         try:
             await queue.run(batch_size=10, dequeue_timeout=timedelta(seconds=settings.worker_poll_seconds),
                             max_concurrent_tasks=max(settings.worker_concurrency, 20),
@@ -84,13 +86,21 @@ async def _consume_until_stopped(container: Container, settings: Settings, dsn: 
             # asyncpg's InternalClientError too); a new connection and a new consumer, never a dead worker
             if stop.is_set():
                 break
-            failures = 1
-            log.warning("worker.queue_connection_lost", error_type=type(error).__name__, exc_info=error)
-            await _sleep_unless(stop, RECONNECT_FIRST_SECONDS)
+            # a consumer that ran a while starts over from the first delay; one that keeps failing backs off
+            ran_a_while = asyncio.get_running_loop().time() - consuming_since > 60
+            failures = 1 if ran_a_while else failures + 1
+            delay = _backoff(failures)
+            log.warning("worker.queue_connection_lost", error_type=type(error).__name__, retry_in_seconds=delay,
+                        exc_info=error)
+            await _sleep_unless(stop, delay)
         finally:
             watcher.cancel()
             if not connection.is_closed():
                 await connection.close()
+
+
+def _backoff(failures: int) -> float:
+    return float(min(RECONNECT_MAX_SECONDS, RECONNECT_FIRST_SECONDS * 2.0 ** min(max(failures, 1) - 1, 6)))
 
 
 async def _shutdown_on(stop: asyncio.Event, queue: PgQueuer) -> None:

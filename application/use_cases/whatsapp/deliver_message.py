@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -33,14 +33,30 @@ log = structlog.get_logger("pytake.send")
 UNCONFIRMED_TIMEOUT = timedelta(minutes=10)
 
 
+SendObserver = Callable[[str], None]
+"""Told each send's outcome: sent, failed, skipped, unconfirmed, or retry (the Graph API refused it for now)."""
+
+
 class DeliverMessage:
     def __init__(self, *, uow: UnitOfWorkFactory, gateway: WhatsAppGateway, secrets: SecretResolver,
-                 pacer: SendPacer, clock: Clock, status_hooks: Sequence[StatusHook] = ()) -> None:
+                 pacer: SendPacer, clock: Clock, status_hooks: Sequence[StatusHook] = (),
+                 observer: SendObserver | None = None) -> None:
         self._uow, self._gateway, self._secrets, self._pacer, self._clock = uow, gateway, secrets, pacer, clock
         self._status_hooks = list(status_hooks)
+        self._observe: SendObserver = observer or (lambda _outcome: None)
 
     async def execute(self, organization_id: UUID, message_id: UUID) -> str:
         """Returns what happened: sent, failed, skipped or unconfirmed. Raises retryable errors."""
+        try:
+            outcome = await self._deliver(organization_id, message_id)
+        except GraphApiError as error:
+            if error.retryable:
+                self._observe("retry")
+            raise
+        self._observe(outcome)
+        return outcome
+
+    async def _deliver(self, organization_id: UUID, message_id: UUID) -> str:
         async with self._uow(organization_id) as uow:
             message = await uow.messages.get(message_id)
             if message is None or message.status != MessageStatus.QUEUED.value:

@@ -265,3 +265,20 @@ async def test_reconcile_leaves_a_send_the_webhook_confirmed() -> None:
     assert await reconcile.execute(ORG, already_sent.id) is False
     assert await reconcile.execute(ORG, uuid4()) is False
     assert world.message(by_wamid.id).status == "queued" and world.message(already_sent.id).status == "delivered"
+
+
+async def test_the_observer_hears_every_outcome_including_a_refusal_for_now() -> None:
+    world = World()
+    heard: list[str] = []
+    deliver = DeliverMessage(uow=world.factory, gateway=world.gateway, secrets=world.secrets, pacer=world.pacer,
+                             clock=world.clock, observer=heard.append)
+    queued = world.queue()
+    world.gateway.fail_next(graph_error(400, 130429, title="Rate limit hit"))
+    with pytest.raises(Exception, match="130429|Rate limit"):
+        await deliver.execute(ORG, queued.id)
+    assert await deliver.execute(ORG, queued.id) == "sent"
+    assert await deliver.execute(ORG, queued.id) == "skipped"  # already sent
+    refused = world.queue()
+    world.gateway.fail_next(graph_error(400, 131026, title="Message undeliverable"))
+    assert await deliver.execute(ORG, refused.id) == "failed"
+    assert heard == ["retry", "sent", "skipped", "failed"]
