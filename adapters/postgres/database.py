@@ -25,6 +25,7 @@ def create_engine(url: str, *, app_role: str | None, pool_size: int = 10, max_ov
     statement (the caller sees DatabaseUnavailable once) and SQLAlchemy invalidates the whole pool with it."""
     engine = create_async_engine(asyncpg_url(url), pool_size=pool_size, max_overflow=max_overflow,
                                  pool_pre_ping=pre_ping, echo=echo, pool_recycle=1800)
+
     @event.listens_for(engine.sync_engine, "handle_error")
     def _broken_connection(context: Any) -> None:
         # asyncpg leaves a connection whose socket dropped mid-operation in a state where the next call fails

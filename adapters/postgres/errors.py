@@ -41,5 +41,4 @@ def is_connection_problem(error: BaseException) -> bool:
         if sqlstate in _UNAVAILABLE_SQLSTATES:
             return True
         return isinstance(cause, (ConnectionError, OSError)) or "connection" in type(cause).__name__.lower()
-    return type(error).__name__ in {"ConnectionDoesNotExistError", "CannotConnectNowError",
-                                    "InterfaceError", "ConnectionRefusedError"} or is_broken_connection(error)
+    return type(error).__name__ == "InterfaceError" or is_broken_connection(error)
