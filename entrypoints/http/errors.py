@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import structlog
@@ -80,8 +81,9 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     extra: dict[str, Any] = {}
     if isinstance(exc, Throttled):
         headers["Retry-After"] = str(exc.retry_after_seconds)
-    elif isinstance(exc, Unavailable):
-        headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
+    elif isinstance(exc, Unavailable):  # a provider's own hint (Graph rate limits carry one) wins
+        hint = getattr(exc, "retry_after_seconds", None)
+        headers["Retry-After"] = str(math.ceil(hint) if hint else UNAVAILABLE_RETRY_AFTER_SECONDS)
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
     if exc.details is not None:

@@ -46,19 +46,15 @@ async def test_no_more_than_max_concurrent_hashes_run_at_once_and_the_loop_stays
     hasher = Argon2PasswordHasher(max_concurrent=bound)
     counting = CountingArgon2()
     hasher._argon2 = counting  # type: ignore[assignment]
-    ticks = 0
+    seen_running: list[int] = []
 
     async def ticker() -> None:
-        nonlocal ticks
         while True:
             await asyncio.sleep(0.005)
-            ticks += 1
+            seen_running.append(counting.running)
 
     task = asyncio.create_task(ticker())
-    started = time.perf_counter()
     await asyncio.gather(*(hasher.hash(f"p{n}") for n in range(8)))
-    elapsed = time.perf_counter() - started
     task.cancel()
     assert counting.most == bound and all(name.startswith("argon2") for name in counting.threads)
-    assert elapsed >= 8 / bound * 0.05 * 0.9  # they queued behind the bound
-    assert ticks >= 10  # the event loop kept running while the hashes waited and ran
+    assert any(running > 0 for running in seen_running)  # the event loop ran while a hash was being computed
