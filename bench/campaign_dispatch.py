@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import platform
-import secrets
 import subprocess
 import sys
 import time
@@ -44,6 +43,7 @@ from bench.common import (
     plain_dsn,
     print_table,
     progress,
+    pytake_env,
     save_result,
     server_url,
     spawn,
@@ -139,13 +139,6 @@ def run_baseline(config: dict[str, Any], log_dir: Path) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- PyTake
-
-
-def pytake_env(database_url: str, data_dir: Path, graph_url: str) -> dict[str, str]:
-    return {"DATABASE_URL": database_url, "DATA_DIR": str(data_dir), "ENV": "development",
-            "WHATSAPP_GRAPH_URL": graph_url, "WHATSAPP_APP_SECRET": APP_SECRET,
-            "WHATSAPP_VERIFY_TOKEN": "bench-verify-token", "JWT_SECRET": secrets.token_urlsafe(48),
-            "LOG_LEVEL": "WARNING", "LOG_JSON": "true"}
 
 
 async def set_up(database_url: str, env: dict[str, str], count: int, rate: float) -> tuple[Any, str]:
@@ -287,7 +280,7 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
     try:
         await wait_http(fake, f"{graph_url}/_bench/stats?pnid=x")
         progress(f"fake Graph API up at {graph_url}")
-        env = pytake_env(database_url, data_dir, graph_url)
+        env = pytake_env(database_url, data_dir, WHATSAPP_GRAPH_URL=graph_url, WHATSAPP_APP_SECRET=APP_SECRET)
         ours = await run_pytake(database_url, env, graph_url, options.recipients, options.rate, options.budget, logs)
         progress(f"baseline: {options.recipients} sends straight to the fake, {WORKER_CONCURRENCY} concurrent")
         theirs = await asyncio.to_thread(run_baseline, {

@@ -7,7 +7,7 @@ other clients log in continuously, on PyTake with its production argon2id cost.
    so a lowered value in the environment cannot leak in); accounts created through ``POST /auth/register``: one
    reader and one per login client (login throttling only counts failed logins, but distinct users keep each
    login independent anyway).
-3. Baseline: a load-generator process (``bench.common httpload``) with C clients calling ``GET /api/v1/auth/me``
+3. Baseline: a load-generator process (``bench.loadgen httpload``) with C clients calling ``GET /api/v1/auth/me``
    (bearer token: JWT check, session check, one user read) for D seconds: p50, p99, requests/s; plus one client
    on ``GET /health`` (no database, no auth), a probe of the event loop's responsiveness.
 4. Storm: the same readers for D seconds while L other clients ``POST /api/v1/auth/login`` with correct passwords
@@ -45,13 +45,13 @@ from bench.common import (
     progress,
     pytake_env,
     register_account,
-    run_httpload,
     save_result,
     server_url,
     spawn,
     uvicorn_args,
     wait_http,
 )
+from bench.loadgen import run_httpload
 
 NAME = "login_storm"
 PASSWORD = "bench-storm-password"

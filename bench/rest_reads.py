@@ -3,7 +3,7 @@
 1. PostgreSQL (TEST_DATABASE_URL / DATABASE_URL, else the embedded one) and a fresh database with migrations.
 2. PyTake's API under uvicorn in its own process; a real account through ``POST /auth/register``; N contacts
    COPied into its organization, ANALYZE; a fresh access token through ``POST /auth/login``.
-3. Load, PyTake: a load-generator process (``bench.common httpload``) with C concurrent clients for D seconds,
+3. Load, PyTake: a load-generator process (``bench.loadgen httpload``) with C concurrent clients for D seconds,
    ``GET /api/v1/contacts?query=<rotating terms>`` (default page of 50) with the bearer token, after a short
    unmeasured warm-up: successful requests/s, p50, p99, errors.
 4. Load, baseline: ``baseline_app`` (below) under the same uvicorn flags (``bench.common.UVICORN_FLAGS``), in its
@@ -47,13 +47,13 @@ from bench.common import (
     progress,
     pytake_env,
     register_account,
-    run_httpload,
     save_result,
     server_url,
     spawn,
     uvicorn_args,
     wait_http,
 )
+from bench.loadgen import run_httpload
 
 NAME = "rest_reads"
 EMAIL, PASSWORD = "bench-reader@example.com", "bench-reader-password"

@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import platform
-import secrets
 import sys
 import time
 import uuid
@@ -42,12 +41,13 @@ from bench.common import (
     plain_dsn,
     print_table,
     progress,
-    run_loadgen,
+    pytake_env,
     save_result,
     server_url,
     spawn,
     wait_http,
 )
+from bench.loadgen import run_loadgen
 
 NAME = "webhook_ingest"
 APP_SECRET = "bench-app-secret"
@@ -153,12 +153,6 @@ async def prepare(database_url: str) -> None:
     await engine.dispose()
 
 
-def pytake_env(database_url: str, data_dir: Path) -> dict[str, str]:
-    return {"DATABASE_URL": database_url, "DATA_DIR": str(data_dir), "ENV": "development",
-            "WHATSAPP_APP_SECRET": APP_SECRET, "WHATSAPP_VERIFY_TOKEN": "bench-verify-token",
-            "JWT_SECRET": secrets.token_urlsafe(48), "LOG_LEVEL": "WARNING", "LOG_JSON": "true"}
-
-
 async def ingest(name: str, args: list[str], env: dict[str, str], url: str, health: str,
                  options: argparse.Namespace, logs: Path) -> dict[str, Any]:
     child = spawn(name, args, env, logs)
@@ -213,7 +207,7 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
     data_dir = ROOT / ".data" / "bench" / "data"
     try:
         await prepare(database_url)
-        env = pytake_env(database_url, data_dir)
+        env = pytake_env(database_url, data_dir, WHATSAPP_APP_SECRET=APP_SECRET)
         api_port, baseline_port = free_port(), free_port()
         ours = await ingest("pytake-api", ["-m", "uvicorn", "entrypoints.http.app:create_app", "--factory",
                                            "--port", str(api_port), *UVICORN_FLAGS], env,
