@@ -83,6 +83,15 @@ class Automation:
     updated_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    dispatch_finished_at: datetime | None = None
+
+    @property
+    def phase(self) -> str:
+        """Where a running automation is: ``dispatching`` (recipients still get their opening message queued),
+        ``sending`` (all queued, some sends not final yet); otherwise the status itself."""
+        if self.status is not AutomationStatus.RUNNING:
+            return self.status.value
+        return "sending" if self.dispatch_finished_at is not None else "dispatching"
 
     @property
     def template(self) -> dict[str, Any] | None:
@@ -113,15 +122,25 @@ class Automation:
             raise AutomationStateConflict(f"A {self.status.value} automation cannot be resumed.")
         self.status, self.paused_reason, self.updated_at = AutomationStatus.RUNNING, None, now
         self.started_at = self.started_at or now
+        self.dispatch_finished_at = None  # recipients put back while paused are dispatched again
 
     def cancel(self, now: datetime) -> None:
         if self.status in (AutomationStatus.COMPLETED, AutomationStatus.CANCELLED):
             raise AutomationStateConflict(f"A {self.status.value} automation cannot be cancelled.")
         self.status, self.finished_at, self.updated_at = AutomationStatus.CANCELLED, now, now
 
-    def complete(self, now: datetime) -> None:
-        if self.status is AutomationStatus.RUNNING:
+    def finish_dispatching(self, now: datetime) -> None:
+        """Every recipient was given its opening message (or skipped): the automation is now ``sending`` until
+        every send is final, when :meth:`complete` ends it."""
+        if self.dispatch_finished_at is None:
+            self.dispatch_finished_at, self.updated_at = now, now
+
+    def complete(self, now: datetime) -> bool:
+        """Completed: dispatching is over and no recipient's send is pending any more. True when it changed."""
+        if self.status is AutomationStatus.RUNNING and self.dispatch_finished_at is not None:
             self.status, self.finished_at, self.updated_at = AutomationStatus.COMPLETED, now, now
+            return True
+        return False
 
 
 @dataclass(slots=True, kw_only=True)

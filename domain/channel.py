@@ -113,6 +113,8 @@ class Message:
     error_title: str | None = None
     attempts: int = 0
     send_claimed_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    confirmed_at: datetime | None = None
     occurred_at: datetime
     sent_at: datetime | None = None
     delivered_at: datetime | None = None

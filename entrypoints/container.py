@@ -13,10 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.clock import SystemClock
 from adapters.http.caller import HttpxFlowHttpCaller
 from adapters.mail.mailers import MailboxDirectoryMailer, SmtpMailer
-from adapters.postgres.database import create_engine, create_session_factory
+from adapters.postgres.database import asyncpg_dsn, create_engine, create_session_factory
+from adapters.postgres.inbox import AsyncpgWebhookInbox, inbox_pool
+from adapters.postgres.jobs import release_jobs_of
 from adapters.postgres.migrations import current_revision, head_revision, upgrade
 from adapters.postgres.operations import PostgresOperationsMonitor
-from adapters.postgres.repositories.webhooks import PostgresSendPacer
+from adapters.postgres.repositories.pacing import PostgresSendPacer
 from adapters.postgres.uow import SqlAlchemyUnitOfWorkFactory
 from adapters.security.argon2_hasher import Argon2PasswordHasher
 from adapters.security.jwt_tokens import JwtAccessTokenService
@@ -29,6 +31,9 @@ from adapters.vault.aesgcm_cipher import (
 from adapters.whatsapp.decoder import MetaWebhookDecoder
 from adapters.whatsapp.graph_client import HttpxWhatsAppGateway
 from adapters.whatsapp.token_checker import HttpxWhatsAppTokenChecker
+from application.messaging.routing import InboundRouter
+from application.messaging.statuses import StatusRecorder
+from application.messaging.webhooks import WebhookApplier
 from application.ports.common import Mailer
 from application.use_cases.auth.authenticate import AuthenticateRequest
 from application.use_cases.auth.common import AuthPolicy
@@ -59,7 +64,7 @@ from application.use_cases.contacts.manage_contacts import (
     SearchContacts,
     UpdateContact,
 )
-from application.use_cases.flows.inbound import FlowInboundHook, ReleaseConversation
+from application.use_cases.flows.inbound import ReleaseConversation
 from application.use_cases.flows.manage_flows import (
     CreateFlow,
     DeleteFlow,
@@ -70,13 +75,7 @@ from application.use_cases.flows.manage_flows import (
 )
 from application.use_cases.flows.runtime import FlowRuntime
 from application.use_cases.flows.simulate import SimulateFlow
-from application.use_cases.flows.worker import (
-    DeliverFlowEvent,
-    ExpireFlowExecutions,
-    RunFlowHttpCall,
-    SecretLookup,
-    SendFlowMessages,
-)
+from application.use_cases.flows.worker import DeliverFlowEvent, ExpireFlowExecutions, RunFlowHttpCall, SecretLookup
 from application.use_cases.operations import ListDeadLetters, ReadOperationalStats
 from application.use_cases.users.create_superadmin import CreateSuperAdmin
 from application.use_cases.users.manage_users import CreateUser, ListUsers, UpdateUser
@@ -84,16 +83,20 @@ from application.use_cases.vault.change_status import ActivateSecret, Deactivate
 from application.use_cases.vault.manage_secrets import CreateSecret, DeleteSecret, UpdateSecret
 from application.use_cases.vault.master_key import CheckVaultSeal, DescribeVault, RotateMasterKey
 from application.use_cases.vault.read_secrets import GetSecret, GetSecretUsage, ListOrganizationUsage, ListSecrets
-from application.use_cases.vault.resolve_secret import ReportSecretFailure, ResolveSecret, VaultSecretResolver
+from application.use_cases.vault.resolve_secret import (
+    CountSecretUses,
+    ReportSecretFailure,
+    ResolveSecret,
+    VaultSecretResolver,
+)
 from application.use_cases.vault.reveal_value import RevealSecretValue
 from application.use_cases.vault.verify_secret import TestSecret
-from application.use_cases.whatsapp.deliver_message import DeliverMessage, ReconcileUnconfirmedSend, SendObserver
 from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
 from application.use_cases.whatsapp.messages import GetMessage, ListContactMessages
 from application.use_cases.whatsapp.numbers import GetNumber, ListNumbers, RegisterNumber, VerifyNumber
-from application.use_cases.whatsapp.process_webhook import ProcessWebhook
-from application.use_cases.whatsapp.requeue_webhooks import RequeueStalledWebhooks
+from application.use_cases.whatsapp.process_inbox import InboxObserver, ProcessInbox
 from application.use_cases.whatsapp.send_message import SendMessage
+from application.use_cases.whatsapp.send_queued import ReconcileUnconfirmedSends, SendObserver, SendQueuedMessages
 from entrypoints.config import Settings
 
 
@@ -113,6 +116,11 @@ async def _http_client() -> AsyncIterator[httpx.AsyncClient]:
         yield client
     finally:
         await client.aclose()
+
+
+def _plain_dsn(url: str) -> str:
+    """asyncpg's own DSN (no SQLAlchemy driver suffix) for the pools the adapters open themselves."""
+    return asyncpg_dsn(url)
 
 
 def _mailer(settings: Settings) -> Mailer:
@@ -246,7 +254,9 @@ class Container(containers.DeclarativeContainer):
     list_organization_usage = providers.Factory(ListOrganizationUsage, uow=uow)
     resolve_secret = providers.Factory(ResolveSecret, uow=uow, cipher=vault_cipher, clock=clock)
     report_secret_failure = providers.Factory(ReportSecretFailure, uow=uow, clock=clock)
-    secret_resolver = providers.Singleton(VaultSecretResolver, resolve=resolve_secret, report=report_secret_failure)
+    count_secret_uses = providers.Factory(CountSecretUses, uow=uow, clock=clock)
+    secret_resolver = providers.Singleton(VaultSecretResolver, resolve=resolve_secret, report=report_secret_failure,
+                                          count=count_secret_uses)
     rotate_master_key = providers.Factory(RotateMasterKey, uow=uow, cipher=vault_cipher)
     describe_vault = providers.Factory(DescribeVault, uow=uow, cipher=vault_cipher)
 
@@ -267,22 +277,24 @@ class Container(containers.DeclarativeContainer):
     send_message = providers.Factory(SendMessage, uow=uow, clock=clock)
     flow_runtime = providers.Singleton(FlowRuntime, ttl=providers.Callable(
         lambda h: timedelta(hours=h), settings.provided.flow_execution_ttl_hours))
-    flow_inbound_hook = providers.Singleton(FlowInboundHook, runtime=flow_runtime, clock=clock)
-    automation_tracker = providers.Singleton(AutomationTracker, flows=flow_runtime, clock=clock,
+    automation_tracker = providers.Singleton(AutomationTracker, flows=flow_runtime,
                                              opt_out_keywords=settings.provided.opt_out_keywords)
+    status_recorder = providers.Singleton(StatusRecorder, automations=automation_tracker)
+    inbound_router = providers.Singleton(InboundRouter, automations=automation_tracker, runtime=flow_runtime)
+    webhook_applier = providers.Singleton(WebhookApplier, router=inbound_router, statuses=status_recorder)
     send_observer: providers.Object[SendObserver | None] = providers.Object(None)  # the worker: its metrics
-    deliver_message = providers.Factory(DeliverMessage, uow=uow, gateway=whatsapp_gateway, secrets=secret_resolver,
-                                        pacer=send_pacer, clock=clock,
-                                        status_hooks=providers.List(automation_tracker.provided.on_status),
-                                        observer=send_observer)
-    reconcile_send = providers.Factory(ReconcileUnconfirmedSend, uow=uow, clock=clock,
-                                       status_hooks=providers.List(automation_tracker.provided.on_status))
-    ingest_webhook = providers.Factory(IngestWebhook, uow=uow, decoder=webhook_decoder, clock=clock)
-    process_webhook = providers.Factory(
-        ProcessWebhook, uow=uow, decoder=webhook_decoder, clock=clock,
-        # opt-outs and automation replies first: the flow hook skips messages another hook handled
-        inbound_hooks=providers.List(automation_tracker.provided.on_inbound, flow_inbound_hook.provided.on_inbound),
-        status_hooks=providers.List(automation_tracker.provided.on_status))
+    send_queued = providers.Singleton(SendQueuedMessages, uow=uow, gateway=whatsapp_gateway, secrets=secret_resolver,
+                                      statuses=status_recorder, clock=clock, observer=send_observer)
+    reconcile_sends = providers.Factory(ReconcileUnconfirmedSends, uow=uow, statuses=status_recorder, clock=clock)
+    webhook_inbox_pool = providers.Resource(inbox_pool, providers.Callable(_plain_dsn, database_url),
+                                            app_role=settings.provided.database_app_role)
+    webhook_inbox = providers.Singleton(AsyncpgWebhookInbox, webhook_inbox_pool)
+    ingest_webhook = providers.Singleton(IngestWebhook, inbox=webhook_inbox, decoder=webhook_decoder, clock=clock)
+    inbox_observer: providers.Object[InboxObserver | None] = providers.Object(None)  # the worker: its metrics
+    process_inbox = providers.Singleton(
+        ProcessInbox, uow=uow, decoder=webhook_decoder, clock=clock, applier=webhook_applier, observer=inbox_observer,
+        lease=providers.Callable(lambda s: timedelta(seconds=s), settings.provided.worker_heartbeat_seconds))
+    release_jobs_of = providers.Object(release_jobs_of)
     get_message = providers.Factory(GetMessage, uow=uow)
     list_contact_messages = providers.Factory(ListContactMessages, uow=uow)
 
@@ -299,13 +311,11 @@ class Container(containers.DeclarativeContainer):
     flow_http_caller = providers.Singleton(
         HttpxFlowHttpCaller, flow_http_client, allowed_hosts=settings.provided.flow_http_allowed_hosts,
         allowed_private_hosts=settings.provided.flow_http_allowed_private_hosts)
-    send_flow_messages = providers.Factory(SendFlowMessages, deliver=deliver_message)
     deliver_flow_event = providers.Factory(DeliverFlowEvent, uow=uow, runtime=flow_runtime, clock=clock)
     flow_secret_lookup = providers.Factory(SecretLookup, uow=uow, resolve=resolve_secret)
     run_flow_http_call = providers.Factory(RunFlowHttpCall, uow=uow, caller=flow_http_caller,
                                            secrets=flow_secret_lookup, events=deliver_flow_event)
     expire_flow_executions = providers.Factory(ExpireFlowExecutions, uow=uow, clock=clock)
-    requeue_stalled_webhooks = providers.Factory(RequeueStalledWebhooks, uow=uow, clock=clock)
 
     # operations
     operations_monitor = providers.Singleton(PostgresOperationsMonitor, engine)

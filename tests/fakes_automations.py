@@ -18,10 +18,10 @@ from types import TracebackType
 from typing import Any, Self
 from uuid import UUID, uuid4
 
+from application.messaging.outbound import queue_outbound
 from application.ports.automations import AutomationCounts, AutomationRepository
 from application.ports.flow_starter import FlowStarter
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
-from application.use_cases.whatsapp.send_message import queue_outbound
 from domain.automations import Automation, Recipient, RecipientState
 from domain.channel import WhatsAppNumber
 from domain.contacts import Contact

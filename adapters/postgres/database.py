@@ -19,6 +19,11 @@ def asyncpg_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def asyncpg_dsn(url: str) -> str:
+    """The same server as a plain ``postgresql://`` DSN, for asyncpg connections made without SQLAlchemy."""
+    return make_url(asyncpg_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def create_engine(url: str, *, app_role: str | None, pool_size: int = 10, max_overflow: int = 10,
                   pre_ping: bool = True, echo: bool = False) -> AsyncEngine:
     """``pre_ping=False`` saves a round trip per checkout: a connection the server dropped then fails its first

@@ -33,6 +33,8 @@ def is_connection_problem(error: BaseException) -> bool:
     """True for errors that mean the database cannot be reached right now."""
     if isinstance(error, (ConnectionError, OSError, TimeoutError)):
         return True
+    if getattr(error, "sqlstate", None) in _UNAVAILABLE_SQLSTATES:  # the driver's own error, unwrapped
+        return True
     if isinstance(error, DBAPIError):
         if error.connection_invalidated:
             return True
@@ -42,3 +44,14 @@ def is_connection_problem(error: BaseException) -> bool:
             return True
         return isinstance(cause, (ConnectionError, OSError)) or "connection" in type(cause).__name__.lower()
     return type(error).__name__ == "InterfaceError" or is_broken_connection(error)
+
+
+_CONFLICT_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+def is_transaction_conflict(error: BaseException) -> bool:
+    """True when PostgreSQL aborted the transaction to resolve a conflict with another one."""
+    if isinstance(error, DBAPIError):
+        cause = getattr(error.orig, "__cause__", None)
+        return (getattr(cause, "sqlstate", None) or getattr(error.orig, "sqlstate", None)) in _CONFLICT_SQLSTATES
+    return False

@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 from pgqueuer.queries import Queries
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from application.ports.common import JobQueue
@@ -38,3 +39,24 @@ class PgQueuerJobQueue(JobQueue):
             entrypoint, json.dumps(payload, default=str).encode(), priority, delay, dedupe_key,
             headers or None, on_conflict="skip")
         return ids[0] is not None
+
+    async def wake(self, topic: str, payload: str = "") -> None:
+        await self._session.execute(_NOTIFY, {"channel": channel_of(topic), "payload": payload})
+
+
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+
+
+def channel_of(topic: str) -> str:
+    """The LISTEN/NOTIFY channel workers wait on for a topic."""
+    return f"pytake_{topic}"
+
+
+async def release_jobs_of(connection: Any, queue_manager_id: object) -> int:
+    """Jobs a consumer had picked when its queue connection broke go back to the queue at once (instead of
+    waiting out the heartbeat timeout); a handler of it still running is harmless, every job is idempotent."""
+    count = await connection.fetchval(
+        "WITH released AS (UPDATE pgqueuer SET status = 'queued', queue_manager_id = NULL, heartbeat = now() "
+        "WHERE status = 'picked' AND queue_manager_id = $1 RETURNING 1) SELECT count(*) FROM released",
+        queue_manager_id)
+    return int(count or 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -148,6 +149,9 @@ messages = Table(
     Column("error_title", Text),
     Column("attempts", Integer, nullable=False),
     Column("send_claimed_at", DateTime(timezone=True)),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("confirmed_at", DateTime(timezone=True)),
+    Column("seq", BigInteger),  # generated: the order messages were queued in
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
     Column("delivered_at", DateTime(timezone=True)),
@@ -180,6 +184,9 @@ webhook_events = Table(
     Column("attempts", Integer, nullable=False),
     Column("summary", JSONB),
     Column("last_error", Text),
+    Column("seq", BigInteger),
+    Column("sender_keys", ARRAY(Text), nullable=False),
+    Column("lease_until", DateTime(timezone=True)),
 )
 
 flow_automations = Table(
@@ -198,6 +205,7 @@ flow_automations = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
+    Column("dispatch_finished_at", DateTime(timezone=True)),
 )
 
 automation_recipients = Table(

@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from adapters.postgres.errors import is_connection_problem
+from adapters.postgres.errors import is_connection_problem, is_transaction_conflict
 from adapters.postgres.jobs import PgQueuerJobQueue
 from adapters.postgres.repositories.automations import SqlAlchemyAutomationRepository
 from adapters.postgres.repositories.channel import (
@@ -20,6 +20,7 @@ from adapters.postgres.repositories.channel import (
 from adapters.postgres.repositories.contacts import SqlAlchemyContactRepository
 from adapters.postgres.repositories.flows import SqlAlchemyFlowExecutionRepository, SqlAlchemyFlowRepository
 from adapters.postgres.repositories.identity import SqlAlchemyOrganizationRepository, SqlAlchemyUserRepository
+from adapters.postgres.repositories.outbox import SqlAlchemyOutbox
 from adapters.postgres.repositories.sessions import (
     SqlAlchemyLoginThrottle,
     SqlAlchemyPasswordResetTokenRepository,
@@ -31,7 +32,7 @@ from adapters.postgres.repositories.vault import (
     SqlAlchemyVaultAuditLog,
 )
 from adapters.postgres.repositories.webhooks import SqlAlchemyWebhookEventStore
-from application.ports.uow import DatabaseUnavailable, UnitOfWork, UnitOfWorkFactory
+from application.ports.uow import DatabaseUnavailable, TransactionConflict, UnitOfWork, UnitOfWorkFactory
 from domain.errors import Unavailable
 
 _SET_TENANT = text("SELECT set_config('pytake.org_id', :org, true), set_config('pytake.scope', :scope, true)")
@@ -74,6 +75,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.numbers = SqlAlchemyWhatsAppNumberRepository(s, org)
         self.conversations = SqlAlchemyConversationRepository(s, org)
         self.messages = SqlAlchemyMessageRepository(s, org)
+        self.outbox = SqlAlchemyOutbox(s, org)
         self.webhook_events = SqlAlchemyWebhookEventStore(s)
         self.flows = SqlAlchemyFlowRepository(s, org)
         self.flow_executions = SqlAlchemyFlowExecutionRepository(s, org)
@@ -86,6 +88,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         except Exception as e:
             if is_connection_problem(e):
                 raise DatabaseUnavailable() from e
+            if is_transaction_conflict(e):
+                raise TransactionConflict() from e
             raise
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -98,8 +102,11 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         finally:
             await session.close()
             self._session = None
-        if exc is not None and not isinstance(exc, Unavailable) and is_connection_problem(exc):
-            raise DatabaseUnavailable() from exc
+        if exc is not None and not isinstance(exc, Unavailable):
+            if is_connection_problem(exc):
+                raise DatabaseUnavailable() from exc
+            if is_transaction_conflict(exc):
+                raise TransactionConflict() from exc
 
 
 class SqlAlchemyUnitOfWorkFactory(UnitOfWorkFactory):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from adapters.whatsapp.webhook_parser import parse_webhook, verify_signature
+import orjson
+
+from adapters.whatsapp.webhook_parser import parse_webhook, sender_keys, verify_signature
 from application.ports.channel import WebhookDecoder
 from domain.messaging import WebhookEvent
 
@@ -18,8 +20,24 @@ class MetaWebhookDecoder(WebhookDecoder):
         return bool(self._app_secret) and verify_signature(self._app_secret, raw_body, header)
 
     def parse(self, raw_body: bytes, received_at: datetime) -> list[WebhookEvent]:
-        try:
-            payload = json.loads(raw_body)
-        except ValueError:
-            return []
-        return parse_webhook(payload, received_at=received_at)
+        payload = _load(raw_body)
+        return [] if payload is None else parse_webhook(payload, received_at=received_at)
+
+    def sender_keys(self, raw_body: bytes) -> tuple[str, ...]:
+        payload = _load(raw_body)
+        return () if payload is None else sender_keys(payload)
+
+
+def _load(raw_body: bytes) -> object | None:
+    """orjson (fast); the standard library for what orjson refuses but JSON allows (an escaped lone
+    surrogate), which the parser then cleans; None when it is not JSON at all."""
+    try:
+        loaded: object = orjson.loads(raw_body)
+        return loaded
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        parsed: object = json.loads(raw_body)
+        return parsed
+    except ValueError:
+        return None

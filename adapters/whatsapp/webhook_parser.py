@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +59,26 @@ def parse_webhook(payload: object, *, received_at: datetime | None = None) -> li
             if change.get("field") == "messages" and isinstance(value, Mapping):
                 events.extend(_parse_value(value, fallback))
     return events
+
+
+def sender_keys(payload: object) -> tuple[str, ...]:
+    """``phone_number_id:sender`` of every message of a ``messages`` webhook (statuses name nobody: their
+    order does not matter, a message's status only moves forward). Never raises."""
+    keys: set[str] = set()
+    if not isinstance(payload, Mapping):
+        return ()
+    for entry in _mappings(payload.get("entry")):
+        for change in _mappings(entry.get("changes")):
+            value = change.get("value")
+            if not isinstance(value, Mapping):
+                continue
+            metadata = value.get("metadata")
+            number = _text(metadata.get("phone_number_id")) if isinstance(metadata, Mapping) else None
+            for message in _mappings(value.get("messages")):
+                sender = _text(message.get("from")) or _text(message.get("from_user_id"))
+                if sender is not None:
+                    keys.add(f"{number}:{sender}")
+    return tuple(sorted(keys))
 
 
 def _parse_value(value: Mapping[Any, Any], fallback: datetime) -> list[WebhookEvent]:
@@ -206,11 +227,22 @@ def _mappings(raw: object) -> list[Mapping[Any, Any]]:
 
 
 def _text(value: object) -> str | None:
+    """A non-empty string field, storable as PostgreSQL text: NUL removed, a lone surrogate (JSON can
+    escape one, UTF-8 cannot hold it) replaced by U+FFFD."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return str(value)
-    return value if isinstance(value, str) and value else None
+    if not isinstance(value, str) or not value:
+        return None
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if _SURROGATE.search(value):
+        value = _SURROGATE.sub("\ufffd", value)
+    return value or None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _timestamp(value: object) -> datetime | None:

@@ -57,6 +57,22 @@ class AutomationRepository(Protocol):
         """The recipient whose opening message this is, locked."""
 
     @abstractmethod
+    async def recipients_by_messages(self, message_ids: Sequence[UUID]) -> dict[UUID, Recipient]:
+        """The recipients whose opening message is among ``message_ids``, by message id, locked in id order."""
+
+    @abstractmethod
+    async def update_recipients(self, recipients: Sequence[Recipient]) -> None: ...
+
+    @abstractmethod
+    async def pending_count(self, automation_id: UUID) -> int:
+        """Recipients whose opening message is not final yet (state ``pending``)."""
+
+    @abstractmethod
+    async def recipients_of_contacts(self, contact_ids: Sequence[UUID], states: Sequence[RecipientState]
+                                     ) -> dict[UUID, list[Recipient]]:
+        """:meth:`recipients_of_contact` for many contacts (one statement), by contact id, locked in id order."""
+
+    @abstractmethod
     async def recipients_of_contact(self, contact_id: UUID, states: Sequence[RecipientState]) -> list[Recipient]:
         """The contact's recipients in those states, in unfinished or completed automations, locked."""
 

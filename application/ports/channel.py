@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
@@ -27,6 +27,29 @@ class StoredWebhook:
     body: bytes
     status: str
     attempts: int
+    seq: int = 0
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboxItem:
+    """One signed webhook delivery as the route received it. ``sender_keys`` name who it is about (the
+    senders of its messages): the worker never applies two webhooks about one sender at the same time."""
+
+    id: UUID
+    body: bytes = field(repr=False)
+    body_sha256: str
+    received_at: datetime
+    sender_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookOutcome:
+    """What processing one stored webhook came to: counts by outcome, and the error of what failed."""
+
+    webhook_id: UUID
+    summary: dict[str, int]
+    error: str | None = None
 
 
 class WhatsAppNumberRepository(Protocol):
@@ -52,6 +75,10 @@ class WhatsAppNumberRepository(Protocol):
     @abstractmethod
     async def get_by_phone_number_id_any_org(self, phone_number_id: str) -> WhatsAppNumber | None: ...
 
+    @abstractmethod
+    async def routable_by_phone_number_ids(self, phone_number_ids: Sequence[str]) -> dict[str, WhatsAppNumber]:
+        """System scope: the numbers inbound webhooks are routed to, by ``phone_number_id``."""
+
 
 class ConversationRepository(Protocol):
     @abstractmethod
@@ -63,6 +90,13 @@ class ConversationRepository(Protocol):
 
     @abstractmethod
     async def update(self, conversation: Conversation) -> None: ...
+
+    @abstractmethod
+    async def record_inbound_many(self, inbound: Sequence[tuple[UUID, UUID, datetime]], now: datetime
+                                  ) -> dict[tuple[UUID, UUID], Conversation]:
+        """For each ``(number_id, contact_id, at)``: the conversation, created when missing, its last inbound
+        and last message times moved forward to ``at`` (never back), locked until the transaction ends.
+        Keyed by ``(number_id, contact_id)``."""
 
     @abstractmethod
     async def open_windows(self, number_id: UUID, contact_ids: Sequence[UUID], now: datetime) -> set[UUID]:
@@ -78,17 +112,38 @@ class MessageRepository(Protocol):
         """Stores an inbound message unless its wamid is known; False for a duplicate."""
 
     @abstractmethod
+    async def add_inbound_many(self, messages: Sequence[Message]) -> set[UUID]:
+        """Stores the inbound messages whose wamid is not known yet; returns the ids of those stored."""
+
+    @abstractmethod
     async def get(self, message_id: UUID, *, for_update: bool = False) -> Message | None: ...
 
     @abstractmethod
     async def get_by_wamid(self, wamid: str, *, for_update: bool = False) -> Message | None: ...
 
     @abstractmethod
+    async def get_many(self, message_ids: Sequence[UUID], *, for_update: bool = False) -> dict[UUID, Message]:
+        """Locked in id order when ``for_update`` (every bulk lock takes rows in the same order)."""
+
+    @abstractmethod
+    async def get_many_by_wamids(self, wamids: Sequence[str], *, for_update: bool = False) -> dict[str, Message]:
+        """By wamid; locked in id order when ``for_update``."""
+
+    @abstractmethod
     async def update(self, message: Message) -> None: ...
+
+    @abstractmethod
+    async def update_many(self, messages: Sequence[Message]) -> None:
+        """Writes back the delivery state of each message: status and its times, error, wamid, claim, next
+        attempt, confirmation (one statement for all)."""
 
     @abstractmethod
     async def record_status_event(self, message: Message, event: StatusEvent) -> bool:
         """Appends to the status history once per (message, status); False when already recorded."""
+
+    @abstractmethod
+    async def record_status_events(self, events: Sequence[tuple[Message, StatusEvent]]) -> set[tuple[UUID, str]]:
+        """Bulk :meth:`record_status_event`; returns the (message id, status) pairs that were new."""
 
     @abstractmethod
     async def status_history(self, message_id: UUID) -> list[StatusEvent]: ...
@@ -102,23 +157,39 @@ class MessageRepository(Protocol):
         """Newest first."""
 
 
-class WebhookEventStore(Protocol):
-    """Raw webhook deliveries (system scope)."""
+class WebhookInbox(Protocol):
+    """Where the webhook route stores a delivery. When ``add`` returns, the delivery is durable."""
 
     @abstractmethod
-    async def add(self, *, event_id: UUID, body: bytes, body_sha256: str, received_at: datetime) -> bool:
-        """False when the identical body was already stored (a redelivery)."""
+    async def add(self, item: InboxItem) -> bool:
+        """False when the identical body was already stored (a redelivery). Raises DatabaseUnavailable."""
+
+
+class WebhookEventStore(Protocol):
+    """Stored webhook deliveries: the worker's queue (system scope)."""
 
     @abstractmethod
     async def get(self, event_id: UUID, *, for_update: bool = False) -> StoredWebhook | None: ...
 
     @abstractmethod
-    async def mark(self, event_id: UUID, *, status: str, now: datetime, summary: dict[str, int] | None = None,
-                   error: str | None = None) -> None: ...
+    async def claim(self, *, limit: int, now: datetime, lease_until: datetime) -> list[StoredWebhook]:
+        """Lease up to ``limit`` pending deliveries in arrival order (also those whose lease ran out), never
+        one that names a sender a leased delivery names, nor one arriving after a delivery about the same
+        sender that is left out. Claims are taken one at a time across workers."""
 
     @abstractmethod
-    async def list_stalled(self, *, received_before: datetime, limit: int) -> list[UUID]:
-        """Ids of events still ``pending`` that were received before ``received_before``, oldest first."""
+    async def extend_lease(self, event_ids: Sequence[UUID], lease_until: datetime) -> None: ...
+
+    @abstractmethod
+    async def release(self, event_ids: Sequence[UUID]) -> None:
+        """Give leased deliveries back (they are claimed again at once)."""
+
+    @abstractmethod
+    async def mark_processed(self, outcomes: Sequence[WebhookOutcome], now: datetime) -> None: ...
+
+    @abstractmethod
+    async def mark_dead(self, outcome: WebhookOutcome, now: datetime) -> None:
+        """Nothing of the delivery could be applied: kept for operators, never claimed again."""
 
 
 class WebhookDecoder(Protocol):
@@ -129,6 +200,10 @@ class WebhookDecoder(Protocol):
     @abstractmethod
     def parse(self, raw_body: bytes, received_at: datetime) -> list[WebhookEvent]:
         """Never raises; unknown or malformed parts are skipped or reported as unsupported."""
+
+    @abstractmethod
+    def sender_keys(self, raw_body: bytes) -> tuple[str, ...]:
+        """Who the delivery is about: one key per sender of its messages (none for statuses). Never raises."""
 
 
 class SendPacer(Protocol):
@@ -149,9 +224,60 @@ class SecretResolver(Protocol):
     """The vault's internal path: values resolved at use time, counted in the secret's usage."""
 
     @abstractmethod
-    async def resolve(self, organization_id: UUID, secret_id: UUID) -> str:
-        """Raises SecretNotFound / SecretInactive."""
+    async def resolve(self, organization_id: UUID, secret_id: UUID, *, count: bool = True) -> str:
+        """Raises SecretNotFound / SecretInactive. ``count=False``: the caller counts its uses itself
+        (:meth:`count_uses`), e.g. one per message sent with the value."""
 
     @abstractmethod
     async def report_failure(self, organization_id: UUID, secret_id: UUID) -> None:
         """The provider rejected the credential (e.g. Graph error 190)."""
+
+    @abstractmethod
+    async def count_uses(self, organization_id: UUID, secret_id: UUID, *, successes: int, failures: int) -> None:
+        """Uses of a value resolved with ``count=False``, counted together (failures: the provider rejected
+        the credential)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxClaim:
+    """Messages claimed for sending (committed before any call), each with its recipient's WhatsApp id
+    (None when the contact was deleted meanwhile).
+
+    ``wait_seconds``: the number's budget for this second is spent; come back then. ``more_due``: other
+    messages are due now but wait their turn (their recipient has a message in flight, or a media message
+    not yet confirmed)."""
+
+    messages: list[tuple[Message, str | None]]
+    wait_seconds: float = 0.0
+    more_due: bool = False
+
+
+class Outbox(Protocol):
+    """Queued outbound messages as the sender's queue."""
+
+    @abstractmethod
+    async def claim(self, number_id: UUID, *, per_second: int, limit: int, now: datetime,
+                    hold_after_media: timedelta) -> OutboxClaim:
+        """In one transaction: take what is left of the number's budget for the current second (shared by
+        every worker; at most ``per_second`` sends a second, spread evenly over it), and claim up to that
+        many due messages, oldest first, at most one per recipient: a recipient's oldest queued message, and
+        only when no message to it is in flight and no media message to it was sent less than
+        ``hold_after_media`` ago without a status webhook since. Claimed messages get ``send_claimed_at``
+        and one more attempt."""
+
+    @abstractmethod
+    async def has_due(self, number_id: UUID, now: datetime) -> bool:
+        """Whether the number has queued messages due now that nobody is sending."""
+
+    @abstractmethod
+    async def queued(self, number_id: UUID, limit: int) -> list[Message]:
+        """Queued messages of the number that nobody is sending, locked (e.g. to fail them all)."""
+
+    @abstractmethod
+    async def due_numbers(self, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
+        """System scope: ``(organization_id, number_id)`` of numbers with messages due now."""
+
+    @abstractmethod
+    async def unconfirmed(self, claimed_before: datetime, limit: int) -> list[tuple[UUID, UUID]]:
+        """System scope: ``(organization_id, message_id)`` of sends claimed before ``claimed_before`` whose
+        outcome never became known (still queued, no wamid)."""

@@ -32,6 +32,11 @@ class JobQueue(Protocol):
     ) -> bool:
         """Queue a job; returns False when a queued job with the same dedupe_key already exists."""
 
+    @abstractmethod
+    async def wake(self, topic: str, payload: str = "") -> None:
+        """Wake the workers waiting on ``topic`` once the transaction commits (nothing when it rolls back);
+        a hint only: workers also look on their own every few seconds."""
+
 
 class Mailer(Protocol):
     @abstractmethod

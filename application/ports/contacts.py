@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -21,6 +22,14 @@ class ContactRepository(Protocol):
     async def get_or_add(self, contact: Contact) -> Contact:
         """The organization's contact with ``contact.whatsapp_id``, adding ``contact`` when there is none; safe
         when two transactions race to add the same number (the loser gets the winner's row)."""
+
+    @abstractmethod
+    async def get_or_add_many(self, contacts: Sequence[Contact]) -> dict[str, Contact]:
+        """:meth:`get_or_add` for many numbers at once (one statement each way), keyed by whatsapp_id."""
+
+    @abstractmethod
+    async def fill_missing_names(self, names: Mapping[UUID, str], now: datetime) -> None:
+        """Give each contact its name unless it already has one (a WhatsApp profile name, say)."""
 
     @abstractmethod
     async def get(self, contact_id: UUID) -> Contact | None: ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -77,6 +77,10 @@ class FlowExecutionRepository(Protocol):
     async def running_for(self, number_id: UUID, contact_id: UUID, *, for_update: bool = True
                           ) -> FlowExecution | None:
         """The contact's running (or waiting) execution on the number; locked: this lock serializes events."""
+
+    @abstractmethod
+    async def running_for_many(self, pairs: Sequence[tuple[UUID, UUID]]) -> dict[tuple[UUID, UUID], FlowExecution]:
+        """:meth:`running_for` for many ``(number_id, contact_id)`` pairs at once, locked in id order."""
 
     @abstractmethod
     async def get(self, execution_id: UUID, *, for_update: bool = False) -> FlowExecution | None: ...

@@ -11,6 +11,7 @@ from application.ports.automations import AutomationRepository
 from application.ports.channel import (
     ConversationRepository,
     MessageRepository,
+    Outbox,
     WebhookEventStore,
     WhatsAppNumberRepository,
 )
@@ -46,6 +47,7 @@ class UnitOfWork(Protocol):
     numbers: WhatsAppNumberRepository
     conversations: ConversationRepository
     messages: MessageRepository
+    outbox: Outbox
     webhook_events: WebhookEventStore
     automations: AutomationRepository
     flows: FlowRepository
@@ -78,3 +80,11 @@ class DatabaseUnavailable(Unavailable):
 
     code = "database_unavailable"
     default_message = "The database is unavailable; try again shortly."
+
+
+class TransactionConflict(Unavailable):
+    """The database gave up on the transaction to resolve a conflict with another one (a deadlock, a
+    serialization failure): the same work succeeds when tried again."""
+
+    code = "transaction_conflict"
+    default_message = "The request collided with another one; try again."

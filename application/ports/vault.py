@@ -166,6 +166,10 @@ class SecretUsageRepository(Protocol):
         """One request: total +1 and success or failure +1, last_used_at = now."""
 
     @abstractmethod
+    async def record_many(self, secret_id: UUID, *, successes: int, failures: int, now: datetime) -> None:
+        """Many requests at once: total + successes + failures, last_used_at = now."""
+
+    @abstractmethod
     async def reclassify_as_failure(self, secret_id: UUID, now: datetime) -> None:
         """A caller reports the value it was served was rejected: one success becomes a failure
         (or, with no success to move, one failed request is recorded)."""

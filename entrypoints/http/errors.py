@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from domain.errors import (
@@ -149,6 +150,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
                         headers=headers or None)
 
 
+async def _client_gone(request: Request, _: Exception) -> JSONResponse:
+    """The client hung up before its request was read (Meta times out a slow webhook and sends it again):
+    not a server error, and nobody reads the answer."""
+    log.info("client_disconnected", path=request.url.path, method=request.method)
+    return JSONResponse(error_body(400, "The client disconnected.", "client_disconnected"), status_code=400)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", path=request.url.path, method=request.method, error_type=type(exc).__name__)
     return JSONResponse(error_body(500, "An internal error occurred.", "internal_error"), status_code=500)
@@ -158,6 +166,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -11,18 +11,8 @@ from pgqueuer.models import Job
 
 from application.use_cases.auth.forgot_password import SEND_EMAIL_JOB
 from application.use_cases.automations.jobs import DISPATCH_AUTOMATION_JOB
-from application.use_cases.flows.jobs import (
-    EXPIRE_FLOW_EXECUTIONS_JOB,
-    FLOW_HTTP_JOB,
-    FLOW_SEND_JOB,
-    FLOW_TIMER_JOB,
-)
-from application.use_cases.whatsapp.jobs import (
-    PROCESS_WEBHOOK_JOB,
-    RECONCILE_SEND_JOB,
-    SEND_MESSAGE_JOB,
-    VERIFY_NUMBER_JOB,
-)
+from application.use_cases.flows.jobs import EXPIRE_FLOW_EXECUTIONS_JOB, FLOW_HTTP_JOB, FLOW_TIMER_JOB
+from application.use_cases.whatsapp.jobs import VERIFY_NUMBER_JOB
 from entrypoints.container import Container
 from entrypoints.runtime import provide
 
@@ -39,19 +29,6 @@ def build_handlers(container: Container) -> dict[str, Handler]:
         data = payload_of(job)
         await (await provide(container.mailer)).send(to=data["to"], subject=data["subject"], body=data["body"])
 
-    async def send_message(job: Job) -> None:
-        data = payload_of(job)
-        use_case = await provide(container.deliver_message)
-        await use_case.execute(UUID(data["organization_id"]), UUID(data["message_id"]))
-
-    async def reconcile_send(job: Job) -> None:
-        data = payload_of(job)
-        use_case = await provide(container.reconcile_send)
-        await use_case.execute(UUID(data["organization_id"]), UUID(data["message_id"]))
-
-    async def process_webhook(job: Job) -> None:
-        await (await provide(container.process_webhook)).execute(UUID(payload_of(job)["event_id"]))
-
     async def verify_number(job: Job) -> None:
         data = payload_of(job)
         use_case = await provide(container.verify_number)
@@ -62,20 +39,13 @@ def build_handlers(container: Container) -> dict[str, Handler]:
         use_case = await provide(container.dispatch_automation)
         await use_case.execute(UUID(data["organization_id"]), UUID(data["automation_id"]))
 
-    handlers: dict[str, Handler] = {
-        SEND_EMAIL_JOB: send_email, SEND_MESSAGE_JOB: send_message, RECONCILE_SEND_JOB: reconcile_send,
-        PROCESS_WEBHOOK_JOB: process_webhook, VERIFY_NUMBER_JOB: verify_number}
+    handlers: dict[str, Handler] = {SEND_EMAIL_JOB: send_email, VERIFY_NUMBER_JOB: verify_number,
+                                    DISPATCH_AUTOMATION_JOB: dispatch_automation}
     handlers.update(flow_handlers(container))
-    handlers[DISPATCH_AUTOMATION_JOB] = dispatch_automation
     return handlers
 
 
 def flow_handlers(container: Container) -> dict[str, Handler]:
-    async def flow_send(job: Job) -> None:
-        data = payload_of(job)
-        use_case = await provide(container.send_flow_messages)
-        await use_case.execute(UUID(data["organization_id"]), [UUID(i) for i in data["message_ids"]])
-
     async def flow_timer(job: Job) -> None:
         data = payload_of(job)
         use_case = await provide(container.deliver_flow_event)
@@ -89,18 +59,4 @@ def flow_handlers(container: Container) -> dict[str, Handler]:
     async def expire_flow_executions(_job: Job) -> None:
         await (await provide(container.expire_flow_executions)).execute()
 
-    return {FLOW_SEND_JOB: flow_send, FLOW_TIMER_JOB: flow_timer, FLOW_HTTP_JOB: flow_http,
-            EXPIRE_FLOW_EXECUTIONS_JOB: expire_flow_executions}
-
-
-def build_dead_letter_hooks(container: Container) -> dict[str, Callable[[Job, BaseException], Awaitable[None]]]:
-    """What operators see besides the queue's own 'failed' rows: poison webhooks are marked dead."""
-
-    async def webhook_dead(job: Job, error: BaseException) -> None:
-        uow_factory, clock = await provide(container.uow), await provide(container.clock)
-        async with uow_factory() as uow:
-            await uow.webhook_events.mark(UUID(payload_of(job)["event_id"]), status="dead", now=clock.now(),
-                                          error=f"{type(error).__name__}: {error}")
-            await uow.commit()
-
-    return {PROCESS_WEBHOOK_JOB: webhook_dead}
+    return {FLOW_TIMER_JOB: flow_timer, FLOW_HTTP_JOB: flow_http, EXPIRE_FLOW_EXECUTIONS_JOB: expire_flow_executions}

@@ -17,12 +17,15 @@ from sqlalchemy.engine import make_url
 from entrypoints.config import Settings, load_settings
 from entrypoints.container import Container
 from entrypoints.logging import configure_logging
-from entrypoints.runtime import resolve_database_url
+from entrypoints.runtime import provide, resolve_database_url
 from entrypoints.worker import metrics
+from entrypoints.worker.loops import OutboxSenders, Wakeups, run_inbox, run_outbox
 from entrypoints.worker.runner import build_queue
 
 RECONNECT_FIRST_SECONDS = 0.5
 RECONNECT_MAX_SECONDS = 10.0
+INBOX_LOOPS = 2
+"""Inbox batches one worker process applies at once: one's database round trips overlap the other's parsing."""
 
 log = structlog.get_logger("pytake.worker")
 
@@ -35,6 +38,7 @@ def plain_dsn(url: str) -> str:
 async def run_worker(settings: Settings, database_url: str, *, stop: asyncio.Event | None = None) -> None:
     container = Container(settings=settings, database_url=database_url)
     container.send_observer.override(providers.Object(metrics.count_send))
+    container.inbox_observer.override(providers.Object(metrics.count_webhook_events))
     await container.init_resources()  # type: ignore[misc]
     try:
         await container.check_vault_seal()  # refuse to run when a stored row needs an unloaded master key
@@ -44,9 +48,19 @@ async def run_worker(settings: Settings, database_url: str, *, stop: asyncio.Eve
     stop = stop or asyncio.Event()
     stop_metrics = _serve_metrics(settings)
     log.info("worker.started", concurrency=settings.worker_concurrency)
+    dsn = plain_dsn(database_url)
+    inbox_wake = asyncio.Event()
+    senders = OutboxSenders(await provide(container.send_queued), stop, settings.worker_concurrency)
+    loops = [asyncio.create_task(Wakeups(dsn, inbox=inbox_wake, outbox=senders.poke).run(stop)),
+             asyncio.create_task(run_outbox(container, senders, stop, settings.worker_poll_seconds)),
+             *(asyncio.create_task(run_inbox(container, stop, inbox_wake, settings.worker_poll_seconds))
+               for _ in range(INBOX_LOOPS))]
     try:
-        await _consume_until_stopped(container, settings, plain_dsn(database_url), stop)
+        await _consume_until_stopped(container, settings, dsn, stop)
     finally:
+        stop.set()
+        await senders.finish(timeout=30)
+        await asyncio.gather(*loops, return_exceptions=True)
         stop_metrics()
         await container.shutdown_resources()  # type: ignore[misc]
         log.info("worker.stopped")
@@ -64,6 +78,7 @@ async def _consume_until_stopped(container: Container, settings: Settings, dsn: 
     """Consume the queue; when the database goes away (restart, failover), reconnect with backoff and go on.
     Jobs that were running when the connection dropped are re-picked once their heartbeat is stale."""
     failures = 0
+    previous: object | None = None
     while not stop.is_set():
         try:
             connection = await asyncpg.connect(dsn)
@@ -75,7 +90,12 @@ async def _consume_until_stopped(container: Container, settings: Settings, dsn: 
             continue
         if failures:
             log.info("worker.database_reconnected", after_attempts=failures)
+        if previous is not None:  # what the broken consumer had picked is picked again now, not in 30 s
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                released = await container.release_jobs_of()(connection, previous)
+                log.info("worker.jobs_released", jobs=released)
         queue = build_queue(container, connection)
+        previous = queue.qm.queue_manager_id
         watcher = asyncio.create_task(_shutdown_on(stop, queue))
         consuming_since = asyncio.get_running_loop().time()
         try:

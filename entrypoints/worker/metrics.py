@@ -7,7 +7,7 @@ what only the worker process knows is counted here and served on its own port (`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import structlog
 from prometheus_client import Counter, Histogram, start_http_server
@@ -21,6 +21,11 @@ JOBS = Counter("pytake_jobs_total", "Jobs handled by entrypoint and outcome (don
 JOB_SECONDS = Histogram("pytake_job_duration_seconds", "Job handling time by entrypoint", ["entrypoint"],
                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
+WEBHOOK_EVENTS = Counter("pytake_webhook_events_total",
+                         "Webhook events applied by outcome (inbound, statuses, duplicates, failed, unroutable...)",
+                         ["outcome"])
+INBOX_BATCHES = Counter("pytake_inbox_batches_total", "Batches of stored webhooks applied")
+
 SEND_OUTCOMES = ("sent", "failed", "unconfirmed", "skipped", "retry")
 JOB_OUTCOMES = ("done", "retry", "acknowledged", "dead_letter")
 
@@ -29,8 +34,15 @@ for _outcome in SEND_OUTCOMES:  # every series exists from the start, so rate() 
 
 
 def count_send(outcome: str) -> None:
-    """DeliverMessage's observer in the worker process."""
+    """The sender's observer in the worker process."""
     SENDS.labels(outcome).inc()
+
+
+def count_webhook_events(outcomes: Mapping[str, int]) -> None:
+    """The inbox's observer in the worker process: one batch's events by outcome."""
+    INBOX_BATCHES.inc()
+    for outcome, n in outcomes.items():
+        WEBHOOK_EVENTS.labels(outcome).inc(n)
 
 
 def serve(host: str, port: int) -> Callable[[], None]:

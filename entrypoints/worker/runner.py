@@ -9,24 +9,20 @@ from pgqueuer.executors import EntrypointExecutorParameters
 from pgqueuer.models import Schedule
 
 from application.use_cases.flows.jobs import EXPIRE_FLOW_EXECUTIONS_JOB
-from application.use_cases.whatsapp.jobs import PROCESS_WEBHOOK_JOB, REQUEUE_STALLED_WEBHOOKS_JOB
+from application.use_cases.whatsapp.jobs import RECONCILE_SENDS_JOB
 from entrypoints.container import Container
 from entrypoints.runtime import provide
 from entrypoints.worker.errors import ClassifyingExecutor
-from entrypoints.worker.handlers import build_dead_letter_hooks, build_handlers
+from entrypoints.worker.handlers import build_handlers
 
 
 def build_queue(container: Container, connection: asyncpg.Connection) -> PgQueuer:
     queue = PgQueuer(AsyncpgDriver(connection))
-    dead_letter_hooks = build_dead_letter_hooks(container)
     for name, handler in build_handlers(container).items():
         queue.qm.register_executor(name, ClassifyingExecutor(EntrypointExecutorParameters(
-            func=handler, concurrency_limit=0, accepts_context=False, on_failure="hold"),
-            on_dead_letter=dead_letter_hooks.get(name),
-            # a webhook that cannot be applied is never dropped quietly: operators see it as a dead letter
-            acknowledge_errors=name != PROCESS_WEBHOOK_JOB))
+            func=handler, concurrency_limit=0, accepts_context=False, on_failure="hold")))
     schedule_flow_expiry(queue, container)
-    schedule_webhook_requeue(queue, container)
+    schedule_send_reconciliation(queue, container)
     return queue
 
 
@@ -38,9 +34,9 @@ def schedule_flow_expiry(queue: PgQueuer, container: Container) -> None:
         await (await provide(container.expire_flow_executions)).execute()
 
 
-def schedule_webhook_requeue(queue: PgQueuer, container: Container) -> None:
-    """Every minute: stored webhooks still pending long after they arrived get their processing job again."""
+def schedule_send_reconciliation(queue: PgQueuer, container: Container) -> None:
+    """Every minute: sends whose outcome never became known (no answer, no status webhook) are failed."""
 
-    @queue.schedule(REQUEUE_STALLED_WEBHOOKS_JOB, "* * * * *")
-    async def _requeue(_: Schedule) -> None:
-        await (await provide(container.requeue_stalled_webhooks)).execute()
+    @queue.schedule(RECONCILE_SENDS_JOB, "* * * * *")
+    async def _reconcile(_: Schedule) -> None:
+        await (await provide(container.reconcile_sends)).execute()

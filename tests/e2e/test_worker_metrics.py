@@ -1,4 +1,4 @@
-"""The worker process serves its own Prometheus metrics: sends by outcome, jobs by entrypoint and outcome."""
+"""The worker process serves its own Prometheus metrics: sends and webhook events by outcome."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from entrypoints.config import Settings
 from tests.e2e.fault_support import free_port
 from tests.e2e.whatsapp_support import (
     WorkerProcess,
+    deliver,
     org_with_number,
     random_wa_id,
     send_template,
     wait_status,
     wait_until,
 )
+from tests.fake_graph import builders
 from tests.fake_graph.server import FakeGraphServer
 
 pytestmark = pytest.mark.e2e
@@ -27,6 +29,8 @@ def sample(text: str, name: str, **labels: str) -> float:
     """The value of one series in the Prometheus text format (0 when absent)."""
     wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     for line in text.splitlines():
+        if not labels and (plain := re.fullmatch(rf"{re.escape(name)} (\S+)", line)):
+            return float(plain.group(1))
         match = re.fullmatch(rf"{re.escape(name)}\{{([^}}]*)\}} (\S+)", line)
         if match and ",".join(sorted(match.group(1).split(","))) == wanted:
             return float(match.group(2))
@@ -54,6 +58,7 @@ async def test_the_worker_counts_sends_by_outcome_on_its_metrics_port(
         async with httpx.AsyncClient(timeout=5) as http:
             before = await wait_until(scrape, timeout=30, what="the worker's metrics endpoint")
             assert sample(before, "pytake_sends_total", outcome="sent") == 0
+            await deliver(client, builders.inbound_text(org.phone_number_id, random_wa_id(), "hello"))
             sent = [await send_template(client, org, random_wa_id()) for _ in range(2)]
             failed = await send_template(client, org, refused)
             for message_id in sent:
@@ -68,8 +73,8 @@ async def test_the_worker_counts_sends_by_outcome_on_its_metrics_port(
         # at least ours: the session database may still hold other suites' delayed jobs, which this worker runs too
         assert sample(text, "pytake_sends_total", outcome="sent") >= 2
         assert sample(text, "pytake_sends_total", outcome="failed") >= 1
-        assert sample(text, "pytake_jobs_total", entrypoint="send_message", outcome="done") >= 3
-        assert sample(text, "pytake_job_duration_seconds_count", entrypoint="send_message") >= 3
+        assert sample(text, "pytake_webhook_events_total", outcome="inbound") >= 1
+        assert sample(text, "pytake_inbox_batches_total") >= 1
     finally:
         fake_graph.fail_for(refused, None)
         worker.stop()

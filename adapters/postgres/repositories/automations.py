@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.postgres.tables import automation_recipients as recipients_t
@@ -83,7 +83,8 @@ class SqlAlchemyAutomationRepository(AutomationRepository):
             automations_t.c.id == automation.id, automations_t.c.organization_id == _org(self._org)).values(
             status=automation.status.value, config=automation.config, rate_per_second=automation.rate_per_second,
             schedule_at=automation.schedule_at, paused_reason=automation.paused_reason,
-            updated_at=automation.updated_at, started_at=automation.started_at, finished_at=automation.finished_at))
+            updated_at=automation.updated_at, started_at=automation.started_at, finished_at=automation.finished_at,
+            dispatch_finished_at=automation.dispatch_finished_at))
 
     async def count_unfinished_for_flow(self, flow_id: UUID) -> int:
         result = await self._s.execute(select(func.count()).select_from(automations_t).where(
@@ -109,6 +110,47 @@ class SqlAlchemyAutomationRepository(AutomationRepository):
             values.pop(key)
         await self._s.execute(update(recipients_t).where(
             recipients_t.c.id == recipient.id, recipients_t.c.organization_id == _org(self._org)).values(**values))
+
+    async def update_recipients(self, recipients: Sequence[Recipient]) -> None:
+        if not recipients:
+            return
+        fields = [k for k in _recipient_values(recipients[0])
+                  if k not in ("id", "automation_id", "organization_id", "contact_id", "whatsapp_id", "seq")]
+        await self._s.execute(update(recipients_t).where(
+            recipients_t.c.id == bindparam("_id"), recipients_t.c.organization_id == _org(self._org)).values(
+            {k: bindparam(f"_{k}") for k in fields}),
+            [{"_id": r.id, **{f"_{k}": v for k, v in _recipient_values(r).items() if k in fields}}
+             for r in sorted(recipients, key=lambda r: r.id)])
+
+    async def recipients_by_messages(self, message_ids: Sequence[UUID]) -> dict[UUID, Recipient]:
+        if not message_ids:
+            return {}
+        rows = (await self._s.execute(select(recipients_t).where(
+            recipients_t.c.message_id.in_(list(message_ids)), recipients_t.c.organization_id == _org(self._org))
+            .order_by(recipients_t.c.id).with_for_update())).all()
+        return {row.message_id: _recipient(row) for row in rows}
+
+    async def pending_count(self, automation_id: UUID) -> int:
+        # a recipient dispatched with no opening message (its flow sent nothing yet) has nothing pending
+        result = await self._s.execute(select(func.count()).select_from(recipients_t).where(
+            recipients_t.c.automation_id == automation_id, recipients_t.c.organization_id == _org(self._org),
+            recipients_t.c.state == "pending",
+            (recipients_t.c.dispatched_at.is_(None)) | (recipients_t.c.message_id.is_not(None))))
+        return int(result.scalar_one())
+
+    async def recipients_of_contacts(self, contact_ids: Sequence[UUID], states: Sequence[RecipientState]
+                                     ) -> dict[UUID, list[Recipient]]:
+        if not contact_ids:
+            return {}
+        rows = (await self._s.execute(select(recipients_t).select_from(recipients_t.join(
+            automations_t, automations_t.c.id == recipients_t.c.automation_id)).where(
+            recipients_t.c.organization_id == _org(self._org), recipients_t.c.contact_id.in_(list(contact_ids)),
+            recipients_t.c.state.in_([s.value for s in states]), automations_t.c.status.in_(_LIVE))
+            .order_by(recipients_t.c.id).with_for_update(of=recipients_t))).all()
+        found: dict[UUID, list[Recipient]] = {}
+        for row in sorted(rows, key=lambda r: r.updated_at):
+            found.setdefault(row.contact_id, []).append(_recipient(row))
+        return found
 
     async def recipient_by_message(self, message_id: UUID) -> Recipient | None:
         row = (await self._s.execute(select(recipients_t).where(

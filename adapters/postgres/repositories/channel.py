@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -84,6 +84,13 @@ class SqlAlchemyWhatsAppNumberRepository(WhatsAppNumberRepository):
             whatsapp_numbers.c.phone_number_id == phone_number_id))).first()
         return _number(row) if row else None
 
+    async def routable_by_phone_number_ids(self, phone_number_ids: Sequence[str]) -> dict[str, WhatsAppNumber]:
+        if not phone_number_ids:
+            return {}
+        rows = (await self._s.execute(select(whatsapp_numbers).where(
+            whatsapp_numbers.c.phone_number_id.in_(list(phone_number_ids))))).all()
+        return {row.phone_number_id: _number(row) for row in rows}
+
 
 def _conversation(row: Any) -> Conversation:
     return Conversation(**dict(row._mapping))
@@ -109,6 +116,21 @@ class SqlAlchemyConversationRepository(ConversationRepository):
             conversations.c.contact_id == contact_id).with_for_update())).one()
         return _conversation(row)
 
+    async def record_inbound_many(self, inbound: Sequence[tuple[UUID, UUID, datetime]], now: datetime
+                                  ) -> dict[tuple[UUID, UUID], Conversation]:
+        org = _require(self._org)
+        rows = [{"id": uuid4(), "organization_id": org, "number_id": number_id, "contact_id": contact_id,
+                 "last_inbound_at": at, "last_message_at": at, "created_at": now, "updated_at": now}
+                for number_id, contact_id, at in sorted(inbound)]
+        insert_ = pg_insert(conversations)
+        statement = insert_.on_conflict_do_update(constraint="conversations_number_contact_key", set_={
+            # the domain's rule (Conversation.record_inbound) for many rows: times only move forward
+            "last_inbound_at": func.greatest(conversations.c.last_inbound_at, insert_.excluded.last_inbound_at),
+            "last_message_at": func.greatest(conversations.c.last_message_at, insert_.excluded.last_message_at),
+            "updated_at": insert_.excluded.updated_at}).returning(*conversations.c)
+        result = (await self._s.execute(statement, rows)).all()
+        return {(row.number_id, row.contact_id): _conversation(row) for row in result}
+
     async def open_windows(self, number_id: UUID, contact_ids: Sequence[UUID], now: datetime) -> set[UUID]:
         opened: set[UUID] = set()
         for start in range(0, len(contact_ids), 2000):
@@ -126,15 +148,23 @@ class SqlAlchemyConversationRepository(ConversationRepository):
             handoff_at=conversation.handoff_at, updated_at=conversation.updated_at))
 
 
-def _message(row: Any) -> Message:
-    data = dict(row._mapping)
+_MESSAGE_COLUMNS = [c.name for c in messages.c if c.name != "seq"]  # seq is the database's own
+
+
+def message_from_row(row: Any) -> Message:
+    data = {name: row._mapping[name] for name in _MESSAGE_COLUMNS}
     data["direction"] = MessageDirection(data["direction"])
     return Message(**data)
 
 
+_DELIVERY_STATE = ("status", "wamid", "error_code", "error_title", "attempts", "send_claimed_at", "next_attempt_at",
+                   "confirmed_at", "sent_at", "delivered_at", "read_at", "failed_at", "updated_at")
+"""What sending and status webhooks change on a message (``update_many`` writes these only)."""
+
+
 def _message_values(message: Message) -> dict[str, Any]:
-    return {c.name: getattr(message, c.name) if c.name != "direction" else message.direction.value
-            for c in messages.c}
+    return {name: getattr(message, name) if name != "direction" else message.direction.value
+            for name in _MESSAGE_COLUMNS}
 
 
 class SqlAlchemyMessageRepository(MessageRepository):
@@ -149,10 +179,53 @@ class SqlAlchemyMessageRepository(MessageRepository):
             index_elements=["wamid"], index_where=text("wamid IS NOT NULL")).returning(messages.c.id))
         return result.first() is not None
 
+    async def add_inbound_many(self, new_messages: Sequence[Message]) -> set[UUID]:
+        org = _require(self._org)
+        rows = [_message_values(m) for m in new_messages if m.organization_id == org]
+        if not rows:
+            return set()
+        statement = pg_insert(messages).on_conflict_do_nothing(
+            index_elements=["wamid"], index_where=text("wamid IS NOT NULL")).returning(messages.c.id)
+        result = (await self._s.execute(statement, rows)).all()
+        return {row.id for row in result}
+
+    async def get_many(self, message_ids: Sequence[UUID], *, for_update: bool = False) -> dict[UUID, Message]:
+        return {m.id: m for m in await self._many(messages.c.id.in_(list(message_ids)), for_update)}
+
+    async def get_many_by_wamids(self, wamids: Sequence[str], *, for_update: bool = False) -> dict[str, Message]:
+        return {str(m.wamid): m for m in await self._many(messages.c.wamid.in_(list(wamids)), for_update)}
+
+    async def _many(self, condition: Any, for_update: bool) -> list[Message]:
+        query = select(messages).where(condition, messages.c.organization_id == _require(self._org))
+        if for_update:
+            query = query.order_by(messages.c.id).with_for_update()
+        return [message_from_row(row) for row in (await self._s.execute(query)).all()]
+
+    async def update_many(self, changed: Sequence[Message]) -> None:
+        if not changed:
+            return
+        org = _require(self._org)
+        await self._s.execute(update(messages).where(
+            messages.c.id == bindparam("_id"), messages.c.organization_id == org).values(
+            {name: bindparam(f"_{name}") for name in _DELIVERY_STATE}),
+            [{"_id": m.id, **{f"_{name}": getattr(m, name) for name in _DELIVERY_STATE}} for m in changed])
+
+    async def record_status_events(self, events: Sequence[tuple[Message, StatusEvent]]) -> set[tuple[UUID, str]]:
+        rows = [{"organization_id": m.organization_id, "message_id": m.id, "status": e.status,
+                 "occurred_at": e.occurred_at, "error_code": e.error_code, "error_title": e.error_title}
+                for m, e in events]
+        if not rows:
+            return set()
+        statement = pg_insert(message_status_events).values(created_at=func.now()).on_conflict_do_nothing(
+            constraint="message_status_events_once").returning(message_status_events.c.message_id,
+                                                               message_status_events.c.status)
+        result = (await self._s.execute(statement, rows)).all()
+        return {(row.message_id, row.status) for row in result}
+
     async def _one(self, condition: Any, for_update: bool) -> Message | None:
         query = select(messages).where(condition, messages.c.organization_id == _require(self._org))
         row = (await self._s.execute(query.with_for_update() if for_update else query)).first()
-        return _message(row) if row else None
+        return message_from_row(row) if row else None
 
     async def get(self, message_id: UUID, *, for_update: bool = False) -> Message | None:
         return await self._one(messages.c.id == message_id, for_update)
@@ -188,11 +261,11 @@ class SqlAlchemyMessageRepository(MessageRepository):
             messages.c.organization_id == _require(self._org), messages.c.contact_id == contact_id,
             messages.c.number_id == number_id, messages.c.direction == "outbound", messages.c.created_at >= since)
             .order_by(messages.c.created_at, messages.c.id).limit(1))).first()
-        return _message(row) if row else None
+        return message_from_row(row) if row else None
 
     async def list_for_contact(self, contact_id: UUID, *, limit: int, offset: int) -> tuple[list[Message], int]:
         scope = (messages.c.organization_id == _require(self._org), messages.c.contact_id == contact_id)
         rows = (await self._s.execute(select(messages).where(*scope).order_by(
             messages.c.occurred_at.desc(), messages.c.id.desc()).limit(limit).offset(offset))).all()
         total = (await self._s.execute(select(func.count()).select_from(messages).where(*scope))).scalar_one()
-        return [_message(r) for r in rows], int(total)
+        return [message_from_row(r) for r in rows], int(total)

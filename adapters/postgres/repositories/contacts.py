@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,6 +78,28 @@ class SqlAlchemyContactRepository(ContactRepository):
         if existing is None:  # the other transaction rolled back after all: ours wins on a second try
             return await self.get_or_add(contact)
         return existing
+
+    async def get_or_add_many(self, new_contacts: Sequence[Contact]) -> dict[str, Contact]:
+        rows = [{"id": c.id, "organization_id": self._scoped_org(c), "created_at": c.created_at, **_values(c)}
+                for c in sorted(new_contacts, key=lambda c: c.whatsapp_id)]
+        if not rows:
+            return {}
+        # as in get_or_add: ON CONFLICT waits for a concurrent insert of the same number, and the SELECT that
+        # follows (a new snapshot) sees what that transaction committed
+        await self._s.execute(pg_insert(contacts).on_conflict_do_nothing(
+            index_elements=["organization_id", "whatsapp_id"]), rows)
+        found = await self.get_many_by_whatsapp_ids([r["whatsapp_id"] for r in rows])
+        missing = [c for c in new_contacts if c.whatsapp_id not in found]  # the other transaction rolled back
+        if missing:
+            found.update(await self.get_or_add_many(missing))
+        return found
+
+    async def fill_missing_names(self, names: Mapping[UUID, str], now: datetime) -> None:
+        if not names:
+            return
+        await self._s.execute(update(contacts).where(
+            contacts.c.id == bindparam("_id"), self._scoped(), contacts.c.name.is_(None)).values(
+            name=bindparam("_name"), updated_at=now), [{"_id": k, "_name": v} for k, v in sorted(names.items())])
 
     async def get(self, contact_id: UUID) -> Contact | None:
         row = (await self._s.execute(select(*_COLUMNS).where(contacts.c.id == contact_id, self._scoped()))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -163,6 +164,14 @@ class SqlAlchemyFlowExecutionRepository(FlowExecutionRepository):
             flow_executions.c.status.in_(_RUNNING))
         row = (await self._s.execute(query.with_for_update() if for_update else query)).first()
         return _execution(row) if row else None
+
+    async def running_for_many(self, pairs: Sequence[tuple[UUID, UUID]]) -> dict[tuple[UUID, UUID], FlowExecution]:
+        if not pairs:
+            return {}
+        rows = (await self._s.execute(select(flow_executions).where(
+            self._scoped(), tuple_(flow_executions.c.number_id, flow_executions.c.contact_id).in_(list(pairs)),
+            flow_executions.c.status.in_(_RUNNING)).order_by(flow_executions.c.id).with_for_update())).all()
+        return {(row.number_id, row.contact_id): _execution(row) for row in rows}
 
     async def get(self, execution_id: UUID, *, for_update: bool = False) -> FlowExecution | None:
         query = select(flow_executions).where(flow_executions.c.id == execution_id, self._scoped())

@@ -224,12 +224,16 @@ def _usage(row: Any, secret_id: UUID | None = None) -> SecretUsage:
 
 class SqlAlchemySecretUsageRepository(_Scoped, SecretUsageRepository):
     async def record(self, secret_id: UUID, *, success: bool, now: datetime) -> None:
-        ok, ko = (1, 0) if success else (0, 1)
+        await self.record_many(secret_id, successes=int(success), failures=int(not success), now=now)
+
+    async def record_many(self, secret_id: UUID, *, successes: int, failures: int, now: datetime) -> None:
+        if successes + failures <= 0:
+            return
         statement = pg_insert(secret_usage).values(
-            secret_id=secret_id, organization_id=self._org_id(), total_requests=1, success_count=ok,
-            failure_count=ko, last_used_at=now)
+            secret_id=secret_id, organization_id=self._org_id(), total_requests=successes + failures,
+            success_count=successes, failure_count=failures, last_used_at=now)
         await self._s.execute(statement.on_conflict_do_update(index_elements=[secret_usage.c.secret_id], set_={
-            "total_requests": secret_usage.c.total_requests + 1,
+            "total_requests": secret_usage.c.total_requests + statement.excluded.total_requests,
             "success_count": secret_usage.c.success_count + statement.excluded.success_count,
             "failure_count": secret_usage.c.failure_count + statement.excluded.failure_count,
             "last_used_at": func.greatest(secret_usage.c.last_used_at, statement.excluded.last_used_at)}))

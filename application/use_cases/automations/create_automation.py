@@ -8,9 +8,9 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from application.authorization import Actor, Permission
+from application.messaging.outbound import sending_number
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
-from application.use_cases.whatsapp.send_message import sending_number
 from domain.automations import (
     Automation,
     AutomationStatus,

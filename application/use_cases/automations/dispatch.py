@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import math
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import structlog
 
+from application.messaging.outbound import queue_outbound
 from application.ports.channel import SendPacer
 from application.ports.common import Clock
 from application.ports.flow_starter import FlowStarter
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from application.use_cases.automations.control import enqueue_dispatch
 from application.use_cases.flows.runtime import contact_info
-from application.use_cases.whatsapp.send_message import queue_outbound
 from domain.automations import Automation, AutomationStatus, Recipient, RecipientState
 from domain.channel import WhatsAppNumber
 from domain.contacts import Contact
@@ -95,8 +96,7 @@ class DispatchAutomation:
             last = len(recipients) <= size
             recipients = recipients[:size]
             if not recipients:
-                automation.complete(now)
-                await uow.automations.update(automation)
+                await self._finish_dispatching(uow, automation, now)
                 await uow.commit()
                 return 0, True
             number = await uow.numbers.get(automation.number_id)
@@ -105,12 +105,20 @@ class DispatchAutomation:
             for recipient in recipients:
                 sent += await self._dispatch(uow, automation, number, contacts.get(recipient.contact_id), recipient)
                 recipient.updated_at = now
-                await uow.automations.update_recipient(recipient)
+            await uow.automations.update_recipients(recipients)
             if last:  # the automation row is locked: no other dispatcher holds recipients
-                automation.complete(now)
-                await uow.automations.update(automation)
+                await self._finish_dispatching(uow, automation, now)
             await uow.commit()
         return sent, last
+
+    @staticmethod
+    async def _finish_dispatching(uow: UnitOfWork, automation: Automation, now: datetime) -> None:
+        """Every recipient has its opening message queued: ``sending`` until every send is final (the status
+        recorder completes it then), or completed at once when nothing is left to send."""
+        automation.finish_dispatching(now)
+        if await uow.automations.pending_count(automation.id) == 0:
+            automation.complete(now)
+        await uow.automations.update(automation)
 
     async def _dispatch(self, uow: UnitOfWork, automation: Automation, number: WhatsAppNumber | None,
                         contact: Contact | None, recipient: Recipient) -> bool:

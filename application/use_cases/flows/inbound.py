@@ -1,4 +1,7 @@
-"""Inbound messages drive flows; a conversation handed to a human keeps the bot silent until released."""
+"""Which flow an inbound message starts; a conversation handed to a human goes back to the bot when released.
+
+(Routing itself, in order with opt-outs and automation replies, is ``application.messaging.routing``.)
+"""
 
 from __future__ import annotations
 
@@ -8,13 +11,9 @@ import structlog
 
 from application.authorization import Actor, Permission
 from application.ports.common import Clock
-from application.ports.uow import UnitOfWork, UnitOfWorkFactory
-from application.use_cases.flows.runtime import FlowRuntime
-from domain.channel import Message, WhatsAppNumber
+from application.ports.uow import UnitOfWorkFactory
 from domain.contacts import ContactNotFound
-from domain.flows import ContactReplied
-from domain.flows.records import Flow, FlowNotActive, TriggerType
-from domain.messaging import InboundMessage
+from domain.flows.records import Flow, TriggerType
 
 log = structlog.get_logger("pytake.flows")
 
@@ -28,42 +27,6 @@ def triggered_flow(flows: list[Flow], text: str | None) -> tuple[Flow, str] | No
         if flow.trigger is not None and flow.trigger.type is TriggerType.DEFAULT:
             return flow, "default"
     return None
-
-
-class FlowInboundHook:
-    """``ProcessWebhook``'s inbound hook, run inside the organization's transaction for each NEW message
-    (duplicates never get here, so a redelivered webhook cannot advance a flow twice)."""
-
-    def __init__(self, *, runtime: FlowRuntime, clock: Clock) -> None:
-        self._runtime, self._clock = runtime, clock
-
-    async def on_inbound(self, uow: UnitOfWork, number: WhatsAppNumber, message: Message,
-                         inbound: InboundMessage) -> None:
-        if message.contact_id is None or message.content.get("handled_by"):
-            return  # e.g. an opt-out keyword or an automation reply, handled by another hook
-        conversation = await uow.conversations.get(number.id, message.contact_id)
-        if conversation is not None and conversation.handoff_at is not None:
-            return  # a human has the conversation
-        now = self._clock.now()
-        execution = await uow.flow_executions.running_for(number.id, message.contact_id, for_update=True)
-        if execution is not None:
-            event = ContactReplied(message_id=str(message.id), text=inbound.text, reply_id=inbound.reply_id)
-            if await self._runtime.deliver(uow, execution, event, now):
-                message.content["handled_by"] = "flow"
-            return
-        found = triggered_flow(await uow.flows.with_triggers(), inbound.text)
-        contact = await uow.contacts.get(message.contact_id) if found else None
-        if found is None or contact is None:
-            return
-        flow, trigger = found
-        try:
-            started = await self._runtime.start(uow, flow_id=flow.id, number=number, contact=contact, variables={},
-                                                trigger=trigger, now=now)
-        except FlowNotActive:
-            return
-        if started is not None:
-            message.content["handled_by"] = "flow"
-            log.info("flow.triggered", flow_id=str(flow.id), trigger=trigger, execution_id=str(started))
 
 
 class ReleaseConversation:

@@ -5,8 +5,9 @@ HTTP jobs and the handoff commit together or not at all. The caller holds the pe
 execution row, locked by ``running_for``/``get(for_update=True)``), so two events never advance one
 execution at the same time.
 
-- Messages of one event (and of the flows it chains into with goto_flow) are stored ``queued`` and sent by
-  ONE ``flow_send`` job, one after the other, so the contact reads them in the order the flow wrote them.
+- Messages of one event (and of the flows it chains into with goto_flow) are stored ``queued``; the sender
+  sends one recipient's messages one after the other in the order they were queued, so the contact reads
+  them in the order the flow wrote them.
 - ``ScheduleTimer`` -> a delayed ``flow_timer`` job. ``CancelTimer`` needs nothing: the engine ignores a
   timer that is not the one it waits for.
 - ``CallHttp`` -> a ``flow_http`` job (its request keeps ``{{secret:KEY}}`` references; the job resolves
@@ -19,16 +20,16 @@ execution at the same time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import structlog
 
+from application.messaging.outbound import queue_outbound
 from application.ports.uow import UnitOfWork
-from application.use_cases.flows.jobs import FLOW_HTTP_JOB, FLOW_SEND_JOB, FLOW_TIMER_JOB
-from application.use_cases.whatsapp.send_message import queue_outbound
+from application.use_cases.flows.jobs import FLOW_HTTP_JOB, FLOW_TIMER_JOB
 from domain.channel import WhatsAppNumber
 from domain.contacts import Contact
 from domain.flows import (
@@ -84,20 +85,6 @@ def message_of(command: Command) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
-@dataclass(slots=True)
-class _Batch:
-    """The messages queued while handling one event, sent in order by one job."""
-
-    organization_id: UUID
-    message_ids: list[UUID] = field(default_factory=list)
-
-    async def flush(self, uow: UnitOfWork) -> None:
-        if self.message_ids:
-            await uow.jobs.enqueue(FLOW_SEND_JOB, {"organization_id": str(self.organization_id),
-                                                   "message_ids": [str(i) for i in self.message_ids]},
-                                   dedupe_key=f"flow_send:{self.message_ids[0]}")
-
-
 class FlowRuntime:
     def __init__(self, *, ttl: timedelta = timedelta(hours=72), max_steps: int = DEFAULT_MAX_STEPS) -> None:
         self._ttl, self._max_steps = ttl, max_steps
@@ -107,21 +94,14 @@ class FlowRuntime:
                     now: datetime, goto_depth: int = 0) -> UUID | None:
         """Start the flow's published version; None when the contact already has a running execution.
         Raises FlowNotActive when the flow is missing, not active or never published."""
-        batch = _Batch(number.organization_id)
-        execution_id = await self._start(uow, batch, flow_id=flow_id, number=number, contact=contact,
-                                         variables=variables, trigger=trigger, automation_id=automation_id, now=now,
-                                         goto_depth=goto_depth)
-        await batch.flush(uow)
-        return execution_id
+        return await self._start(uow, flow_id=flow_id, number=number, contact=contact, variables=variables,
+                                 trigger=trigger, automation_id=automation_id, now=now, goto_depth=goto_depth)
 
     async def deliver(self, uow: UnitOfWork, execution: FlowExecution, event: Event, now: datetime) -> bool:
         """Advance a (locked) execution with an event; False when the engine ignored the event."""
-        batch = _Batch(execution.organization_id)
-        changed = await self._deliver(uow, batch, execution, event, now)
-        await batch.flush(uow)
-        return changed
+        return await self._deliver(uow, execution, event, now)
 
-    async def _start(self, uow: UnitOfWork, batch: _Batch, *, flow_id: UUID, number: WhatsAppNumber,
+    async def _start(self, uow: UnitOfWork, *, flow_id: UUID, number: WhatsAppNumber,
                      contact: Contact, variables: Mapping[str, Any], trigger: str, automation_id: UUID | None,
                      now: datetime, goto_depth: int) -> UUID | None:
         flow = await uow.flows.get(flow_id)
@@ -137,12 +117,12 @@ class FlowRuntime:
         except ExecutionAlreadyRunning:
             return None
         event = Started(contact=contact_info(contact), variables=dict(variables), goto_depth=goto_depth)
-        await self._deliver(uow, batch, execution, event, now, number=number, contact=contact)
+        await self._deliver(uow, execution, event, now, number=number, contact=contact)
         log.info("flow.started", flow_id=str(flow.id), execution_id=str(execution.id), trigger=trigger,
                  status=execution.status.value)
         return execution.id
 
-    async def _deliver(self, uow: UnitOfWork, batch: _Batch, execution: FlowExecution, event: Event, now: datetime,
+    async def _deliver(self, uow: UnitOfWork, execution: FlowExecution, event: Event, now: datetime,
                        *, number: WhatsAppNumber | None = None, contact: Contact | None = None) -> bool:
         version = await uow.flows.get_version(execution.flow_id, execution.version)
         number = number or await uow.numbers.get(execution.number_id)
@@ -161,9 +141,9 @@ class FlowRuntime:
                     state = _failed(state, GOTO_TARGET_UNAVAILABLE, now)
         await self._save(uow, execution, state, now)
         for command in result.commands:
-            await self._carry_out(uow, batch, execution, number, contact, command, now)
+            await self._carry_out(uow, execution, number, contact, command, now)
         if goto is not None and target is not None:
-            await self._start(uow, batch, flow_id=target.id, number=number, contact=contact,
+            await self._start(uow, flow_id=target.id, number=number, contact=contact,
                               variables=goto.variables, trigger="goto_flow", automation_id=execution.automation_id,
                               now=now, goto_depth=goto.goto_depth)
         return True
@@ -173,15 +153,14 @@ class FlowRuntime:
         execution.state, execution.updated_at = state, now
         await uow.flow_executions.update(execution)
 
-    async def _carry_out(self, uow: UnitOfWork, batch: _Batch, execution: FlowExecution, number: WhatsAppNumber,
+    async def _carry_out(self, uow: UnitOfWork, execution: FlowExecution, number: WhatsAppNumber,
                          contact: Contact, command: Command, now: datetime) -> None:
         org = str(execution.organization_id)
         outbound = message_of(command)
         if outbound is not None:
             kind, content = outbound
-            message = await queue_outbound(uow, number=number, contact=contact, kind=kind, content=content, now=now,
-                                           source="flow", send=False)
-            batch.message_ids.append(message.id)
+            await queue_outbound(uow, number=number, contact=contact, kind=kind, content=content, now=now,
+                                 source="flow")
         elif isinstance(command, ScheduleTimer):
             await uow.jobs.enqueue(FLOW_TIMER_JOB, {"organization_id": org, "execution_id": str(execution.id),
                                                     "timer_id": command.timer_id},

@@ -1,4 +1,4 @@
-"""Worker jobs of flows: ordered sends, timers, HTTP calls with vault secrets, and the expiry sweep.
+"""Worker jobs of flows: timers, HTTP calls with vault secrets, and the expiry sweep.
 
 Events reach an execution under the per-contact lock, taken in the same order as the inbound path
 (the conversation row, then the execution row) so a timer and a reply never deadlock each other.
@@ -18,7 +18,6 @@ from application.ports.flows import HttpCaller, HttpCallError
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from application.use_cases.flows.runtime import FlowRuntime
 from application.use_cases.vault.resolve_secret import ResolveSecret, ResolveSecretQuery
-from application.use_cases.whatsapp.deliver_message import DeliverMessage
 from domain.errors import DomainError
 from domain.flows import Event, HttpCallFinished, TimerFired, expire, find_secret_refs
 from domain.flows.interpolation import SECRET_KEY
@@ -39,16 +38,6 @@ async def locked_execution(uow: UnitOfWork, execution_id: UUID) -> FlowExecution
     await uow.conversations.get_for_update(found.number_id, found.contact_id, found.updated_at)
     execution = await uow.flow_executions.get(execution_id, for_update=True)
     return execution if execution is not None and execution.is_running else None
-
-
-class SendFlowMessages:
-    """One event's messages, sent one after the other (each send is at-most-once: a retry skips the sent)."""
-
-    def __init__(self, *, deliver: DeliverMessage) -> None:
-        self._deliver = deliver
-
-    async def execute(self, organization_id: UUID, message_ids: list[UUID]) -> list[str]:
-        return [await self._deliver.execute(organization_id, message_id) for message_id in message_ids]
 
 
 class DeliverFlowEvent:

@@ -40,6 +40,8 @@ class ResolveSecretQuery:
     key: str | None = None
     environment: SecretEnvironment = SecretEnvironment.DEVELOPMENT
     service: str | None = None
+    count_usage: bool = True
+    """False: the caller counts its uses of the value itself (one per message sent with it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,8 @@ class ResolveSecret:
                 value = await decrypt_current(uow, self._cipher, secret)
             except (SecretInactive, SecretDecryptionFailed, MasterKeyMissing) as error:
                 failure = error
-        await record_usage(self._uow, org, secret.id, success=failure is None, now=now)
+        if query.count_usage or failure is not None:
+            await record_usage(self._uow, org, secret.id, success=failure is None, now=now)
         if failure is not None:
             raise failure
         return ResolvedSecret(secret.id, value)
@@ -92,16 +95,35 @@ class ReportSecretFailure:
             await uow.commit()
 
 
+class CountSecretUses:
+    """Uses of a value resolved without counting (the sender resolves its token once per batch and counts
+    one use per message sent, failures being the sends that Meta refused for the credential)."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
+    async def execute(self, organization_id: UUID, secret_id: UUID, *, successes: int, failures: int) -> None:
+        async with self._uow(organization_id) as uow:
+            if await uow.secrets.get(secret_id) is None:
+                return
+            await uow.secret_usage.record_many(secret_id, successes=successes, failures=failures,
+                                               now=self._clock.now())
+            await uow.commit()
+
+
 class VaultSecretResolver(SecretResolver):
     """The vault behind the channel's ``SecretResolver`` port (the WhatsApp sender's access token)."""
 
-    def __init__(self, *, resolve: ResolveSecret, report: ReportSecretFailure) -> None:
-        self._resolve, self._report = resolve, report
+    def __init__(self, *, resolve: ResolveSecret, report: ReportSecretFailure, count: CountSecretUses) -> None:
+        self._resolve, self._report, self._count = resolve, report, count
 
-    async def resolve(self, organization_id: UUID, secret_id: UUID) -> str:
+    async def resolve(self, organization_id: UUID, secret_id: UUID, *, count: bool = True) -> str:
         resolved = await self._resolve.execute(ResolveSecretQuery(organization_id=organization_id,
-                                                                  secret_id=secret_id))
+                                                                  secret_id=secret_id, count_usage=count))
         return resolved.value.reveal()
 
     async def report_failure(self, organization_id: UUID, secret_id: UUID) -> None:
         await self._report.execute(organization_id, secret_id)
+
+    async def count_uses(self, organization_id: UUID, secret_id: UUID, *, successes: int, failures: int) -> None:
+        await self._count.execute(organization_id, secret_id, successes=successes, failures=failures)

@@ -1,26 +1,18 @@
-"""Queue an outbound message: stored as `queued` and its send enqueued in the same transaction."""
+"""Queue an outbound message: stored as ``queued``, which is what the sender picks up once this commits."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from application.authorization import Actor, Permission
+from application.messaging.outbound import contact_for, queue_outbound, sending_number
 from application.ports.common import Clock
-from application.ports.uow import UnitOfWork, UnitOfWorkFactory
-from application.use_cases.whatsapp.jobs import SEND_MESSAGE_JOB
-from domain.channel import (
-    Message,
-    NoActiveNumber,
-    OutsideCustomerServiceWindow,
-    WhatsAppNumber,
-    WhatsAppNumberNotFound,
-)
-from domain.contacts import Contact, normalize_whatsapp_id
+from application.ports.uow import UnitOfWorkFactory
+from domain.channel import OutsideCustomerServiceWindow
+from domain.contacts import normalize_whatsapp_id
 from domain.errors import InvalidValue
-from domain.messaging import MessageDirection, MessageStatus
 
 TEXT_LIMIT = 4096
 FREE_FORM_TYPES = {"text", "interactive"}
@@ -67,44 +59,6 @@ def build_content(cmd: SendMessageCommand) -> dict[str, Any]:
             raise InvalidValue("An interactive message body has at most 1024 characters.")
         return {"text": text, "buttons": [{"id": i, "title": t} for i, t in cmd.buttons]}
     raise InvalidValue("type must be 'text', 'template' or 'interactive'.")
-
-
-async def sending_number(uow: UnitOfWork, number_id: UUID | None) -> WhatsAppNumber:
-    if number_id is not None:
-        number = await uow.numbers.get(number_id)
-        if number is None:
-            raise WhatsAppNumberNotFound()
-    else:
-        number = await uow.numbers.default_active()
-        if number is None:
-            raise NoActiveNumber()
-    number.ensure_can_send()
-    return number
-
-
-async def contact_for(uow: UnitOfWork, organization_id: UUID, whatsapp_id: str, now: datetime) -> Contact:
-    contact = await uow.contacts.get_by_whatsapp_id(whatsapp_id)
-    if contact is None:  # two webhooks from a new number may race here: get_or_add lets both through
-        contact = await uow.contacts.get_or_add(Contact(
-            id=uuid4(), organization_id=organization_id, whatsapp_id=whatsapp_id, created_at=now, updated_at=now))
-    return contact
-
-
-async def queue_outbound(uow: UnitOfWork, *, number: WhatsAppNumber, contact: Contact, kind: str,
-                         content: dict[str, Any], now: datetime, source: str = "api", send: bool = True) -> Message:
-    """Store a queued outbound message and enqueue its send (the caller commits).
-
-    ``send=False`` only stores it: the caller enqueues the send itself (flows send a batch in order)."""
-    message = Message(id=uuid4(), organization_id=number.organization_id, number_id=number.id,
-                      contact_id=contact.id, direction=MessageDirection.OUTBOUND, type=kind, content=content,
-                      status=MessageStatus.QUEUED.value, source=source, occurred_at=now, created_at=now,
-                      updated_at=now)
-    await uow.messages.add(message)
-    if not send:
-        return message
-    await uow.jobs.enqueue(SEND_MESSAGE_JOB, {"organization_id": str(number.organization_id),
-                                              "message_id": str(message.id)}, dedupe_key=f"send:{message.id}")
-    return message
 
 
 class SendMessage:

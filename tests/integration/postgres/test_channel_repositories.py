@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -12,7 +11,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from adapters.postgres.database import create_engine
-from adapters.postgres.repositories.webhooks import PostgresSendPacer
+from adapters.postgres.repositories.pacing import PostgresSendPacer
 from adapters.postgres.uow import SqlAlchemyUnitOfWorkFactory
 from application.ports.channel import StatusEvent
 from domain.channel import Message, NumberStatus, WhatsAppNumber, WhatsAppNumberAlreadyRegistered
@@ -184,56 +183,6 @@ async def test_conversation_get_for_update_creates_once_under_concurrency(
     assert conversation is not None and conversation.id == ids[0]
     assert conversation.last_inbound_at == base + timedelta(seconds=7)  # every locked update kept, none lost
     assert opened == {contact.id} and closed == set()
-
-
-async def test_webhook_events_are_stored_once_per_body(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
-    body = f'{{"object":"whatsapp_business_account","n":"{uuid4().hex}"}}'.encode()
-    sha = hashlib.sha256(body).hexdigest()
-    first, second = uuid4(), uuid4()
-    async with uow_factory() as uow:
-        assert await uow.webhook_events.add(event_id=first, body=body, body_sha256=sha, received_at=_now())
-        assert not await uow.webhook_events.add(event_id=second, body=body, body_sha256=sha, received_at=_now())
-        await uow.commit()
-    async with uow_factory() as uow:
-        await uow.webhook_events.mark(first, status="processed", now=_now(), summary={"inbound": 1})
-        await uow.commit()
-    async with uow_factory() as uow:
-        stored = await uow.webhook_events.get(first)
-        assert await uow.webhook_events.get(second) is None
-    assert stored is not None and (stored.body, stored.status, stored.attempts) == (body, "processed", 1)
-
-
-async def test_a_stalled_webhook_whose_job_vanished_is_requeued_with_its_dedupe_key(
-        uow_factory: SqlAlchemyUnitOfWorkFactory, database_url: str) -> None:
-    from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
-    from application.use_cases.whatsapp.requeue_webhooks import RequeueStalledWebhooks
-    from tests.fakes import FakeClock
-
-    class AnySignature:
-        def verify_signature(self, raw_body: bytes, header: str | None) -> bool:
-            return True
-
-    body = f'{{"object":"whatsapp_business_account","n":"{uuid4().hex}"}}'.encode()
-    clock = FakeClock(_now() - timedelta(minutes=10))
-    event_id = await IngestWebhook(uow=uow_factory, decoder=AnySignature(), clock=clock).execute(  # type: ignore[arg-type]
-        body, "sha256=any")
-    key = f"webhook:{event_id}"
-    jobs = "SELECT count(*) AS n FROM pgqueuer WHERE dedupe_key = $1"
-    requeue = RequeueStalledWebhooks(uow=uow_factory, clock=FakeClock(_now()))
-    await requeue.execute()
-    assert (await fetch(database_url, jobs, key))[0]["n"] == 1  # still queued: not doubled
-    await fetch(database_url, "DELETE FROM pgqueuer WHERE dedupe_key = $1", key)  # the job went missing
-    assert await requeue.execute() >= 1
-    assert (await fetch(database_url, jobs, key))[0]["n"] == 1
-    async with uow_factory() as uow:
-        await uow.webhook_events.mark(event_id, status="processed", now=_now())  # type: ignore[arg-type]
-        await uow.commit()
-    await fetch(database_url, "DELETE FROM pgqueuer WHERE dedupe_key = $1", key)
-    await requeue.execute()
-    assert (await fetch(database_url, jobs, key))[0]["n"] == 0  # processed events are left alone
-
-
-# --------------------------------------------------------------------------- the pacer
 
 
 @pytest.fixture

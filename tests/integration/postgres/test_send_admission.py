@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from adapters.postgres.database import create_engine
-from adapters.postgres.repositories.webhooks import PostgresSendPacer
+from adapters.postgres.repositories.pacing import PostgresSendPacer
 from tests.conftest import _plain
 
 pytestmark = pytest.mark.integration

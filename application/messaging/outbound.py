@@ -1,0 +1,55 @@
+"""The outbound side every sender of messages shares: the sending number, the contact, the queued message.
+
+A message stored ``queued`` is the sender's work item (the outbox is the queue): the worker claims a number's
+due messages in batches, paced by the number's throughput, one message per recipient at a time, in the order
+they were queued. ``queue_outbound`` wakes the senders when its transaction commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from application.ports.uow import UnitOfWork
+from domain.channel import Message, NoActiveNumber, WhatsAppNumber, WhatsAppNumberNotFound
+from domain.contacts import Contact
+from domain.messaging import MessageDirection, MessageStatus
+
+OUTBOX_TOPIC = "outbox"
+"""What ``queue_outbound`` wakes (payload: ``organization_id:number_id``)."""
+
+
+async def sending_number(uow: UnitOfWork, number_id: UUID | None) -> WhatsAppNumber:
+    """The number to send from: the one named, else the organization's default; it must be able to send."""
+    if number_id is not None:
+        number = await uow.numbers.get(number_id)
+        if number is None:
+            raise WhatsAppNumberNotFound()
+    else:
+        number = await uow.numbers.default_active()
+        if number is None:
+            raise NoActiveNumber()
+    number.ensure_can_send()
+    return number
+
+
+async def contact_for(uow: UnitOfWork, organization_id: UUID, whatsapp_id: str, now: datetime) -> Contact:
+    """The organization's contact with this WhatsApp id, created when there is none."""
+    contact = await uow.contacts.get_by_whatsapp_id(whatsapp_id)
+    if contact is None:  # two requests for a new number may race here: get_or_add lets both through
+        contact = await uow.contacts.get_or_add(Contact(
+            id=uuid4(), organization_id=organization_id, whatsapp_id=whatsapp_id, created_at=now, updated_at=now))
+    return contact
+
+
+async def queue_outbound(uow: UnitOfWork, *, number: WhatsAppNumber, contact: Contact, kind: str,
+                         content: dict[str, Any], now: datetime, source: str = "api") -> Message:
+    """Store a ``queued`` outbound message (the caller commits); the sender picks it up after the commit."""
+    message = Message(id=uuid4(), organization_id=number.organization_id, number_id=number.id,
+                      contact_id=contact.id, direction=MessageDirection.OUTBOUND, type=kind, content=content,
+                      status=MessageStatus.QUEUED.value, source=source, occurred_at=now, created_at=now,
+                      updated_at=now)
+    await uow.messages.add(message)
+    await uow.jobs.wake(OUTBOX_TOPIC, f"{number.organization_id}:{number.id}")
+    return message

@@ -1,0 +1,231 @@
+"""Worker: send a number's queued messages in batches, each message at most once.
+
+One round:
+1. resolve the number's access token from the vault (once for the batch);
+2. claim, in one transaction, what the number's budget for this second allows (shared by every worker
+   replica): due messages oldest first, one per recipient, never overtaking an earlier message to the same
+   recipient. The claim is committed and is the last database step before the calls;
+3. call the Graph API for the claimed messages concurrently (different recipients only);
+4. record every outcome in one transaction: accepted (``sent`` + the wamid), refused for good (``failed``
+   with Meta's code), refused for now (back in the queue after a backoff, or ``failed`` with the last error
+   once the attempts are spent), or unknown (the claim stays: the status webhook, which echoes our id, or
+   the sweep of unconfirmed sends settles it; it is never sent again).
+
+If the database is gone when the outcomes are to be recorded, recording is retried: Meta was called, and
+what it answered must not be lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from application.messaging.statuses import StatusChange, StatusRecorder
+from application.ports.channel import SecretResolver
+from application.ports.common import Clock
+from application.ports.uow import UnitOfWorkFactory
+from application.ports.whatsapp import GraphApiError, GraphAuthError, ListRow, ListSection, SentMessage, WhatsAppGateway
+from domain.channel import Message, NumberStatus, WhatsAppNumber
+from domain.errors import DomainError, Unavailable
+from domain.messaging import MessageStatus
+
+log = structlog.get_logger("pytake.send")
+
+MEDIA_HOLD = timedelta(seconds=3)
+"""After a media message, the next message to the same recipient waits for its status webhook, at most this
+long (media is uploaded by WhatsApp and may otherwise arrive after the text that follows it)."""
+MAX_ATTEMPTS = 8
+BATCH_LIMIT = 200
+RECORD_RETRY_SECONDS = 120.0
+
+SendObserver = Callable[[str], None]
+"""Told each send's outcome: sent, failed, unconfirmed, or retry (refused for now)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendRound:
+    """What one round did. ``wait_seconds`` > 0: the second's budget is spent, come back then; ``more_due``:
+    messages are due but wait their turn behind one in flight."""
+
+    claimed: int = 0
+    wait_seconds: float = 0.0
+    more_due: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    message: Message
+    sent: SentMessage | None = None
+    error: GraphApiError | None = None
+
+
+class SendQueuedMessages:
+    def __init__(self, *, uow: UnitOfWorkFactory, gateway: WhatsAppGateway, secrets: SecretResolver,
+                 statuses: StatusRecorder, clock: Clock, observer: SendObserver | None = None,
+                 media_hold: timedelta = MEDIA_HOLD, max_attempts: int = MAX_ATTEMPTS) -> None:
+        self._uow, self._gateway, self._secrets, self._statuses, self._clock = uow, gateway, secrets, statuses, clock
+        self._observe: SendObserver = observer or (lambda _outcome: None)
+        self._media_hold, self._max_attempts = media_hold, max_attempts
+
+    async def execute(self, organization_id: UUID, number_id: UUID) -> SendRound:
+        async with self._uow(organization_id) as uow:
+            number = await uow.numbers.get(number_id)
+            due = number is not None and await uow.outbox.has_due(number_id, self._clock.now())
+        if number is None or not due:
+            return SendRound()
+        if number.status is not NumberStatus.ACTIVE:
+            return await self._fail_queued(number, "The sending number is not active.")
+        try:  # counted below: one use per message sent with it
+            token = await self._secrets.resolve(organization_id, number.access_token_secret_id, count=False)
+        except DomainError as error:  # missing or inactive secret: the messages wait for a usable token
+            log.warning("send.token_unavailable", number_id=str(number_id), error_code=error.code)
+            return SendRound(wait_seconds=30.0)
+        async with self._uow(organization_id) as uow:
+            claim = await uow.outbox.claim(number_id, per_second=number.throughput_mps, limit=BATCH_LIMIT,
+                                           now=self._clock.now(), hold_after_media=self._media_hold)
+            await uow.commit()
+        if claim.messages:
+            results = await asyncio.gather(*(self._send(number, token, message, to)
+                                             for message, to in claim.messages))
+            await self._record(number, list(results))
+        return SendRound(claimed=len(claim.messages), wait_seconds=claim.wait_seconds, more_due=claim.more_due)
+
+    async def _send(self, number: WhatsAppNumber, token: str, message: Message, to: str | None) -> _Result:
+        if to is None:
+            return _Result(message, error=GraphApiError("The contact no longer exists."))
+        try:
+            return _Result(message, sent=await self._call(number, token, message, to))
+        except GraphApiError as error:
+            return _Result(message, error=error)
+
+    async def _call(self, number: WhatsAppNumber, token: str, message: Message, to: str) -> SentMessage:
+        pnid, content, tracking = number.phone_number_id, message.content, str(message.id)
+        if message.type == "template":
+            template: dict[str, Any] = content["template"]
+            return await self._gateway.send_template(pnid, token, to, template["name"], template["language"],
+                                                     template.get("components") or (), tracking=tracking)
+        if message.type == "interactive" and content.get("sections"):
+            sections = [ListSection(s.get("title"), tuple(ListRow(r["id"], r["title"], r.get("description"))
+                                                           for r in s["rows"])) for s in content["sections"]]
+            return await self._gateway.send_list(pnid, token, to, content["text"], content.get("button", "Options"),
+                                                 sections, tracking=tracking)
+        if message.type == "interactive":
+            buttons = [(b["id"], b["title"]) for b in content["buttons"]]
+            return await self._gateway.send_buttons(pnid, token, to, content["text"], buttons, tracking=tracking)
+        if message.type in {"image", "document", "video", "audio"}:
+            return await self._gateway.send_media(pnid, token, to, message.type, content["link"],  # type: ignore[arg-type]
+                                                  content.get("caption"), tracking=tracking)
+        return await self._gateway.send_text(pnid, token, to, content["text"], tracking=tracking)
+
+    async def _record(self, number: WhatsAppNumber, results: list[_Result]) -> None:
+        deadline = asyncio.get_running_loop().time() + RECORD_RETRY_SECONDS
+        delay = 0.25
+        while True:
+            try:
+                await self._record_once(number, results)
+                break
+            except Unavailable:  # Meta answered; what it said must be written down
+                if asyncio.get_running_loop().time() > deadline:
+                    log.error("send.outcomes_not_recorded", number_id=str(number.id), messages=len(results))
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        # the token's usage: one use per call Meta answered; those refused for the credential are failures
+        rejected = sum(isinstance(r.error, GraphAuthError) for r in results)
+        used = sum(r.sent is not None or (r.error is not None and r.error.http_status is not None) for r in results)
+        try:
+            await self._secrets.count_uses(number.organization_id, number.access_token_secret_id,
+                                           successes=used - rejected, failures=rejected)
+        except DomainError:  # best effort, as every usage count: the sends are recorded
+            log.warning("send.usage_not_counted", number_id=str(number.id))
+
+    async def _record_once(self, number: WhatsAppNumber, results: list[_Result]) -> None:
+        now = self._clock.now()
+        changes: list[StatusChange] = []
+        released: list[Message] = []
+        async with self._uow(number.organization_id) as uow:
+            # fresh copies: a status webhook may already have moved a message (it echoes our id)
+            fresh = await uow.messages.get_many([r.message.id for r in results], for_update=True)
+            for result in results:
+                message = fresh.get(result.message.id)
+                if message is None:
+                    continue
+                outcome = self._outcome(message, result, now, changes, released)
+                self._observe(outcome)
+            await self._statuses.record(uow, changes, now, also_save=released)
+            await uow.commit()
+
+    def _outcome(self, message: Message, result: _Result, now: datetime, changes: list[StatusChange],
+                 released: list[Message]) -> str:
+        if result.sent is not None:
+            changes.append(StatusChange(message=message, status=MessageStatus.SENT, at=now, wamid=result.sent.wamid))
+            return "sent"
+        error = result.error
+        assert error is not None
+        fields = {"message_id": str(message.id), "graph_code": error.graph_code, "http_status": error.http_status,
+                  "error_type": type(error).__name__}
+        if error.retryable and error.may_have_been_sent:
+            log.warning("send.outcome_unknown", **fields)
+            return "unconfirmed"  # the claim stays: never sent again
+        if error.retryable and message.attempts < self._max_attempts:
+            message.send_claimed_at = None
+            message.next_attempt_at = now + timedelta(seconds=error.backoff_seconds(message.attempts - 1) or 1.0)
+            released.append(message)
+            log.info("send.retry_later", attempts=message.attempts, **fields)
+            return "retry"
+        title = error.title or error.message
+        if error.retryable:
+            title = f"Gave up after {message.attempts} attempts: {title}"
+        log.info("send.failed", **fields)
+        changes.append(StatusChange(message=message, status=MessageStatus.FAILED, at=now,
+                                    error_code=error.graph_code, error_title=title[:500]))
+        return "failed"
+
+    async def _fail_queued(self, number: WhatsAppNumber, reason: str) -> SendRound:
+        now = self._clock.now()
+        async with self._uow(number.organization_id) as uow:
+            queued = await uow.outbox.queued(number.id, BATCH_LIMIT)
+            await self._statuses.record(uow, [StatusChange(message=m, status=MessageStatus.FAILED, at=now,
+                                                           error_title=reason) for m in queued], now)
+            await uow.commit()
+        for _ in queued:
+            self._observe("failed")
+        return SendRound(claimed=len(queued), more_due=len(queued) == BATCH_LIMIT)
+
+
+class ReconcileUnconfirmedSends:
+    """The minute sweep: a send whose outcome stayed unknown for ``timeout`` (no answer, no status webhook
+    with our id) is failed, never sent again."""
+
+    TITLE = "Delivery outcome unknown: WhatsApp never confirmed the send; it was not retried."
+
+    def __init__(self, *, uow: UnitOfWorkFactory, statuses: StatusRecorder, clock: Clock,
+                 timeout: timedelta = timedelta(minutes=10)) -> None:
+        self._uow, self._statuses, self._clock, self._timeout = uow, statuses, clock, timeout
+
+    async def execute(self) -> int:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            stale = await uow.outbox.unconfirmed(now - self._timeout, 500)
+        by_org: dict[UUID, list[UUID]] = {}
+        for organization_id, message_id in stale:
+            by_org.setdefault(organization_id, []).append(message_id)
+        failed = 0
+        for organization_id, message_ids in by_org.items():
+            async with self._uow(organization_id) as uow:
+                messages = await uow.messages.get_many(message_ids, for_update=True)
+                unknown = [m for m in messages.values()
+                           if m.status == MessageStatus.QUEUED.value and m.wamid is None and m.send_claimed_at]
+                await self._statuses.record(uow, [StatusChange(message=m, status=MessageStatus.FAILED, at=now,
+                                                               error_title=self.TITLE) for m in unknown], now)
+                await uow.commit()
+            failed += len(unknown)
+        if failed:
+            log.warning("send.unconfirmed_failed", count=failed)
+        return failed
