@@ -82,6 +82,10 @@ class FakeJobQueue(JobQueue):
         self.jobs: list[QueuedJob] = []
         self.priorities: list[int] = []
         self.processed: set[int] = set()
+        self.wakes: list[tuple[str, str]] = []
+
+    async def wake(self, topic: str, payload: str = "") -> None:
+        self.wakes.append((topic, payload))
 
     async def enqueue(self, entrypoint: str, payload: Mapping[str, Any], *, dedupe_key: str | None = None,
                       delay: timedelta | None = None, priority: int = 0) -> bool:
@@ -232,6 +236,7 @@ class FakeStore:
         queue = FakeJobQueue()
         queue.jobs, queue.priorities, queue.processed = (list(self.job_queue.jobs), list(self.job_queue.priorities),
                                                          set(self.job_queue.processed))
+        queue.wakes = list(self.job_queue.wakes)
         return FakeStore(**{name: {key: _clone(row) for key, row in getattr(self, name).items()} for name in (
             "organizations", "users", "sessions", "refresh_tokens", "throttle", "reset_tokens", "contacts")},
             denied_jtis=dict(self.denied_jtis), job_queue=queue, version=self.version)
@@ -531,6 +536,15 @@ class FakeContactRepository(_Repo, ContactRepository):
             return existing
         await self.add(contact)
         return _clone(contact)
+
+    async def get_or_add_many(self, contacts: Sequence[Contact]) -> dict[str, Contact]:
+        return {c.whatsapp_id: await self.get_or_add(c) for c in sorted(contacts, key=lambda c: c.whatsapp_id)}
+
+    async def fill_missing_names(self, names: Mapping[UUID, str], now: datetime) -> None:
+        for contact_id, name in names.items():
+            stored = self._mine(contact_id)
+            if stored is not None and stored.name is None:
+                stored.name, stored.updated_at = name, now
 
     async def get(self, contact_id: UUID) -> Contact | None:
         found = self._mine(contact_id)

@@ -25,14 +25,17 @@ from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from domain.automations import Automation, Recipient, RecipientState
 from domain.channel import WhatsAppNumber
 from domain.contacts import Contact
-from domain.flows.records import Flow
+from domain.flows.records import Flow, FlowExecution, FlowVersion
 from tests.fakes import FakeContactRepository
 from tests.fakes_channel import (
     ChannelStore,
     FakeConversationRepository,
     FakeMessageRepository,
     FakeNumberRepository,
+    FakeOutbox,
+    FakeWebhookEventStore,
 )
+from tests.fakes_flows import FakeFlowExecutionRepository, FakeFlowRepository
 
 _UNFINISHED = ("scheduled", "running", "paused")
 _LIVE = ("scheduled", "running", "paused", "completed")
@@ -41,6 +44,8 @@ _LIVE = ("scheduled", "running", "paused", "completed")
 @dataclass
 class AutomationStore(ChannelStore):
     flows: dict[UUID, Flow] = field(default_factory=dict)
+    versions: dict[tuple[UUID, int], FlowVersion] = field(default_factory=dict)
+    executions: dict[UUID, FlowExecution] = field(default_factory=dict)
     execution_status: dict[UUID, str] = field(default_factory=dict)  # flow execution id -> its status
     automations: dict[UUID, Automation] = field(default_factory=dict)
     recipients: dict[UUID, Recipient] = field(default_factory=dict)
@@ -67,7 +72,10 @@ class FakeAutomationUnitOfWork(UnitOfWork):
         self.numbers = FakeNumberRepository(self)  # type: ignore[arg-type]
         self.conversations = FakeConversationRepository(self)  # type: ignore[arg-type]
         self.messages = FakeMessageRepository(self)  # type: ignore[arg-type]
-        self.flows = FakeFlowLookup(self)
+        self.webhook_events = FakeWebhookEventStore(self)  # type: ignore[arg-type]
+        self.outbox = FakeOutbox(self)  # type: ignore[arg-type]
+        self.flows = FakeFlowRepository(self)  # type: ignore[arg-type]
+        self.flow_executions = FakeFlowExecutionRepository(self)  # type: ignore[arg-type]
         self.automations = FakeAutomationRepository(self)
         self.jobs = self._work.job_queue
         return self
@@ -108,14 +116,6 @@ class _Repo:
         if self._uow.organization_id is None:
             raise RuntimeError("organization-scoped repository used in system scope")
         return self._uow.organization_id
-
-
-class FakeFlowLookup(_Repo):
-    """Only what automations ask of flows."""
-
-    async def get(self, flow_id: UUID) -> Flow | None:
-        found = self._db.flows.get(flow_id)
-        return copy.deepcopy(found) if found is not None and found.organization_id == self._org() else None
 
 
 class FakeAutomationRepository(_Repo, AutomationRepository):
@@ -166,6 +166,27 @@ class FakeAutomationRepository(_Repo, AutomationRepository):
         if stored is not None and stored.organization_id == self._org():
             self._db.recipients[recipient.id] = copy.deepcopy(recipient)
 
+    async def update_recipients(self, recipients: Sequence[Recipient]) -> None:
+        for recipient in recipients:
+            await self.update_recipient(recipient)
+
+    async def recipients_by_messages(self, message_ids: Sequence[UUID]) -> dict[UUID, Recipient]:
+        wanted = set(message_ids)
+        return {r.message_id: copy.deepcopy(r) for r in self._db.recipients.values()
+                if r.message_id in wanted and r.organization_id == self._org()}
+
+    async def pending_count(self, automation_id: UUID) -> int:
+        return sum(1 for r in self._recipients(automation_id) if r.state is RecipientState.PENDING
+                   and (r.dispatched_at is None or r.message_id is not None))
+
+    async def recipients_of_contacts(self, contact_ids: Sequence[UUID], states: Sequence[RecipientState]
+                                     ) -> dict[UUID, list[Recipient]]:
+        found: dict[UUID, list[Recipient]] = {}
+        for contact_id in contact_ids:
+            if mine := await self.recipients_of_contact(contact_id, states):
+                found[contact_id] = mine
+        return found
+
     async def recipient_by_message(self, message_id: UUID) -> Recipient | None:
         found = next((r for r in self._db.recipients.values()
                       if r.message_id == message_id and r.organization_id == self._org()), None)
@@ -202,7 +223,9 @@ class FakeAutomationRepository(_Repo, AutomationRepository):
             tally[self._effective(recipient).value] += 1
             if recipient.dispatched_at is not None and recipient.state is not RecipientState.SKIPPED:
                 tally["dispatched"] += 1
-        return AutomationCounts(**tally)
+        opened = [self._db.messages.get(r.message_id) for r in self._recipients(automation_id) if r.message_id]
+        accepted = [m.sent_at for m in opened if m is not None and m.sent_at is not None]
+        return AutomationCounts(**tally, accepted=len(accepted), last_accepted_at=max(accepted, default=None))
 
     async def list(self, *, limit: int, offset: int) -> tuple[list[Automation], int]:
         mine = sorted((a for a in self._db.automations.values() if a.organization_id == self._org()),

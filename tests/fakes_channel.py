@@ -24,12 +24,17 @@ from uuid import UUID, uuid4
 from application.authorization import Actor
 from application.ports.channel import (
     ConversationRepository,
+    InboxItem,
     MessageRepository,
+    Outbox,
+    OutboxClaim,
     SecretResolver,
     SendPacer,
     StatusEvent,
     StoredWebhook,
     WebhookEventStore,
+    WebhookInbox,
+    WebhookOutcome,
     WhatsAppNumberRepository,
 )
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
@@ -55,8 +60,11 @@ class WebhookRow:
     body: bytes
     body_sha256: str
     received_at: datetime
+    seq: int = 0
+    sender_keys: tuple[str, ...] = ()
     status: str = "pending"
     attempts: int = 0
+    lease_until: datetime | None = None
     processed_at: datetime | None = None
     summary: dict[str, int] | None = None
     last_error: str | None = None
@@ -78,6 +86,8 @@ class ChannelStore:
     status_events: list[StatusRow] = field(default_factory=list)
     webhook_events: dict[UUID, WebhookRow] = field(default_factory=dict)
     job_queue: FakeJobQueue = field(default_factory=FakeJobQueue)
+    admissions: dict[tuple[str, datetime], int] = field(default_factory=dict)  # (key, second) -> sends
+    message_seq: dict[UUID, int] = field(default_factory=dict)  # the order messages were queued in
 
     @property
     def jobs(self) -> FakeJobQueue:
@@ -107,6 +117,7 @@ class FakeChannelUnitOfWork(UnitOfWork):
         self.conversations = FakeConversationRepository(self)
         self.messages = FakeMessageRepository(self)
         self.webhook_events = FakeWebhookEventStore(self)
+        self.outbox = FakeOutbox(self)
         self.jobs = self._work.job_queue
         return self
 
@@ -169,6 +180,10 @@ class FakeNumberRepository(_Repo, WhatsAppNumberRepository):
         found = next((n for n in self._db.numbers.values() if n.phone_number_id == phone_number_id), None)
         return copy.copy(found) if found is not None else None
 
+    async def routable_by_phone_number_ids(self, phone_number_ids: Sequence[str]) -> dict[str, WhatsAppNumber]:
+        wanted = set(phone_number_ids)
+        return {n.phone_number_id: copy.copy(n) for n in self._db.numbers.values() if n.phone_number_id in wanted}
+
 
 class FakeConversationRepository(_Repo, ConversationRepository):
     def _find(self, number_id: UUID, contact_id: UUID) -> Conversation | None:
@@ -193,6 +208,17 @@ class FakeConversationRepository(_Repo, ConversationRepository):
         if stored is not None and stored.organization_id == self._org():
             self._db.conversations[conversation.id] = copy.copy(conversation)
 
+    async def record_inbound_many(self, inbound: Sequence[tuple[UUID, UUID, datetime]], now: datetime
+                                  ) -> dict[tuple[UUID, UUID], Conversation]:
+        found: dict[tuple[UUID, UUID], Conversation] = {}
+        for number_id, contact_id, at in sorted(inbound):
+            conversation = await self.get_for_update(number_id, contact_id, now)
+            conversation.record_inbound(at)
+            conversation.updated_at = now
+            await self.update(conversation)
+            found[(number_id, contact_id)] = copy.copy(conversation)
+        return found
+
     async def open_windows(self, number_id: UUID, contact_ids: Sequence[UUID], now: datetime) -> set[UUID]:
         return {c.contact_id for c in self._db.conversations.values()
                 if c.organization_id == self._org() and c.number_id == number_id and c.contact_id in contact_ids
@@ -210,6 +236,26 @@ class FakeMessageRepository(_Repo, MessageRepository):
                 message.wamid is not None and any(m.wamid == message.wamid for m in self._db.messages.values())):
             raise RuntimeError("messages: duplicate id or wamid")
         self._db.messages[message.id] = copy.deepcopy(message)
+        self._db.message_seq[message.id] = len(self._db.message_seq) + 1
+
+    async def add_inbound_many(self, messages: Sequence[Message]) -> set[UUID]:
+        return {m.id for m in messages if await self.add_inbound_if_new(m)}
+
+    async def get_many(self, message_ids: Sequence[UUID], *, for_update: bool = False) -> dict[UUID, Message]:
+        found = {i: self._mine(self._db.messages.get(i)) for i in message_ids}
+        return {i: m for i, m in found.items() if m is not None}
+
+    async def get_many_by_wamids(self, wamids: Sequence[str], *, for_update: bool = False) -> dict[str, Message]:
+        wanted = set(wamids)
+        return {str(m.wamid): copy.deepcopy(m) for m in self._db.messages.values()
+                if m.wamid in wanted and m.organization_id == self._org()}
+
+    async def update_many(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            await self.update(message)
+
+    async def record_status_events(self, events: Sequence[tuple[Message, StatusEvent]]) -> set[tuple[UUID, str]]:
+        return {(m.id, e.status) for m, e in events if await self.record_status_event(m, e)}
 
     async def add_inbound_if_new(self, message: Message) -> bool:
         if message.wamid is not None and any(m.wamid == message.wamid for m in self._db.messages.values()):
@@ -258,33 +304,130 @@ class FakeMessageRepository(_Repo, MessageRepository):
 
 
 class FakeWebhookEventStore(_Repo, WebhookEventStore):
-    async def add(self, *, event_id: UUID, body: bytes, body_sha256: str, received_at: datetime) -> bool:
-        if any(row.body_sha256 == body_sha256 for row in self._db.webhook_events.values()):
-            return False
-        self._db.webhook_events[event_id] = WebhookRow(event_id, body, body_sha256, received_at)
-        return True
+    def _stored(self, row: WebhookRow) -> StoredWebhook:
+        return StoredWebhook(id=row.id, body=row.body, status=row.status, attempts=row.attempts, seq=row.seq,
+                             received_at=row.received_at)
 
     async def get(self, event_id: UUID, *, for_update: bool = False) -> StoredWebhook | None:
         row = self._db.webhook_events.get(event_id)
-        return StoredWebhook(id=row.id, body=row.body, status=row.status, attempts=row.attempts) if row else None
+        return self._stored(row) if row else None
 
-    async def mark(self, event_id: UUID, *, status: str, now: datetime, summary: dict[str, int] | None = None,
-                   error: str | None = None) -> None:
-        row = self._db.webhook_events.get(event_id)
-        if row is None:
-            return
-        row.status, row.attempts = status, row.attempts + 1
-        if status == "processed":
-            row.processed_at = now
-        if summary is not None:
-            row.summary = dict(summary)
-        if error is not None:
-            row.last_error = error[:1000]
+    async def claim(self, *, limit: int, now: datetime, lease_until: datetime) -> list[StoredWebhook]:
+        pending = sorted((r for r in self._db.webhook_events.values() if r.status == "pending"), key=lambda r: r.seq)
+        blocked = {k for r in pending if r.lease_until is not None and r.lease_until >= now for k in r.sender_keys}
+        chosen: list[WebhookRow] = []
+        for row in pending:
+            if row.lease_until is not None and row.lease_until >= now:
+                continue
+            if blocked.intersection(row.sender_keys):
+                blocked.update(row.sender_keys)
+                continue
+            chosen.append(row)
+            if len(chosen) == limit:
+                break
+        for row in chosen:
+            row.lease_until, row.attempts = lease_until, row.attempts + 1
+        return [self._stored(r) for r in chosen]
 
-    async def list_stalled(self, *, received_before: datetime, limit: int) -> list[UUID]:
-        rows = sorted((r for r in self._db.webhook_events.values()
-                       if r.status == "pending" and r.received_at < received_before), key=lambda r: r.received_at)
-        return [r.id for r in rows[:limit]]
+    async def extend_lease(self, event_ids: Sequence[UUID], lease_until: datetime) -> None:
+        for event_id in event_ids:
+            row = self._db.webhook_events.get(event_id)
+            if row is not None and row.status == "pending":
+                row.lease_until = lease_until
+
+    async def release(self, event_ids: Sequence[UUID]) -> None:
+        for event_id in event_ids:
+            row = self._db.webhook_events.get(event_id)
+            if row is not None and row.status == "pending":
+                row.lease_until = None
+
+    async def mark_processed(self, outcomes: Sequence[WebhookOutcome], now: datetime) -> None:
+        for outcome in outcomes:
+            row = self._db.webhook_events[outcome.webhook_id]
+            row.status, row.processed_at, row.lease_until = "processed", now, None
+            row.summary, row.last_error = dict(outcome.summary), outcome.error
+
+    async def mark_dead(self, outcome: WebhookOutcome, now: datetime) -> None:
+        row = self._db.webhook_events[outcome.webhook_id]
+        row.status, row.lease_until, row.summary, row.last_error = "dead", None, dict(outcome.summary), outcome.error
+
+
+class FakeWebhookInbox(WebhookInbox):
+    """The route's inbox, writing straight into a channel store (what the group-committing adapter stores)."""
+
+    def __init__(self, factory: FakeChannelUnitOfWorkFactory) -> None:
+        self._factory = factory
+
+    async def add(self, item: InboxItem) -> bool:
+        events = self._factory.store.webhook_events
+        if any(row.body_sha256 == item.body_sha256 for row in events.values()):
+            return False
+        events[item.id] = WebhookRow(item.id, item.body, item.body_sha256, item.received_at, seq=len(events) + 1,
+                                     sender_keys=item.sender_keys)
+        return True
+
+
+MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
+
+
+class FakeOutbox(_Repo, Outbox):
+    """The adapter's claim rules: the number's per-second budget, a recipient's oldest queued message only,
+    nothing to a recipient while a message to it is in flight or a recent media message is unconfirmed."""
+
+    def _queued(self, number_id: UUID) -> list[Message]:
+        org = self._org()
+        return sorted((m for m in self._db.messages.values() if m.organization_id == org
+                       and m.number_id == number_id and m.status == "queued"),
+                      key=lambda m: self._db.message_seq.get(m.id, 0))
+
+    def _due(self, message: Message, now: datetime) -> bool:
+        return message.send_claimed_at is None and (message.next_attempt_at is None or message.next_attempt_at <= now)
+
+    async def claim(self, number_id: UUID, *, per_second: int, limit: int, now: datetime,
+                    hold_after_media: timedelta) -> OutboxClaim:
+        second = now.replace(microsecond=0)
+        used = self._db.admissions.get((f"number:{number_id}", second), 0)
+        room = min(per_second - used, limit)
+        queued = self._queued(number_id)
+        if room <= 0:
+            return OutboxClaim(messages=[], wait_seconds=1 - now.microsecond / 1e6,
+                               more_due=any(self._due(m, now) for m in queued))
+        busy = {m.contact_id for m in queued if m.send_claimed_at is not None}
+        busy |= {m.contact_id for m in self._db.messages.values() if m.number_id == number_id
+                 and m.status == "sent" and m.type in MEDIA_TYPES and m.confirmed_at is None
+                 and m.sent_at is not None and m.sent_at > now - hold_after_media}
+        claimed: list[tuple[Message, str | None]] = []
+        seen: set[UUID | None] = set()
+        for message in queued:
+            first = message.contact_id not in seen
+            seen.add(message.contact_id)
+            if not first or message.contact_id in busy or not self._due(message, now) or len(claimed) == room:
+                continue
+            stored = self._db.messages[message.id]
+            stored.send_claimed_at, stored.attempts = now, stored.attempts + 1
+            person = self._db.contacts.get(message.contact_id) if message.contact_id else None
+            claimed.append((copy.deepcopy(stored), person.whatsapp_id if person else None))
+        self._db.admissions[(f"number:{number_id}", second)] = used + len(claimed)
+        more = any(self._due(m, now) for m in self._queued(number_id))
+        spent = used + len(claimed) >= per_second
+        return OutboxClaim(messages=claimed, more_due=more,
+                           wait_seconds=1 - now.microsecond / 1e6 if spent and more else 0.0)
+
+    async def has_due(self, number_id: UUID, now: datetime) -> bool:
+        return any(self._due(m, now) for m in self._queued(number_id))
+
+    async def queued(self, number_id: UUID, limit: int) -> list[Message]:
+        return [copy.deepcopy(m) for m in self._queued(number_id) if m.send_claimed_at is None][:limit]
+
+    async def due_numbers(self, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
+        return sorted({(m.organization_id, m.number_id) for m in self._db.messages.values()
+                       if m.status == "queued" and self._due(m, now)})[:limit]
+
+    async def unconfirmed(self, claimed_before: datetime, limit: int) -> list[tuple[UUID, UUID]]:
+        found = sorted((m for m in self._db.messages.values() if m.status == "queued" and m.wamid is None
+                        and m.send_claimed_at is not None and m.send_claimed_at < claimed_before),
+                       key=lambda m: m.send_claimed_at or claimed_before)
+        return [(m.organization_id, m.id) for m in found[:limit]]
 
 
 # --------------------------------------------------------------------------- the outside world
@@ -387,15 +530,21 @@ class FakeSecretResolver(SecretResolver):
         self.tokens: dict[UUID, str] = dict(tokens or {})
         self.resolved: list[tuple[UUID, UUID]] = []
         self.failures: list[tuple[UUID, UUID]] = []
+        self.uses: list[tuple[UUID, int, int]] = []  # (secret, successes, failures) as counted
 
-    async def resolve(self, organization_id: UUID, secret_id: UUID) -> str:
+    async def resolve(self, organization_id: UUID, secret_id: UUID, *, count: bool = True) -> str:
         if secret_id not in self.tokens:
             raise SecretNotFound()
         self.resolved.append((organization_id, secret_id))
+        if count:
+            self.uses.append((secret_id, 1, 0))
         return self.tokens[secret_id]
 
     async def report_failure(self, organization_id: UUID, secret_id: UUID) -> None:
         self.failures.append((organization_id, secret_id))
+
+    async def count_uses(self, organization_id: UUID, secret_id: UUID, *, successes: int, failures: int) -> None:
+        self.uses.append((secret_id, successes, failures))
 
 
 # --------------------------------------------------------------------------- builders

@@ -7,6 +7,7 @@ ports that other features keep extending); the flow ports are implemented in ful
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -158,6 +159,10 @@ class FakeFlowExecutionRepository(_Repo, FlowExecutionRepository):
                 return copy.deepcopy(e)
         return None
 
+    async def running_for_many(self, pairs: Sequence[tuple[UUID, UUID]]) -> dict[tuple[UUID, UUID], FlowExecution]:
+        found = {pair: await self.running_for(*pair) for pair in pairs}
+        return {pair: e for pair, e in found.items() if e is not None}
+
     async def get(self, execution_id: UUID, *, for_update: bool = False) -> FlowExecution | None:
         found = self._db.executions.get(execution_id)
         return copy.deepcopy(found) if found is not None and self._mine(found.organization_id) else None
@@ -260,6 +265,16 @@ class FakeConversations(_Repo):
     async def update(self, conversation: Conversation) -> None:
         self._db.conversations[(conversation.number_id, conversation.contact_id)] = copy.deepcopy(conversation)
 
+    async def record_inbound_many(self, inbound: Sequence[tuple[UUID, UUID, datetime]], now: datetime
+                                  ) -> dict[tuple[UUID, UUID], Conversation]:
+        found = {}
+        for number_id, contact_id, at in sorted(inbound):
+            conversation = await self.get_for_update(number_id, contact_id, now)
+            conversation.record_inbound(at)
+            await self.update(conversation)
+            found[(number_id, contact_id)] = copy.deepcopy(conversation)
+        return found
+
 
 class FakeMessages(_Repo):
     async def add(self, message: Message) -> None:
@@ -273,11 +288,18 @@ class FakeMessages(_Repo):
 
 
 class FakeAutomationCounts(_Repo):
-    """Only what flows ask of automations: how many unfinished ones use a flow."""
+    """What flows ask of automations: how many unfinished ones use a flow; and, routing an inbound message,
+    the contact's recipients (this store keeps no audience: there are none)."""
 
     async def count_unfinished_for_flow(self, flow_id: UUID) -> int:
         return sum(1 for f, status in self._db.automations
                    if f == flow_id and status in ("scheduled", "running", "paused"))
+
+    async def recipients_of_contacts(self, contact_ids: Sequence[UUID], states: Sequence[Any]) -> dict[UUID, Any]:
+        return {}
+
+    async def update_recipients(self, recipients: Sequence[Any]) -> None:
+        assert not recipients
 
 
 class ScriptedHttpCaller(HttpCaller):

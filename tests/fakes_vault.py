@@ -196,9 +196,15 @@ class FakeSecretUsageRepository(_Repo, SecretUsageRepository):
         return self._db.usage.setdefault(secret_id, {"org": self._org(), "total": 0, "ok": 0, "ko": 0, "last": None})
 
     async def record(self, secret_id: UUID, *, success: bool, now: datetime) -> None:
+        await self.record_many(secret_id, successes=int(success), failures=int(not success), now=now)
+
+    async def record_many(self, secret_id: UUID, *, successes: int, failures: int, now: datetime) -> None:
+        if successes + failures <= 0:
+            return
         row = self._row(secret_id)
-        row["total"] += 1
-        row["ok" if success else "ko"] += 1
+        row["total"] += successes + failures
+        row["ok"] += successes
+        row["ko"] += failures
         row["last"] = max(row["last"], now) if row["last"] else now
 
     async def reclassify_as_failure(self, secret_id: UUID, now: datetime) -> None:

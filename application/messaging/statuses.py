@@ -48,8 +48,11 @@ class StatusRecorder:
         otherwise (a released claim), written in the same statement."""
         touched: dict[UUID, Message] = {m.id: m for m in also_save}
         moved: dict[UUID, Message] = {}
+        moves: list[bool] = [False] * len(changes)
         events: list[tuple[Message, StatusEvent]] = []
-        for change in sorted(changes, key=lambda c: (c.at, c.status.rank)):
+        order = sorted(range(len(changes)), key=lambda i: (changes[i].at, changes[i].status.rank))
+        for i in order:
+            change = changes[i]
             message = change.message
             touched[message.id] = message
             if change.wamid and message.wamid is None:
@@ -58,7 +61,7 @@ class StatusRecorder:
                 message.confirmed_at = now
             if message.apply_status(change.status, change.at, error_code=change.error_code,
                                     error_title=change.error_title):
-                moved[message.id] = message
+                moved[message.id], moves[i] = message, True
             events.append((message, StatusEvent(status=change.status.value, occurred_at=change.at,
                                                 error_code=change.error_code, error_title=change.error_title)))
         if touched:
@@ -67,15 +70,17 @@ class StatusRecorder:
         changed = list(moved.values())
         if changed:
             await self._automations.on_statuses(uow, changed, now)
-        return RecordedStatuses(moved=set(moved), new_events=new_events)
+        news, seen = [], set()
+        for i, change in enumerate(changes):  # a change is news when it moved the status or is a status's first
+            pair = (change.message.id, change.status.value)
+            news.append(moves[i] or (pair in new_events and pair not in seen))
+            seen.add(pair)
+        return RecordedStatuses(moved=set(moved), news=news)
 
 
 @dataclass(frozen=True, slots=True)
 class RecordedStatuses:
     moved: set[UUID]
     """Messages whose status moved forward."""
-    new_events: set[tuple[UUID, str]]
-    """(message id, status) pairs seen for the first time: anything else was a redelivery."""
-
-    def is_news(self, change: StatusChange) -> bool:
-        return change.message.id in self.moved or (change.message.id, change.status.value) in self.new_events
+    news: list[bool]
+    """For each change given, in order: whether it told something new (else it was a redelivery)."""

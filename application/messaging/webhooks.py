@@ -153,8 +153,8 @@ class WebhookApplier:
         if not changes:
             return
         recorded = await self._statuses.record(uow, [c for _, c in changes], now)
-        for ref, change in changes:
-            count(ref, "statuses" if recorded.is_news(change) else "duplicates")
+        for (ref, _), news in zip(changes, recorded.news, strict=True):
+            count(ref, "statuses" if news else "duplicates")
 
 
 def _our_id(update: StatusUpdate) -> UUID | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -23,6 +24,9 @@ class AutomationCounts:
     failed: int = 0
     skipped: int = 0
     dispatched: int = 0
+    accepted: int = 0
+    """Opening messages WhatsApp accepted (sent, whatever happened next)."""
+    last_accepted_at: datetime | None = None
 
 
 class AutomationRepository(Protocol):

@@ -52,13 +52,15 @@ _COUNTS = text("""
            count(*) FILTER (WHERE shown = 'completed') AS completed,
            count(*) FILTER (WHERE shown = 'failed') AS failed,
            count(*) FILTER (WHERE shown = 'skipped') AS skipped,
-           count(*) FILTER (WHERE dispatched_at IS NOT NULL AND state <> 'skipped') AS dispatched
-    FROM (SELECT r.state, r.dispatched_at,
+           count(*) FILTER (WHERE dispatched_at IS NOT NULL AND state <> 'skipped') AS dispatched,
+           count(sent_at) AS accepted, max(sent_at) AS last_accepted_at
+    FROM (SELECT r.state, r.dispatched_at, m.sent_at,
                  CASE WHEN e.status = 'completed' THEN 'completed'
                       WHEN e.status = 'failed' AND r.state <> 'skipped' THEN 'failed'
                       ELSE r.state END AS shown
           FROM automation_recipients r
           LEFT JOIN flow_executions e ON e.id = r.execution_id
+          LEFT JOIN messages m ON m.id = r.message_id
           WHERE r.automation_id = :automation_id AND r.organization_id = :org) AS recipients
 """)
 
@@ -187,7 +189,9 @@ class SqlAlchemyAutomationRepository(AutomationRepository):
 
     async def counts(self, automation_id: UUID) -> AutomationCounts:
         row = (await self._s.execute(_COUNTS, {"automation_id": automation_id, "org": _org(self._org)})).one()
-        return AutomationCounts(**{k: int(v) for k, v in row._mapping.items()})
+        values = dict(row._mapping)
+        last = values.pop("last_accepted_at")
+        return AutomationCounts(**{k: int(v) for k, v in values.items()}, last_accepted_at=last)
 
     async def list(self, *, limit: int, offset: int) -> tuple[list[Automation], int]:
         scope = automations_t.c.organization_id == _org(self._org)

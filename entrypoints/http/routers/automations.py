@@ -113,12 +113,16 @@ async def cancel_automation(actor: CurrentActor, automation_id: UUID,
 @inject
 async def automation_stats(actor: CurrentActor, automation_id: UUID,
                            use_case: GetAutomationStats = Depends(Provide["automation_stats"])) -> AutomationStatsOut:
-    automation, counts, rate = await use_case.execute(actor, automation_id)
+    progress = await use_case.execute(actor, automation_id)
+    automation, counts = progress.automation, progress.counts
     return AutomationStatsOut(
         automation_id=automation.id, status=automation.status.value, total=counts.total, pending=counts.pending,
         sent=counts.sent, delivered=counts.delivered, read=counts.read, replied=counts.replied,
         completed=counts.completed, failed=counts.failed, skipped=counts.skipped, started_at=automation.started_at,
-        finished_at=automation.finished_at, messages_per_second=rate, paused_reason=automation.paused_reason)
+        finished_at=automation.finished_at, messages_per_second=progress.accepted_per_second,
+        paused_reason=automation.paused_reason, phase=automation.phase, dispatched=counts.dispatched,
+        accepted=counts.accepted, dispatched_per_second=progress.dispatched_per_second,
+        dispatch_finished_at=automation.dispatch_finished_at)
 
 
 @router.get("/{automation_id}/recipients", response_model=list[RecipientOut],

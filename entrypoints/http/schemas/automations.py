@@ -11,6 +11,7 @@ from pydantic import Field
 from entrypoints.http.schemas.common import RequestModel, ResponseModel
 
 AutomationStatusName = Literal["draft", "scheduled", "running", "paused", "completed", "cancelled"]
+AutomationPhaseName = Literal["draft", "scheduled", "dispatching", "sending", "paused", "completed", "cancelled"]
 RecipientStateName = Literal["pending", "sent", "delivered", "read", "replied", "completed", "failed", "skipped"]
 
 
@@ -74,8 +75,16 @@ class AutomationStatsOut(ResponseModel):
     skipped: int
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    messages_per_second: float
+    messages_per_second: float = Field(description="Opening messages WhatsApp accepted per second, from the start "
+                                                   "to the last acceptance (to now while sending)")
     paused_reason: str | None = None
+    phase: AutomationPhaseName = Field(description="A running automation is `dispatching` (opening messages still "
+                                                   "being queued) or `sending` (all queued, some sends not final); "
+                                                   "`completed` means every recipient's send is final")
+    dispatched: int = Field(description="Recipients whose opening message was queued")
+    accepted: int = Field(description="Opening messages WhatsApp accepted")
+    dispatched_per_second: float = Field(description="Opening messages queued per second while dispatching")
+    dispatch_finished_at: datetime | None = None
 
 
 class RecipientOut(ResponseModel):

@@ -9,6 +9,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from application.messaging.outbound import OUTBOX_TOPIC
+from application.messaging.routing import InboundOutcome, InboundRouter
+from application.messaging.statuses import StatusChange, StatusRecorder
 from application.ports.channel import SendPacer
 from application.use_cases.automations.control import (
     CancelAutomation,
@@ -26,7 +29,7 @@ from application.use_cases.automations.create_automation import (
 from application.use_cases.automations.dispatch import DispatchAutomation
 from application.use_cases.automations.jobs import DISPATCH_AUTOMATION_JOB
 from application.use_cases.automations.tracking import AutomationTracker
-from application.use_cases.whatsapp.jobs import SEND_MESSAGE_JOB
+from application.use_cases.flows.runtime import FlowRuntime
 from domain.automations import (
     Automation,
     AutomationAlreadyStarted,
@@ -181,7 +184,7 @@ async def test_create_skips_and_counts_opted_out_contacts(world: World) -> None:
     assert automation.total_contacts == 2
     assert [(r.whatsapp_id, r.state, r.skip_reason) for r in world.recipients(automation)] == [
         ("5511900000009", R.SKIPPED, "opted_out"), ("5511900000001", R.PENDING, None)]
-    _, counts, _ = await GetAutomationStats(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)
+    counts = (await GetAutomationStats(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)).counts
     assert (counts.total, counts.pending, counts.skipped, counts.dispatched) == (2, 1, 1, 0)
 
 
@@ -276,7 +279,7 @@ async def test_only_admins_create_and_control(world: World, role: Role) -> None:
         with pytest.raises(PermissionDenied):
             await control(uow=world.uow, clock=world.clock).execute(who, automation.id)
     assert len(world.store.automations) == 1 and world.automation(automation).status is S.DRAFT
-    _, counts, _ = await GetAutomationStats(uow=world.uow, clock=world.clock).execute(who, automation.id)
+    counts = (await GetAutomationStats(uow=world.uow, clock=world.clock).execute(who, automation.id)).counts
     assert counts.total == 1  # but they may read
 
 
@@ -309,7 +312,7 @@ async def test_start_with_a_future_schedule_delays_the_dispatch_job(world: World
     world.store.jobs.take()
     world.clock.advance(minutes=30)
     assert await world.dispatch(automation) == 1
-    assert world.automation(automation).status is S.COMPLETED
+    assert world.automation(automation).phase == "sending"  # until its one send is final
     assert world.automation(automation).started_at == T0 + timedelta(minutes=30)
 
 
@@ -344,8 +347,7 @@ async def test_dispatch_queues_one_interpolated_template_per_recipient_then_comp
                      "5511900000003": "friend /  / X1"}
     assert all((m.type, m.status, m.source, m.content["template"]["name"], m.content["template"]["language"])
                == ("template", "queued", "automation", "promo", "pt_BR") for m in messages)
-    sends = world.store.jobs.pending(SEND_MESSAGE_JOB)
-    assert sorted(j.payload["message_id"] for j in sends) == sorted(str(m.id) for m in messages)
+    assert set(world.store.jobs.wakes) == {(OUTBOX_TOPIC, f"{world.org}:{world.number.id}")}  # the sender
     rows = world.recipients(automation)
     assert [(r.state, r.dispatched_at) for r in rows] == [(R.PENDING, world.clock.now())] * 3
     assert {r.message_id for r in rows} == {m.id for m in messages}
@@ -353,9 +355,17 @@ async def test_dispatch_queues_one_interpolated_template_per_recipient_then_comp
     # rate 7/s: batches of ceil(7 * 0.25) = 2 recipients per reservation: 2, then 1 (a short batch completes)
     assert world.pacer.reservations == [(f"automation:{automation.id}", 7.0)] * 2
     stored = world.automation(automation)
-    assert (stored.status, stored.finished_at) == (S.COMPLETED, world.clock.now())
+    assert (stored.status, stored.phase, stored.dispatch_finished_at, stored.finished_at) == (
+        S.RUNNING, "sending", world.clock.now(), None)  # every opening queued, none sent yet
     assert await world.dispatch(automation) == 0  # a late duplicate job sends nobody again
     assert len(world.outbound()) == 3
+    for message in messages[:2]:
+        await status(world, message.id, MessageStatus.SENT)
+    assert world.automation(automation).status is S.RUNNING
+    world.clock.advance(seconds=1)
+    await status(world, messages[2].id, MessageStatus.FAILED, code=131026, title="Undeliverable")
+    stored = world.automation(automation)
+    assert (stored.status, stored.finished_at) == (S.COMPLETED, world.clock.now())  # every send is final
 
 
 async def test_pause_is_seen_before_the_next_recipient(world: World) -> None:
@@ -379,7 +389,7 @@ async def test_pause_is_seen_before_the_next_recipient(world: World) -> None:
     assert job.dedupe_key is None  # a resumed dispatcher is never dropped for a finishing one
     assert await world.dispatch(automation) == 3
     assert sorted(m.contact_id for m in world.outbound()) == sorted(r.contact_id for r in world.recipients(automation))
-    assert world.automation(automation).status is S.COMPLETED
+    assert world.automation(automation).phase == "sending"
 
 
 async def test_cancel_is_seen_before_the_next_recipient_and_is_final(world: World) -> None:
@@ -414,9 +424,9 @@ async def test_flow_mode_starts_the_flow_and_skips_a_contact_busy_in_another_flo
     openings = {m.contact_id: m.id for m in world.outbound()}
     assert rows[0].message_id == openings[people[0].id] and rows[2].message_id == openings[people[2].id]
     assert rows[0].execution_id == world.starter.starts[0].execution_id and rows[1].execution_id is None
-    _, counts, _ = await GetAutomationStats(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)
+    counts = (await GetAutomationStats(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)).counts
     assert (counts.pending, counts.skipped, counts.dispatched) == (2, 1, 2)
-    assert world.automation(automation).status is S.COMPLETED
+    assert world.automation(automation).phase == "sending"
 
 
 async def test_a_contact_that_opted_out_after_creation_is_skipped_at_dispatch(world: World) -> None:
@@ -454,28 +464,28 @@ async def dispatched(world: World, n: int = 2, **config: Any) -> tuple[Automatio
                                      for i in range(1, n + 1)], **config)
     await world.start(automation)
     await world.dispatch(automation)
-    world.store.automations[automation.id].status = S.RUNNING  # as if more recipients were still to come
+    stored = world.store.automations[automation.id]  # as if more recipients were still to come
+    stored.status, stored.dispatch_finished_at = S.RUNNING, None
     return automation, world.recipients(automation)
 
 
 def tracker(world: World, keywords: tuple[str, ...] | None = None) -> AutomationTracker:
     if keywords is None:
-        return AutomationTracker(flows=world.starter, clock=world.clock)
-    return AutomationTracker(flows=world.starter, clock=world.clock, opt_out_keywords=keywords)
+        return AutomationTracker(flows=world.starter)
+    return AutomationTracker(flows=world.starter, opt_out_keywords=keywords)
 
 
 async def status(world: World, message_id: UUID, value: MessageStatus, *, code: int | None = None,
                  title: str | None = None) -> bool:
-    """What the send path and the webhook processor do: apply the status, then run the hook."""
+    """What the sender and the webhook processor do: record the status (automations follow)."""
     async with world.uow(world.org) as uow:
         message = await uow.messages.get(message_id)
         assert message is not None
-        changed = message.apply_status(value, world.clock.now(), error_code=code, error_title=title)
-        await uow.messages.update(message)
-        if changed:
-            await tracker(world).on_status(uow, message)
+        recorded = await StatusRecorder(automations=tracker(world)).record(uow, [StatusChange(
+            message=message, status=value, at=world.clock.now(), error_code=code, error_title=title)],
+            world.clock.now())
         await uow.commit()
-    return changed
+    return message_id in recorded.moved
 
 
 async def test_recipient_state_moves_with_the_opening_message(world: World) -> None:
@@ -489,7 +499,7 @@ async def test_recipient_state_moves_with_the_opening_message(world: World) -> N
     await status(world, second.message_id, MessageStatus.FAILED, code=131047, title="Re-engagement message")
     failed = world.store.recipients[second.id]
     assert (failed.state, failed.error_code, failed.error_title) == (R.FAILED, 131047, "Re-engagement message")
-    _, counts, _ = await GetAutomationStats(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)
+    counts = (await GetAutomationStats(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)).counts
     assert (counts.read, counts.failed, counts.pending, counts.sent) == (1, 1, 0, 0)
     assert world.automation(automation).status is S.RUNNING
 
@@ -536,12 +546,19 @@ def inbound(world: World, person: Contact, text: str) -> tuple[Message, InboundM
     return message, parsed
 
 
-async def say(world: World, person: Contact, text: str, keywords: tuple[str, ...] | None = None) -> Message:
+async def say(world: World, person: Contact, text: str, keywords: tuple[str, ...] | None = None) -> InboundOutcome:
+    """What the webhook processor does with a new inbound message: route it (opt-out, automation, flow)."""
     message, parsed = inbound(world, person, text)
+    router = InboundRouter(automations=tracker(world, keywords), runtime=FlowRuntime())
     async with world.uow(world.org) as uow:
-        await tracker(world, keywords).on_inbound(uow, world.number, message, parsed)
+        conversations = await uow.conversations.record_inbound_many(
+            [(world.number.id, person.id, world.clock.now())], world.clock.now())
+        batch = await router.prepare(uow, conversations)
+        contact_now = await uow.contacts.get(person.id)
+        assert contact_now is not None
+        outcome = await router.route(uow, batch, world.number, contact_now, message, parsed, world.clock.now())
         await uow.commit()
-    return message
+    return outcome
 
 
 async def test_stop_opts_the_contact_out_and_skips_its_undispatched_recipients(world: World) -> None:
@@ -552,8 +569,7 @@ async def test_stop_opts_the_contact_out_and_skips_its_undispatched_recipients(w
     waiting = await world.create([AudienceEntry(contact_id=person.id), wa("5511900000002")])
     await world.start(waiting)
     world.clock.advance(minutes=1)
-    message = await say(world, person, "  stop ")
-    assert message.content["handled_by"] == "opt_out"
+    assert await say(world, person, "  stop ") is InboundOutcome.OPTED_OUT
     stored = world.store.contacts[person.id]
     assert (stored.opted_out, stored.opted_out_at) == (True, world.clock.now())
     [dispatched_row] = world.recipients(sent_one)
@@ -582,8 +598,7 @@ async def test_a_reply_after_the_template_starts_the_flow(world: World) -> None:
     assert first.message_id
     await status(world, first.message_id, MessageStatus.DELIVERED)
     person = world.store.contacts[first.contact_id]
-    message = await say(world, person, "yes please")
-    assert message.content["handled_by"] == "automation"
+    assert await say(world, person, "yes please") is InboundOutcome.AUTOMATION
     replied = world.store.recipients[first.id]
     [start] = world.starter.starts
     assert (replied.state, replied.execution_id) == (R.REPLIED, start.execution_id)
@@ -599,10 +614,10 @@ async def test_a_reply_in_flow_mode_only_marks_the_recipient(world: World) -> No
     automation = await world.create([AudienceEntry(contact_id=person.id)], template=None)
     await world.start(automation)
     await world.dispatch(automation)
-    message = await say(world, person, "hello")
+    outcome = await say(world, person, "hello")
     [row] = world.recipients(automation)
     assert row.state is R.REPLIED and len(world.starter.starts) == 1  # only the dispatch's start
-    assert "handled_by" not in message.content  # the flow's own inbound hook handles it
+    assert outcome is not InboundOutcome.AUTOMATION  # the contact's running flow gets it
 
 
 async def test_a_message_from_a_contact_not_yet_dispatched_changes_nothing(world: World) -> None:
@@ -638,31 +653,50 @@ async def test_recipients_page_and_filter_with_the_flow_outcome(world: World) ->
     assert ([r.seq for r in pending], total) == ([1, 2, 3, 4], 4)
 
 
-async def test_stats_rate_is_dispatched_per_second_between_start_and_finish(world: World) -> None:
+async def test_stats_tell_dispatched_and_accepted_rates_apart_and_complete_when_every_send_is_final(
+        world: World) -> None:
     automation = await world.create([wa(f"551190000000{n}") for n in range(1, 5)])
     await world.start(automation)
     world.clock.advance(seconds=2)
-    await world.dispatch(automation)
-    stored, counts, rate = await GetAutomationStats(uow=world.uow, clock=world.clock).execute(
-        world.admin, automation.id)
-    assert (stored.status, counts.dispatched, rate) == (S.COMPLETED, 4, 2.0)
+    await world.dispatch(automation)  # all 4 queued 2 s after the start
+    stats = GetAutomationStats(uow=world.uow, clock=world.clock)
+    progress = await stats.execute(world.admin, automation.id)
+    assert (progress.automation.phase, progress.counts.dispatched, progress.dispatched_per_second) == (
+        "sending", 4, 2.0)
+    assert (progress.counts.accepted, progress.accepted_per_second) == (0, 0.0)
+    messages = world.outbound()
+    world.clock.advance(seconds=2)
+    for message in messages[:2]:
+        await status(world, message.id, MessageStatus.SENT)  # WhatsApp accepted 2 in 4 s
+    progress = await stats.execute(world.admin, automation.id)
+    assert (progress.counts.accepted, progress.accepted_per_second, progress.automation.phase) == (2, 0.5, "sending")
+    world.clock.advance(seconds=4)
+    for message in messages[2:]:
+        await status(world, message.id, MessageStatus.SENT)
+    world.clock.advance(minutes=5)  # later reads do not dilute the rate of a finished campaign
+    progress = await stats.execute(world.admin, automation.id)
+    assert (progress.automation.status, progress.counts.accepted, progress.accepted_per_second) == (
+        S.COMPLETED, 4, 0.5)
+    assert progress.dispatched_per_second == 2.0
 
 
 async def test_a_send_whose_outcome_stayed_unknown_fails_its_recipient_when_reconciled(world: World) -> None:
-    """A worker died between claiming the send and hearing Graph's answer: the reconcile job fails the message
-    (never resends it) and the recipient is reported failed with that reason, not left pending forever."""
-    from application.use_cases.whatsapp.deliver_message import ReconcileUnconfirmedSend
+    """A worker died between claiming the send and hearing Graph's answer: the sweep fails the message (never
+    resends it) and the recipient is reported failed with that reason, not left pending forever."""
+    from application.use_cases.whatsapp.send_queued import ReconcileUnconfirmedSends
 
     automation, [first, second] = await dispatched(world)
     assert first.message_id and second.message_id
     world.store.messages[first.message_id].send_claimed_at = world.clock.now()
     await status(world, second.message_id, MessageStatus.SENT)
-    reconcile = ReconcileUnconfirmedSend(uow=world.uow, clock=world.clock, status_hooks=[tracker(world).on_status])
-    assert await reconcile.execute(world.org, first.message_id) is True
-    assert await reconcile.execute(world.org, second.message_id) is False  # confirmed: left alone
+    world.clock.advance(minutes=11)
+    sweep = ReconcileUnconfirmedSends(uow=world.uow, statuses=StatusRecorder(automations=tracker(world)),
+                                      clock=world.clock)
+    assert await sweep.execute() == 1
+    assert await sweep.execute() == 0  # the other one was confirmed: left alone
     failed = world.store.recipients[first.id]
     assert failed.state is R.FAILED and failed.error_title is not None
     assert failed.error_title.startswith("Delivery outcome unknown")
     assert world.store.messages[first.message_id].status == "failed"
-    _, counts, _ = await GetAutomationStats(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)
+    counts = (await GetAutomationStats(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)).counts
     assert (counts.failed, counts.sent, counts.pending) == (1, 1, 0)

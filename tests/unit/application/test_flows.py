@@ -9,9 +9,12 @@ from uuid import UUID, uuid4
 import pytest
 
 from application.authorization import Actor
+from application.messaging.outbound import OUTBOX_TOPIC
+from application.messaging.routing import InboundOutcome, InboundRouter
 from application.ports.flows import HttpCallError, HttpResponseData
-from application.use_cases.flows.inbound import FlowInboundHook, ReleaseConversation, triggered_flow
-from application.use_cases.flows.jobs import FLOW_HTTP_JOB, FLOW_SEND_JOB, FLOW_TIMER_JOB
+from application.use_cases.automations.tracking import AutomationTracker
+from application.use_cases.flows.inbound import ReleaseConversation, triggered_flow
+from application.use_cases.flows.jobs import FLOW_HTTP_JOB, FLOW_TIMER_JOB
 from application.use_cases.flows.manage_flows import (
     CreateFlow,
     CreateFlowCommand,
@@ -74,7 +77,7 @@ class World:
         self.uow, self.clock = FakeFlowUnitOfWorkFactory(), FakeClock()
         self.number, self.contact = seed_channel(self.uow, ORG, T0)
         self.runtime = FlowRuntime(ttl=timedelta(hours=1))
-        self.hook = FlowInboundHook(runtime=self.runtime, clock=self.clock)
+        self.router = InboundRouter(automations=AutomationTracker(flows=self.runtime), runtime=self.runtime)
 
     async def flow(self, nodes: list[dict[str, Any]], edges: list[dict[str, Any]],
                    trigger: dict[str, Any] | None = None, status: str = "active") -> UUID:
@@ -84,22 +87,24 @@ class World:
             flow_id=view.flow.id, status=status))
         return view.flow.id
 
-    async def inbound(self, text: str | None, reply_id: str | None = None) -> Message:
+    async def inbound(self, text: str | None, reply_id: str | None = None) -> InboundOutcome:
+        """What the webhook processor does with a new inbound message of the contact: route it."""
         message = Message(id=uuid4(), organization_id=ORG, number_id=self.number.id, contact_id=self.contact.id,
                           direction=MessageDirection.INBOUND, type="text", content={"text": text}, status="received",
                           occurred_at=self.clock.now(), created_at=self.clock.now(), updated_at=self.clock.now())
         event = inbound_event(text, reply_id, self.contact.whatsapp_id, self.clock.now())
         async with self.uow(ORG) as uow:
-            await uow.conversations.get_for_update(self.number.id, self.contact.id, self.clock.now())
-            await self.hook.on_inbound(uow, self.number, message, event)
+            conversations = await uow.conversations.record_inbound_many(
+                [(self.number.id, self.contact.id, self.clock.now())], self.clock.now())
+            batch = await self.router.prepare(uow, conversations)
+            outcome = await self.router.route(uow, batch, self.number, self.contact, message, event,
+                                              self.clock.now())
             await uow.commit()
-        return message
+        return outcome
 
     def sent_texts(self) -> list[Any]:
-        """Message contents in the order of the flow_send jobs that carry them."""
-        store = self.uow.store
-        return [store.messages[UUID(i)].content for job in store.jobs.jobs if job.entrypoint == FLOW_SEND_JOB
-                for i in job.payload["message_ids"]]
+        """What the flows queued for the contact, in the order the sender sends it."""
+        return [m.content for m in self.uow.store.messages.values()]
 
     def execution(self) -> Any:
         [execution] = self.uow.store.executions.values()
@@ -195,15 +200,14 @@ async def test_default_trigger_question_retry_timer_and_stats() -> None:
     assert total == 1 and executions[0].path == ("start", "ask", "wait", "bye")
 
 
-async def test_messages_of_one_event_go_in_one_ordered_job() -> None:
+async def test_messages_of_one_event_are_queued_in_order_for_the_sender() -> None:
     w = World()
     nodes = [node("s", "start"), node("a", "message", text="one"), node("b", "message", text="two"),
              node("c", "buttons", text="three", buttons=[{"id": "x", "title": "X"}]),
              node("t", "template", name="promo", language="pt_BR", parameters=["{{contact.name}}"])]
     await w.flow(nodes, [edge("s", "a"), edge("a", "b"), edge("b", "t"), edge("t", "c")], {"type": "default"})
-    await w.inbound("hi")
-    [job] = w.uow.store.jobs.jobs
-    assert job.entrypoint == FLOW_SEND_JOB and len(job.payload["message_ids"]) == 4
+    assert await w.inbound("hi") is InboundOutcome.FLOW
+    assert set(w.uow.store.jobs.wakes) == {(OUTBOX_TOPIC, f"{ORG}:{w.number.id}")}  # the sender is woken
     assert w.sent_texts() == [
         {"text": "one"}, {"text": "two"},
         {"template": {"name": "promo", "language": "pt_BR", "components": [
@@ -227,26 +231,20 @@ async def test_keyword_beats_default_and_archived_flows_never_start() -> None:
     assert triggered_flow([], "x") is None
 
 
-async def test_handoff_silences_until_release_and_handled_messages_are_skipped() -> None:
+async def test_handoff_silences_until_release() -> None:
     w = World()
     await w.flow([node("s", "start"), node("h", "handoff", text="A human will answer", reason="vip")],
                  [edge("s", "h")], {"type": "default"})
     await w.inbound("hi")
     assert w.execution().status is ExecutionStatus.HANDED_OFF
     assert w.uow.store.conversations[(w.number.id, w.contact.id)].handoff_at == T0
-    await w.inbound("hello?")
+    assert await w.inbound("hello?") is InboundOutcome.HUMAN
     assert w.sent_texts() == [{"text": "A human will answer"}]
     with pytest.raises(PermissionDenied):
         await ReleaseConversation(uow=w.uow, clock=w.clock).execute(actor(Role.VIEWER), w.contact.id)
     assert await ReleaseConversation(uow=w.uow, clock=w.clock).execute(actor(Role.AGENT), w.contact.id) == 1
     await w.inbound("hi")
-    assert len(w.sent_texts()) == 2
-    message = Message(id=uuid4(), organization_id=ORG, number_id=w.number.id, contact_id=w.contact.id,
-                      direction=MessageDirection.INBOUND, type="text", content={"handled_by": "opt_out"},
-                      status="received", occurred_at=T0, created_at=T0, updated_at=T0)
-    async with w.uow(ORG) as uow:
-        await w.hook.on_inbound(uow, w.number, message, inbound_event("hi", None, "1", T0))
-    assert len(w.uow.store.executions) == 3 - 1  # the skipped message started nothing
+    assert len(w.sent_texts()) == 2 and len(w.uow.store.executions) == 2
 
 
 async def test_start_refuses_inactive_flows_and_busy_contacts() -> None:

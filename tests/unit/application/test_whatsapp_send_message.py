@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from application.use_cases.whatsapp.jobs import SEND_MESSAGE_JOB
+from application.messaging.outbound import OUTBOX_TOPIC
 from application.use_cases.whatsapp.send_message import SendMessage, SendMessageCommand
 from domain.channel import (
     Conversation,
@@ -66,7 +66,7 @@ async def test_free_form_without_any_conversation_is_refused_and_nothing_is_stor
     with pytest.raises(OutsideCustomerServiceWindow) as raised:
         await send.execute(actor(ORG), SendMessageCommand(to=TO, message="hi"))
     assert raised.value.code == "outside_customer_service_window"
-    assert factory.store.messages == {} and factory.store.jobs.jobs == []
+    assert factory.store.messages == {} and factory.store.jobs.wakes == []
     assert factory.store.contacts == {}  # the contact created on the way was rolled back too
 
 
@@ -77,11 +77,11 @@ async def test_free_form_after_the_window_closed_is_refused(use_case, ago: timed
     for kind, extra in (("text", {}), ("interactive", {"buttons": [("yes", "Yes")]})):
         with pytest.raises(OutsideCustomerServiceWindow):
             await send.execute(actor(ORG), SendMessageCommand(to=TO, message="hi", type=kind, **extra))
-    assert factory.store.messages == {} and factory.store.jobs.jobs == []
+    assert factory.store.messages == {} and factory.store.jobs.wakes == []
 
 
 @pytest.mark.parametrize("ago", [timedelta(0), timedelta(hours=23, minutes=59, seconds=59)])
-async def test_free_form_inside_the_window_is_queued_with_its_send_job(use_case, ago: timedelta) -> None:  # type: ignore[no-untyped-def]
+async def test_free_form_inside_the_window_is_queued_and_wakes_the_sender(use_case, ago: timedelta) -> None:  # type: ignore[no-untyped-def]
     send, factory = use_case
     _open_window(factory, ago)
     queued = await send.execute(actor(ORG, Role.AGENT), SendMessageCommand(to="+1 650-555-1234", message=" hi "))
@@ -90,10 +90,7 @@ async def test_free_form_inside_the_window_is_queued_with_its_send_job(use_case,
     assert (message.direction, message.type, message.content, message.status, message.wamid) == (
         MessageDirection.OUTBOUND, "text", {"text": "hi"}, "queued", None)
     assert message.number_id == _number(factory).id and message.source == "api"
-    [job] = factory.store.jobs.jobs
-    assert job.entrypoint == SEND_MESSAGE_JOB
-    assert job.payload == {"organization_id": str(ORG), "message_id": str(queued.message_id)}
-    assert job.dedupe_key == f"send:{queued.message_id}"
+    assert factory.store.jobs.wakes == [(OUTBOX_TOPIC, f"{ORG}:{_number(factory).id}")]  # the sender, on commit
 
 
 async def test_template_is_allowed_without_a_window_and_creates_the_contact(use_case) -> None:  # type: ignore[no-untyped-def]
@@ -107,7 +104,7 @@ async def test_template_is_allowed_without_a_window_and_creates_the_contact(use_
     assert message.contact_id == person.id and message.type == "template"
     assert message.content == {"template": {"name": "order_confirmation", "language": "pt_BR",
                                             "components": components}}
-    assert len(factory.store.jobs.jobs) == 1
+    assert len(factory.store.jobs.wakes) == 1
 
 
 async def test_an_existing_contact_is_reused(use_case) -> None:  # type: ignore[no-untyped-def]
@@ -149,7 +146,7 @@ async def test_invalid_content_is_refused_before_anything_is_stored(use_case, co
     _open_window(factory, timedelta(hours=1))
     with pytest.raises(InvalidValue):
         await send.execute(actor(ORG), command)
-    assert factory.store.messages == {} and factory.store.jobs.jobs == []
+    assert factory.store.messages == {} and factory.store.jobs.wakes == []
 
 
 async def test_limits_themselves_are_accepted(use_case) -> None:  # type: ignore[no-untyped-def]

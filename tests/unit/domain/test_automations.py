@@ -132,13 +132,28 @@ def test_cancel_of_a_finished_automation_is_a_conflict(status: AutomationStatus)
 
 
 @pytest.mark.parametrize("status", list(S))
-def test_complete_only_finishes_a_running_automation(status: AutomationStatus) -> None:
+def test_complete_only_finishes_a_running_automation_whose_dispatching_is_over(status: AutomationStatus) -> None:
     a = automation(status)
-    a.complete(LATER)
+    assert a.complete(LATER) is False  # still dispatching (or not running at all)
+    assert (a.status, a.finished_at) == (status, None)
+    a.finish_dispatching(T0)
+    assert a.complete(LATER) is (status is S.RUNNING)
     if status is S.RUNNING:
-        assert (a.status, a.finished_at) == (S.COMPLETED, LATER)
+        assert (a.status, a.finished_at, a.phase) == (S.COMPLETED, LATER, "completed")
     else:
         assert (a.status, a.finished_at) == (status, None)
+
+
+def test_a_running_automation_is_dispatching_then_sending() -> None:
+    a = automation()
+    a.start(T0)
+    assert a.phase == "dispatching"
+    a.finish_dispatching(LATER)
+    assert (a.phase, a.dispatch_finished_at) == ("sending", LATER)
+    a.pause(LATER)
+    assert a.phase == "paused"
+    a.resume(LATER)  # recipients put back while paused get dispatched again
+    assert (a.phase, a.dispatch_finished_at) == ("dispatching", None)
 
 
 def test_a_cancelled_automation_never_completes_nor_resumes() -> None:

@@ -13,7 +13,7 @@ from application.use_cases.vault.change_status import ActivateSecret, Deactivate
 from application.use_cases.vault.manage_secrets import CreateSecret, CreateSecretCommand, DeleteSecret, UpdateSecret
 from application.use_cases.vault.master_key import CheckVaultSeal, DescribeVault, RotateMasterKey
 from application.use_cases.vault.read_secrets import GetSecret, GetSecretUsage, ListOrganizationUsage, ListSecrets
-from application.use_cases.vault.resolve_secret import ReportSecretFailure, ResolveSecret
+from application.use_cases.vault.resolve_secret import CountSecretUses, ReportSecretFailure, ResolveSecret
 from application.use_cases.vault.reveal_value import RevealSecretValue
 from application.use_cases.vault.verify_secret import TestSecret
 from domain.identity import Role
@@ -50,6 +50,7 @@ class Vault:
         self.org_usage = ListOrganizationUsage(uow=uow)
         self.resolve = ResolveSecret(uow=uow, cipher=cipher, clock=clock)
         self.report_failure = ReportSecretFailure(uow=uow, clock=clock)
+        self.count_uses = CountSecretUses(uow=uow, clock=clock)
         self.rotate_master_key = RotateMasterKey(uow=uow, cipher=cipher, batch_size=3)
         self.describe = DescribeVault(uow=uow, cipher=cipher)
         self.seal = CheckVaultSeal(uow=uow, cipher=cipher)

@@ -98,7 +98,7 @@ async def test_reported_failures_turn_a_success_into_a_failure() -> None:
     vault, admin = Vault(), actor()
     org = admin.organization_id
     secret = await vault.secret(admin, value="token")
-    resolver = VaultSecretResolver(resolve=vault.resolve, report=vault.report_failure)
+    resolver = VaultSecretResolver(resolve=vault.resolve, report=vault.report_failure, count=vault.count_uses)
     assert await resolver.resolve(org, secret.id) == "token"
     await resolver.report_failure(org, secret.id)
     usage = await vault.usage.execute(admin, secret.id)
@@ -107,3 +107,18 @@ async def test_reported_failures_turn_a_success_into_a_failure() -> None:
     assert (await vault.usage.execute(admin, secret.id)).total_requests == 2
     await vault.report_failure.execute(actor().organization_id, secret.id)  # another tenant: ignored
     assert (await vault.usage.execute(admin, secret.id)).total_requests == 2
+
+
+async def test_a_value_resolved_uncounted_is_counted_by_its_uses() -> None:
+    """The sender resolves its token once per batch and counts one use per message sent with it."""
+    vault, admin = Vault(), actor()
+    org = admin.organization_id
+    secret = await vault.secret(admin, value="token")
+    resolver = VaultSecretResolver(resolve=vault.resolve, report=vault.report_failure, count=vault.count_uses)
+    assert await resolver.resolve(org, secret.id, count=False) == "token"
+    assert (await vault.usage.execute(admin, secret.id)).total_requests == 0
+    await resolver.count_uses(org, secret.id, successes=7, failures=2)
+    usage = await vault.usage.execute(admin, secret.id)
+    assert (usage.total_requests, usage.success_count, usage.failure_count) == (9, 7, 2)
+    await resolver.count_uses(actor().organization_id, secret.id, successes=5, failures=0)  # another tenant
+    assert (await vault.usage.execute(admin, secret.id)).total_requests == 9

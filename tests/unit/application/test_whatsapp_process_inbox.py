@@ -1,25 +1,33 @@
-"""IngestWebhook + ProcessWebhook on fakes: effects once, statuses forward only, reconciliation by our message id."""
+"""IngestWebhook + ProcessInbox on fakes: the inbox is the queue; effects once, statuses forward only, one
+sender's messages in Meta's order, a poison event isolated, reconciliation by our message id."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 
 from adapters.whatsapp.decoder import MetaWebhookDecoder
+from application.messaging.routing import InboundRouter
+from application.messaging.statuses import StatusRecorder
+from application.messaging.webhooks import EventRef, Outcomes, WebhookApplier
 from application.ports.channel import StatusEvent
+from application.ports.uow import UnitOfWork
+from application.use_cases.automations.tracking import AutomationTracker
+from application.use_cases.flows.runtime import FlowRuntime
 from application.use_cases.whatsapp.ingest_webhook import IngestWebhook, InvalidWebhookSignature
-from application.use_cases.whatsapp.jobs import PROCESS_WEBHOOK_JOB
-from application.use_cases.whatsapp.process_webhook import ProcessWebhook
-from domain.channel import RECEIVED, Message
+from application.use_cases.whatsapp.process_inbox import ProcessInbox
+from domain.channel import RECEIVED, Message, WhatsAppNumber
 from domain.messaging import InboundMessage, MessageDirection
 from tests.fake_graph import builders
 from tests.fakes import T0, FakeClock
-from tests.fakes_channel import ChannelStore, FakeChannelUnitOfWorkFactory, contact, number, outbound
+from tests.fakes_automations import AutomationStore, FakeAutomationUnitOfWorkFactory
+from tests.fakes_channel import FakeWebhookInbox, contact, number, outbound
 from tests.fixtures import whatsapp_samples as samples
 
 pytestmark = pytest.mark.unit
@@ -34,43 +42,56 @@ def at(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+class PoisonousApplier(WebhookApplier):
+    """The real applier, except that any batch holding a message with this text fails (an unexpected bug)."""
+
+    def __init__(self, poison: str, **parts: Any) -> None:
+        super().__init__(**parts)
+        self.poison, self.attempts = poison, 0
+
+    async def apply(self, uow: UnitOfWork, numbers: Mapping[str, WhatsAppNumber], refs: Sequence[EventRef],
+                    now: datetime) -> Outcomes:
+        self.attempts += 1
+        if any(isinstance(r.event, InboundMessage) and r.event.text == self.poison for r in refs):
+            raise ValueError("poison")
+        return await super().apply(uow, numbers, refs, now)
+
+
 class World:
-    def __init__(self) -> None:
+    def __init__(self, *, poison: str | None = None, batch_size: int = 200) -> None:
         self.clock = FakeClock(T0)
         self.number = number(ORG, phone_number_id=PNID)
-        self.factory = FakeChannelUnitOfWorkFactory(ChannelStore(numbers={self.number.id: self.number}))
+        self.factory = FakeAutomationUnitOfWorkFactory(AutomationStore(numbers={self.number.id: self.number}))
         self.decoder = MetaWebhookDecoder(SECRET)
-        self.inbound_hooked: list[str] = []
-        self.status_hooked: list[tuple[UUID, str]] = []
-
-        async def inbound_hook(_uow, _number, message: Message, event: InboundMessage) -> None:  # type: ignore[no-untyped-def]
-            assert message.wamid == event.wamid
-            self.inbound_hooked.append(event.wamid)
-
-        async def status_hook(_uow, message: Message) -> None:  # type: ignore[no-untyped-def]
-            self.status_hooked.append((message.id, message.status))
-
-        self.ingest = IngestWebhook(uow=self.factory, decoder=self.decoder, clock=self.clock)
-        self.process = ProcessWebhook(uow=self.factory, decoder=self.decoder, clock=self.clock,
-                                      inbound_hooks=[inbound_hook], status_hooks=[status_hook])
+        runtime = FlowRuntime()
+        tracker = AutomationTracker(flows=runtime)
+        parts: dict[str, Any] = {"router": InboundRouter(automations=tracker, runtime=runtime),
+                                 "statuses": StatusRecorder(automations=tracker)}
+        self.applier = PoisonousApplier(poison, **parts) if poison else WebhookApplier(**parts)
+        self.ingest = IngestWebhook(inbox=FakeWebhookInbox(self.factory), decoder=self.decoder, clock=self.clock)
+        self.process = ProcessInbox(uow=self.factory, decoder=self.decoder, clock=self.clock, applier=self.applier,
+                                    batch_size=batch_size, lease=timedelta(seconds=30))
 
     @property
-    def store(self) -> ChannelStore:
+    def store(self) -> AutomationStore:
         return self.factory.store
 
-    async def deliver(self, payload: dict[str, Any] | bytes) -> dict[str, int] | None:
-        """Ingest a signed delivery and run its processing job; None for an identical redelivery."""
+    async def store_delivery(self, payload: dict[str, Any] | bytes) -> UUID | None:
         body = builders.webhook_body(payload)
-        event_id = await self.ingest.execute(body, builders.sign(SECRET, body))
-        if event_id is None:
+        return await self.ingest.execute(body, builders.sign(SECRET, body))
+
+    async def deliver(self, payload: dict[str, Any] | bytes) -> dict[str, int] | None:
+        """Ingest a signed delivery and process the inbox; its summary, or None for an identical redelivery."""
+        webhook_id = await self.store_delivery(payload)
+        if webhook_id is None:
             return None
-        jobs = self.store.jobs.take(PROCESS_WEBHOOK_JOB)
-        assert [job.payload for job in jobs] == [{"event_id": str(event_id)}]
-        return await self.process.execute(event_id)
+        while (await self.process.execute()).claimed:
+            pass
+        return self.store.webhook_events[webhook_id].summary
 
     def inbound(self) -> list[Message]:
         return sorted((m for m in self.store.messages.values() if m.direction is MessageDirection.INBOUND),
-                      key=lambda m: m.occurred_at)
+                      key=lambda m: (m.occurred_at, self.store.message_seq[m.id]))
 
     def queue_outbound(self, **fields: Any) -> Message:
         person = next(iter(self.store.contacts.values()), None) or contact(ORG, USER)
@@ -83,17 +104,15 @@ class World:
 # --------------------------------------------------------------------------- ingest
 
 
-async def test_ingest_stores_the_raw_body_and_enqueues_in_one_commit() -> None:
+async def test_ingest_stores_the_raw_body_with_its_senders_and_nothing_else() -> None:
     world = World()
     body = builders.webhook_body(samples.W1_INBOUND_TEXT)
-    event_id = await world.ingest.execute(body, builders.sign(SECRET, body))
-    assert event_id is not None and world.factory.commits == 1
-    row = world.store.webhook_events[event_id]
-    assert (row.body, row.body_sha256, row.status, row.received_at) == (
-        body, hashlib.sha256(body).hexdigest(), "pending", T0)
-    [job] = world.store.jobs.pending()
-    assert (job.entrypoint, job.payload, job.dedupe_key) == (
-        PROCESS_WEBHOOK_JOB, {"event_id": str(event_id)}, f"webhook:{event_id}")
+    webhook_id = await world.ingest.execute(body, builders.sign(SECRET, body))
+    assert webhook_id is not None
+    row = world.store.webhook_events[webhook_id]
+    assert (row.body, row.body_sha256, row.status, row.received_at, row.sender_keys) == (
+        body, hashlib.sha256(body).hexdigest(), "pending", T0, (f"{PNID}:{USER}",))
+    assert world.store.jobs.jobs == [] and world.factory.commits == 0  # the inbox is the queue: no job row
 
 
 @pytest.mark.parametrize("signature", [None, "", "sha256=", "sha256=" + "0" * 64, "md5=abc"])
@@ -102,7 +121,7 @@ async def test_ingest_refuses_bad_signatures_and_stores_nothing(signature: str |
     body = builders.webhook_body(samples.W1_INBOUND_TEXT)
     with pytest.raises(InvalidWebhookSignature):
         await world.ingest.execute(body, signature)
-    assert world.store.webhook_events == {} and world.store.jobs.jobs == [] and world.factory.commits == 0
+    assert world.store.webhook_events == {}
 
 
 async def test_ingest_refuses_a_signature_over_other_bytes() -> None:
@@ -115,10 +134,15 @@ async def test_ingest_refuses_a_signature_over_other_bytes() -> None:
     assert world.store.webhook_events == {}
 
 
+async def test_statuses_name_no_sender_so_they_never_wait_for_one() -> None:
+    world = World()
+    webhook_id = await world.store_delivery(builders.status_update(PNID, "wamid.x", "read", USER))
+    assert webhook_id is not None and world.store.webhook_events[webhook_id].sender_keys == ()
+
+
 async def test_the_raw_sample_text_verifies_as_received() -> None:
     world = World()
-    raw = samples.W1_INBOUND_TEXT_RAW.encode()
-    assert await world.deliver(raw) == {"inbound": 1}
+    assert await world.deliver(samples.W1_INBOUND_TEXT_RAW.encode()) == {"inbound": 1}
 
 
 # --------------------------------------------------------------------------- inbound
@@ -137,19 +161,41 @@ async def test_inbound_text_creates_contact_message_and_opens_the_window() -> No
     assert message.occurred_at == at(1749416383)
     [conversation] = world.store.conversations.values()
     assert (conversation.contact_id, conversation.last_inbound_at) == (person.id, at(1749416383))
-    assert world.inbound_hooked == [message.wamid]
     [row] = world.store.webhook_events.values()
-    assert (row.status, row.summary, row.processed_at, row.attempts) == ("processed", {"inbound": 1}, T0, 1)
+    assert (row.status, row.summary, row.processed_at, row.attempts, row.lease_until) == (
+        "processed", {"inbound": 1}, T0, 1, None)
 
 
-async def test_the_same_event_processed_twice_has_its_effects_once() -> None:
+async def test_a_known_contact_without_a_name_takes_the_profile_name_and_keeps_a_given_one() -> None:
     world = World()
-    body = builders.webhook_body(samples.W1_INBOUND_TEXT)
-    event_id = await world.ingest.execute(body, builders.sign(SECRET, body))
-    assert event_id is not None
-    assert await world.process.execute(event_id) == {"inbound": 1}
-    assert await world.process.execute(event_id) == {}  # a retried job after success
-    assert len(world.inbound()) == 1 and world.inbound_hooked == [world.inbound()[0].wamid]
+    nameless, named = contact(ORG, USER), contact(ORG, "5511988887777")
+    named.name = "Maria (VIP)"
+    world.store.contacts.update({nameless.id: nameless, named.id: named})
+    payload = builders.batch(builders.inbound_text(PNID, USER, "a", name="Sheena"),
+                             builders.inbound_text(PNID, "5511988887777", "b", name="Maria"))
+    assert await world.deliver(payload) == {"inbound": 2}
+    assert (world.store.contacts[nameless.id].name, world.store.contacts[named.id].name) == ("Sheena", "Maria (VIP)")
+    assert len(world.store.contacts) == 2
+
+
+async def test_a_webhook_claimed_again_after_a_crash_has_its_effects_once() -> None:
+    world = World()
+    webhook_id = await world.store_delivery(samples.W1_INBOUND_TEXT)
+    assert webhook_id is not None
+    async with world.factory() as uow:  # a worker claimed it and died before marking it
+        await uow.webhook_events.claim(limit=10, now=T0, lease_until=T0 + timedelta(seconds=30))
+        await uow.commit()
+    assert (await world.process.execute()).claimed == 0  # leased to the dead worker
+    world.clock.advance(seconds=31)
+    assert (await world.process.execute()).claimed == 1
+    assert len(world.inbound()) == 1
+    row = world.store.webhook_events[webhook_id]
+    assert (row.status, row.attempts) == ("processed", 2)
+    # an earlier partial application (the effects committed, the mark not) is not applied twice either
+    row.status, row.lease_until = "pending", None
+    assert (await world.process.execute()).claimed == 1
+    assert len(world.inbound()) == 1 and row.summary == {"inbound": 1}
+    assert world.store.webhook_events[webhook_id].summary == {"duplicates": 1}
 
 
 async def test_identical_redeliveries_are_dropped_at_ingest() -> None:
@@ -167,7 +213,6 @@ async def test_the_same_wamid_in_another_delivery_is_a_duplicate() -> None:
     rebatched = builders.batch(payload, builders.inbound_text(PNID, USER, "second", timestamp=1749416390))
     assert await world.deliver(rebatched) == {"duplicates": 1, "inbound": 1}
     assert [m.content["text"] for m in world.inbound()] == ["hello", "second"]
-    assert len(world.inbound_hooked) == 2
     [conversation] = world.store.conversations.values()
     assert conversation.last_inbound_at == at(1749416390)
 
@@ -178,6 +223,34 @@ async def test_an_older_inbound_never_moves_the_window_back() -> None:
     await world.deliver(builders.inbound_text(PNID, USER, "old", timestamp=1749416000))
     [conversation] = world.store.conversations.values()
     assert conversation.last_inbound_at == at(1749416390)
+
+
+async def test_one_batch_applies_each_senders_messages_in_metas_order_whatever_the_arrival_order() -> None:
+    world = World()
+    order = [3, 1, 4, 2]  # arrival order; the timestamps say 1, 2, 3, 4
+    for i in order:
+        await world.store_delivery(builders.inbound_text(PNID, USER, f"m{i}", timestamp=1749416000 + i))
+        await world.store_delivery(builders.inbound_text(PNID, "5511988887777", f"o{i}", timestamp=1749416000 + i))
+    assert (await world.process.execute()).claimed == 8
+    stored = sorted(world.inbound(), key=lambda m: world.store.message_seq[m.id])
+    assert [m.content["text"] for m in stored if m.content["text"].startswith("m")] == ["m1", "m2", "m3", "m4"]
+    assert [m.content["text"] for m in stored if m.content["text"].startswith("o")] == ["o1", "o2", "o3", "o4"]
+
+
+async def test_a_senders_later_webhook_waits_while_an_earlier_one_is_leased() -> None:
+    world = World()
+    first = await world.store_delivery(builders.inbound_text(PNID, USER, "first", timestamp=1749416001))
+    async with world.factory() as uow:  # another worker holds the sender's first webhook
+        [held] = await uow.webhook_events.claim(limit=1, now=T0, lease_until=T0 + timedelta(seconds=30))
+        await uow.commit()
+    assert held.id == first
+    await world.store_delivery(builders.inbound_text(PNID, USER, "second", timestamp=1749416002))
+    await world.store_delivery(builders.inbound_text(PNID, "5511988887777", "other", timestamp=1749416003))
+    assert (await world.process.execute()).claimed == 1  # only the other sender's
+    assert [m.content["text"] for m in world.inbound()] == ["other"]
+    world.clock.advance(seconds=31)  # the holder died: its lease ran out, both are applied in order
+    assert (await world.process.execute()).claimed == 2
+    assert [m.content["text"] for m in world.inbound()] == ["first", "second", "other"]
 
 
 @pytest.mark.parametrize(("sample", "expected"), [
@@ -192,8 +265,7 @@ async def test_an_older_inbound_never_moves_the_window_back() -> None:
 ], ids=["w3", "w4", "w12", "w6"])
 async def test_samples_are_stored_with_their_type_and_content(sample: dict, expected: tuple) -> None:  # type: ignore[type-arg]
     world = World()
-    pnid = sample["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"]
-    world.number.phone_number_id = pnid
+    world.number.phone_number_id = sample["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"]
     assert await world.deliver(sample) == {"inbound": 1}
     [message] = world.inbound()
     assert (message.type, message.content) == expected
@@ -213,8 +285,6 @@ async def test_unknown_phone_number_id_is_recorded_unroutable() -> None:
                              builders.inbound_text(PNID, USER, "mine"))
     assert await world.deliver(payload) == {"unroutable": 2, "inbound": 1}
     assert [m.content["text"] for m in world.inbound()] == ["mine"]
-    [row] = world.store.webhook_events.values()
-    assert (row.status, row.summary) == ("processed", {"unroutable": 2, "inbound": 1})
 
 
 async def test_value_level_errors_are_counted() -> None:
@@ -224,10 +294,36 @@ async def test_value_level_errors_are_counted() -> None:
 
 async def test_unparseable_bodies_are_processed_with_nothing_to_do() -> None:
     world = World()
-    body = b"this is not json"
-    event_id = await world.ingest.execute(body, builders.sign(SECRET, body))
-    assert event_id is not None and await world.process.execute(event_id) == {}
-    assert world.store.webhook_events[event_id].status == "processed"
+    assert await world.deliver(b"this is not json") == {}
+    assert next(iter(world.store.webhook_events.values())).status == "processed"
+
+
+# --------------------------------------------------------------------------- a poison event stays alone
+
+
+async def test_a_poison_message_fails_alone_and_the_rest_of_its_batch_is_applied() -> None:
+    world = World(poison="boom")
+    mixed = builders.batch(builders.inbound_text(PNID, USER, "fine", timestamp=1749416001),
+                           builders.inbound_text(PNID, "5511988887777", "boom", timestamp=1749416002))
+    mixed_id = await world.store_delivery(mixed)
+    others = [await world.store_delivery(builders.inbound_text(PNID, f"55119{i:08d}", f"ok {i}")) for i in range(5)]
+    batch = await world.process.execute()
+    assert (batch.claimed, batch.events, batch.failed) == (6, 7, 1)
+    assert sorted(m.content["text"] for m in world.inbound()) == ["fine", *(f"ok {i}" for i in range(5))]
+    row = world.store.webhook_events[mixed_id]  # type: ignore[index]
+    assert (row.status, row.summary) == ("processed", {"inbound": 1, "failed": 1})
+    assert row.last_error is not None and "ValueError: poison" in row.last_error
+    assert all(world.store.webhook_events[i].summary == {"inbound": 1} for i in others)  # type: ignore[index]
+
+
+async def test_a_webhook_whose_every_event_fails_is_dead_and_never_claimed_again() -> None:
+    world = World(poison="boom")
+    webhook_id = await world.store_delivery(builders.inbound_text(PNID, USER, "boom"))
+    assert (await world.process.execute()).failed == 1
+    row = world.store.webhook_events[webhook_id]  # type: ignore[index]
+    assert (row.status, row.summary) == ("dead", {"failed": 1})
+    world.clock.advance(minutes=5)
+    assert (await world.process.execute()).claimed == 0
 
 
 # --------------------------------------------------------------------------- statuses
@@ -236,15 +332,27 @@ async def test_unparseable_bodies_are_processed_with_nothing_to_do() -> None:
 async def test_statuses_out_of_order_end_read_with_one_history_entry_each() -> None:
     world = World()
     message = world.queue_outbound(status="sent", wamid="wamid.out1", sent_at=at(100))
+    outcomes = []
     for status, stamp in (("read", 300), ("sent", 100), ("delivered", 200), ("read", 300), ("delivered", 200)):
-        await world.deliver(builders.status_update(PNID, "wamid.out1", status, USER, timestamp=stamp))
+        outcomes.append(await world.deliver(builders.status_update(PNID, "wamid.out1", status, USER,
+                                                                   timestamp=stamp)))
     stored = world.store.messages[message.id]
-    assert (stored.status, stored.sent_at, stored.delivered_at, stored.read_at) == (
-        "read", at(100), at(200), at(300))
+    assert (stored.status, stored.sent_at, stored.delivered_at, stored.read_at, stored.confirmed_at) == (
+        "read", at(100), at(200), at(300), T0)
     assert world.store.history(message.id) == [StatusEvent(status="read", occurred_at=at(300)),
                                               StatusEvent(status="sent", occurred_at=at(100)),
                                               StatusEvent(status="delivered", occurred_at=at(200))]
-    assert world.status_hooked == [(message.id, "read")]  # only the change fires hooks
+    assert outcomes == [{"statuses": 1}, {"statuses": 1}, {"statuses": 1}, None, None]
+
+
+async def test_many_statuses_of_one_message_in_one_batch_end_at_the_highest() -> None:
+    world = World()
+    message = world.queue_outbound(status="sent", wamid="wamid.batched", sent_at=at(100))
+    payload = builders.batch(*(builders.status_update(PNID, "wamid.batched", s, USER, timestamp=t)
+                               for s, t in (("read", 300), ("delivered", 200), ("read", 300))))
+    assert await world.deliver(payload) == {"statuses": 2, "duplicates": 1}
+    stored = world.store.messages[message.id]
+    assert (stored.status, stored.delivered_at, stored.read_at) == ("read", at(200), at(300))
 
 
 async def test_failed_status_is_terminal_and_keeps_its_error() -> None:
@@ -259,7 +367,6 @@ async def test_failed_status_is_terminal_and_keeps_its_error() -> None:
     assert (stored.status, stored.error_code, stored.error_title, stored.failed_at) == (
         "failed", 131049, "Not delivered to maintain healthy ecosystem engagement.", at(200))
     assert [e.status for e in world.store.history(message.id)] == ["failed", "read"]
-    assert world.status_hooked == [(message.id, "failed")]
 
 
 async def test_a_lost_send_response_is_reconciled_by_our_message_id() -> None:
@@ -269,9 +376,8 @@ async def test_a_lost_send_response_is_reconciled_by_our_message_id() -> None:
     assert await world.deliver(payload) == {"statuses": 1}
     stored = world.store.messages[message.id]
     assert (stored.wamid, stored.status, stored.delivered_at) == ("wamid.meta", "delivered", at(500))
-    # later webhooks find it by wamid alone
     assert await world.deliver(builders.status_update(PNID, "wamid.meta", "read", USER, timestamp=600)) == {
-        "statuses": 1}
+        "statuses": 1}  # later webhooks find it by wamid alone
     assert world.store.messages[message.id].status == "read"
 
 
@@ -323,6 +429,17 @@ async def test_a_batch_of_entries_changes_and_messages_is_all_handled() -> None:
     assert len(world.store.conversations) == 2
 
 
+async def test_a_large_backlog_is_applied_in_batches_of_the_configured_size() -> None:
+    world = World(batch_size=7)
+    for i in range(20):
+        await world.store_delivery(builders.inbound_text(PNID, f"55119{i:08d}", f"hi {i}"))
+    claimed = []
+    while (batch := await world.process.execute()).claimed:
+        claimed.append(batch.claimed)
+    assert claimed == [7, 7, 6] and len(world.inbound()) == 20
+    assert {r.status for r in world.store.webhook_events.values()} == {"processed"}
+
+
 SAMPLE_EFFECTS = {
     "W1_INBOUND_TEXT": {"inbound": 1}, "W2_INBOUND_REPLY": {"inbound": 1}, "W3_BUTTON_REPLY": {"inbound": 1},
     "W4_LIST_REPLY": {"inbound": 1}, "W5_TEMPLATE_QUICK_REPLY": {"inbound": 1}, "W6_INBOUND_IMAGE": {"inbound": 1},
@@ -341,9 +458,7 @@ async def test_each_raw_sample_has_the_expected_effect(name: str) -> None:
     sample = getattr(samples, name)
     value = sample["entry"][0]["changes"][0]["value"]
     world.number.phone_number_id = value["metadata"]["phone_number_id"]
-    tracked = None
-    if name in SAMPLE_STATUS:
-        tracked = world.queue_outbound(wamid=value["statuses"][0]["id"])
+    tracked = world.queue_outbound(wamid=value["statuses"][0]["id"]) if name in SAMPLE_STATUS else None
     assert await world.deliver(getattr(samples, name + "_RAW").encode()) == SAMPLE_EFFECTS[name]
     if tracked is not None:
         status, code = SAMPLE_STATUS[name]
@@ -353,48 +468,4 @@ async def test_each_raw_sample_has_the_expected_effect(name: str) -> None:
     if SAMPLE_EFFECTS[name] == {"inbound": 1}:
         [message] = world.inbound()
         assert message.wamid == value["messages"][0]["id"]
-        assert world.store.contacts[message.contact_id].whatsapp_id == value["messages"][0]["from"]
-
-
-# --------------------------------------------------------------------------- stalled webhooks get their job again
-
-
-async def test_a_webhook_pending_long_after_it_arrived_is_requeued_once_and_then_processed() -> None:
-    from datetime import timedelta
-
-    from application.use_cases.whatsapp.requeue_webhooks import RequeueStalledWebhooks
-
-    world = World()
-    requeue = RequeueStalledWebhooks(uow=world.factory, clock=world.clock, stalled_after=timedelta(minutes=2))
-    body = builders.webhook_body(samples.W1_INBOUND_TEXT)
-    event_id = await world.ingest.execute(body, builders.sign(SECRET, body))
-    assert event_id is not None
-    world.clock.advance(minutes=5)
-    assert await requeue.execute() == 0  # its job is still queued: the dedupe key leaves it alone
-    world.store.jobs.take(PROCESS_WEBHOOK_JOB)  # the job went missing without processing the event
-    world.clock.advance(seconds=30)
-    recent = builders.webhook_body(builders.inbound_text(PNID, USER, "just now"))
-    recent_id = await world.ingest.execute(recent, builders.sign(SECRET, recent))
-    world.store.jobs.take(PROCESS_WEBHOOK_JOB)  # also jobless, but only just received: not stalled yet
-    assert await requeue.execute() == 1
-    [job] = world.store.jobs.take(PROCESS_WEBHOOK_JOB)
-    assert (job.payload, job.dedupe_key) == ({"event_id": str(event_id)}, f"webhook:{event_id}")
-    await world.process.execute(event_id)
-    assert world.store.webhook_events[event_id].status == "processed"
-    assert [m.wamid for m in world.inbound()] == [samples.W1_INBOUND_TEXT["entry"][0]["changes"][0]["value"]
-                                                 ["messages"][0]["id"]]
-    world.clock.advance(minutes=5)
-    assert await requeue.execute() == 1  # now the recent one is stalled; the processed one never again
-    [job] = world.store.jobs.take(PROCESS_WEBHOOK_JOB)
-    assert job.payload == {"event_id": str(recent_id)}
-
-
-async def test_an_event_is_marked_processed_in_the_same_transaction_as_its_effects() -> None:
-    world = World()
-    summary = await world.deliver(samples.W1_INBOUND_TEXT)
-    assert summary == {"inbound": 1}
-    # one commit to store it, one for the organization's effects together with the mark: no window in which the
-    # effects are committed and the event still looks pending (or the other way round)
-    assert world.factory.commits == 2
-    [row] = world.store.webhook_events.values()
-    assert (row.status, row.summary) == ("processed", {"inbound": 1})
+        assert world.store.contacts[message.contact_id].whatsapp_id == value["messages"][0]["from"]  # type: ignore[index]
