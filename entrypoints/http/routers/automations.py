@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 from uuid import UUID
 
 from dependency_injector.wiring import Provide, inject
@@ -30,6 +30,7 @@ from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.automations import (
     AutomationCreateIn,
     AutomationOut,
+    AutomationPhaseName,
     AutomationStatsOut,
     RecipientOut,
     RecipientStateName,
@@ -120,7 +121,7 @@ async def automation_stats(actor: CurrentActor, automation_id: UUID,
         sent=counts.sent, delivered=counts.delivered, read=counts.read, replied=counts.replied,
         completed=counts.completed, failed=counts.failed, skipped=counts.skipped, started_at=automation.started_at,
         finished_at=automation.finished_at, messages_per_second=progress.accepted_per_second,
-        paused_reason=automation.paused_reason, phase=automation.phase, dispatched=counts.dispatched,
+        paused_reason=automation.paused_reason, phase=cast(AutomationPhaseName, automation.phase), dispatched=counts.dispatched,
         accepted=counts.accepted, dispatched_per_second=progress.dispatched_per_second,
         dispatch_finished_at=automation.dispatch_finished_at)
 
