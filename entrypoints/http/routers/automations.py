@@ -121,8 +121,8 @@ async def automation_stats(actor: CurrentActor, automation_id: UUID,
         sent=counts.sent, delivered=counts.delivered, read=counts.read, replied=counts.replied,
         completed=counts.completed, failed=counts.failed, skipped=counts.skipped, started_at=automation.started_at,
         finished_at=automation.finished_at, messages_per_second=progress.accepted_per_second,
-        paused_reason=automation.paused_reason, phase=cast(AutomationPhaseName, automation.phase), dispatched=counts.dispatched,
-        accepted=counts.accepted, dispatched_per_second=progress.dispatched_per_second,
+        paused_reason=automation.paused_reason, phase=cast(AutomationPhaseName, automation.phase),
+        dispatched=counts.dispatched, accepted=counts.accepted, dispatched_per_second=progress.dispatched_per_second,
         dispatch_finished_at=automation.dispatch_finished_at)
 
 
