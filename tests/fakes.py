@@ -124,13 +124,29 @@ class FakeMailer(Mailer):
 
 
 class FakePasswordHasher(PasswordHasher):
+    """Counts what a real hasher would spend: ``hashes`` computed and ``verifies`` run."""
+
     PREFIX = "fake$"
 
-    async def hash(self, password: str) -> str:
+    def __init__(self) -> None:
+        self.hashes = self.verifies = 0
+        self._dummy: str | None = None
+
+    def _digest(self, password: str) -> str:
         return self.PREFIX + hashlib.sha256(password.encode("utf-8")).hexdigest()
 
+    async def hash(self, password: str) -> str:
+        self.hashes += 1
+        return self._digest(password)
+
     async def verify(self, password_hash: str, password: str) -> bool:
-        return hmac.compare_digest(password_hash.encode("utf-8"), (await self.hash(password)).encode("utf-8"))
+        self.verifies += 1
+        return hmac.compare_digest(password_hash.encode("utf-8"), self._digest(password).encode("utf-8"))
+
+    async def dummy_hash(self) -> str:
+        if self._dummy is None:
+            self._dummy = await self.hash(secrets.token_urlsafe(16))
+        return self._dummy
 
 
 class FakeAccessTokenService(AccessTokenService):

@@ -145,6 +145,11 @@ class PasswordHasher(Protocol):
     async def verify(self, password_hash: str, password: str) -> bool:
         """Constant-time verification off the event loop; False on any mismatch."""
 
+    @abstractmethod
+    async def dummy_hash(self) -> str:
+        """A hash of an unguessable password, computed once per hasher (so once per process): verifying an
+        unknown account's password against it costs one verification, like a wrong password."""
+
 
 class AccessTokenService(Protocol):
     @abstractmethod

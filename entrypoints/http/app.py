@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         await container.init_resources()  # type: ignore[misc]
         try:
             await container.check_vault_seal()  # refuse to serve when a stored row needs an unloaded master key
+            await container.hasher().dummy_hash()  # login's unknown-email path then costs one verify, no hash
             yield
         finally:
             await container.shutdown_resources()  # type: ignore[misc]

@@ -200,6 +200,38 @@ async def test_wrong_password_and_unknown_email_are_indistinguishable(app: FastA
             {k: v for k, v in unknown.headers.items() if k not in {"content-length", "x-request-id"}}
 
 
+class CountingArgon2:
+    """Wraps the app's real argon2 hasher to count the hashes and verifications it computes."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.hashes, self.verifies = inner, 0, 0
+
+    def hash(self, password: str) -> str:
+        self.hashes += 1
+        return str(self.inner.hash(password))
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        self.verifies += 1
+        return bool(self.inner.verify(password_hash, password))
+
+
+async def test_an_unknown_email_costs_one_argon2_verification_and_no_hash(app: FastAPI) -> None:
+    hasher = app.state.container.hasher()
+    counting = CountingArgon2(hasher._argon2)
+    hasher._argon2 = counting
+    try:
+        async with http_client(app) as client:
+            body = {"email": unique_email("ghost"), "password": "not it at all"}
+            _assert_401(await client.post(f"{API}/auth/login", json=body), "invalid_credentials")
+            hashes, verifies = counting.hashes, counting.verifies  # the process's dummy hash exists from here on
+            for _ in range(3):
+                body = {"email": unique_email("ghost"), "password": "not it at all"}
+                _assert_401(await client.post(f"{API}/auth/login", json=body), "invalid_credentials")
+    finally:
+        hasher._argon2 = counting.inner
+    assert (counting.hashes - hashes, counting.verifies - verifies) == (0, 3)
+
+
 async def test_five_failures_throttle_even_the_right_password(app: FastAPI) -> None:
     async with http_client(app) as client:
         account = await register(client)
