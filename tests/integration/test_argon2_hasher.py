@@ -74,5 +74,6 @@ async def test_the_dummy_hash_is_computed_once_and_matches_no_password() -> None
     hasher._argon2 = Recording()  # type: ignore[assignment]
     assert [await hasher.dummy_hash() for _ in range(3)] == [dummy] * 3
     assert computed == []  # kept for the hasher's lifetime, never recomputed
+    hasher._argon2 = real
     assert dummy.startswith("$argon2id$")
     assert not any([await hasher.verify(dummy, guess) for guess in ("", "password", "pytake")])
