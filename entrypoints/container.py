@@ -209,7 +209,7 @@ class Container(containers.DeclarativeContainer):
     get_current_user = providers.Factory(GetCurrentUser, uow=uow)
     authenticate = providers.Factory(AuthenticateRequest, uow=uow, tokens=tokens, clock=clock)
     request_password_reset = providers.Factory(RequestPasswordReset, uow=uow, clock=clock, policy=auth_policy)
-    reset_password = providers.Factory(ResetPassword, uow=uow, hasher=hasher, clock=clock)
+    reset_password = providers.Factory(ResetPassword, uow=uow, hasher=hasher, clock=clock, policy=auth_policy)
 
     # users
     list_users = providers.Factory(ListUsers, uow=uow)

@@ -34,6 +34,7 @@ from application.ports.identity import (
     RefreshTokenRecord,
     SessionRepository,
     UserRepository,
+    seconds_left,
 )
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from domain.contacts import Contact, ContactAlreadyExists
@@ -484,8 +485,9 @@ class FakeLoginThrottle(_Repo, LoginThrottle):
         if row.count >= limit:
             row.blocked_until = now + timedelta(seconds=min(60 * 2 ** (row.count - limit), 15 * 60))
 
-    async def record_hit(self, key: str, now: datetime, *, limit: int, window_seconds: int) -> bool:
-        return self._count(key, now, window_seconds).count <= limit
+    async def count_hit(self, key: str, now: datetime, *, limit: int, window_seconds: int) -> int:
+        row = self._count(key, now, window_seconds)
+        return seconds_left(row.count, limit, row.window_start + timedelta(seconds=window_seconds), now)
 
     async def clear(self, key: str) -> None:
         self._db.throttle.pop(key, None)
@@ -500,6 +502,10 @@ class FakePasswordResetTokenRepository(_Repo, PasswordResetTokenRepository):
             if row.user_id == user_id and row.used_at is None:
                 row.used_at = now
         self._db.reset_tokens[token_hash] = ResetTokenRow(token_id, user_id, token_hash, now, expires_at)
+
+    async def owner_of_valid(self, token_hash: str, now: datetime) -> UUID | None:
+        row = self._db.reset_tokens.get(token_hash)
+        return row.user_id if row is not None and row.used_at is None and row.expires_at > now else None
 
     async def consume(self, token_hash: str, now: datetime) -> UUID | None:
         row = self._db.reset_tokens.get(token_hash)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,8 +108,16 @@ class SessionRepository(Protocol):
     async def is_access_token_denied(self, jti: str) -> bool: ...
 
 
+def seconds_left(count: int, limit: int, window_end: datetime, now: datetime) -> int:
+    """What ``LoginThrottle.count_hit`` answers: 0 within the limit, else the whole seconds until the window ends."""
+    if count <= limit:
+        return 0
+    return max(1, math.ceil((window_end - now).total_seconds()))
+
+
 class LoginThrottle(Protocol):
-    """Failure counters kept in the database so limits hold across replicas."""
+    """Counters kept in the database so limits hold across replicas: login failures, password-reset requests,
+    provider checks of a secret..."""
 
     @abstractmethod
     async def blocked_for(self, key: str, now: datetime) -> int:
@@ -118,8 +127,9 @@ class LoginThrottle(Protocol):
     async def record_failure(self, key: str, now: datetime, *, limit: int, window_seconds: int) -> None: ...
 
     @abstractmethod
-    async def record_hit(self, key: str, now: datetime, *, limit: int, window_seconds: int) -> bool:
-        """Count one event; True while the key stays within ``limit`` events per window."""
+    async def count_hit(self, key: str, now: datetime, *, limit: int, window_seconds: int) -> int:
+        """Count one event in the key's fixed window: 0 while the key stays within ``limit`` events per window,
+        else the seconds until the window ends (a Retry-After)."""
 
     @abstractmethod
     async def clear(self, key: str) -> None: ...
@@ -130,6 +140,11 @@ class PasswordResetTokenRepository(Protocol):
     async def add(self, *, token_id: UUID, user_id: UUID, token_hash: str, now: datetime,
                   expires_at: datetime) -> None:
         """Stores a token and invalidates the user's older unused tokens."""
+
+    @abstractmethod
+    async def owner_of_valid(self, token_hash: str, now: datetime) -> UUID | None:
+        """The user id of an unused, unexpired token (None otherwise), without burning it; the token stays locked
+        until the transaction ends, so a concurrent reset with it waits and then finds it used."""
 
     @abstractmethod
     async def consume(self, token_hash: str, now: datetime) -> UUID | None:

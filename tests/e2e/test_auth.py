@@ -541,13 +541,47 @@ async def test_a_newer_reset_request_invalidates_the_older_token(client: httpx.A
     assert ok.status_code == 200, ok.text
 
 
-async def test_forgot_password_over_the_hourly_limit_answers_the_same_without_mail(
-        client: httpx.AsyncClient, database_url: str, mailbox: Path) -> None:
-    account = await register(client)
-    answers = [await client.post(f"{API}/auth/forgot-password", json={"email": account.email}) for _ in range(4)]
-    assert {r.status_code for r in answers} == {200}
-    assert len({r.text for r in answers}) == 1
+async def test_forgot_password_over_the_hourly_limit_is_429_without_mail(app: FastAPI, database_url: str,
+                                                                         mailbox: Path) -> None:
+    async with http_client(app) as client:
+        account = await register(client)
+        answers = [await client.post(f"{API}/auth/forgot-password", json={"email": account.email})
+                   for _ in range(4)]
+        ghost = unique_email("ghost")
+        ghosts = [await client.post(f"{API}/auth/forgot-password", json={"email": ghost}) for _ in range(4)]
+    assert [r.status_code for r in answers] == [r.status_code for r in ghosts] == [200, 200, 200, 429]
+    assert len({r.text for r in answers[:3]}) == 1
+    for throttled in (answers[3], ghosts[3]):  # an unknown email is throttled alike: the 429 reveals nothing
+        assert_error_shape(throttled, 429, "too_many_password_resets")
+        assert 3500 < int(throttled.headers["Retry-After"]) <= 3600
+    assert answers[3].json() == ghosts[3].json()
     assert len(await emails_to(database_url, mailbox, account.email)) == 3
+
+
+async def test_forgot_password_is_throttled_per_client_address(app: FastAPI) -> None:
+    async with http_client(app) as client:
+        answers = [await client.post(f"{API}/auth/forgot-password", json={"email": unique_email("guess")})
+                   for _ in range(21)]
+    assert [r.status_code for r in answers] == [200] * 20 + [429]
+    assert_error_shape(answers[-1], 429, "too_many_password_resets")
+    assert int(answers[-1].headers["Retry-After"]) > 0
+
+
+async def test_reset_password_attempts_are_throttled_per_client_address_and_cost_no_hash(app: FastAPI) -> None:
+    hasher = app.state.container.hasher()
+    counting = CountingArgon2(hasher._argon2)
+    hasher._argon2 = counting
+    try:
+        async with http_client(app) as client:
+            answers = [await client.post(f"{API}/auth/reset-password", json={
+                "token": secrets.token_urlsafe(32), "new_password": NEW_PASSWORD}) for _ in range(11)]
+    finally:
+        hasher._argon2 = counting.inner
+    assert [r.status_code for r in answers] == [400] * 10 + [429]
+    assert_error_shape(answers[0], 400, "invalid_reset_token")
+    body = assert_error_shape(answers[-1], 429, "too_many_password_resets")
+    assert 0 < int(answers[-1].headers["Retry-After"]) <= 15 * 60 and NEW_PASSWORD not in str(body)
+    assert counting.hashes == 0  # no token was valid: nothing was hashed
 
 
 # --- role changes apply at once -------------------------------------------------------------------------------

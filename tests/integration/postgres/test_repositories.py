@@ -112,8 +112,10 @@ async def test_throttle_counts_every_concurrent_failure(uow_factory: SqlAlchemyU
 
     await asyncio.gather(*(fail() for _ in range(20)))
     async with uow_factory() as uow:
-        assert await uow.login_throttle.record_hit(key, now, limit=21, window_seconds=900) is True
-        assert await uow.login_throttle.record_hit(key, now, limit=21, window_seconds=900) is False
+        assert await uow.login_throttle.count_hit(key, now, limit=21, window_seconds=900) == 0
+        assert await uow.login_throttle.count_hit(key, now, limit=21, window_seconds=900) == 900
+        later = now + timedelta(seconds=899.5)
+        assert await uow.login_throttle.count_hit(key, later, limit=21, window_seconds=900) == 1
         assert await uow.login_throttle.blocked_for(key, now) == 0
         await uow.login_throttle.record_failure(key, now, limit=5, window_seconds=900)
         assert await uow.login_throttle.blocked_for(key, now) > 0
