@@ -195,6 +195,7 @@ class SessionRow:
     expires_at: datetime
     revoked_at: datetime | None = None
     revoked_reason: str | None = None
+    strict_rotation: bool = False
 
 
 @dataclass
@@ -417,20 +418,27 @@ class FakeSessionRepository(_Repo, SessionRepository):
         if session is None or not self._visible(session.organization_id):
             return None
         return RefreshTokenRecord(id=row.id, session_id=row.session_id, user_id=session.user_id,
-                                  organization_id=session.organization_id, used_at=row.used_at,
-                                  revoked_at=session.revoked_at, expires_at=row.expires_at)
+                                  organization_id=session.organization_id, parent_id=row.parent_id,
+                                  used_at=row.used_at, revoked_at=session.revoked_at, expires_at=row.expires_at,
+                                  strict_rotation=session.strict_rotation)
 
-    async def consume_refresh_token(self, token_hash: str, now: datetime) -> RefreshTokenRecord | None:
-        row = self._db.refresh_tokens.get(token_hash)
-        if row is None or row.used_at is not None or row.expires_at <= now:
-            return None
-        row.used_at = now  # like the adapter: marked used even when its session turns out revoked
-        record = self._record(row)
-        return record if record is not None and record.revoked_at is None else None
-
-    async def find_refresh_token(self, token_hash: str) -> RefreshTokenRecord | None:
-        row = self._db.refresh_tokens.get(token_hash)
+    async def find_refresh_token(self, token_hash: str, *, lock_family: bool = False) -> RefreshTokenRecord | None:
+        row = self._db.refresh_tokens.get(token_hash)  # one unit of work at a time: nothing to lock
         return self._record(row) if row is not None else None
+
+    async def mark_refresh_token_used(self, token_id: UUID, now: datetime) -> None:
+        for row in self._db.refresh_tokens.values():
+            if row.id == token_id and row.used_at is None:
+                row.used_at = now
+
+    async def discard_pending_children(self, session_id: UUID, parent_id: UUID) -> None:
+        self._db.refresh_tokens = {h: row for h, row in self._db.refresh_tokens.items() if not (
+            row.session_id == session_id and row.parent_id == parent_id and row.used_at is None)}
+
+    async def make_rotation_strict(self, session_id: UUID) -> None:
+        session = self._db.sessions.get(session_id)
+        if session is not None:
+            session.strict_rotation = True
 
     def _revoke(self, session: SessionRow, now: datetime, reason: str) -> None:
         if session.revoked_at is None and self._visible(session.organization_id):

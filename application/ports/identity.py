@@ -31,13 +31,17 @@ class IssuedAccessToken:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RefreshTokenRecord:
+    """A refresh token with what its family (session) says about it."""
+
     id: UUID
     session_id: UUID
     user_id: UUID
     organization_id: UUID
-    used_at: datetime | None
-    revoked_at: datetime | None
+    parent_id: UUID | None  # None: the family's login token
+    used_at: datetime | None  # first presented at
+    revoked_at: datetime | None  # of the family
     expires_at: datetime
+    strict_rotation: bool  # the family's client has presented a rotated token
 
 
 class OrganizationRepository(Protocol):
@@ -86,11 +90,20 @@ class SessionRepository(Protocol):
     ) -> None: ...
 
     @abstractmethod
-    async def consume_refresh_token(self, token_hash: str, now: datetime) -> RefreshTokenRecord | None:
-        """Atomically mark an unused, unrevoked, unexpired token used; None when that is not possible."""
+    async def find_refresh_token(self, token_hash: str, *, lock_family: bool = False) -> RefreshTokenRecord | None:
+        """With ``lock_family`` the token and its session stay locked until the transaction ends: refreshes of one
+        family run one after the other, each seeing what the one before committed."""
 
     @abstractmethod
-    async def find_refresh_token(self, token_hash: str) -> RefreshTokenRecord | None: ...
+    async def mark_refresh_token_used(self, token_id: UUID, now: datetime) -> None:
+        """Records the first presentation (a later one keeps the first time)."""
+
+    @abstractmethod
+    async def discard_pending_children(self, session_id: UUID, parent_id: UUID) -> None:
+        """Deletes the children of ``parent_id`` never presented: a family keeps one pending child per token."""
+
+    @abstractmethod
+    async def make_rotation_strict(self, session_id: UUID) -> None: ...
 
     @abstractmethod
     async def revoke_session(self, session_id: UUID, now: datetime, reason: str) -> None: ...

@@ -24,6 +24,7 @@ from tests.e2e.support import (
     claims_of,
     create_user,
     emails_to,
+    fetch,
     forge,
     header_of,
     http_client,
@@ -393,25 +394,73 @@ async def test_malformed_authorization_headers(client: httpx.AsyncClient, header
 
 # --- refresh --------------------------------------------------------------------------------------------------
 
-async def test_refresh_rotates_and_a_reused_token_revokes_the_family(client: httpx.AsyncClient) -> None:
-    account = await register(client)
-    first = await client.post(f"{API}/auth/refresh", json={"refresh_token": account.refresh_token})
-    assert first.status_code == 200, first.text
-    body = first.json()
-    assert set(body) == {"access_token", "refresh_token", "token_type"} and body["token_type"] == "bearer"
-    new_access, new_refresh = body["access_token"], body["refresh_token"]
-    assert new_refresh != account.refresh_token
-    assert claims_of(new_access)["sid"] == claims_of(account.access_token)["sid"]
-    assert (await _me(client, new_access)).status_code == 200
+async def _refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post(f"{API}/auth/refresh", json={"refresh_token": token})
 
-    reused = await client.post(f"{API}/auth/refresh", json={"refresh_token": account.refresh_token})
-    _assert_401(reused, "refresh_token_reused")
-    # theft detection: the whole family is revoked, including the token issued by the rotation
-    _assert_401(await client.post(f"{API}/auth/refresh", json={"refresh_token": new_refresh}))
-    _assert_401(await _me(client, new_access), "token_revoked")
-    _assert_401(await _me(client, account.access_token), "token_revoked")
+
+async def _family_rows(database_url: str, access_token: str) -> int:
+    rows = await fetch(database_url, "SELECT count(*) AS n FROM refresh_tokens WHERE session_id = $1",
+                       uuid.UUID(claims_of(access_token)["sid"]))
+    return int(rows[0]["n"])
+
+
+async def test_a_contract_client_refreshing_with_its_login_token_stays_signed_in(client: httpx.AsyncClient,
+                                                                                  database_url: str) -> None:
+    account = await register(client)
+    accesses = []
+    for _ in range(5):  # a client written to the contract reads only access_token and keeps its login token
+        response = await _refresh(client, account.refresh_token)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert set(body) == {"access_token", "refresh_token", "token_type"} and body["token_type"] == "bearer"
+        assert body["refresh_token"] != account.refresh_token
+        assert claims_of(body["access_token"])["sid"] == claims_of(account.access_token)["sid"]
+        accesses.append(body["access_token"])
+    for access in [account.access_token, *accesses]:
+        me = await _me(client, access)
+        assert me.status_code == 200 and me.json()["user"]["id"] == account.user["id"]
+    assert await _family_rows(database_url, account.access_token) == 2  # login token + one pending child
+
+    assert (await client.post(f"{API}/auth/logout", headers=bearer(accesses[-1]))).status_code == 204
+    _assert_401(await _refresh(client, account.refresh_token))
+    _assert_401(await _me(client, accesses[0]), "token_revoked")
+
+
+async def test_a_rotating_client_that_replays_an_old_token_gets_its_family_revoked(client: httpx.AsyncClient) -> None:
+    account = await register(client)
+    first = await _refresh(client, account.refresh_token)
+    assert first.status_code == 200, first.text
+    second = await _refresh(client, first.json()["refresh_token"])  # the client rotates: strict from here on
+    assert second.status_code == 200, second.text
+    current_access, current_refresh = second.json()["access_token"], second.json()["refresh_token"]
+    assert (await _me(client, current_access)).status_code == 200
+
+    _assert_401(await _refresh(client, account.refresh_token), "refresh_token_reused")
+    # theft detection: the whole family is revoked, including the newest token and every access token
+    _assert_401(await _refresh(client, current_refresh))
+    for access in (account.access_token, first.json()["access_token"], current_access):
+        _assert_401(await _me(client, access), "token_revoked")
     # other sessions of the same user are untouched
     assert (await login(client, account.email)).user["id"] == account.user["id"]
+
+
+async def test_a_rotating_client_replaying_its_previous_rotated_token_is_caught_too(client: httpx.AsyncClient) -> None:
+    account = await register(client)
+    first = (await _refresh(client, account.refresh_token)).json()
+    second = (await _refresh(client, first["refresh_token"])).json()
+    assert (await _refresh(client, second["refresh_token"])).status_code == 200
+    _assert_401(await _refresh(client, first["refresh_token"]), "refresh_token_reused")
+    _assert_401(await _me(client, second["access_token"]), "token_revoked")
+
+
+async def test_logout_ends_a_rotating_family(client: httpx.AsyncClient) -> None:
+    account = await register(client)
+    first = (await _refresh(client, account.refresh_token)).json()
+    second = (await _refresh(client, first["refresh_token"])).json()
+    assert (await client.post(f"{API}/auth/logout", headers=bearer(second["access_token"]))).status_code == 204
+    for token in (account.refresh_token, first["refresh_token"], second["refresh_token"]):
+        _assert_401(await _refresh(client, token))
+    _assert_401(await _me(client, second["access_token"]), "token_revoked")
 
 
 async def test_refresh_chain_keeps_working_while_each_token_is_used_once(client: httpx.AsyncClient) -> None:

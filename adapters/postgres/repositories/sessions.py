@@ -24,15 +24,16 @@ from application.ports.identity import (
     seconds_left,
 )
 
-_TOKEN_COLUMNS = (refresh_tokens.c.id, refresh_tokens.c.session_id, refresh_tokens.c.used_at,
-                  refresh_tokens.c.expires_at, auth_sessions.c.user_id, auth_sessions.c.organization_id,
-                  auth_sessions.c.revoked_at)
+_TOKEN_COLUMNS = (refresh_tokens.c.id, refresh_tokens.c.session_id, refresh_tokens.c.parent_id,
+                  refresh_tokens.c.used_at, refresh_tokens.c.expires_at, auth_sessions.c.user_id,
+                  auth_sessions.c.organization_id, auth_sessions.c.revoked_at, auth_sessions.c.strict_rotation)
 
 
 def _record(row: Any) -> RefreshTokenRecord:
     return RefreshTokenRecord(id=row.id, session_id=row.session_id, user_id=row.user_id,
-                              organization_id=row.organization_id, used_at=row.used_at,
-                              revoked_at=row.revoked_at, expires_at=row.expires_at)
+                              organization_id=row.organization_id, parent_id=row.parent_id, used_at=row.used_at,
+                              revoked_at=row.revoked_at, expires_at=row.expires_at,
+                              strict_rotation=row.strict_rotation)
 
 
 class SqlAlchemySessionRepository(SessionRepository):
@@ -51,28 +52,27 @@ class SqlAlchemySessionRepository(SessionRepository):
                                                             token_hash=token_hash, parent_id=parent_id,
                                                             issued_at=now, expires_at=expires_at))
 
-    async def consume_refresh_token(self, token_hash: str, now: datetime) -> RefreshTokenRecord | None:
-        consumed = (await self._s.execute(
-            update(refresh_tokens)
-            .where(refresh_tokens.c.token_hash == token_hash, refresh_tokens.c.used_at.is_(None),
-                   refresh_tokens.c.expires_at > now)
-            .values(used_at=now).returning(refresh_tokens.c.id))).first()
-        if consumed is None:
-            return None
-        record = await self._by(refresh_tokens.c.id == consumed.id)
-        if record is None or record.revoked_at is not None:
-            return None
-        return record
-
-    async def find_refresh_token(self, token_hash: str) -> RefreshTokenRecord | None:
-        return await self._by(refresh_tokens.c.token_hash == token_hash)
-
-    async def _by(self, condition: Any) -> RefreshTokenRecord | None:
-        row = (await self._s.execute(
-            select(*_TOKEN_COLUMNS).select_from(
-                refresh_tokens.join(auth_sessions, auth_sessions.c.id == refresh_tokens.c.session_id))
-            .where(condition))).first()
+    async def find_refresh_token(self, token_hash: str, *, lock_family: bool = False) -> RefreshTokenRecord | None:
+        query = select(*_TOKEN_COLUMNS).select_from(
+            refresh_tokens.join(auth_sessions, auth_sessions.c.id == refresh_tokens.c.session_id)).where(
+            refresh_tokens.c.token_hash == token_hash)
+        if lock_family:  # the token's row and its session's: a waiting refresh then reads both as committed
+            query = query.with_for_update()
+        row = (await self._s.execute(query)).first()
         return _record(row) if row else None
+
+    async def mark_refresh_token_used(self, token_id: UUID, now: datetime) -> None:
+        await self._s.execute(update(refresh_tokens).where(refresh_tokens.c.id == token_id,
+                                                           refresh_tokens.c.used_at.is_(None)).values(used_at=now))
+
+    async def discard_pending_children(self, session_id: UUID, parent_id: UUID) -> None:
+        await self._s.execute(delete(refresh_tokens).where(
+            refresh_tokens.c.session_id == session_id, refresh_tokens.c.parent_id == parent_id,
+            refresh_tokens.c.used_at.is_(None)))
+
+    async def make_rotation_strict(self, session_id: UUID) -> None:
+        await self._s.execute(update(auth_sessions).where(auth_sessions.c.id == session_id)
+                              .values(strict_rotation=True))
 
     async def revoke_session(self, session_id: UUID, now: datetime, reason: str) -> None:
         await self._s.execute(update(auth_sessions).where(auth_sessions.c.id == session_id,
