@@ -16,6 +16,7 @@ from entrypoints.http.errors import install_error_handlers
 from entrypoints.http.middleware import CatchAllMiddleware, RequestContextMiddleware
 from entrypoints.http.openapi import install_openapi
 from entrypoints.http.routers import auth, automations, contacts, flows, health, operations, secrets, users, whatsapp
+from entrypoints.http.trailing_slash import TrailingSlashMiddleware
 from entrypoints.logging import configure_logging
 from entrypoints.runtime import resolve_database_url
 
@@ -69,7 +70,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
     app.state.container = container
     app.state.settings = settings
-    app.add_middleware(CatchAllMiddleware)  # innermost: unexpected errors become a 500 inside CORS
+    app.router.redirect_slashes = False  # TrailingSlashMiddleware serves both forms instead
+    app.add_middleware(TrailingSlashMiddleware, router=app.router)
+    app.add_middleware(CatchAllMiddleware)  # unexpected errors become a 500 inside CORS
     exposed = ["X-Total-Count", "Retry-After", "X-Request-ID", "Deprecated", "Sunset"]
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                        allow_methods=["*"], allow_headers=["*"], expose_headers=exposed)
