@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from entrypoints.config import Settings, load_settings
 from entrypoints.container import Container
 from entrypoints.http import routers
+from entrypoints.http.cors import ErrorShapeCORSMiddleware
 from entrypoints.http.errors import install_error_handlers
 from entrypoints.http.middleware import CatchAllMiddleware, RequestContextMiddleware
 from entrypoints.http.openapi import install_openapi
@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.add_middleware(TrailingSlashMiddleware, router=app.router)
     app.add_middleware(CatchAllMiddleware)  # unexpected errors become a 500 inside CORS
     exposed = ["X-Total-Count", "Retry-After", "X-Request-ID", "Deprecated", "Sunset"]
-    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
+    app.add_middleware(ErrorShapeCORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                        allow_methods=["*"], allow_headers=["*"], expose_headers=exposed)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
