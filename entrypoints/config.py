@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     flow_http_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     flow_http_allowed_private_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     flow_execution_ttl_hours: int = Field(default=72, ge=1)
+    # GET /metrics: with a token, scrapes need 'Authorization: Bearer <token>'; without one, only loopback clients
+    # outside production may scrape (production without a token refuses every scrape)
+    metrics_token: SecretStr | None = None
+    metrics_cache_seconds: float = Field(default=5.0, ge=0)  # the database gauges are queried at most this often
 
     @field_validator("cors_origins", "flow_http_allowed_hosts", "flow_http_allowed_private_hosts", mode="before")
     @classmethod

@@ -309,7 +309,9 @@ class Container(containers.DeclarativeContainer):
 
     # operations
     operations_monitor = providers.Singleton(PostgresOperationsMonitor, engine)
-    read_operational_stats = providers.Factory(ReadOperationalStats, monitor=operations_monitor)
+    read_operational_stats = providers.Singleton(  # one per process: its cache spans scrapes
+        ReadOperationalStats, monitor=operations_monitor, clock=clock,
+        max_age=providers.Callable(lambda s: timedelta(seconds=s), settings.provided.metrics_cache_seconds))
     list_dead_letters = providers.Factory(ListDeadLetters, monitor=operations_monitor)
 
     # flow automations
