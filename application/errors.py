@@ -53,3 +53,8 @@ class UserNotFound(NotFound):
 class OrganizationNotFound(NotFound):
     code = "organization_not_found"
     default_message = "Organization not found."
+
+
+class PasswordResetThrottled(Throttled):
+    code = "too_many_password_resets"
+    default_message = "Too many password reset requests; try again later."

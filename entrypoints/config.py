@@ -55,7 +55,8 @@ class Settings(BaseSettings):
     worker_heartbeat_seconds: float = Field(default=30.0, gt=0)  # a crashed worker's jobs are re-picked after it
     worker_processes: int = Field(default=1, ge=1, le=64)  # worker replicas `make run` starts
     worker_metrics_host: str = "127.0.0.1"
-    worker_metrics_port: int = Field(default=9101, ge=0, le=65535)  # the worker's own /metrics; 0 turns it off
+    # the worker's own /metrics; 0 (the default) serves none, so two installations on one host never collide
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
     # hashes computed at once per process (the rest wait): a login storm then cannot take every core from the
@@ -64,6 +65,10 @@ class Settings(BaseSettings):
     flow_http_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     flow_http_allowed_private_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     flow_execution_ttl_hours: int = Field(default=72, ge=1)
+    # GET /metrics: with a token, scrapes need 'Authorization: Bearer <token>'; without one, only loopback clients
+    # outside production may scrape (production without a token refuses every scrape)
+    metrics_token: SecretStr | None = None
+    metrics_cache_seconds: float = Field(default=5.0, ge=0)  # the database gauges are queried at most this often
 
     @field_validator("cors_origins", "flow_http_allowed_hosts", "flow_http_allowed_private_hosts", mode="before")
     @classmethod

@@ -217,7 +217,7 @@ class Container(containers.DeclarativeContainer):
     get_current_user = providers.Factory(GetCurrentUser, uow=uow)
     authenticate = providers.Factory(AuthenticateRequest, uow=uow, tokens=tokens, clock=clock)
     request_password_reset = providers.Factory(RequestPasswordReset, uow=uow, clock=clock, policy=auth_policy)
-    reset_password = providers.Factory(ResetPassword, uow=uow, hasher=hasher, clock=clock)
+    reset_password = providers.Factory(ResetPassword, uow=uow, hasher=hasher, clock=clock, policy=auth_policy)
 
     # users
     list_users = providers.Factory(ListUsers, uow=uow)
@@ -319,7 +319,9 @@ class Container(containers.DeclarativeContainer):
 
     # operations
     operations_monitor = providers.Singleton(PostgresOperationsMonitor, engine)
-    read_operational_stats = providers.Factory(ReadOperationalStats, monitor=operations_monitor)
+    read_operational_stats = providers.Singleton(  # one per process: its cache spans scrapes
+        ReadOperationalStats, monitor=operations_monitor, clock=clock,
+        max_age=providers.Callable(lambda s: timedelta(seconds=s), settings.provided.metrics_cache_seconds))
     list_dead_letters = providers.Factory(ListDeadLetters, monitor=operations_monitor)
 
     # flow automations

@@ -19,14 +19,19 @@ SERVER_FLAGS = ["--loop", "uvloop", "--http", "httptools"]
 these too. Measured against asyncio + h11 in the README's tuning table."""
 
 
+def worker_metrics_ports(base: int, workers: int) -> list[int]:
+    """Each worker replica's metrics port: ``base``, ``base + 1``, ... when WORKER_METRICS_PORT is set, else none
+    (0, no metrics server)."""
+    return [base + index if base else 0 for index in range(workers)]
+
+
 def _children(env: dict[str, str], host: str, port: int, workers: int,
               metrics_port: int) -> list[subprocess.Popen[bytes]]:
     api = [sys.executable, "-m", "uvicorn", "entrypoints.http.app:create_app", "--factory", "--host", host,
            "--port", str(port), "--no-access-log", "--timeout-graceful-shutdown", "20", *SERVER_FLAGS]
     worker = [sys.executable, "-m", "entrypoints.worker.main"]
     children = [subprocess.Popen(api, env=env)]
-    for index in range(workers):  # worker replicas share the queue (SKIP LOCKED); each has its own metrics port
-        port_of_this = metrics_port + index if metrics_port else 0
+    for port_of_this in worker_metrics_ports(metrics_port, workers):  # replicas share the queue (SKIP LOCKED)
         children.append(subprocess.Popen(worker, env={**env, "WORKER_METRICS_PORT": str(port_of_this)}))
     return children
 

@@ -84,6 +84,7 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory, fake_graph: FakeGrap
                          password_hash_time_cost=1, password_hash_memory_kib=1024,
                          whatsapp_app_secret=APP_SECRET, whatsapp_verify_token=VERIFY_TOKEN,
                          whatsapp_graph_url=fake_graph.base_url,
+                         metrics_cache_seconds=0,  # every scrape sees the database (tests/e2e/test_metrics_access)
                          flow_http_allowed_private_hosts=["127.0.0.1"])  # local apps of the flow HTTP tests
 
 

@@ -34,6 +34,7 @@ from application.ports.identity import (
     RefreshTokenRecord,
     SessionRepository,
     UserRepository,
+    seconds_left,
 )
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from domain.contacts import Contact, ContactAlreadyExists
@@ -128,13 +129,29 @@ class FakeMailer(Mailer):
 
 
 class FakePasswordHasher(PasswordHasher):
+    """Counts what a real hasher would spend: ``hashes`` computed and ``verifies`` run."""
+
     PREFIX = "fake$"
 
-    async def hash(self, password: str) -> str:
+    def __init__(self) -> None:
+        self.hashes = self.verifies = 0
+        self._dummy: str | None = None
+
+    def _digest(self, password: str) -> str:
         return self.PREFIX + hashlib.sha256(password.encode("utf-8")).hexdigest()
 
+    async def hash(self, password: str) -> str:
+        self.hashes += 1
+        return self._digest(password)
+
     async def verify(self, password_hash: str, password: str) -> bool:
-        return hmac.compare_digest(password_hash.encode("utf-8"), (await self.hash(password)).encode("utf-8"))
+        self.verifies += 1
+        return hmac.compare_digest(password_hash.encode("utf-8"), self._digest(password).encode("utf-8"))
+
+    async def dummy_hash(self) -> str:
+        if self._dummy is None:
+            self._dummy = await self.hash(secrets.token_urlsafe(16))
+        return self._dummy
 
 
 class FakeAccessTokenService(AccessTokenService):
@@ -182,6 +199,7 @@ class SessionRow:
     expires_at: datetime
     revoked_at: datetime | None = None
     revoked_reason: str | None = None
+    strict_rotation: bool = False
 
 
 @dataclass
@@ -405,20 +423,27 @@ class FakeSessionRepository(_Repo, SessionRepository):
         if session is None or not self._visible(session.organization_id):
             return None
         return RefreshTokenRecord(id=row.id, session_id=row.session_id, user_id=session.user_id,
-                                  organization_id=session.organization_id, used_at=row.used_at,
-                                  revoked_at=session.revoked_at, expires_at=row.expires_at)
+                                  organization_id=session.organization_id, parent_id=row.parent_id,
+                                  used_at=row.used_at, revoked_at=session.revoked_at, expires_at=row.expires_at,
+                                  strict_rotation=session.strict_rotation)
 
-    async def consume_refresh_token(self, token_hash: str, now: datetime) -> RefreshTokenRecord | None:
-        row = self._db.refresh_tokens.get(token_hash)
-        if row is None or row.used_at is not None or row.expires_at <= now:
-            return None
-        row.used_at = now  # like the adapter: marked used even when its session turns out revoked
-        record = self._record(row)
-        return record if record is not None and record.revoked_at is None else None
-
-    async def find_refresh_token(self, token_hash: str) -> RefreshTokenRecord | None:
-        row = self._db.refresh_tokens.get(token_hash)
+    async def find_refresh_token(self, token_hash: str, *, lock_family: bool = False) -> RefreshTokenRecord | None:
+        row = self._db.refresh_tokens.get(token_hash)  # one unit of work at a time: nothing to lock
         return self._record(row) if row is not None else None
+
+    async def mark_refresh_token_used(self, token_id: UUID, now: datetime) -> None:
+        for row in self._db.refresh_tokens.values():
+            if row.id == token_id and row.used_at is None:
+                row.used_at = now
+
+    async def discard_pending_children(self, session_id: UUID, parent_id: UUID) -> None:
+        self._db.refresh_tokens = {h: row for h, row in self._db.refresh_tokens.items() if not (
+            row.session_id == session_id and row.parent_id == parent_id and row.used_at is None)}
+
+    async def make_rotation_strict(self, session_id: UUID) -> None:
+        session = self._db.sessions.get(session_id)
+        if session is not None:
+            session.strict_rotation = True
 
     def _revoke(self, session: SessionRow, now: datetime, reason: str) -> None:
         if session.revoked_at is None and self._visible(session.organization_id):
@@ -473,8 +498,9 @@ class FakeLoginThrottle(_Repo, LoginThrottle):
         if row.count >= limit:
             row.blocked_until = now + timedelta(seconds=min(60 * 2 ** (row.count - limit), 15 * 60))
 
-    async def record_hit(self, key: str, now: datetime, *, limit: int, window_seconds: int) -> bool:
-        return self._count(key, now, window_seconds).count <= limit
+    async def count_hit(self, key: str, now: datetime, *, limit: int, window_seconds: int) -> int:
+        row = self._count(key, now, window_seconds)
+        return seconds_left(row.count, limit, row.window_start + timedelta(seconds=window_seconds), now)
 
     async def clear(self, key: str) -> None:
         self._db.throttle.pop(key, None)
@@ -489,6 +515,10 @@ class FakePasswordResetTokenRepository(_Repo, PasswordResetTokenRepository):
             if row.user_id == user_id and row.used_at is None:
                 row.used_at = now
         self._db.reset_tokens[token_hash] = ResetTokenRow(token_id, user_id, token_hash, now, expires_at)
+
+    async def owner_of_valid(self, token_hash: str, now: datetime) -> UUID | None:
+        row = self._db.reset_tokens.get(token_hash)
+        return row.user_id if row is not None and row.used_at is None and row.expires_at > now else None
 
     async def consume(self, token_hash: str, now: datetime) -> UUID | None:
         row = self._db.reset_tokens.get(token_hash)

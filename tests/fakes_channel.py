@@ -154,8 +154,15 @@ class _Repo:
 
 
 class FakeNumberRepository(_Repo, WhatsAppNumberRepository):
+    """Like the table: one phone_number_id per organization, and one proven (active) number per phone_number_id."""
+
+    def _clashes(self, number: WhatsAppNumber) -> bool:
+        return any(n.id != number.id and n.phone_number_id == number.phone_number_id and (
+            n.organization_id == number.organization_id
+            or NumberStatus.ACTIVE is n.status is number.status) for n in self._db.numbers.values())
+
     async def add(self, number: WhatsAppNumber) -> None:
-        if any(n.phone_number_id == number.phone_number_id for n in self._db.numbers.values()):
+        if self._clashes(number):
             raise WhatsAppNumberAlreadyRegistered()
         self._db.numbers[number.id] = copy.copy(number)
 
@@ -165,6 +172,8 @@ class FakeNumberRepository(_Repo, WhatsAppNumberRepository):
 
     async def update(self, number: WhatsAppNumber) -> None:
         if number.id in self._db.numbers and self._db.numbers[number.id].organization_id == number.organization_id:
+            if self._clashes(number):
+                raise WhatsAppNumberAlreadyRegistered()
             self._db.numbers[number.id] = copy.copy(number)
 
     async def list(self, *, limit: int, offset: int) -> tuple[list[WhatsAppNumber], int]:
@@ -177,12 +186,21 @@ class FakeNumberRepository(_Repo, WhatsAppNumberRepository):
         return next((n for n in active if n.status is NumberStatus.ACTIVE), None)
 
     async def get_by_phone_number_id_any_org(self, phone_number_id: str) -> WhatsAppNumber | None:
-        found = next((n for n in self._db.numbers.values() if n.phone_number_id == phone_number_id), None)
+        found = next((n for n in self._db.numbers.values()
+                      if n.phone_number_id == phone_number_id and n.status is NumberStatus.ACTIVE), None)
         return copy.copy(found) if found is not None else None
 
     async def routable_by_phone_number_ids(self, phone_number_ids: Sequence[str]) -> dict[str, WhatsAppNumber]:
         wanted = set(phone_number_ids)
-        return {n.phone_number_id: copy.copy(n) for n in self._db.numbers.values() if n.phone_number_id in wanted}
+        return {n.phone_number_id: copy.copy(n) for n in self._db.numbers.values()
+                if n.phone_number_id in wanted and n.status is NumberStatus.ACTIVE}
+
+    async def supersede_unproven_any_org(self, phone_number_id: str, *, owner_organization_id: UUID, reason: str,
+                                         now: datetime) -> None:
+        for n in self._db.numbers.values():
+            if n.phone_number_id == phone_number_id and n.organization_id != owner_organization_id \
+                    and n.status is not NumberStatus.ACTIVE:
+                n.status, n.last_error, n.updated_at = NumberStatus.INACTIVE, reason, now
 
 
 class FakeConversationRepository(_Repo, ConversationRepository):

@@ -25,6 +25,7 @@ from application.ports.vault import (
     VaultAuditLog,
 )
 from domain.vault import Secret, SecretAlreadyExists, SecretEnvironment, SecretKey, SecretService
+from tests.fakes import FakeLoginThrottle, ThrottleRow
 
 
 @dataclass
@@ -42,6 +43,7 @@ class VaultStore:
     versions: dict[tuple[UUID, int], VersionRow] = field(default_factory=dict)
     usage: dict[UUID, dict[str, Any]] = field(default_factory=dict)
     audit: list[VaultAuditEvent] = field(default_factory=list)
+    throttle: dict[str, ThrottleRow] = field(default_factory=dict)
 
 
 class FakeVaultUnitOfWork(UnitOfWork):
@@ -63,6 +65,7 @@ class FakeVaultUnitOfWork(UnitOfWork):
         self.secrets = FakeSecretRepository(self)
         self.secret_usage = FakeSecretUsageRepository(self)
         self.vault_audit = FakeVaultAuditLog(self)
+        self.login_throttle = FakeLoginThrottle(self)  # type: ignore[arg-type]  # it needs .work.throttle only
         return self
 
     async def commit(self) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -49,6 +50,7 @@ auth_sessions = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
     Column("revoked_reason", Text),
+    Column("strict_rotation", Boolean, nullable=False, server_default=text("false")),
 )
 
 refresh_tokens = Table(

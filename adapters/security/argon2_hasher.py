@@ -4,6 +4,7 @@ storm of logins cannot take more than ``max_concurrent`` hashes' worth of CPU fr
 from __future__ import annotations
 
 import asyncio
+import secrets
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher as _Argon2
@@ -17,6 +18,7 @@ class Argon2PasswordHasher(PasswordHasher):
                  max_concurrent: int = 1) -> None:
         self._argon2 = _Argon2(time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=parallelism)
         self._pool = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="argon2")
+        self._dummy: str | None = None
 
     async def hash(self, password: str) -> str:
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._argon2.hash, password)
@@ -29,3 +31,10 @@ class Argon2PasswordHasher(PasswordHasher):
                 return False
 
         return await asyncio.get_running_loop().run_in_executor(self._pool, _verify)
+
+    async def dummy_hash(self) -> str:
+        """Computed on first use and kept: the container holds one hasher per process (the API warms it at
+        start-up, so no request pays for it)."""
+        if self._dummy is None:
+            self._dummy = await self.hash(secrets.token_urlsafe(32))
+        return self._dummy

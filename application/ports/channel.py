@@ -53,17 +53,24 @@ class WebhookOutcome:
 
 
 class WhatsAppNumberRepository(Protocol):
-    """Organization-scoped, except ``get_by_phone_number_id_any_org`` (system scope: webhook routing)."""
+    """Organization-scoped, except the ``*_any_org`` methods (system scope: webhook routing, ownership).
+
+    A number is *proven* once the Graph API check succeeded with its organization's token (status ``active``);
+    at most one proven number per phone_number_id exists, and only a proven number receives webhooks. Unproven
+    registrations (``pending``, ``inactive``) of one phone_number_id may exist in several organizations."""
 
     @abstractmethod
     async def add(self, number: WhatsAppNumber) -> None:
-        """Raises WhatsAppNumberAlreadyRegistered when the phone_number_id is registered anywhere."""
+        """Raises WhatsAppNumberAlreadyRegistered when the organization already has this phone_number_id, or when
+        the number is proven (active) and another organization's proven number has it."""
 
     @abstractmethod
     async def get(self, number_id: UUID) -> WhatsAppNumber | None: ...
 
     @abstractmethod
-    async def update(self, number: WhatsAppNumber) -> None: ...
+    async def update(self, number: WhatsAppNumber) -> None:
+        """Raises WhatsAppNumberAlreadyRegistered when the number becomes proven (active) while another
+        organization's proven number has its phone_number_id."""
 
     @abstractmethod
     async def list(self, *, limit: int, offset: int) -> tuple[list[WhatsAppNumber], int]: ...
@@ -73,7 +80,14 @@ class WhatsAppNumberRepository(Protocol):
         """The organization's first active number (its default sender)."""
 
     @abstractmethod
-    async def get_by_phone_number_id_any_org(self, phone_number_id: str) -> WhatsAppNumber | None: ...
+    async def get_by_phone_number_id_any_org(self, phone_number_id: str) -> WhatsAppNumber | None:
+        """The proven number with this phone_number_id, in any organization; unproven ones are never returned."""
+
+    @abstractmethod
+    async def supersede_unproven_any_org(self, phone_number_id: str, *, owner_organization_id: UUID, reason: str,
+                                         now: datetime) -> None:
+        """Other organizations' unproven registrations of this phone_number_id become ``inactive`` with ``reason``
+        (their owner proved it)."""
 
     @abstractmethod
     async def routable_by_phone_number_ids(self, phone_number_ids: Sequence[str]) -> dict[str, WhatsAppNumber]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,13 +31,17 @@ class IssuedAccessToken:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RefreshTokenRecord:
+    """A refresh token with what its family (session) says about it."""
+
     id: UUID
     session_id: UUID
     user_id: UUID
     organization_id: UUID
-    used_at: datetime | None
-    revoked_at: datetime | None
+    parent_id: UUID | None  # None: the family's login token
+    used_at: datetime | None  # first presented at
+    revoked_at: datetime | None  # of the family
     expires_at: datetime
+    strict_rotation: bool  # the family's client has presented a rotated token
 
 
 class OrganizationRepository(Protocol):
@@ -85,11 +90,20 @@ class SessionRepository(Protocol):
     ) -> None: ...
 
     @abstractmethod
-    async def consume_refresh_token(self, token_hash: str, now: datetime) -> RefreshTokenRecord | None:
-        """Atomically mark an unused, unrevoked, unexpired token used; None when that is not possible."""
+    async def find_refresh_token(self, token_hash: str, *, lock_family: bool = False) -> RefreshTokenRecord | None:
+        """With ``lock_family`` the token and its session stay locked until the transaction ends: refreshes of one
+        family run one after the other, each seeing what the one before committed."""
 
     @abstractmethod
-    async def find_refresh_token(self, token_hash: str) -> RefreshTokenRecord | None: ...
+    async def mark_refresh_token_used(self, token_id: UUID, now: datetime) -> None:
+        """Records the first presentation (a later one keeps the first time)."""
+
+    @abstractmethod
+    async def discard_pending_children(self, session_id: UUID, parent_id: UUID) -> None:
+        """Deletes the children of ``parent_id`` never presented: a family keeps one pending child per token."""
+
+    @abstractmethod
+    async def make_rotation_strict(self, session_id: UUID) -> None: ...
 
     @abstractmethod
     async def revoke_session(self, session_id: UUID, now: datetime, reason: str) -> None: ...
@@ -107,8 +121,16 @@ class SessionRepository(Protocol):
     async def is_access_token_denied(self, jti: str) -> bool: ...
 
 
+def seconds_left(count: int, limit: int, window_end: datetime, now: datetime) -> int:
+    """What ``LoginThrottle.count_hit`` answers: 0 within the limit, else the whole seconds until the window ends."""
+    if count <= limit:
+        return 0
+    return max(1, math.ceil((window_end - now).total_seconds()))
+
+
 class LoginThrottle(Protocol):
-    """Failure counters kept in the database so limits hold across replicas."""
+    """Counters kept in the database so limits hold across replicas: login failures, password-reset requests,
+    provider checks of a secret..."""
 
     @abstractmethod
     async def blocked_for(self, key: str, now: datetime) -> int:
@@ -118,8 +140,9 @@ class LoginThrottle(Protocol):
     async def record_failure(self, key: str, now: datetime, *, limit: int, window_seconds: int) -> None: ...
 
     @abstractmethod
-    async def record_hit(self, key: str, now: datetime, *, limit: int, window_seconds: int) -> bool:
-        """Count one event; True while the key stays within ``limit`` events per window."""
+    async def count_hit(self, key: str, now: datetime, *, limit: int, window_seconds: int) -> int:
+        """Count one event in the key's fixed window: 0 while the key stays within ``limit`` events per window,
+        else the seconds until the window ends (a Retry-After)."""
 
     @abstractmethod
     async def clear(self, key: str) -> None: ...
@@ -130,6 +153,11 @@ class PasswordResetTokenRepository(Protocol):
     async def add(self, *, token_id: UUID, user_id: UUID, token_hash: str, now: datetime,
                   expires_at: datetime) -> None:
         """Stores a token and invalidates the user's older unused tokens."""
+
+    @abstractmethod
+    async def owner_of_valid(self, token_hash: str, now: datetime) -> UUID | None:
+        """The user id of an unused, unexpired token (None otherwise), without burning it; the token stays locked
+        until the transaction ends, so a concurrent reset with it waits and then finds it used."""
 
     @abstractmethod
     async def consume(self, token_hash: str, now: datetime) -> UUID | None:
@@ -144,6 +172,11 @@ class PasswordHasher(Protocol):
     @abstractmethod
     async def verify(self, password_hash: str, password: str) -> bool:
         """Constant-time verification off the event loop; False on any mismatch."""
+
+    @abstractmethod
+    async def dummy_hash(self) -> str:
+        """A hash of an unguessable password, computed once per hasher (so once per process): verifying an
+        unknown account's password against it costs one verification, like a wrong password."""
 
 
 class AccessTokenService(Protocol):

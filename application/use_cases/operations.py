@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime, timedelta
+
 from application.authorization import Actor
+from application.ports.common import Clock
 from application.ports.operations import DeadLetter, OperationalStats, OperationsMonitor
 from domain.errors import PermissionDenied
 from domain.identity import Role
@@ -14,13 +18,22 @@ def _require_operator(actor: Actor) -> None:
 
 
 class ReadOperationalStats:
-    """Unauthenticated use by the metrics endpoint (aggregates only, no tenant data)."""
+    """The metrics endpoint's database gauges (aggregates only, no tenant data), kept for ``max_age``: one instance
+    per process, so a scrape storm costs one query per interval, and scrapes arriving while that query runs wait
+    for its answer."""
 
-    def __init__(self, *, monitor: OperationsMonitor) -> None:
-        self._monitor = monitor
+    def __init__(self, *, monitor: OperationsMonitor, clock: Clock, max_age: timedelta = timedelta(seconds=5)) -> None:
+        self._monitor, self._clock, self._max_age = monitor, clock, max_age
+        self._lock = asyncio.Lock()
+        self._cached: tuple[datetime, OperationalStats] | None = None
 
     async def execute(self) -> OperationalStats:
-        return await self._monitor.stats()
+        async with self._lock:
+            if self._cached is not None and self._clock.now() - self._cached[0] < self._max_age:
+                return self._cached[1]
+            stats = await self._monitor.stats()
+            self._cached = (self._clock.now(), stats)
+            return stats
 
 
 class ListDeadLetters:

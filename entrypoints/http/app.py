@@ -6,16 +6,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from entrypoints.config import Settings, load_settings
 from entrypoints.container import Container
 from entrypoints.http import routers
+from entrypoints.http.cors import ErrorShapeCORSMiddleware
 from entrypoints.http.errors import install_error_handlers
 from entrypoints.http.middleware import CatchAllMiddleware, RequestContextMiddleware
 from entrypoints.http.openapi import install_openapi
 from entrypoints.http.routers import auth, automations, contacts, flows, health, operations, secrets, users, whatsapp
+from entrypoints.http.trailing_slash import TrailingSlashMiddleware
 from entrypoints.logging import configure_logging
 from entrypoints.runtime import resolve_database_url
 
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         await container.init_resources()  # type: ignore[misc]
         try:
             await container.check_vault_seal()  # refuse to serve when a stored row needs an unloaded master key
+            await container.hasher().dummy_hash()  # login's unknown-email path then costs one verify, no hash
             yield
         finally:
             await container.shutdown_resources()  # type: ignore[misc]
@@ -68,9 +70,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     )
     app.state.container = container
     app.state.settings = settings
-    app.add_middleware(CatchAllMiddleware)  # innermost: unexpected errors become a 500 inside CORS
+    app.router.redirect_slashes = False  # TrailingSlashMiddleware serves both forms instead
+    app.add_middleware(TrailingSlashMiddleware, router=app.router)
+    app.add_middleware(CatchAllMiddleware)  # unexpected errors become a 500 inside CORS
     exposed = ["X-Total-Count", "Retry-After", "X-Request-ID", "Deprecated", "Sunset"]
-    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
+    app.add_middleware(ErrorShapeCORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                        allow_methods=["*"], allow_headers=["*"], expose_headers=exposed)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)

@@ -1,8 +1,8 @@
 """The worker's Prometheus metrics: jobs by entrypoint and outcome, job duration, and WhatsApp sends by outcome.
 
 The API's ``/metrics`` reads queue depth and webhook lag from the database (any API replica can answer);
-what only the worker process knows is counted here and served on its own port (``WORKER_METRICS_PORT``,
-``0`` turns it off), the usual one-scrape-target-per-process Prometheus layout.
+what only the worker process knows is counted here and served on its own port when ``WORKER_METRICS_PORT`` is
+set (unset or ``0``, the default: no server), the usual one-scrape-target-per-process Prometheus layout.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from tests.e2e.support import (
     claims_of,
     create_user,
     emails_to,
+    fetch,
     forge,
     header_of,
     http_client,
@@ -200,6 +201,38 @@ async def test_wrong_password_and_unknown_email_are_indistinguishable(app: FastA
             {k: v for k, v in unknown.headers.items() if k not in {"content-length", "x-request-id"}}
 
 
+class CountingArgon2:
+    """Wraps the app's real argon2 hasher to count the hashes and verifications it computes."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.hashes, self.verifies = inner, 0, 0
+
+    def hash(self, password: str) -> str:
+        self.hashes += 1
+        return str(self.inner.hash(password))
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        self.verifies += 1
+        return bool(self.inner.verify(password_hash, password))
+
+
+async def test_an_unknown_email_costs_one_argon2_verification_and_no_hash(app: FastAPI) -> None:
+    hasher = app.state.container.hasher()
+    counting = CountingArgon2(hasher._argon2)
+    hasher._argon2 = counting
+    try:
+        async with http_client(app) as client:
+            body = {"email": unique_email("ghost"), "password": "not it at all"}
+            _assert_401(await client.post(f"{API}/auth/login", json=body), "invalid_credentials")
+            hashes, verifies = counting.hashes, counting.verifies  # the process's dummy hash exists from here on
+            for _ in range(3):
+                body = {"email": unique_email("ghost"), "password": "not it at all"}
+                _assert_401(await client.post(f"{API}/auth/login", json=body), "invalid_credentials")
+    finally:
+        hasher._argon2 = counting.inner
+    assert (counting.hashes - hashes, counting.verifies - verifies) == (0, 3)
+
+
 async def test_five_failures_throttle_even_the_right_password(app: FastAPI) -> None:
     async with http_client(app) as client:
         account = await register(client)
@@ -361,25 +394,73 @@ async def test_malformed_authorization_headers(client: httpx.AsyncClient, header
 
 # --- refresh --------------------------------------------------------------------------------------------------
 
-async def test_refresh_rotates_and_a_reused_token_revokes_the_family(client: httpx.AsyncClient) -> None:
-    account = await register(client)
-    first = await client.post(f"{API}/auth/refresh", json={"refresh_token": account.refresh_token})
-    assert first.status_code == 200, first.text
-    body = first.json()
-    assert set(body) == {"access_token", "refresh_token", "token_type"} and body["token_type"] == "bearer"
-    new_access, new_refresh = body["access_token"], body["refresh_token"]
-    assert new_refresh != account.refresh_token
-    assert claims_of(new_access)["sid"] == claims_of(account.access_token)["sid"]
-    assert (await _me(client, new_access)).status_code == 200
+async def _refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post(f"{API}/auth/refresh", json={"refresh_token": token})
 
-    reused = await client.post(f"{API}/auth/refresh", json={"refresh_token": account.refresh_token})
-    _assert_401(reused, "refresh_token_reused")
-    # theft detection: the whole family is revoked, including the token issued by the rotation
-    _assert_401(await client.post(f"{API}/auth/refresh", json={"refresh_token": new_refresh}))
-    _assert_401(await _me(client, new_access), "token_revoked")
-    _assert_401(await _me(client, account.access_token), "token_revoked")
+
+async def _family_rows(database_url: str, access_token: str) -> int:
+    rows = await fetch(database_url, "SELECT count(*) AS n FROM refresh_tokens WHERE session_id = $1",
+                       uuid.UUID(claims_of(access_token)["sid"]))
+    return int(rows[0]["n"])
+
+
+async def test_a_contract_client_refreshing_with_its_login_token_stays_signed_in(client: httpx.AsyncClient,
+                                                                                  database_url: str) -> None:
+    account = await register(client)
+    accesses = []
+    for _ in range(5):  # a client written to the contract reads only access_token and keeps its login token
+        response = await _refresh(client, account.refresh_token)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert set(body) == {"access_token", "refresh_token", "token_type"} and body["token_type"] == "bearer"
+        assert body["refresh_token"] != account.refresh_token
+        assert claims_of(body["access_token"])["sid"] == claims_of(account.access_token)["sid"]
+        accesses.append(body["access_token"])
+    for access in [account.access_token, *accesses]:
+        me = await _me(client, access)
+        assert me.status_code == 200 and me.json()["user"]["id"] == account.user["id"]
+    assert await _family_rows(database_url, account.access_token) == 2  # login token + one pending child
+
+    assert (await client.post(f"{API}/auth/logout", headers=bearer(accesses[-1]))).status_code == 204
+    _assert_401(await _refresh(client, account.refresh_token))
+    _assert_401(await _me(client, accesses[0]), "token_revoked")
+
+
+async def test_a_rotating_client_that_replays_an_old_token_gets_its_family_revoked(client: httpx.AsyncClient) -> None:
+    account = await register(client)
+    first = await _refresh(client, account.refresh_token)
+    assert first.status_code == 200, first.text
+    second = await _refresh(client, first.json()["refresh_token"])  # the client rotates: strict from here on
+    assert second.status_code == 200, second.text
+    current_access, current_refresh = second.json()["access_token"], second.json()["refresh_token"]
+    assert (await _me(client, current_access)).status_code == 200
+
+    _assert_401(await _refresh(client, account.refresh_token), "refresh_token_reused")
+    # theft detection: the whole family is revoked, including the newest token and every access token
+    _assert_401(await _refresh(client, current_refresh))
+    for access in (account.access_token, first.json()["access_token"], current_access):
+        _assert_401(await _me(client, access), "token_revoked")
     # other sessions of the same user are untouched
     assert (await login(client, account.email)).user["id"] == account.user["id"]
+
+
+async def test_a_rotating_client_replaying_its_previous_rotated_token_is_caught_too(client: httpx.AsyncClient) -> None:
+    account = await register(client)
+    first = (await _refresh(client, account.refresh_token)).json()
+    second = (await _refresh(client, first["refresh_token"])).json()
+    assert (await _refresh(client, second["refresh_token"])).status_code == 200
+    _assert_401(await _refresh(client, first["refresh_token"]), "refresh_token_reused")
+    _assert_401(await _me(client, second["access_token"]), "token_revoked")
+
+
+async def test_logout_ends_a_rotating_family(client: httpx.AsyncClient) -> None:
+    account = await register(client)
+    first = (await _refresh(client, account.refresh_token)).json()
+    second = (await _refresh(client, first["refresh_token"])).json()
+    assert (await client.post(f"{API}/auth/logout", headers=bearer(second["access_token"]))).status_code == 204
+    for token in (account.refresh_token, first["refresh_token"], second["refresh_token"]):
+        _assert_401(await _refresh(client, token))
+    _assert_401(await _me(client, second["access_token"]), "token_revoked")
 
 
 async def test_refresh_chain_keeps_working_while_each_token_is_used_once(client: httpx.AsyncClient) -> None:
@@ -509,13 +590,47 @@ async def test_a_newer_reset_request_invalidates_the_older_token(client: httpx.A
     assert ok.status_code == 200, ok.text
 
 
-async def test_forgot_password_over_the_hourly_limit_answers_the_same_without_mail(
-        client: httpx.AsyncClient, database_url: str, mailbox: Path) -> None:
-    account = await register(client)
-    answers = [await client.post(f"{API}/auth/forgot-password", json={"email": account.email}) for _ in range(4)]
-    assert {r.status_code for r in answers} == {200}
-    assert len({r.text for r in answers}) == 1
+async def test_forgot_password_over_the_hourly_limit_is_429_without_mail(app: FastAPI, database_url: str,
+                                                                         mailbox: Path) -> None:
+    async with http_client(app) as client:
+        account = await register(client)
+        answers = [await client.post(f"{API}/auth/forgot-password", json={"email": account.email})
+                   for _ in range(4)]
+        ghost = unique_email("ghost")
+        ghosts = [await client.post(f"{API}/auth/forgot-password", json={"email": ghost}) for _ in range(4)]
+    assert [r.status_code for r in answers] == [r.status_code for r in ghosts] == [200, 200, 200, 429]
+    assert len({r.text for r in answers[:3]}) == 1
+    for throttled in (answers[3], ghosts[3]):  # an unknown email is throttled alike: the 429 reveals nothing
+        assert_error_shape(throttled, 429, "too_many_password_resets")
+        assert 3500 < int(throttled.headers["Retry-After"]) <= 3600
+    assert answers[3].json() == ghosts[3].json()
     assert len(await emails_to(database_url, mailbox, account.email)) == 3
+
+
+async def test_forgot_password_is_throttled_per_client_address(app: FastAPI) -> None:
+    async with http_client(app) as client:
+        answers = [await client.post(f"{API}/auth/forgot-password", json={"email": unique_email("guess")})
+                   for _ in range(21)]
+    assert [r.status_code for r in answers] == [200] * 20 + [429]
+    assert_error_shape(answers[-1], 429, "too_many_password_resets")
+    assert int(answers[-1].headers["Retry-After"]) > 0
+
+
+async def test_reset_password_attempts_are_throttled_per_client_address_and_cost_no_hash(app: FastAPI) -> None:
+    hasher = app.state.container.hasher()
+    counting = CountingArgon2(hasher._argon2)
+    hasher._argon2 = counting
+    try:
+        async with http_client(app) as client:
+            answers = [await client.post(f"{API}/auth/reset-password", json={
+                "token": secrets.token_urlsafe(32), "new_password": NEW_PASSWORD}) for _ in range(11)]
+    finally:
+        hasher._argon2 = counting.inner
+    assert [r.status_code for r in answers] == [400] * 10 + [429]
+    assert_error_shape(answers[0], 400, "invalid_reset_token")
+    body = assert_error_shape(answers[-1], 429, "too_many_password_resets")
+    assert 0 < int(answers[-1].headers["Retry-After"]) <= 15 * 60 and NEW_PASSWORD not in str(body)
+    assert counting.hashes == 0  # no token was valid: nothing was hashed
 
 
 # --- role changes apply at once -------------------------------------------------------------------------------

@@ -321,6 +321,21 @@ async def test_cors_refuses_other_origins(client: httpx.AsyncClient) -> None:
     assert response.headers.get("access-control-allow-origin") not in {"https://evil.example", "*"}
 
 
+@pytest.mark.parametrize(("origin", "method", "refused"), [
+    ("https://evil.example", "POST", "origin"), ("http://localhost:3000", "TRACE", "method"),
+    ("https://evil.example", "PROPFIND", "origin, method")])
+async def test_a_refused_cors_preflight_answers_in_the_error_shape(client: httpx.AsyncClient, origin: str,
+                                                                  method: str, refused: str) -> None:
+    response = await client.options(f"{API}/secrets/", headers={"Origin": origin,
+                                                                "Access-Control-Request-Method": method})
+    assert response.headers["content-type"] == "application/json"
+    body = assert_error_shape(response, 400, "cors_preflight_refused")
+    assert body == {"detail": f"CORS preflight refused: {refused} not allowed.", "status_code": 400,
+                    "error_code": "cors_preflight_refused"}
+    if "origin" in refused:
+        assert response.headers.get("access-control-allow-origin") != origin
+
+
 # --- 500s never leak ------------------------------------------------------------------------------------------
 
 LEAKS = ("Traceback", "File \"", "sqlalchemy", "asyncpg", "INSERT INTO", "SELECT ", "psycopg", "Error:", CANARY)

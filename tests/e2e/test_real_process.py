@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -23,7 +24,7 @@ def _free_port() -> int:
 
 
 def _start(data_dir: Path, port: int, **extra: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TEST_DATABASE_URL"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TEST_DATABASE_URL", "WORKER_METRICS_PORT"}}
     env.update(DATA_DIR=str(data_dir), PORT=str(port), LOG_JSON="true", **extra)
     return subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -74,6 +75,7 @@ def test_make_run_serves_api_and_worker_and_keeps_data_across_restarts(tmp_path:
     # make itself dies of the SIGINT it received like the supervisor did; what matters is a clean stop
     assert process.returncode in (0, 2, -signal.SIGINT), output
     assert "PyTake stopped." in output and "Traceback" not in output
+    assert "worker.metrics_serving" not in output  # no WORKER_METRICS_PORT: no metrics server, no port taken
 
     metrics_port = _free_port()
     process = _start(tmp_path, port, WORKER_PROCESSES="2", WORKER_METRICS_PORT=str(metrics_port))
@@ -96,4 +98,6 @@ def test_make_run_serves_api_and_worker_and_keeps_data_across_restarts(tmp_path:
         contacts = httpx.get(f"{base}/api/v1/contacts", headers=headers).json()
         assert [c["whatsapp_id"] for c in contacts] == ["5511988887777"]
     finally:
-        _ctrl_c(process)
+        output = _ctrl_c(process)
+    serving = sorted(json.loads(line)["port"] for line in output.splitlines() if "worker.metrics_serving" in line)
+    assert serving == [metrics_port, metrics_port + 1]

@@ -285,6 +285,24 @@ async def test_test_endpoint(client: httpx.AsyncClient, fake_graph: FakeGraphSer
     assert (await usage_of(client, admin, secret["id"]))["total_requests"] == 0
 
 
+async def test_the_test_endpoint_is_limited_per_secret(client: httpx.AsyncClient, fake_graph: FakeGraphServer) -> None:
+    admin = await register(client)
+    token = "EAA" + uuid.uuid4().hex
+    fake_graph.add_number(f"8{uuid.uuid4().int % 10**12:012d}", token)
+    secret = await create(client, admin, value=token, service="whatsapp")
+    other = await create(client, admin, value=token, service="whatsapp", environment="staging")
+    before = len([r for r in fake_graph.requests if r.path.endswith("/me")])
+
+    answers = [await client.post(f"{API}/{secret['id']}/test", headers=admin.headers) for _ in range(6)]
+
+    assert [r.status_code for r in answers] == [200] * 5 + [429]
+    assert all(r.json()["valid"] is True for r in answers[:5])
+    body = assert_error_shape(answers[5], 429, "too_many_secret_tests")
+    assert 0 < int(answers[5].headers["Retry-After"]) <= 60 and token not in str(body)
+    assert len([r for r in fake_graph.requests if r.path.endswith("/me")]) == before + 5  # Meta saw five
+    assert (await client.post(f"{API}/{other['id']}/test", headers=admin.headers)).status_code == 200
+
+
 async def test_usage_statistics(client: httpx.AsyncClient) -> None:
     admin = await register(client)
     fresh = await create(client, admin)

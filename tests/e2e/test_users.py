@@ -127,8 +127,7 @@ async def test_patch_name_role_and_active_flag(client: httpx.AsyncClient) -> Non
 
 
 @pytest.mark.parametrize("body", [{"name": ""}, {"name": "   "}, {"name": "n" * 256}, {"role": "owner"},
-                                  {"is_active": "maybe"}, {"email": "x@example.com"},
-                                  {"organization_id": str(uuid.uuid4())}])
+                                  {"is_active": "maybe"}, {"password_hash": "x"}, {"tenant_id": str(uuid.uuid4())}])
 async def test_patch_validation(client: httpx.AsyncClient, team: dict[str, Account], body: dict[str, Any]) -> None:
     admin = team["admin"]
     target = team["agent"]
@@ -137,6 +136,18 @@ async def test_patch_validation(client: httpx.AsyncClient, team: dict[str, Accou
     assert_error_shape(response, response.status_code)
     stored = {u["id"]: u for u in (await _users(client, admin)).json()}[target.user["id"]]
     assert stored == target.user
+
+
+async def test_patch_ignores_the_read_only_fields_a_get_returned(client: httpx.AsyncClient,
+                                                                  team: dict[str, Account]) -> None:
+    admin = team["admin"]
+    target = await create_user(client, admin, "agent")
+    response = await client.patch(f"{API}/users/{target['id']}", headers=admin.headers, json={
+        "email": "x@example.com", "organization_id": str(uuid.uuid4()), "id": str(uuid.uuid4())})
+    assert response.status_code == 200, response.text
+    stored = {u["id"]: u for u in (await _users(client, admin)).json()}[target["id"]]
+    assert {k: v for k, v in stored.items() if k != "updated_at"} == {
+        k: v for k, v in target.items() if k != "updated_at"}
 
 
 @pytest.mark.parametrize("role", ["agent", "viewer"])

@@ -78,3 +78,18 @@ async def test_the_worker_counts_sends_by_outcome_on_its_metrics_port(
     finally:
         fake_graph.fail_for(refused, None)
         worker.stop()
+
+
+async def test_a_worker_serves_no_metrics_unless_a_port_is_configured(test_settings: Settings, database_url: str,
+                                                                      tmp_path: Path) -> None:
+    log = tmp_path / "worker.log"
+    worker = WorkerProcess(test_settings, database_url, log).start()  # WORKER_METRICS_PORT unset
+    try:
+        async def started() -> bool:
+            assert worker.alive(), worker.tail()
+            return "worker.started" in worker.tail(100_000)
+
+        await wait_until(started, timeout=30, what="the worker to start")
+    finally:
+        worker.stop()
+    assert "worker.metrics_serving" not in log.read_text() and "worker.metrics_unavailable" not in log.read_text()

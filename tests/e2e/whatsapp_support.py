@@ -182,12 +182,13 @@ def process_env(settings: Settings, database_url: str, **extra: str) -> dict[str
     def secret(value: Any) -> str:
         return str(value.get_secret_value())
 
-    return {**os.environ, "ENV": "test", "DATABASE_URL": database_url, "DATA_DIR": str(settings.data_dir),
+    inherited = {k: v for k, v in os.environ.items() if k != "WORKER_METRICS_PORT"}  # off unless a test sets it
+    return {**inherited, "ENV": "test", "DATABASE_URL": database_url, "DATA_DIR": str(settings.data_dir),
             "WHATSAPP_GRAPH_URL": settings.whatsapp_graph_url,
             "WHATSAPP_APP_SECRET": secret(settings.whatsapp_app_secret),
             "WHATSAPP_VERIFY_TOKEN": secret(settings.whatsapp_verify_token),
             "JWT_SECRET": secret(settings.jwt_secret), "VAULT_MASTER_KEYS": secret(settings.vault_master_keys),
-            "PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "1024", "WORKER_METRICS_PORT": "0",
+            "PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "1024",
             "LOG_LEVEL": "INFO", "LOG_JSON": "true", **extra}
 
 

@@ -67,7 +67,9 @@ async def _handle(fake: FakeGraph, request: Request, handler: Any) -> Response:
         if fake.generation != generation:  # the test that slowed us down is over
             return PlainTextResponse("stale request", status_code=503)
     number, token_valid, response = _authorize(fake, request)
-    if response is None:
+    if fake.is_unavailable(request.path_params.get("phone_number_id")):
+        response = _fault_response(GraphFault(2, 503, json_body=False))
+    elif response is None:
         if handler is None:
             unknown_path = GraphFault(2500, 400, message="Unknown path components: " + request.url.path)
             response = _fault_response(unknown_path)

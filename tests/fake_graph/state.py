@@ -92,6 +92,7 @@ class FakeGraph:
         self._delay = 0.0
         self._max_mps: int | None = None
         self._generation = 0
+        self._unavailable: set[str] = set()
 
     # --- setup ----------------------------------------------------------------------------------
 
@@ -140,6 +141,15 @@ class FakeGraph:
         with self._lock:
             self._delay = seconds
 
+    def set_unavailable(self, phone_number_id: str, unavailable: bool = True) -> None:
+        """Every request about this number answers a bare 503 (a Graph outage for it) until set back."""
+        with self._lock:
+            (self._unavailable.add if unavailable else self._unavailable.discard)(phone_number_id)
+
+    def is_unavailable(self, phone_number_id: str | None) -> bool:
+        with self._lock:
+            return phone_number_id in self._unavailable
+
     def set_token_expired(self, phone_number_id: str, expired: bool = True) -> None:
         with self._lock:
             self._numbers[phone_number_id].token_expired = expired
@@ -164,6 +174,7 @@ class FakeGraph:
             self._read.clear()
             self._send_times.clear()
             self._delay, self._max_mps = 0.0, None
+            self._unavailable.clear()
             if not keep_numbers:
                 self._numbers.clear()
             for number in self._numbers.values():

@@ -58,3 +58,22 @@ async def test_no_more_than_max_concurrent_hashes_run_at_once_and_the_loop_stays
     task.cancel()
     assert counting.most == bound and all(name.startswith("argon2") for name in counting.threads)
     assert any(running > 0 for running in seen_running)  # the event loop ran while a hash was being computed
+
+
+async def test_the_dummy_hash_is_computed_once_and_matches_no_password() -> None:
+    hasher = Argon2PasswordHasher(time_cost=1, memory_cost_kib=8192)
+    dummy = await hasher.dummy_hash()
+    computed: list[str] = []
+    real = hasher._argon2
+
+    class Recording:
+        def hash(self, password: str) -> str:
+            computed.append(password)
+            return real.hash(password)
+
+    hasher._argon2 = Recording()  # type: ignore[assignment]
+    assert [await hasher.dummy_hash() for _ in range(3)] == [dummy] * 3
+    assert computed == []  # kept for the hasher's lifetime, never recomputed
+    hasher._argon2 = real
+    assert dummy.startswith("$argon2id$")
+    assert not any([await hasher.verify(dummy, guess) for guess in ("", "password", "pytake")])

@@ -87,7 +87,7 @@ class UseCases:
         self.authenticate = AuthenticateRequest(uow=uow, tokens=tokens, clock=clock)
         self.me = GetCurrentUser(uow=uow)
         self.forgot_password = RequestPasswordReset(uow=uow, clock=clock, policy=policy)
-        self.reset_password = ResetPassword(uow=uow, hasher=hasher, clock=clock)
+        self.reset_password = ResetPassword(uow=uow, hasher=hasher, clock=clock, policy=policy)
         self.list_users = ListUsers(uow=uow)
         self.create_user = CreateUser(uow=uow, hasher=hasher, clock=clock, policy=policy)
         self.update_user = UpdateUser(uow=uow, clock=clock)

@@ -23,6 +23,9 @@ from application.ports.channel import (
 from domain.channel import Conversation, Message, NumberStatus, WhatsAppNumber, WhatsAppNumberAlreadyRegistered
 from domain.messaging import CUSTOMER_SERVICE_WINDOW, MessageDirection
 
+_CLAIMS = {"whatsapp_numbers_org_phone_number_id_key", "whatsapp_numbers_proven_phone_number_id_key"}
+"""One phone_number_id per organization; one proven (active) number per phone_number_id (migration 0008)."""
+
 
 def _require(org: UUID | None) -> UUID:
     if org is None:
@@ -46,11 +49,15 @@ class SqlAlchemyWhatsAppNumberRepository(WhatsAppNumberRepository):
         self._s, self._org = session, organization_id
 
     async def add(self, number: WhatsAppNumber) -> None:
+        await self._write(insert(whatsapp_numbers).values(**_number_values(number)))
+
+    async def _write(self, statement: Any) -> None:
+        """In a savepoint: a clash on a phone_number_id leaves the transaction usable."""
         try:
             async with self._s.begin_nested():
-                await self._s.execute(insert(whatsapp_numbers).values(**_number_values(number)))
+                await self._s.execute(statement)
         except IntegrityError as e:
-            if constraint_name(e) == "whatsapp_numbers_phone_number_id_key":
+            if constraint_name(e) in _CLAIMS:
                 raise WhatsAppNumberAlreadyRegistered() from None
             raise
 
@@ -62,7 +69,7 @@ class SqlAlchemyWhatsAppNumberRepository(WhatsAppNumberRepository):
     async def update(self, number: WhatsAppNumber) -> None:
         values = _number_values(number)
         values.pop("id"), values.pop("organization_id"), values.pop("created_at")
-        await self._s.execute(update(whatsapp_numbers).where(
+        await self._write(update(whatsapp_numbers).where(
             whatsapp_numbers.c.id == number.id, whatsapp_numbers.c.organization_id == number.organization_id)
             .values(**values))
 
@@ -80,16 +87,24 @@ class SqlAlchemyWhatsAppNumberRepository(WhatsAppNumberRepository):
         return _number(row) if row else None
 
     async def get_by_phone_number_id_any_org(self, phone_number_id: str) -> WhatsAppNumber | None:
-        row = (await self._s.execute(select(whatsapp_numbers).where(
-            whatsapp_numbers.c.phone_number_id == phone_number_id))).first()
+        row = (await self._s.execute(select(whatsapp_numbers).where(  # proven only: the partial unique index
+            whatsapp_numbers.c.phone_number_id == phone_number_id, whatsapp_numbers.c.status == "active"))).first()
         return _number(row) if row else None
 
     async def routable_by_phone_number_ids(self, phone_number_ids: Sequence[str]) -> dict[str, WhatsAppNumber]:
         if not phone_number_ids:
             return {}
-        rows = (await self._s.execute(select(whatsapp_numbers).where(
-            whatsapp_numbers.c.phone_number_id.in_(list(phone_number_ids))))).all()
+        rows = (await self._s.execute(select(whatsapp_numbers).where(  # proven only, as above
+            whatsapp_numbers.c.phone_number_id.in_(list(phone_number_ids)), whatsapp_numbers.c.status == "active"))
+            ).all()
         return {row.phone_number_id: _number(row) for row in rows}
+
+    async def supersede_unproven_any_org(self, phone_number_id: str, *, owner_organization_id: UUID, reason: str,
+                                         now: datetime) -> None:
+        await self._s.execute(update(whatsapp_numbers).where(
+            whatsapp_numbers.c.phone_number_id == phone_number_id,
+            whatsapp_numbers.c.organization_id != owner_organization_id, whatsapp_numbers.c.status != "active")
+            .values(status="inactive", last_error=reason, updated_at=now))
 
 
 def _conversation(row: Any) -> Conversation:

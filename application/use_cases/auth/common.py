@@ -22,6 +22,8 @@ class AuthPolicy:
     login_window_seconds: int = 15 * 60
     reset_requests_per_email_per_hour: int = 3
     reset_requests_per_ip_per_hour: int = 20
+    reset_attempts_per_ip: int = 10  # POST /auth/reset-password, per client address and window
+    reset_attempts_window_seconds: int = 15 * 60
     frontend_url: str = "http://localhost:3000"
 
 

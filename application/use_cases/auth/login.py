@@ -11,9 +11,6 @@ from application.ports.uow import UnitOfWorkFactory
 from application.use_cases.auth.common import AuthPolicy, TokenPair, open_session
 from domain.errors import InvalidValue
 
-# Verifying against this hash when the email is unknown keeps both failures equally slow.
-_DUMMY_PASSWORD = "pytake-dummy-password-for-timing"
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LoginCommand:
@@ -26,7 +23,6 @@ class LoginUser:
     def __init__(self, *, uow: UnitOfWorkFactory, hasher: PasswordHasher, tokens: AccessTokenService,
                  clock: Clock, policy: AuthPolicy) -> None:
         self._uow, self._hasher, self._tokens, self._clock, self._policy = uow, hasher, tokens, clock, policy
-        self._dummy_hash: str | None = None
 
     async def execute(self, cmd: LoginCommand) -> TokenPair:
         email = cmd.email.strip().lower()
@@ -39,8 +35,8 @@ class LoginUser:
             user = await uow.users.get_by_email_any_org(email) if len(email) <= 254 else None
         if len(cmd.password) > 1024:
             raise InvalidValue("The password is too long.")
-        if user is None:
-            await self._hasher.verify(await self._dummy(), cmd.password)
+        if user is None:  # one verification against the process's dummy hash: as slow as a wrong password
+            await self._hasher.verify(await self._hasher.dummy_hash(), cmd.password)
             ok = False
         else:
             ok = await self._hasher.verify(user.password_hash, cmd.password)
@@ -60,8 +56,3 @@ class LoginUser:
             pair = await open_session(uow, self._tokens, user, now, self._policy)
             await uow.commit()
         return pair
-
-    async def _dummy(self) -> str:
-        if self._dummy_hash is None:
-            self._dummy_hash = await self._hasher.hash(_DUMMY_PASSWORD)
-        return self._dummy_hash

@@ -5,8 +5,9 @@
 The default comes from the service: ``whatsapp`` -> ``whatsapp_token``, anything else -> ``decrypt``.
 A passing test while ``rotated`` promotes the secret to ``active``; an inconclusive provider answer
 (timeout, 5xx, rate limit) is reported as ``valid: false`` with a message starting "inconclusive" and
-changes nothing. Tests are audited and never counted in usage. The provider is called outside any
-database transaction; the outcome only applies if the value did not change meanwhile.
+changes nothing. Tests are audited and never counted in usage, and limited to five a minute per secret (429,
+counted in the database). The provider is called outside any database transaction; the outcome only applies if
+the value did not change meanwhile.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from application.ports.common import Clock
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from application.ports.vault import CredentialCheck, ProviderCredentialChecker, SecretCipher
 from application.use_cases.vault.common import AuditAction, Details, decrypt_current, load_secret, run_audited
-from domain.errors import InvalidValue
+from domain.errors import InvalidValue, Throttled
 from domain.vault import Secret, SecretDecryptionFailed, SecretService, SecretValue
 
 TEST_TYPES: Final = ("decrypt", "format", "whatsapp_token")
+TESTS_PER_MINUTE: Final = 5  # per secret, whatever the test type
 _META_TOKEN = re.compile(r"EAA[A-Za-z0-9]{16,}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -33,6 +35,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 class UnknownTestType(InvalidValue):
     code = "unknown_test_type"
     default_message = "test_type must be one of decrypt, format, whatsapp_token."
+
+
+class SecretTestThrottled(Throttled):
+    code = "too_many_secret_tests"
+    default_message = "This secret was tested too often; try again later."
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +67,9 @@ class TestSecret:
     __test__ = False  # not a pytest test class
 
     def __init__(self, *, uow: UnitOfWorkFactory, cipher: SecretCipher, clock: Clock,
-                 checker: ProviderCredentialChecker) -> None:
+                 checker: ProviderCredentialChecker, tests_per_minute: int = TESTS_PER_MINUTE) -> None:
         self._uow, self._cipher, self._clock, self._checker = uow, cipher, clock, checker
+        self._tests_per_minute = tests_per_minute
 
     async def execute(self, actor: Actor, secret_id: UUID, test_type: str | None = None) -> SecretTestResult:
         actor.require(Permission.MANAGE_SECRETS)
@@ -69,6 +77,11 @@ class TestSecret:
             raise UnknownTestType()
         async with self._uow(actor.organization_id) as uow:
             secret = await load_secret(uow, secret_id)
+            wait = await uow.login_throttle.count_hit(f"secret-test:{secret_id}", self._clock.now(),
+                                                      limit=self._tests_per_minute, window_seconds=60)
+            await uow.commit()
+            if wait > 0:  # a provider check spends the tenant's token at Meta: counted in the database, per secret
+                raise SecretTestThrottled(retry_after_seconds=wait)
             kind = test_type or default_test_type(secret.service)
             tested_version = secret.current_version
             try:

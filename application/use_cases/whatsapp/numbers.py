@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID, uuid4
 
 from application.authorization import Actor, Permission
 from application.ports.channel import SecretResolver
 from application.ports.common import Clock
-from application.ports.uow import UnitOfWorkFactory
+from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from application.ports.whatsapp import GraphAuthError, PhoneNumberDetails, WhatsAppGateway
 from application.use_cases.whatsapp.jobs import VERIFY_NUMBER_JOB
 from domain.channel import NumberStatus, WhatsAppNumber, WhatsAppNumberAlreadyRegistered, WhatsAppNumberNotFound
 from domain.errors import InvalidValue, Unavailable
 
 THROUGHPUT_BY_LEVEL = {"STANDARD": 80, "HIGH": 1000}
+SUPERSEDED = "Superseded: another organization proved with the Graph API that it owns this phone_number_id."
+OWNED_ELSEWHERE = "Another organization proved with the Graph API that it owns this phone_number_id first."
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,9 +37,27 @@ def apply_details(number: WhatsAppNumber, details: PhoneNumberDetails, default_m
     number.last_error = None
 
 
+async def store_proven_or_pending(uow: UnitOfWork, number: WhatsAppNumber, now: datetime, *, new: bool) -> None:
+    """Add or update ``number`` in a system-scope unit of work. A proven (active) number takes its phone_number_id
+    over from other organizations' unproven registrations; losing to one proven elsewhere meanwhile leaves it
+    ``inactive``. Only proven numbers receive webhooks."""
+    try:
+        await (uow.numbers.add(number) if new else uow.numbers.update(number))
+    except WhatsAppNumberAlreadyRegistered:
+        if new or number.status is not NumberStatus.ACTIVE:
+            raise
+        number.status, number.last_error = NumberStatus.INACTIVE, OWNED_ELSEWHERE
+        await uow.numbers.update(number)
+        return
+    if number.status is NumberStatus.ACTIVE:
+        await uow.numbers.supersede_unproven_any_org(
+            number.phone_number_id, owner_organization_id=number.organization_id, reason=SUPERSEDED, now=now)
+
+
 class RegisterNumber:
-    """Verifies at once when Meta answers; when it cannot be reached the number stays ``pending`` and a
-    queued job verifies it later."""
+    """Verifies at once when Meta answers; when it cannot be reached the number stays ``pending`` (it receives no
+    webhooks) and a queued job verifies it later. A verified registration takes the phone_number_id over from
+    unverified ones in other organizations."""
 
     def __init__(self, *, uow: UnitOfWorkFactory, gateway: WhatsAppGateway, secrets: SecretResolver, clock: Clock,
                  default_mps: int = 80) -> None:
@@ -64,8 +85,8 @@ class RegisterNumber:
             raise
         except Unavailable as error:
             number.last_error = f"Verification pending: {error.message}"[:500]
-        async with self._uow(actor.organization_id) as uow:
-            await uow.numbers.add(number)
+        async with self._uow() as uow:  # system scope: the takeover touches other organizations' rows
+            await store_proven_or_pending(uow, number, now, new=True)
             if number.status is NumberStatus.PENDING:
                 await uow.jobs.enqueue(VERIFY_NUMBER_JOB, {"organization_id": str(actor.organization_id),
                                                            "number_id": str(number.id)},
@@ -96,9 +117,9 @@ class VerifyNumber:
             number.status = NumberStatus.INACTIVE
         else:
             apply_details(number, details, self._default_mps)
-        number.updated_at = self._clock.now()
-        async with self._uow(organization_id) as uow:
-            await uow.numbers.update(number)
+        number.updated_at = now = self._clock.now()
+        async with self._uow() as uow:  # system scope, as at registration
+            await store_proven_or_pending(uow, number, now, new=False)
             await uow.commit()
 
 

@@ -533,7 +533,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Test a secret: decrypt | format | whatsapp_token (a pass while rotated activates it) */
+        /** Test a secret: decrypt | format | whatsapp_token (a pass while rotated activates it; 5 a minute per secret) */
         post: operations["test_secret_api_v1_secrets__secret_id__test_post"];
         delete?: never;
         options?: never;
@@ -704,7 +704,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics (HTTP latency by route, queue depth and age, webhook lag, dead letters) */
+        /** Prometheus metrics (HTTP latency by route, queue depth and age, webhook lag, dead letters); the database gauges are cached a few seconds */
         get: operations["metrics_metrics_get"];
         put?: never;
         post?: never;
@@ -956,14 +956,34 @@ export interface components {
             attributes?: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * Created At
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly created_at?: string | null;
             /** Email */
             email?: string | null;
+            /**
+             * Id
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly id?: string | null;
             /** Name */
             name?: string | null;
             /** Opted Out */
             opted_out?: boolean | null;
+            /**
+             * Organization Id
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly organization_id?: string | null;
             /** Tags */
             tags?: string[] | null;
+            /**
+             * Updated At
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly updated_at?: string | null;
             /** Whatsapp Id */
             whatsapp_id?: string | null;
         };
@@ -1204,14 +1224,36 @@ export interface components {
         };
         /** FlowUpdateIn */
         FlowUpdateIn: {
+            /**
+             * Created At
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly created_at?: string | null;
             /** Description */
             description?: string | null;
             /** Edges */
             edges?: components["schemas"]["FlowEdge"][] | null;
+            /**
+             * Id
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly id?: string | null;
             /** Name */
             name?: string | null;
             /** Nodes */
             nodes?: components["schemas"]["FlowNode"][] | null;
+            /**
+             * Organization Id
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly organization_id?: string | null;
+            /**
+             * Published Version
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly published_version?: number | null;
+            /** @description Read-only: accepted so that a GET body can be sent back, and ignored. */
+            readonly stats?: components["schemas"]["FlowStats"] | null;
             /**
              * Status
              * @description 'active' publishes: the graph is validated and snapshotted as a new version
@@ -1219,6 +1261,11 @@ export interface components {
             status?: ("draft" | "active" | "archived") | null;
             /** @description null removes the trigger */
             trigger?: components["schemas"]["FlowTrigger"] | null;
+            /**
+             * Updated At
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly updated_at?: string | null;
         };
         /** ForgotPasswordIn */
         ForgotPasswordIn: {
@@ -1594,12 +1641,44 @@ export interface components {
          * @description At least one field. A new value makes an active secret ``rotated``; ``service: null`` clears it.
          */
         SecretUpdateIn: {
+            /**
+             * Created At
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly created_at?: string | null;
             environment?: components["schemas"]["SecretEnvironment"] | null;
+            /**
+             * Id
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly id?: string | null;
+            /**
+             * Key
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly key?: string | null;
+            /**
+             * Last Rotated At
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly last_rotated_at?: string | null;
+            /**
+             * Organization Id
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly organization_id?: string | null;
             /**
              * Service
              * @description Lowercase service tag such as 'whatsapp' (pattern ^[a-z0-9][a-z0-9_.-]{0,63}$)
              */
             service?: string | null;
+            /** @description Read-only: accepted so that a GET body can be sent back, and ignored. */
+            readonly status?: components["schemas"]["SecretStatus"] | null;
+            /**
+             * Updated At
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly updated_at?: string | null;
             /**
              * Value
              * @description The secret value (1..16384 characters). Never echoed in errors or other responses.
@@ -1819,12 +1898,37 @@ export interface components {
         };
         /** UpdateUserIn */
         UpdateUserIn: {
+            /**
+             * Created At
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly created_at?: string | null;
+            /**
+             * Email
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly email?: string | null;
+            /**
+             * Id
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly id?: string | null;
             /** Is Active */
             is_active?: boolean | null;
             /** Name */
             name?: string | null;
+            /**
+             * Organization Id
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly organization_id?: string | null;
             /** Role */
             role?: ("super_admin" | "org_admin" | "agent" | "viewer") | null;
+            /**
+             * Updated At
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly updated_at?: string | null;
         };
         /** UserOut */
         UserOut: {
@@ -2039,6 +2143,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+            /** @description too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -2350,6 +2463,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+            /** @description too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -4544,6 +4666,15 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationErrorResponse"];
                 };
             };
+            /** @description too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     secret_usage_api_v1_secrets__secret_id__usage_get: {
@@ -5289,6 +5420,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
             };
         };
     };

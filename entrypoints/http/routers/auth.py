@@ -78,7 +78,7 @@ async def me(actor: CurrentActor, use_case: GetCurrentUser = Depends(Provide["ge
 
 @router.post("/forgot-password", response_model=MessageResponse,
              summary="Email a password-reset link (same answer whether or not the email exists)",
-             responses=error_responses(422))
+             responses=error_responses(422, 429))
 @inject
 async def forgot_password(
     body: ForgotPasswordIn, request: Request,
@@ -89,9 +89,10 @@ async def forgot_password(
 
 
 @router.post("/reset-password", response_model=MessageResponse, summary="Set a new password with a reset token",
-             responses=error_responses(400, 422))
+             responses=error_responses(400, 422, 429))
 @inject
-async def reset_password(body: ResetPasswordIn,
+async def reset_password(body: ResetPasswordIn, request: Request,
                          use_case: ResetPassword = Depends(Provide["reset_password"])) -> MessageResponse:
-    message = await use_case.execute(ResetPasswordCommand(token=body.token, new_password=body.new_password))
+    message = await use_case.execute(ResetPasswordCommand(token=body.token, new_password=body.new_password,
+                                                          client_ip=client_ip(request)))
     return MessageResponse(message=message)

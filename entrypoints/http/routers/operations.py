@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 from datetime import datetime
+from typing import Annotated
 
 from dependency_injector.wiring import Provide, inject
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 
 from application.use_cases.operations import ListDeadLetters, ReadOperationalStats
-from entrypoints.http.deps import CurrentActor, PageParams, set_total
+from domain.errors import Unauthenticated
+from entrypoints.config import Settings
+from entrypoints.http.deps import CurrentActor, PageParams, client_ip, set_total
 from entrypoints.http.errors import error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.common import ResponseModel
@@ -34,8 +40,38 @@ class DeadLetterOut(ResponseModel):
     error: str | None = None
 
 
+metrics_bearer = HTTPBearer(auto_error=False, scheme_name="MetricsToken",
+                            description="METRICS_TOKEN (without it, only loopback clients outside production)")
+
+
+class MetricsAccessDenied(Unauthenticated):
+    code = "metrics_unauthorized"
+    default_message = ("Scraping /metrics needs 'Authorization: Bearer <METRICS_TOKEN>' (without METRICS_TOKEN, only "
+                       "clients on the loopback interface outside production may scrape).")
+
+
+def may_scrape(settings: Settings, *, client_host: str | None, bearer: str | None) -> bool:
+    if settings.metrics_token is not None:
+        expected = settings.metrics_token.get_secret_value().encode()
+        return bearer is not None and hmac.compare_digest(bearer.encode(), expected)
+    if settings.env == "production" or client_host is None:
+        return False
+    try:
+        return ipaddress.ip_address(client_host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_scraper(request: Request,
+                    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(metrics_bearer)]) -> None:
+    bearer = credentials.credentials if credentials is not None and credentials.scheme.lower() == "bearer" else None
+    if not may_scrape(request.app.state.settings, client_host=client_ip(request), bearer=bearer):
+        raise MetricsAccessDenied()
+
+
 @metrics_router.get("/metrics", summary="Prometheus metrics (HTTP latency by route, queue depth and age, "
-                                        "webhook lag, dead letters)", response_class=Response)
+                                        "webhook lag, dead letters); the database gauges are cached a few seconds",
+                    response_class=Response, dependencies=[Depends(require_scraper)], responses=error_responses(401))
 @inject
 async def metrics(use_case: ReadOperationalStats = Depends(Provide["read_operational_stats"])) -> Response:
     stats = await use_case.execute()

@@ -146,8 +146,9 @@ async def deactivate_secret(actor: CurrentActor, secret_id: UUID,
 
 
 @router.post("/{secret_id}/test", response_model=SecretTestOut,
-             summary="Test a secret: decrypt | format | whatsapp_token (a pass while rotated activates it)",
-             responses=error_responses(401, 403, 404, 422))
+             summary="Test a secret: decrypt | format | whatsapp_token (a pass while rotated activates it; "
+                     "5 a minute per secret)",
+             responses=error_responses(401, 403, 404, 422, 429))
 @inject
 async def test_secret(actor: CurrentActor, secret_id: UUID, body: Annotated[SecretTestIn | None, Body()] = None,
                       use_case: TestSecret = Depends(Provide["test_secret"])) -> SecretTestOut:

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from entrypoints.http.schemas.common import RequestModel, ResponseModel
+from entrypoints.http.schemas.common import RequestModel, ResponseModel, read_only
 
 RoleName = Literal["super_admin", "org_admin", "agent", "viewer"]
 
@@ -78,3 +78,8 @@ class UpdateUserIn(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=255)
     role: RoleName | None = None
     is_active: bool | None = None
+    id: UUID | None = read_only()
+    email: str | None = read_only()
+    organization_id: UUID | None = read_only()
+    created_at: datetime | None = read_only()
+    updated_at: datetime | None = read_only()

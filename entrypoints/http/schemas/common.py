@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 def _has_nul(value: Any) -> bool:
@@ -36,3 +36,10 @@ class ResponseModel(BaseModel):
 
 class MessageResponse(ResponseModel):
     message: str
+
+
+def read_only() -> Any:
+    """A field of the resource that a PUT (or PATCH) accepts and ignores, so that a client can send back the body a
+    GET returned; left out of ``model_dump``. Fields the resource does not have are still refused."""
+    return Field(default=None, exclude=True, json_schema_extra={"readOnly": True},
+                 description="Read-only: accepted so that a GET body can be sent back, and ignored.")

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field, field_validator
 
-from entrypoints.http.schemas.common import RequestModel, ResponseModel
+from entrypoints.http.schemas.common import RequestModel, ResponseModel, read_only
 
 _ATTRIBUTES_DOC = "Custom fields (string keys, JSON values; at most 100)"
 
@@ -50,5 +50,9 @@ class ContactUpdateIn(RequestModel):
     tags: list[str] | None = Field(default=None, max_length=50)
     attributes: dict[str, Any] | None = Field(default=None, description=_ATTRIBUTES_DOC)
     opted_out: bool | None = None
+    id: UUID | None = read_only()
+    organization_id: UUID | None = read_only()
+    created_at: datetime | None = read_only()
+    updated_at: datetime | None = read_only()
 
     _size = field_validator("attributes")(_check_attribute_size)

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from entrypoints.http.schemas.common import RequestModel, ResponseModel
+from entrypoints.http.schemas.common import RequestModel, ResponseModel, read_only
 
 NODES_MAX, EDGES_MAX = 1000, 2000
 
@@ -94,6 +94,12 @@ class FlowUpdateIn(RequestModel):
     status: Literal["draft", "active", "archived"] | None = Field(
         default=None, description="'active' publishes: the graph is validated and snapshotted as a new version")
     trigger: FlowTrigger | None = Field(default=None, description="null removes the trigger")
+    id: UUID | None = read_only()
+    stats: FlowStats | None = read_only()
+    organization_id: UUID | None = read_only()
+    created_at: datetime | None = read_only()
+    updated_at: datetime | None = read_only()
+    published_version: int | None = read_only()
 
 
 class ExecutionOut(ResponseModel):

@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import Field
 
 from domain.vault import MAX_VALUE_LENGTH, SecretEnvironment, SecretStatus
-from entrypoints.http.schemas.common import RequestModel, ResponseModel
+from entrypoints.http.schemas.common import RequestModel, ResponseModel, read_only
 
 _VALUE_DOC = f"The secret value (1..{MAX_VALUE_LENGTH} characters). Never echoed in errors or other responses."
 _KEY_DOC = "Letters, digits, '_', '.', '-'; starts with a letter or '_' (pattern ^[A-Za-z_][A-Za-z0-9_.-]{0,127}$)"
@@ -44,6 +44,13 @@ class SecretUpdateIn(RequestModel):
     value: str | None = Field(default=None, min_length=1, max_length=MAX_VALUE_LENGTH, description=_VALUE_DOC)
     environment: SecretEnvironment | None = None
     service: str | None = Field(default=None, min_length=1, max_length=64, description=_SERVICE_DOC)
+    id: UUID | None = read_only()
+    key: str | None = read_only()
+    status: SecretStatus | None = read_only()
+    organization_id: UUID | None = read_only()
+    created_at: datetime | None = read_only()
+    updated_at: datetime | None = read_only()
+    last_rotated_at: datetime | None = read_only()
 
 
 class SecretRotateIn(RequestModel):

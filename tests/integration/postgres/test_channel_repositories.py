@@ -80,6 +80,41 @@ async def test_phone_number_id_is_unique_across_organizations(uow_factory: SqlAl
     assert total == 1 and numbers[0].phone_number_id != pnid
 
 
+async def test_only_a_proven_number_is_routed_and_it_supersedes_unproven_ones(
+        uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    org_a, _ = await make_org(uow_factory)
+    org_b, _ = await make_org(uow_factory)
+    org_c, _ = await make_org(uow_factory)
+    pnid = random_digits()
+    squatters = [_number(org, pnid, status=NumberStatus.PENDING) for org in (org_a, org_b)]
+    async with uow_factory() as uow:
+        for number in squatters:  # unproven registrations of one id may coexist in several organizations
+            await uow.numbers.add(number)
+        with pytest.raises(WhatsAppNumberAlreadyRegistered):  # but one organization holds an id once
+            await uow.numbers.add(_number(org_a, pnid, status=NumberStatus.PENDING))
+        await uow.commit()
+        assert await uow.numbers.get_by_phone_number_id_any_org(pnid) is None  # pending: never routed
+
+    owner = _number(org_c, pnid)
+    now = _now()
+    async with uow_factory() as uow:
+        await uow.numbers.add(owner)
+        await uow.numbers.supersede_unproven_any_org(pnid, owner_organization_id=org_c, reason="superseded", now=now)
+        await uow.commit()
+    async with uow_factory() as uow:
+        routed = await uow.numbers.get_by_phone_number_id_any_org(pnid)
+        assert routed is not None and routed.id == owner.id
+        late = squatters[0]
+        late.status = NumberStatus.ACTIVE
+        with pytest.raises(WhatsAppNumberAlreadyRegistered):  # a second proven number of the id is refused
+            await uow.numbers.update(late)
+        await uow.numbers.update(_number(org_c, random_digits()))  # the savepoint kept the transaction usable
+    for squatter in squatters:
+        async with uow_factory(squatter.organization_id) as uow:
+            stored = await uow.numbers.get(squatter.id)
+        assert stored is not None and (stored.status, stored.last_error) == (NumberStatus.INACTIVE, "superseded")
+
+
 async def test_default_active_is_the_oldest_active_number(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
     org, _ = await make_org(uow_factory)
     base = _now()

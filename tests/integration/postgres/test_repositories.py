@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
 
+from adapters.clock import SystemClock
 from adapters.postgres.uow import SqlAlchemyUnitOfWorkFactory
+from adapters.security.jwt_tokens import JwtAccessTokenService
+from application.ports.identity import RefreshTokenRecord
+from application.use_cases.auth.common import AuthPolicy, TokenPair, hash_token, open_session
+from application.use_cases.auth.refresh import RefreshCommand, RefreshSession
 from domain.contacts import Contact, ContactAlreadyExists
 from domain.identity import EmailAlreadyRegistered
 from tests.conftest import _plain
@@ -80,25 +85,58 @@ async def test_rolled_back_unit_of_work_leaves_no_row_and_no_job(uow_factory: Sq
         await connection.close()
 
 
-async def test_refresh_token_is_consumed_once_under_concurrency(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+async def _refresh_concurrently(uow_factory: SqlAlchemyUnitOfWorkFactory, token: str, times: int) -> list[object]:
+    use_case = RefreshSession(uow=uow_factory, tokens=JwtAccessTokenService(secret="s" * 40), clock=SystemClock(),
+                              policy=AuthPolicy())
+    return await asyncio.gather(*(use_case.execute(RefreshCommand(refresh_token=token)) for _ in range(times)),
+                                return_exceptions=True)
+
+
+async def _signed_in(uow_factory: SqlAlchemyUnitOfWorkFactory) -> tuple[str, UUID]:
     org, user = await make_org(uow_factory)
-    now = datetime.now(UTC)
-    session_id = uuid4()
-    async with uow_factory() as uow:
-        await uow.sessions.create_session(session_id=session_id, user_id=user.id, organization_id=org, now=now,
-                                          expires_at=now + timedelta(days=1))
-        await uow.sessions.add_refresh_token(token_id=uuid4(), session_id=session_id, token_hash="h-" + str(session_id),
-                                             parent_id=None, now=now, expires_at=now + timedelta(days=1))
+    async with uow_factory(org) as uow:
+        pair = await open_session(uow, JwtAccessTokenService(secret="s" * 40), user, datetime.now(UTC), AuthPolicy())
         await uow.commit()
+    record = await _token_record(uow_factory, pair.refresh_token)
+    return pair.refresh_token, record.session_id
 
-    async def consume() -> bool:
-        async with uow_factory() as uow:
-            record = await uow.sessions.consume_refresh_token("h-" + str(session_id), datetime.now(UTC))
-            await uow.commit()
-            return record is not None
 
-    results = await asyncio.gather(*(consume() for _ in range(8)))
-    assert results.count(True) == 1
+async def _token_record(uow_factory: SqlAlchemyUnitOfWorkFactory, token: str) -> RefreshTokenRecord:
+    async with uow_factory() as uow:
+        record = await uow.sessions.find_refresh_token(hash_token(token))
+    assert record is not None
+    return record
+
+
+async def test_concurrent_refreshes_with_a_login_token_all_work_and_leave_one_pending_child(
+        uow_factory: SqlAlchemyUnitOfWorkFactory, database_url: str) -> None:
+    login_token, session_id = await _signed_in(uow_factory)
+
+    results = await _refresh_concurrently(uow_factory, login_token, 6)
+
+    assert all(isinstance(r, TokenPair) for r in results), results
+    connection = await asyncpg.connect(_plain(database_url))
+    try:
+        rows = await connection.fetch("SELECT parent_id, used_at FROM refresh_tokens WHERE session_id = $1",
+                                      session_id)
+    finally:
+        await connection.close()
+    assert sorted((r["parent_id"] is None, r["used_at"] is None) for r in rows) == [(False, True), (True, False)]
+
+
+async def test_concurrent_refreshes_with_the_current_token_of_a_strict_family_let_one_through_and_revoke_it(
+        uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    login_token, session_id = await _signed_in(uow_factory)
+    (child,) = await _refresh_concurrently(uow_factory, login_token, 1)
+    assert isinstance(child, TokenPair)
+    (current,) = await _refresh_concurrently(uow_factory, child.refresh_token, 1)  # strict from here on
+    assert isinstance(current, TokenPair)
+
+    results = await _refresh_concurrently(uow_factory, current.refresh_token, 6)
+
+    outcomes = sorted(type(r).__name__ for r in results)
+    assert outcomes == ["InvalidToken"] * 4 + ["RefreshTokenReused", "TokenPair"]  # later ones find it revoked
+    assert (await _token_record(uow_factory, login_token)).revoked_at is not None
 
 
 async def test_throttle_counts_every_concurrent_failure(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
@@ -112,8 +150,10 @@ async def test_throttle_counts_every_concurrent_failure(uow_factory: SqlAlchemyU
 
     await asyncio.gather(*(fail() for _ in range(20)))
     async with uow_factory() as uow:
-        assert await uow.login_throttle.record_hit(key, now, limit=21, window_seconds=900) is True
-        assert await uow.login_throttle.record_hit(key, now, limit=21, window_seconds=900) is False
+        assert await uow.login_throttle.count_hit(key, now, limit=21, window_seconds=900) == 0
+        assert await uow.login_throttle.count_hit(key, now, limit=21, window_seconds=900) == 900
+        later = now + timedelta(seconds=899.5)
+        assert await uow.login_throttle.count_hit(key, later, limit=21, window_seconds=900) == 1
         assert await uow.login_throttle.blocked_for(key, now) == 0
         await uow.login_throttle.record_failure(key, now, limit=5, window_seconds=900)
         assert await uow.login_throttle.blocked_for(key, now) > 0

@@ -106,8 +106,11 @@ async def test_login_throttle_arithmetic_matches_the_sql_adapter(core: UseCases)
         assert uow.work.throttle["k"].count == 1  # a new window
         await uow.login_throttle.clear("k")
         assert await uow.login_throttle.blocked_for("k", now) == 0
-        assert [await uow.login_throttle.record_hit("h", now, limit=2, window_seconds=60) for _ in range(3)] == [
-            True, True, False]
+        assert [await uow.login_throttle.count_hit("h", now, limit=2, window_seconds=60) for _ in range(3)] == [
+            0, 0, 60]
+        assert await uow.login_throttle.count_hit("h", now + timedelta(seconds=59.5), limit=2,
+                                                  window_seconds=60) == 1
+        assert await uow.login_throttle.count_hit("h", now + timedelta(seconds=60), limit=2, window_seconds=60) == 0
     assert blocks == [0, 0, 60, 120, 240, 480, 900, 900, 900]
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from application.errors import InvalidCredentials, LoginThrottled, UserInactive
 from application.use_cases.auth.common import TokenPair
-from application.use_cases.auth.login import LoginCommand
+from application.use_cases.auth.login import LoginCommand, LoginUser
 from domain.errors import InvalidValue
 from tests.unit.conftest import PASSWORD, UseCases, make_use_cases
 
@@ -156,3 +156,24 @@ async def test_absurdly_long_password_is_refused_before_hashing(core: UseCases) 
     await core.signup(EMAIL)
     with pytest.raises(InvalidValue):
         await _login(core, EMAIL, "x" * 1025)
+
+
+def _fresh_login(core: UseCases) -> LoginUser:
+    """A new use case object per request, as the container's Factory builds one."""
+    return LoginUser(uow=core.uow, hasher=core.hasher, tokens=core.tokens, clock=core.clock, policy=core.policy)
+
+
+async def test_an_unknown_email_costs_one_verification_and_no_hash_per_request(core: UseCases) -> None:
+    await core.signup(EMAIL)
+    with pytest.raises(InvalidCredentials):  # the first unknown email may prepare the process's dummy hash
+        await _fresh_login(core).execute(LoginCommand(email="first@example.com", password=WRONG))
+    hashes, verifies = core.hasher.hashes, core.hasher.verifies
+
+    for n in range(3):
+        with pytest.raises(InvalidCredentials):
+            await _fresh_login(core).execute(LoginCommand(email=f"nobody{n}@example.com", password=WRONG))
+    with pytest.raises(InvalidCredentials):
+        await _fresh_login(core).execute(LoginCommand(email=EMAIL, password=WRONG))
+
+    assert core.hasher.hashes == hashes  # like a wrong password: no hash computed on the request path
+    assert core.hasher.verifies == verifies + 4  # one verification each, known email or not

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from application.errors import InvalidCredentials, InvalidResetToken, TokenRevoked
+from application.errors import InvalidCredentials, InvalidResetToken, PasswordResetThrottled, TokenRevoked
 from application.use_cases.auth.forgot_password import FORGOT_PASSWORD_MESSAGE, SEND_EMAIL_JOB, ForgotPasswordCommand
 from application.use_cases.auth.login import LoginCommand
 from application.use_cases.auth.reset_password import RESET_PASSWORD_MESSAGE, ResetPasswordCommand
@@ -65,20 +65,41 @@ class TestForgotPassword:
         assert stored.expires_at == core.clock.now() + timedelta(minutes=30)
         assert "30 minutes" in mail.payload["body"]
 
-    async def test_the_fourth_request_within_an_hour_sends_nothing(self, core: UseCases) -> None:
+    async def test_the_fourth_request_within_an_hour_is_throttled_and_sends_nothing(self, core: UseCases) -> None:
         await core.signup(EMAIL)
         for _ in range(3):
             await _forgot(core)
             core.clock.advance(minutes=10)
         tokens_before = dict(core.store.reset_tokens)
 
-        assert await _forgot(core) == FORGOT_PASSWORD_MESSAGE
+        with pytest.raises(PasswordResetThrottled) as raised:
+            await _forgot(core, " Ana@Example.com")
 
+        assert raised.value.retry_after_seconds == 30 * 60  # until the hour of the first request is over
+        assert raised.value.code == "too_many_password_resets"
         assert len(_mails(core)) == 3
         assert core.store.reset_tokens == tokens_before
-        core.clock.advance(minutes=31)  # the window of the first request is over
+        core.clock.advance(minutes=30)  # the window of the first request is over
         await _forgot(core)
         assert len(_mails(core)) == 4
+
+    async def test_unknown_emails_are_throttled_alike(self, core: UseCases) -> None:
+        for _ in range(3):
+            await _forgot(core, "nobody@example.com")
+        with pytest.raises(PasswordResetThrottled):
+            await _forgot(core, "nobody@example.com")
+
+    async def test_requests_from_one_client_address_are_throttled_across_emails(self, core: UseCases) -> None:
+        await core.signup(EMAIL)
+        limit = core.policy.reset_requests_per_ip_per_hour
+        for n in range(limit):
+            await core.forgot_password.execute(ForgotPasswordCommand(email=f"guess{n}@example.com",
+                                                                     client_ip="203.0.113.9"))
+        with pytest.raises(PasswordResetThrottled) as raised:
+            await core.forgot_password.execute(ForgotPasswordCommand(email=EMAIL, client_ip="203.0.113.9"))
+        assert 0 < raised.value.retry_after_seconds <= 3600 and _mails(core) == []
+        await core.forgot_password.execute(ForgotPasswordCommand(email=EMAIL, client_ip="198.51.100.1"))
+        assert len(_mails(core)) == 1
 
     async def test_an_inactive_user_gets_no_mail(self, core: UseCases) -> None:
         pair = await core.signup(EMAIL)
@@ -138,6 +159,42 @@ class TestResetPassword:
         await _forgot(core)
         with pytest.raises(InvalidResetToken):
             await _reset(core, token)
+
+    @pytest.mark.parametrize("case", ["unknown", "expired", "used"])
+    async def test_a_token_that_cannot_work_costs_no_password_hash(self, core: UseCases, case: str) -> None:
+        await core.signup(EMAIL)
+        token = await _mailed_token(core)
+        if case == "unknown":
+            token = "unknown-token"
+        elif case == "expired":
+            core.clock.advance(minutes=30)
+        else:
+            await _reset(core, token)
+        hashes = core.hasher.hashes
+
+        with pytest.raises(InvalidResetToken):
+            await _reset(core, token, "yet another passphrase")
+
+        assert core.hasher.hashes == hashes  # the token is checked before the password is hashed
+
+    async def test_attempts_from_one_client_address_are_throttled(self, core: UseCases) -> None:
+        await core.signup(EMAIL)
+        token = await _mailed_token(core)
+        policy = core.policy
+        for _ in range(policy.reset_attempts_per_ip):
+            with pytest.raises(InvalidResetToken):
+                await core.reset_password.execute(ResetPasswordCommand(
+                    token="guess", new_password=NEW_PASSWORD, client_ip="203.0.113.9"))
+        hashes = core.hasher.hashes
+
+        with pytest.raises(PasswordResetThrottled) as raised:  # even with the right token
+            await core.reset_password.execute(ResetPasswordCommand(token=token, new_password=NEW_PASSWORD,
+                                                                   client_ip="203.0.113.9"))
+
+        assert raised.value.retry_after_seconds == policy.reset_attempts_window_seconds
+        assert core.hasher.hashes == hashes
+        assert await core.reset_password.execute(ResetPasswordCommand(
+            token=token, new_password=NEW_PASSWORD, client_ip="198.51.100.1")) == RESET_PASSWORD_MESSAGE
 
     @pytest.mark.parametrize("weak", ["short", "password123", EMAIL, "ANA@Example.com"])
     async def test_a_weak_password_leaves_the_token_usable(self, core: UseCases, weak: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
 
@@ -10,6 +11,7 @@ from application.errors import InvalidToken, RefreshTokenReused, TokenRevoked, U
 from application.use_cases.auth.common import TokenPair, hash_token
 from application.use_cases.auth.refresh import RefreshCommand
 from domain.errors import Unauthenticated
+from tests.fakes import RefreshTokenRow
 from tests.unit.conftest import UseCases
 
 
@@ -55,11 +57,68 @@ async def test_a_rotated_token_stops_working_and_reusing_it_revokes_the_whole_fa
 
 async def test_reuse_is_reported_once_then_the_token_is_just_invalid(core: UseCases) -> None:
     first = await core.signup()
-    await _refresh(core, first.refresh_token)
+    second = await _refresh(core, first.refresh_token)
+    await _refresh(core, second.refresh_token)  # the client rotates: the family is strict from here on
     with pytest.raises(RefreshTokenReused):
         await _refresh(core, first.refresh_token)
     with pytest.raises(InvalidToken):
         await _refresh(core, first.refresh_token)
+
+
+def _family(core: UseCases, session_id: UUID) -> list[RefreshTokenRow]:
+    return [row for row in core.store.refresh_tokens.values() if row.session_id == session_id]
+
+
+async def test_a_contract_client_that_keeps_its_login_token_stays_signed_in(core: UseCases) -> None:
+    login = await core.signup()
+    session_id = (await core.actor(login.access_token)).session_id
+
+    for _ in range(5):
+        core.clock.advance(minutes=14)
+        pair = await _refresh(core, login.refresh_token)
+        actor = await core.actor(pair.access_token)
+        assert actor.session_id == session_id and pair.refresh_token != login.refresh_token
+
+    family = _family(core, session_id)
+    assert len(family) == 2  # the login token and one pending child, however often it refreshes
+    assert core.store.sessions[session_id].revoked_at is None
+    pending = next(row for row in family if row.parent_id is not None)
+    assert pending.token_hash == hash_token(pair.refresh_token) and pending.used_at is None
+
+
+async def test_only_the_latest_pending_child_is_kept(core: UseCases) -> None:
+    login = await core.signup()
+    replaced = await _refresh(core, login.refresh_token)
+    latest = await _refresh(core, login.refresh_token)
+
+    with pytest.raises(InvalidToken):  # replaced: unknown now, and no reason to revoke the family
+        await _refresh(core, replaced.refresh_token)
+
+    assert (await _refresh(core, latest.refresh_token)).user.id == login.user.id
+
+
+async def test_the_first_use_of_a_rotated_token_makes_the_family_rotate_strictly(core: UseCases) -> None:
+    login = await core.signup()
+    await _refresh(core, login.refresh_token)
+    child = await _refresh(core, login.refresh_token)
+    grandchild = await _refresh(core, child.refresh_token)
+    session_id = (await core.actor(grandchild.access_token)).session_id
+    assert core.store.sessions[session_id].strict_rotation is True
+
+    with pytest.raises(RefreshTokenReused):
+        await _refresh(core, login.refresh_token)  # the login token is an older token now
+
+    assert core.store.sessions[session_id].revoked_reason == "refresh_token_reuse"
+    with pytest.raises(InvalidToken):
+        await _refresh(core, grandchild.refresh_token)
+
+
+async def test_in_a_strict_family_presenting_the_current_token_twice_revokes_it(core: UseCases) -> None:
+    login = await core.signup()
+    child = await _refresh(core, login.refresh_token)
+    await _refresh(core, child.refresh_token)
+    with pytest.raises(RefreshTokenReused):
+        await _refresh(core, child.refresh_token)
 
 
 @pytest.mark.parametrize("token", ["", "unknown", "x" * 43])
@@ -93,6 +152,16 @@ async def test_after_logout_the_refresh_token_is_refused(core: UseCases) -> None
     await core.logout.execute(await core.actor(pair.access_token))
     with pytest.raises(Unauthenticated):
         await _refresh(core, pair.refresh_token)
+
+
+async def test_after_logout_a_strict_family_is_refused_too(core: UseCases) -> None:
+    login = await core.signup()
+    child = await _refresh(core, login.refresh_token)
+    current = await _refresh(core, child.refresh_token)
+    await core.logout.execute(await core.actor(current.access_token))
+    for token in (login, child, current):
+        with pytest.raises(Unauthenticated):
+            await _refresh(core, token.refresh_token)
 
 
 async def test_an_inactive_user_cannot_refresh_and_the_token_is_not_burned(core: UseCases) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from entrypoints.config import SettingsError, load_settings
+from entrypoints.supervisor import worker_metrics_ports
 
 
 def test_development_secrets_are_generated_once_and_found_again(tmp_path: Path) -> None:
@@ -44,3 +45,18 @@ def test_secrets_never_appear_in_the_settings_repr(tmp_path: Path) -> None:
 def test_cors_origins_accept_a_comma_separated_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CORS_ORIGINS", "http://a.example, http://b.example")
     assert load_settings(data_dir=tmp_path).cors_origins == ["http://a.example", "http://b.example"]
+
+
+def test_the_worker_metrics_server_is_off_unless_a_port_is_configured(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WORKER_METRICS_PORT", raising=False)
+    assert load_settings(data_dir=tmp_path).worker_metrics_port == 0  # two installations on one host never collide
+    monkeypatch.setenv("WORKER_METRICS_PORT", "9200")
+    assert load_settings(data_dir=tmp_path).worker_metrics_port == 9200
+
+
+@pytest.mark.parametrize(("base", "workers", "ports"), [(0, 1, [0]), (0, 3, [0, 0, 0]), (9200, 1, [9200]),
+                                                         (9200, 3, [9200, 9201, 9202])])
+def test_worker_replicas_serve_metrics_on_consecutive_ports_only_when_configured(base: int, workers: int,
+                                                                                  ports: list[int]) -> None:
+    assert worker_metrics_ports(base, workers) == ports

@@ -6,7 +6,7 @@ import pytest
 
 from application.ports.vault import CredentialCheck, SecretUsage
 from application.use_cases.vault.manage_secrets import UpdateSecretCommand
-from application.use_cases.vault.verify_secret import UnknownTestType
+from application.use_cases.vault.verify_secret import SecretTestThrottled, UnknownTestType
 from domain.vault import SecretStatus
 from tests.unit.vault.kit import Vault, actor
 
@@ -101,3 +101,21 @@ async def test_organization_usage_lists_only_the_callers_live_secrets() -> None:
     await vault.delete.execute(admin, gone.id)
     usage, total = await vault.org_usage.execute(admin)
     assert total == 2 and [(u.secret_id, u.total_requests) for u in usage] == [(a.id, 0), (b.id, 3)]
+
+
+async def test_provider_checks_of_one_secret_are_limited_per_minute() -> None:
+    vault, admin = Vault(), actor()
+    secret = await vault.secret(admin, value=TOKEN, service="whatsapp")
+    other = await vault.secret(admin, key="OTHER", value=TOKEN, service="whatsapp")
+    for _ in range(5):
+        assert (await vault.test.execute(admin, secret.id)).valid is True
+    vault.clock.advance(seconds=20)
+
+    with pytest.raises(SecretTestThrottled) as raised:
+        await vault.test.execute(admin, secret.id)
+
+    assert raised.value.retry_after_seconds == 40 and raised.value.code == "too_many_secret_tests"
+    assert len(vault.checker.tokens) == 5  # the sixth never reached the provider
+    assert (await vault.test.execute(admin, other.id)).valid is True  # counted per secret
+    vault.clock.advance(seconds=40)
+    assert (await vault.test.execute(admin, secret.id)).valid is True

@@ -10,14 +10,14 @@
 - ``flow_automations.dispatch_finished_at``: every recipient was given its opening message; the automation
   completes once every recipient's send is final.
 
-Revision ID: 0010_inbox_outbox
-Revises: 0006_send_admissions
+Revision ID: 0009_inbox_outbox
+Revises: 0008_proven_numbers
 """
 
 from adapters.postgres.migration_sql import run_script
 
-revision = "0010_inbox_outbox"
-down_revision = "0006_send_admissions"
+revision = "0009_inbox_outbox"
+down_revision = "0008_proven_numbers"
 branch_labels = None
 depends_on = None
 
