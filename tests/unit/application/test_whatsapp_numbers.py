@@ -8,14 +8,20 @@ from uuid import UUID, uuid4
 import pytest
 
 from adapters.whatsapp.decoder import MetaWebhookDecoder
+from application.messaging.routing import InboundRouter
+from application.messaging.statuses import StatusRecorder
+from application.messaging.webhooks import WebhookApplier
 from application.ports.whatsapp import GraphTransientError
+from application.use_cases.automations.tracking import AutomationTracker
+from application.use_cases.flows.runtime import FlowRuntime
 from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
 from application.use_cases.whatsapp.numbers import RegisterNumber, RegisterNumberCommand, VerifyNumber
-from application.use_cases.whatsapp.process_webhook import ProcessWebhook
+from application.use_cases.whatsapp.process_inbox import ProcessInbox
 from domain.channel import NumberStatus, WhatsAppNumber, WhatsAppNumberAlreadyRegistered
 from tests.fake_graph import builders
 from tests.fakes import T0, FakeClock
-from tests.fakes_channel import FakeChannelUnitOfWorkFactory, FakeSecretResolver, FakeWhatsAppGateway, actor
+from tests.fakes_automations import FakeAutomationUnitOfWorkFactory
+from tests.fakes_channel import FakeSecretResolver, FakeWebhookInbox, FakeWhatsAppGateway, actor
 
 pytestmark = pytest.mark.unit
 
@@ -26,15 +32,19 @@ SECRET = "app-secret"
 class World:
     def __init__(self) -> None:
         self.clock = FakeClock(T0)
-        self.factory = FakeChannelUnitOfWorkFactory()
+        self.factory = FakeAutomationUnitOfWorkFactory()
         self.gateway = FakeWhatsAppGateway()
         self.secrets = FakeSecretResolver()
         parts = {"uow": self.factory, "gateway": self.gateway, "secrets": self.secrets, "clock": self.clock}
         self.register_number = RegisterNumber(**parts)  # type: ignore[arg-type]
         self.verify = VerifyNumber(**parts)  # type: ignore[arg-type]
         decoder = MetaWebhookDecoder(SECRET)
-        self.ingest = IngestWebhook(uow=self.factory, decoder=decoder, clock=self.clock)
-        self.process = ProcessWebhook(uow=self.factory, decoder=decoder, clock=self.clock)
+        runtime = FlowRuntime()
+        tracker = AutomationTracker(flows=runtime)
+        applier = WebhookApplier(router=InboundRouter(automations=tracker, runtime=runtime),
+                                 statuses=StatusRecorder(automations=tracker))
+        self.ingest = IngestWebhook(inbox=FakeWebhookInbox(self.factory), decoder=decoder, clock=self.clock)
+        self.process = ProcessInbox(uow=self.factory, decoder=decoder, clock=self.clock, applier=applier)
 
     async def register(self, org: UUID, *, outage: bool = False) -> WhatsAppNumber:
         secret_id = uuid4()
@@ -49,8 +59,10 @@ class World:
 
     async def inbound(self, text: str) -> dict[str, int]:
         body = builders.webhook_body(builders.inbound_text(PNID, "5511987650001", text))
-        event_id = await self.ingest.execute(body, builders.sign(SECRET, body))
-        return await self.process.execute(event_id)
+        webhook_id = await self.ingest.execute(body, builders.sign(SECRET, body))
+        assert webhook_id is not None
+        await self.process.execute()
+        return self.factory.store.webhook_events[webhook_id].summary or {}
 
 
 async def test_a_number_still_pending_verification_receives_no_webhooks() -> None:
