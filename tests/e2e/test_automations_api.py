@@ -61,7 +61,9 @@ async def test_create_returns_the_automation_contract(client: httpx.AsyncClient,
     stats = (await client.get(f"{API}/flow-automations/{body['id']}/stats", headers=org.headers)).json()
     assert stats == {"automation_id": body["id"], "status": "draft", "total": 2, "pending": 2, "sent": 0,
                      "delivered": 0, "read": 0, "replied": 0, "completed": 0, "failed": 0, "skipped": 0,
-                     "started_at": None, "finished_at": None, "messages_per_second": 0.0, "paused_reason": None}
+                     "started_at": None, "finished_at": None, "messages_per_second": 0.0, "paused_reason": None,
+                     "phase": "draft", "dispatched": 0, "accepted": 0, "dispatched_per_second": 0.0,
+                     "dispatch_finished_at": None}
 
 
 async def test_create_errors(client: httpx.AsyncClient, org: WaOrg) -> None:
