@@ -53,6 +53,7 @@ class Settings(BaseSettings):
         default_factory=lambda: ["STOP", "PARAR", "SAIR", "CANCELAR", "UNSUBSCRIBE", "DESCADASTRAR"])
     worker_poll_seconds: float = Field(default=1.0, gt=0)  # delayed and retried jobs are seen this soon
     worker_heartbeat_seconds: float = Field(default=30.0, gt=0)  # a crashed worker's jobs are re-picked after it
+    worker_inbox_batch: int = Field(default=200, ge=1, le=5000)  # stored webhooks one inbox batch claims
     worker_processes: int = Field(default=1, ge=1, le=64)  # worker replicas `make run` starts
     worker_metrics_host: str = "127.0.0.1"
     # the worker's own /metrics; 0 (the default) serves none, so two installations on one host never collide

@@ -293,6 +293,7 @@ class Container(containers.DeclarativeContainer):
     inbox_observer: providers.Object[InboxObserver | None] = providers.Object(None)  # the worker: its metrics
     process_inbox = providers.Singleton(
         ProcessInbox, uow=uow, decoder=webhook_decoder, clock=clock, applier=webhook_applier, observer=inbox_observer,
+        batch_size=settings.provided.worker_inbox_batch,
         lease=providers.Callable(lambda s: timedelta(seconds=s), settings.provided.worker_heartbeat_seconds))
     release_jobs_of = providers.Object(release_jobs_of)
     get_message = providers.Factory(GetMessage, uow=uow)

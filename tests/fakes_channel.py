@@ -343,6 +343,11 @@ class FakeWebhookEventStore(_Repo, WebhookEventStore):
             chosen.append(row)
             if len(chosen) == limit:
                 break
+        keys = {k for row in chosen for k in row.sender_keys}
+        chosen += [row for row in pending if row not in chosen and keys.intersection(row.sender_keys)
+                   and not (row.lease_until is not None and row.lease_until >= now)
+                   and not {k for r in pending if r.lease_until is not None and r.lease_until >= now
+                            for k in r.sender_keys}.intersection(row.sender_keys)]
         for row in chosen:
             row.lease_until, row.attempts = lease_until, row.attempts + 1
         return [self._stored(r) for r in chosen]

@@ -189,7 +189,9 @@ class WebhookEventStore(Protocol):
     async def claim(self, *, limit: int, now: datetime, lease_until: datetime) -> list[StoredWebhook]:
         """Lease up to ``limit`` pending deliveries in arrival order (also those whose lease ran out), never
         one that names a sender a leased delivery names, nor one arriving after a delivery about the same
-        sender that is left out. Claims are taken one at a time across workers."""
+        sender that is left out; plus every other pending delivery about the chosen deliveries' senders (a
+        sender's messages are applied together, in Meta's order). Claims are taken one at a time across
+        workers."""
 
     @abstractmethod
     async def extend_lease(self, event_ids: Sequence[UUID], lease_until: datetime) -> None: ...

@@ -25,6 +25,12 @@ _LEASED_SENDERS = text("""
     SELECT DISTINCT unnest(sender_keys) AS key FROM webhook_events
     WHERE status = 'pending' AND lease_until IS NOT NULL AND lease_until >= :now
 """)
+_SAME_SENDERS = text("""
+    SELECT id, sender_keys FROM webhook_events
+    WHERE status = 'pending' AND (lease_until IS NULL OR lease_until < :now) AND sender_keys && :keys
+      AND NOT (id = ANY(:chosen))
+    ORDER BY seq
+""")
 _LEASE = text("""
     UPDATE webhook_events SET lease_until = :lease_until, attempts = attempts + 1
     WHERE id = ANY(:ids) AND status = 'pending'
@@ -44,6 +50,12 @@ def choose(candidates: Sequence[tuple[UUID, Sequence[str]]], leased: set[str], l
         if len(chosen) == limit:
             break
     return chosen
+
+
+def with_same_senders(chosen: list[UUID], more: Sequence[tuple[UUID, Sequence[str]]], leased: set[str]) -> list[UUID]:
+    """``chosen`` plus every other pending delivery about its senders (so one sender's messages are applied
+    together, in Meta's order, whatever order they arrived in), unless it also names a leased sender."""
+    return chosen + [event_id for event_id, keys in more if not leased.intersection(keys)]
 
 
 class SqlAlchemyWebhookEventStore(WebhookEventStore):
@@ -66,6 +78,10 @@ class SqlAlchemyWebhookEventStore(WebhookEventStore):
         if any(keys for _, keys in candidates):
             leased = {row.key for row in await self._s.execute(_LEASED_SENDERS, {"now": now})}
         chosen = choose([(row.id, row.sender_keys) for row in candidates], leased, limit)
+        keys = sorted({k for row in candidates if row.id in set(chosen) for k in row.sender_keys})
+        if keys:
+            more = (await self._s.execute(_SAME_SENDERS, {"now": now, "keys": keys, "chosen": chosen})).all()
+            chosen = with_same_senders(chosen, [(row.id, row.sender_keys) for row in more], leased)
         rows = (await self._s.execute(_LEASE, {"ids": chosen, "lease_until": lease_until})).all()
         return sorted((_stored(row) for row in rows), key=lambda w: w.seq)
 

@@ -16,7 +16,7 @@ from adapters.postgres.uow import SqlAlchemyUnitOfWorkFactory
 from application.ports.channel import StatusEvent
 from domain.channel import Message, NumberStatus, WhatsAppNumber, WhatsAppNumberAlreadyRegistered
 from domain.contacts import Contact
-from domain.messaging import MessageDirection
+from domain.messaging import MessageDirection, MessageStatus
 from tests.e2e.whatsapp_support import fetch, random_digits
 from tests.integration.postgres.conftest import make_org
 
@@ -288,3 +288,99 @@ async def test_pacer_keys_are_independent(pacer: PostgresSendPacer) -> None:
     assert await pacer.reserve(first, 1.0) < 0.05
     assert 0.9 < await pacer.reserve(first, 1.0) <= 1.03
     assert await pacer.reserve(second, 1.0) < 0.05
+
+
+# --------------------------------------------------------------------------- the batch statements of the inbox
+
+
+async def test_concurrent_batches_get_or_add_overlapping_contacts_to_the_same_rows(
+        uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    org, _ = await make_org(uow_factory)
+    numbers = [random_digits(13, "5") for _ in range(30)]
+    now = _now()
+
+    async def batch(chosen: list[str]) -> dict[str, UUID]:
+        async with uow_factory(org) as uow:
+            found = await uow.contacts.get_or_add_many([
+                Contact(id=uuid4(), organization_id=org, whatsapp_id=n, created_at=now, updated_at=now)
+                for n in chosen])
+            await uow.commit()
+        return {n: c.id for n, c in found.items()}
+
+    first, second, third = await asyncio.gather(batch(numbers[:20]), batch(numbers[10:]), batch(numbers))
+    assert set(first) == set(numbers[:20]) and set(second) == set(numbers[10:]) and set(third) == set(numbers)
+    for n in numbers:  # whoever inserted a number, every batch got that one row
+        assert len({ids[n] for ids in (first, second, third) if n in ids}) == 1
+    rows = await fetch_rows(uow_factory, org)
+    assert sorted(rows) == sorted(numbers)
+
+
+async def fetch_rows(uow_factory: SqlAlchemyUnitOfWorkFactory, org: UUID) -> list[str]:
+    async with uow_factory(org) as uow:
+        found, _ = await uow.contacts.search(query=None, limit=200, offset=0)
+    return [c.whatsapp_id for c in found]
+
+
+async def test_record_inbound_many_creates_and_moves_conversations_forward_only(
+        uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    org, number, contact = await _org_number_contact(uow_factory)
+    base = _now()
+    async with uow_factory(org) as uow:
+        [created] = (await uow.conversations.record_inbound_many(
+            [(number.id, contact.id, base)], base)).values()
+        await uow.commit()
+    assert (created.last_inbound_at, created.last_message_at) == (base, base)
+    async with uow_factory(org) as uow:  # an older inbound (a late webhook) never moves the window back
+        older = await uow.conversations.record_inbound_many([(number.id, contact.id, base - timedelta(hours=1))],
+                                                            base)
+        newer = await uow.conversations.record_inbound_many([(number.id, contact.id, base + timedelta(minutes=5))],
+                                                            base)
+        await uow.commit()
+    assert older[(number.id, contact.id)].last_inbound_at == base
+    assert newer[(number.id, contact.id)].last_inbound_at == base + timedelta(minutes=5)
+    assert newer[(number.id, contact.id)].id == created.id
+
+
+async def test_add_inbound_many_stores_each_wamid_once_even_twice_in_one_batch(
+        uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    org, number, contact = await _org_number_contact(uow_factory)
+    known = _message(number, contact, wamid=f"wamid.{uuid4().hex}", text="earlier")
+    async with uow_factory(org) as uow:
+        assert await uow.messages.add_inbound_many([known]) == {known.id}
+        await uow.commit()
+    twin = f"wamid.{uuid4().hex}"
+    batch = [_message(number, contact, wamid=known.wamid, text="again"),
+             _message(number, contact, wamid=twin, text="one"), _message(number, contact, wamid=twin, text="two"),
+             _message(number, contact, wamid=f"wamid.{uuid4().hex}", text="three")]
+    async with uow_factory(org) as uow:
+        stored = await uow.messages.add_inbound_many(batch)
+        await uow.commit()
+    assert stored == {batch[1].id, batch[3].id}
+    async with uow_factory(org) as uow:
+        messages, total = await uow.messages.list_for_contact(contact.id, limit=10, offset=0)
+    assert total == 3 and sorted(m.content["text"] for m in messages) == ["earlier", "one", "three"]
+
+
+async def test_status_batches_update_many_and_record_each_status_once(
+        uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    org, number, contact = await _org_number_contact(uow_factory)
+    messages = [_message(number, contact, direction=MessageDirection.OUTBOUND, status="queued") for _ in range(3)]
+    base = _now()
+    async with uow_factory(org) as uow:
+        for message in messages:
+            await uow.messages.add(message)
+        await uow.commit()
+    async with uow_factory(org) as uow:
+        found = await uow.messages.get_many([m.id for m in messages], for_update=True)
+        for i, message in enumerate(found.values()):
+            message.wamid, message.confirmed_at = f"wamid.{message.id}", base
+            message.apply_status(MessageStatus.SENT, base + timedelta(seconds=i))
+        await uow.messages.update_many(list(found.values()))
+        events = [(m, StatusEvent(status="sent", occurred_at=base)) for m in found.values()]
+        assert await uow.messages.record_status_events(events) == {(m.id, "sent") for m in messages}
+        assert await uow.messages.record_status_events(events[:1]) == set()
+        await uow.commit()
+    async with uow_factory(org) as uow:
+        by_wamid = await uow.messages.get_many_by_wamids([f"wamid.{m.id}" for m in messages])
+    assert {m.status for m in by_wamid.values()} == {"sent"} and len(by_wamid) == 3
+    assert {m.confirmed_at for m in by_wamid.values()} == {base}
