@@ -17,6 +17,7 @@ from application.ports.flows import HttpCaller, HttpCallError
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from application.use_cases.flows.http_payload import MalformedHttpJob, decode_call
 from application.use_cases.flows.runtime import FlowRuntime
+from application.use_cases.flows.scrub import scrub
 from application.use_cases.vault.resolve_secret import ResolveSecret, ResolveSecretQuery
 from application.use_cases.whatsapp.deliver_message import DeliverMessage
 from domain.errors import DomainError
@@ -128,7 +129,8 @@ class RunFlowHttpCall:
         return await self._events.execute(organization_id, execution_id, event)
 
     async def _call(self, organization_id: UUID, call_id: str, request: Mapping[str, Any]) -> HttpCallFinished:
-        """Only the secret segments of the author's templates are resolved."""
+        """Only the secret segments of the author's templates are resolved; an error text never carries a value."""
+        secrets: dict[str, str] = {}
         try:
             call = decode_call(request)
             secrets = await self._secrets.values(organization_id, set(call.secret_keys))
@@ -136,7 +138,7 @@ class RunFlowHttpCall:
             response = await self._caller.call(call.method, call.url.render(secrets), headers,
                                                render_body(call.body, secrets), float(call.timeout_seconds))
         except (HttpCallError, SecretUnavailable, MalformedHttpJob) as e:
-            message = e.message if isinstance(e, HttpCallError) else str(e)
+            message = scrub(e.message if isinstance(e, HttpCallError) else str(e), secrets.values())
             log.info("flow.http_failed", call_id=call_id, error=message)
             return HttpCallFinished(call_id=call_id, error=message)
         return HttpCallFinished(call_id=call_id, status_code=response.status_code, body=response.body)
