@@ -2,7 +2,9 @@
 
 - only http/https; the host is resolved once and every address it resolves to must be public
   (no private, loopback, link-local, multicast, reserved or unspecified address) unless the host is
-  listed in ``allowed_private_hosts``; with ``allowed_hosts`` set, only those hosts (``.example.com``
+  listed in ``allowed_private_hosts``. An IPv6 address that carries an IPv4 address (IPv4-mapped and
+  -translated, IPv4-compatible, NAT64 ``64:ff9b::/96``, 6to4, Teredo) is public only when the IPv4
+  address is too; the local-use NAT64 prefix ``64:ff9b:1::/48`` never is; with ``allowed_hosts`` set, only those hosts (``.example.com``
   allows its subdomains) may be called at all;
 - the request is sent to the vetted address itself (Host header and TLS SNI keep the name), so a DNS
   answer that changes between the check and the connection (rebinding) cannot redirect it;
@@ -33,9 +35,29 @@ def _hosts(values: Iterable[str]) -> frozenset[str]:
     return frozenset(v.strip().lower().strip("[]") for v in values if v.strip())
 
 
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: the operator's own translator
+_LAST_32_BITS = (  # prefixes whose last 32 bits are the IPv4 address
+    ipaddress.IPv6Network("64:ff9b::/96"),  # NAT64 well-known prefix (RFC 6052)
+    ipaddress.IPv6Network("::/96"),  # IPv4-compatible (deprecated)
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT)
+)
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    embedded = [address.sixtofour] if address.sixtofour is not None else []
+    if address.teredo is not None:
+        embedded += list(address.teredo)  # (server, client)
+    if any(address in network for network in _LAST_32_BITS):
+        embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return embedded
+
+
 def is_public(address: IpAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return is_public(address.ipv4_mapped)
+        if address in _NAT64_LOCAL or not all(is_public(v4) for v4 in _embedded_ipv4(address)):
+            return False
     return address.is_global and not address.is_multicast
 
 
@@ -59,6 +81,8 @@ class HttpxFlowHttpCaller(HttpCaller):
             pass
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except UnicodeError as e:  # not a valid host name (empty or too long label)
+            raise HttpCallError("blocked", "the URL's host name is not valid") from e
         except OSError as e:
             raise HttpCallError("failed", f"could not resolve host {host!r}") from e
         addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
@@ -70,8 +94,11 @@ class HttpxFlowHttpCaller(HttpCaller):
 
     async def call(self, method: str, url: str, headers: Mapping[str, str], body: object | None,
                    timeout_seconds: float) -> HttpResponseData:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower()
+        except ValueError as e:  # e.g. an unclosed IPv6 bracket
+            raise HttpCallError("blocked", "the URL is not valid") from e
         if parts.scheme not in ("http", "https") or not host:
             raise HttpCallError("blocked", "only absolute http:// and https:// URLs may be called")
         if not self._host_allowed(host):
