@@ -2,8 +2,9 @@
 
 An error from the HTTP caller may quote the host or address it refused, and a secret may be part of either
 (``https://{{secret:HOST}}.example/``). Every value resolved for the call is replaced, in every form an error
-text may show it: as is (any letter case: host names are lowercased), percent-encoded, escaped as in a repr or
-JSON string, as an IDNA host name, and as the canonical text of an IP address.
+text may show it: as is (any letter case: host names are lowercased), without the tabs and newlines a URL parser
+drops, percent-encoded, escaped as in a repr or JSON string, as an IDNA host name, and as the canonical text of
+an IP address.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
 REDACTED = "[secret]"
+_URL_STRIPPED = str.maketrans("", "", "\t\r\n")  # urlsplit drops these characters from a URL
 
 
 def _forms(value: str) -> set[str]:
     forms = {value, quote(value, safe=""), quote(value), quote_plus(value), repr(value)[1:-1],
-             json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+             json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1],
+             value.translate(_URL_STRIPPED)}
     try:
         forms.add(value.encode("idna").decode("ascii"))
     except UnicodeError:

@@ -24,11 +24,12 @@ from tests.unit.application.test_flows import ORG, StubSecrets, World, edge, nod
     ("bücher", "host 'xn--bcher-kva.example' refused"),  # IDNA
     ("0:0:0:0:0:0:0:1", "address ::1 is not public"),  # canonical IPv6
     ("[::1]", "address 0000:0000:0000:0000:0000:0000:0000:0001 is not public"),
+    ("Clo\nud", "could not resolve host 'cloud.example'"),  # urlsplit drops the newline
 ])
 def test_every_form_of_a_value_is_removed(value: str, text: str) -> None:
     cleaned = scrub(text, [value])
     assert REDACTED in cleaned
-    for form in (value, value.lower(), "a%20b", "a+b", "tab", "hi", "bcher", "::1", "0001"):
+    for form in (value, value.lower(), "a%20b", "a+b", "tab", "hi", "bcher", "::1", "0001", "cloud"):
         if form in text:
             assert form not in cleaned, (form, cleaned)
 
