@@ -4,8 +4,8 @@
   (no private, loopback, link-local, multicast, reserved or unspecified address) unless the host is
   listed in ``allowed_private_hosts``. An IPv6 address that carries an IPv4 address (IPv4-mapped and
   -translated, IPv4-compatible, NAT64 ``64:ff9b::/96``, 6to4, Teredo) is public only when the IPv4
-  address is too; the local-use NAT64 prefix ``64:ff9b:1::/48`` never is; with ``allowed_hosts`` set, only those hosts (``.example.com``
-  allows its subdomains) may be called at all;
+  address is too; the local-use NAT64 prefix ``64:ff9b:1::/48`` never is. With ``allowed_hosts`` set,
+  only those hosts (``.example.com`` allows its subdomains) may be called at all;
 - the request is sent to the vetted address itself (Host header and TLS SNI keep the name), so a DNS
   answer that changes between the check and the connection (rebinding) cannot redirect it;
 - redirects are never followed (a 3xx is a failed call for the flow); a total timeout (at most 30 s);
