@@ -8,7 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from entrypoints.http.schemas.common import RequestModel, ResponseModel
+from entrypoints.http.schemas.common import CheckedModel, RequestModel, ResponseModel, free_json
+from entrypoints.http.schemas.contacts import ATTRIBUTES_MAX_BYTES
 
 NODES_MAX, EDGES_MAX = 1000, 2000
 
@@ -18,7 +19,7 @@ class Position(BaseModel):
     y: float = 0
 
 
-class FlowNode(BaseModel):
+class FlowNode(CheckedModel):
     """A React Flow node. ``type`` is one of the node types (see the README); other editor keys are kept."""
 
     model_config = ConfigDict(extra="allow")
@@ -26,7 +27,7 @@ class FlowNode(BaseModel):
     id: str = Field(min_length=1, max_length=200)
     type: str = Field(max_length=50)
     position: Position = Field(default_factory=Position)
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(default_factory=dict, **free_json("The node's settings (see the node types)."))
 
 
 class FlowEdge(BaseModel):
@@ -124,17 +125,18 @@ class SimulatedContact(RequestModel):
     whatsapp_id: str = Field(default="5500000000000", max_length=32)
     name: str | None = Field(default=None, max_length=255)
     email: str | None = Field(default=None, max_length=254)
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: dict[str, Any] = Field(default_factory=dict, **free_json(
+        "Custom fields.", max_bytes=ATTRIBUTES_MAX_BYTES))
 
 
 class SimulatedHttpResponse(RequestModel):
     status_code: int = Field(default=200, ge=100, le=599)
-    body: Any = None
+    body: Any = Field(default=None, **free_json("The response's JSON (or text)."))
 
 
 class SimulateIn(RequestModel):
     messages: list[str | SimulatedReply] = Field(default_factory=list, max_length=100)
-    variables: dict[str, Any] = Field(default_factory=dict)
+    variables: dict[str, Any] = Field(default_factory=dict, **free_json("Starting variables."))
     contact: SimulatedContact | None = None
     http_responses: dict[str, SimulatedHttpResponse] = Field(
         default_factory=dict, description="by http_request node id; without one the call ends in its error branch")
