@@ -15,7 +15,7 @@ import json
 import math
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 BODY_MAX_DEPTH = 64
 """Nesting of a whole request body (objects and arrays); free-form fields have their own, lower limit."""
@@ -23,11 +23,12 @@ FREE_JSON_MAX_DEPTH = 32
 FREE_JSON_MAX_BYTES = 64 * 1024
 
 
-def free_json(description: str, *, max_bytes: int = FREE_JSON_MAX_BYTES,
-              max_depth: int = FREE_JSON_MAX_DEPTH) -> dict[str, Any]:
-    """``Field`` arguments of a free-form JSON field: its limits, enforced by ``CheckedModel`` and documented."""
-    return {"description": f"{description} At most {max_bytes:,} bytes as JSON, nested at most {max_depth} deep.",
-            "json_schema_extra": {"x-max-bytes": max_bytes, "x-max-depth": max_depth}}
+def free_json(description: str, *, max_bytes: int = FREE_JSON_MAX_BYTES, max_depth: int = FREE_JSON_MAX_DEPTH,
+              **field: Any) -> Any:
+    """The ``Field`` of a free-form JSON field (``field`` are Field's own arguments, e.g. ``default_factory``):
+    its limits are enforced by ``CheckedModel`` and documented in its description and schema."""
+    return Field(description=f"{description} At most {max_bytes:,} bytes as JSON, nested at most {max_depth} deep.",
+                 json_schema_extra={"x-max-bytes": max_bytes, "x-max-depth": max_depth}, **field)
 
 
 def _path(path: tuple[str | int, ...]) -> str:

@@ -11,7 +11,7 @@ from pydantic import Field
 from entrypoints.http.schemas.common import RequestModel, ResponseModel, free_json
 
 ATTRIBUTES_MAX_BYTES = 16 * 1024
-_ATTRIBUTES = free_json("Custom fields (string keys, JSON values; at most 100).", max_bytes=ATTRIBUTES_MAX_BYTES)
+_ATTRIBUTES_DOC = "Custom fields (string keys, JSON values; at most 100)."
 
 
 class ContactOut(ResponseModel):
@@ -32,7 +32,7 @@ class ContactCreateIn(RequestModel):
     name: str | None = Field(default=None, max_length=255)
     email: str | None = Field(default=None, max_length=254)
     tags: list[str] = Field(default_factory=list, max_length=50)
-    attributes: dict[str, Any] = Field(default_factory=dict, **_ATTRIBUTES)
+    attributes: dict[str, Any] = free_json(_ATTRIBUTES_DOC, max_bytes=ATTRIBUTES_MAX_BYTES, default_factory=dict)
     opted_out: bool = False
 
 
@@ -41,5 +41,5 @@ class ContactUpdateIn(RequestModel):
     name: str | None = Field(default=None, max_length=255)
     email: str | None = Field(default=None, max_length=254)
     tags: list[str] | None = Field(default=None, max_length=50)
-    attributes: dict[str, Any] | None = Field(default=None, **_ATTRIBUTES)
+    attributes: dict[str, Any] | None = free_json(_ATTRIBUTES_DOC, max_bytes=ATTRIBUTES_MAX_BYTES, default=None)
     opted_out: bool | None = None
