@@ -195,3 +195,12 @@ async def test_the_limits_are_in_the_openapi_document(client: httpx.AsyncClient)
     for schema, field in [("SendIn", "components"), ("AutomationConfigIn", "variables"), ("TemplateIn", "components"),
                           ("AudienceContactIn", "variables"), ("SimulateIn", "variables"), ("FlowNode", "data")]:
         assert schemas[schema]["properties"][field]["x-max-bytes"] == 65_536, schema
+
+
+async def test_the_error_names_where_the_value_is(client: httpx.AsyncClient, world: World) -> None:
+    response = await _send(client, world, "PUT", "/contacts/{contact}", {"attributes": {"a": [1, SURROGATE]}})
+    [error] = response.json()["errors"]
+    assert error["msg"].startswith("attributes.a.1: text must be valid Unicode") and error["type"] == "value_error"
+    response = await _send(client, world, "PUT", "/contacts/{contact}", {"attributes": {"a": nested(40)}})
+    assert response.json()["errors"][0]["msg"].startswith("attributes.a.0.0")
+    assert "nested deeper than 32 levels" in response.json()["errors"][0]["msg"]

@@ -31,8 +31,8 @@ def free_json(description: str, *, max_bytes: int = FREE_JSON_MAX_BYTES, max_dep
                  json_schema_extra={"x-max-bytes": max_bytes, "x-max-depth": max_depth}, **field)
 
 
-def _path(path: tuple[str | int, ...]) -> str:
-    return ".".join(str(p) for p in path)
+def _at(path: tuple[str | int, ...], problem: str) -> str:
+    return f"{'.'.join(str(p) for p in path)}: {problem}" if path else problem
 
 
 def _scalar_problem(value: Any) -> str | None:
@@ -48,24 +48,25 @@ def _scalar_problem(value: Any) -> str | None:
     return None
 
 
-def json_problem(data: Any, *, max_depth: int, where: str = "body") -> str | None:
-    """The first reason ``data`` cannot be stored as JSON text, or None. Iterative: any depth is safe to walk."""
-    stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(data, 0, (where,))]
+def json_problem(data: Any, *, max_depth: int, where: str | None = None) -> str | None:
+    """The first reason ``data`` cannot be stored as JSON text (naming where in it), or None. Iterative: any
+    depth is safe to walk."""
+    stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(data, 0, (where,) if where else ())]
     while stack:
         value, depth, path = stack.pop()
         if isinstance(value, dict | list | tuple):
             if depth >= max_depth:
-                return f"{_path(path)}: nested deeper than {max_depth} levels"
+                return _at(path, f"nested deeper than {max_depth} levels")
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
                 problem = _scalar_problem(key)
                 if problem:
-                    return f"{_path(path)}: a key: {problem}"
+                    return _at(path, f"a key: {problem}")
                 stack.append((item, depth + 1, (*path, key)))
         else:
             problem = _scalar_problem(value)
             if problem:
-                return f"{_path(path)}: {problem}"
+                return _at(path, problem)
     return None
 
 
