@@ -122,16 +122,23 @@ class HttpxFlowHttpCaller(HttpCaller):
         literal = f"[{address}]" if address.version == 6 else str(address)
         netloc = literal if parts.port is None else f"{literal}:{port}"
         target = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-        sent = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length")}
-        sent["Host"] = host if parts.port is None else f"{host}:{port}"
         kwargs: dict[str, Any] = {}
         if isinstance(body, str):
             kwargs["content"] = body.encode()
         elif body is not None:
             kwargs["json"] = body
-        extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
-        request = self._client.build_request(method.upper(), target, headers=sent, timeout=timeout,
-                                             extensions=extensions, **kwargs)
+        try:
+            authority = host.encode("idna").decode("ascii")
+            authority = f"[{authority}]" if ":" in authority else authority
+            # values go as UTF-8 (a contact's "José" in a header); a name must be ASCII (a token)
+            sent = [(k.encode("ascii"), v.encode()) for k, v in headers.items()
+                    if k.lower() not in ("host", "content-length")]
+            sent.append((b"Host", (authority if parts.port is None else f"{authority}:{port}").encode()))
+            extensions = {"sni_hostname": authority} if parts.scheme == "https" else {}
+            request = self._client.build_request(method.upper(), target, headers=sent, timeout=timeout,
+                                                 extensions=extensions, **kwargs)
+        except (ValueError, TypeError) as e:  # a header name that is not ASCII, a body that is not JSON
+            raise HttpCallError("blocked", f"the request could not be built ({type(e).__name__})") from e
         try:
             response = await self._client.send(request, stream=True, follow_redirects=False)
         except httpx.TimeoutException as e:

@@ -152,3 +152,14 @@ async def test_urls_that_cannot_be_parsed_are_refused_without_quoting_them(url: 
     with pytest.raises(HttpCallError) as error:
         await HttpxFlowHttpCaller(client).call("GET", url, {}, None, 2)
     assert error.value.kind == "blocked" and "example" not in error.value.message
+
+
+async def test_header_values_go_as_utf8_and_a_request_that_cannot_be_built_is_refused(
+        served: ServedApp, client: httpx.AsyncClient) -> None:
+    response = await caller(client).call("GET", f"{served.base_url}/echo", {"Authorization": "Bearer José 😀"},
+                                         None, 5)
+    assert response.body["auth"].encode("latin-1").decode() == "Bearer José 😀"  # type: ignore[index]
+    for headers, body in (({"X-Naïve": "v"}, None), ({}, {"n": float("nan")})):
+        with pytest.raises(HttpCallError) as error:
+            await caller(client).call("POST", f"{served.base_url}/echo", headers, body, 5)
+        assert error.value.kind == "blocked" and "Naïve" not in error.value.message
