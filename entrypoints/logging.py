@@ -1,4 +1,11 @@
-"""Structured logging (structlog), JSON lines by default."""
+"""Structured logging (structlog), JSON lines by default, with secrets redacted.
+
+Two passes: values of sensitive keys (``password``, ``token``...) are replaced whole; then every string in the
+event, nested ones and the rendered exception traceback included, loses what ``redact_text`` recognises (bearer
+tokens, Meta ``EAA...`` tokens, ``password=``-style pairs). Standard-library records (uvicorn, SQLAlchemy,
+PgQueuer) get the same treatment of their message and exception text. The database engine hides statement
+parameters from its errors, so data values do not reach an exception text in the first place.
+"""
 
 from __future__ import annotations
 
@@ -36,22 +43,42 @@ def redact_text(text: str) -> str:
     return text
 
 
+_FORMATTER = logging.Formatter()
+
+
 class RedactingFilter(logging.Filter):
     """Second line of defence for libraries' stdlib log records (uvicorn, SQLAlchemy, PgQueuer): bearer
-    tokens, Meta tokens and ``password=``/``token=``-style values are replaced before any handler sees them."""
+    tokens, Meta tokens and ``password=``/``token=``-style values are replaced in the message and in the
+    exception and stack text before any handler sees them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact_text(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:  # handlers' formatters reuse exc_text once it is set
+            record.exc_text = _FORMATTER.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
         return True
 
 
-def _redact_event(_: object, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    event = event_dict.get("event")
-    if isinstance(event, str):
-        event_dict["event"] = redact_text(event)
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(v) for v in value]
+    return value
+
+
+def _redact_strings(_: object, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Every string of the event (after ``format_exc_info``, so the traceback text too)."""
+    for key, value in event_dict.items():
+        event_dict[key] = _redact_value(value)
     return event_dict
 
 
@@ -66,8 +93,8 @@ def configure_logging(*, level: str = "INFO", json_output: bool = True) -> None:
         else structlog.dev.ConsoleRenderer(colors=False))
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
-                    structlog.processors.TimeStamper(fmt="iso", utc=True), _redact, _redact_event,
-                    structlog.processors.format_exc_info, renderer],
+                    structlog.processors.TimeStamper(fmt="iso", utc=True), _redact,
+                    structlog.processors.format_exc_info, _redact_strings, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,

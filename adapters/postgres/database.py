@@ -27,9 +27,12 @@ def asyncpg_dsn(url: str) -> str:
 def create_engine(url: str, *, app_role: str | None, pool_size: int = 10, max_overflow: int = 10,
                   pre_ping: bool = True, echo: bool = False) -> AsyncEngine:
     """``pre_ping=False`` saves a round trip per checkout: a connection the server dropped then fails its first
-    statement (the caller sees DatabaseUnavailable once) and SQLAlchemy invalidates the whole pool with it."""
+    statement (the caller sees DatabaseUnavailable once) and SQLAlchemy invalidates the whole pool with it.
+
+    ``hide_parameters``: an error keeps its SQL but never the values bound to it (phone numbers, emails,
+    flow graphs), so a logged exception cannot carry them."""
     engine = create_async_engine(asyncpg_url(url), pool_size=pool_size, max_overflow=max_overflow,
-                                 pool_pre_ping=pre_ping, echo=echo, pool_recycle=1800)
+                                 pool_pre_ping=pre_ping, echo=echo, pool_recycle=1800, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "handle_error")
     def _broken_connection(context: Any) -> None:

@@ -23,7 +23,7 @@ from domain.flows.engine import DEFAULT_MAX_STEPS, Advance, advance, expire
 from domain.flows.errors import FlowInvalid
 from domain.flows.events import ContactReplied, Event, HttpCallFinished, Started, TimerFired
 from domain.flows.graph import FlowEdge, FlowGraph, FlowNode, Position
-from domain.flows.interpolation import find_secret_refs, interpolate
+from domain.flows.interpolation import interpolate
 from domain.flows.nodes import NODE_TYPES, WAITING_TYPES
 from domain.flows.problems import FlowProblem
 from domain.flows.state import ContactInfo, ExecutionState, ExecutionStatus, WaitingFor
@@ -67,7 +67,6 @@ __all__ = [
     "advance",
     "ensure_valid",
     "expire",
-    "find_secret_refs",
     "interpolate",
     "validate_graph",
 ]

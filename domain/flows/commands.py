@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from domain.flows.templates import BodyValue, Template, body_secret_keys
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReplyButton:
@@ -68,14 +70,22 @@ class CancelTimer:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallHttp:
-    """Values are interpolated except ``{{secret:KEY}}``, which the application resolves from the vault."""
+    """Variables are substituted; the author's ``{{secret:KEY}}`` references are kept apart as ``SecretRef``
+    segments (``templates.py``) for the application to resolve from the vault. Header names are the author's
+    text (secret references only). ``body`` None sends no body; a ``Template`` is sent as text, a JSON tree
+    as JSON."""
 
     call_id: str
     method: str
-    url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: object | None = None
+    url: Template
+    headers: tuple[tuple[Template, Template], ...] = ()
+    body: BodyValue = None
     timeout_seconds: int = 10
+
+    @property
+    def secret_keys(self) -> frozenset[str]:
+        keys = self.url.secret_keys | body_secret_keys(self.body)
+        return keys.union(*(name.secret_keys | value.secret_keys for name, value in self.headers))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

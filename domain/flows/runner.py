@@ -22,7 +22,7 @@ from domain.flows.commands import (
 )
 from domain.flows.conditions import evaluate_condition
 from domain.flows.graph import FlowGraph, FlowNode
-from domain.flows.interpolation import interpolate, interpolate_deep
+from domain.flows.interpolation import interpolate, interpolate_json, interpolate_template, secret_template
 from domain.flows.nodes import (
     FALSE_HANDLE,
     TRUE_HANDLE,
@@ -43,6 +43,7 @@ from domain.flows.nodes import (
 )
 from domain.flows.parsing import BUTTONS_BODY_MAX, CAPTION_MAX, TEXT_MAX, parse_node
 from domain.flows.state import MAX_PATH, ExecutionState, ExecutionStatus, WaitingFor
+from domain.flows.templates import BodyValue
 
 MAX_GOTO_DEPTH = 5
 """goto_flow hops allowed in a row without the chain ever waiting (A -> B -> A ... cannot spin)."""
@@ -254,18 +255,21 @@ class Runner:
         self.finish()
 
     def _http_call(self, call_id: str, spec: HttpRequestSpec) -> CallHttp:
+        """Every author string becomes a ``Template``: its secret references are found in the author's text
+        before any variable is substituted, so nothing a contact wrote can become one."""
         v, c = self.variables, self.contact
-        body: object = spec.body
-        if isinstance(body, str):
-            as_json = body.lstrip().startswith(("{", "["))
-            body = interpolate(body, v, c, encode=_json_string_value if as_json else None)
-        elif body is not None:
-            body = interpolate_deep(body, v, c)
+        body: BodyValue = None
+        if isinstance(spec.body, str):
+            as_json = spec.body.lstrip().startswith(("{", "["))
+            body = interpolate_template(spec.body, v, c, encode=_json_string_value if as_json else None)
+        elif spec.body is not None:
+            body = interpolate_json(spec.body, v, c)
         return CallHttp(
             call_id=call_id,
             method=spec.method,
-            url=self._url(spec.url),
-            headers={k: interpolate(h, v, c, encode=_header_value) for k, h in spec.headers.items()},
+            url=interpolate_template(spec.url, v, c, encode=_url_value),
+            headers=tuple((secret_template(k), interpolate_template(h, v, c, encode=_header_value))
+                          for k, h in spec.headers.items()),
             body=body,
             timeout_seconds=spec.timeout_seconds,
         )

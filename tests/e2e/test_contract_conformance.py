@@ -19,6 +19,7 @@ ROW = re.compile(r"^\|\s*(GET|POST|PUT|PATCH|DELETE)\s*\|\s*`([^`]+)`\s*\|[^|]*\
 INTERFACE = re.compile(r"interface (\w+) \{(.*?)\n\}", re.S)
 FIELD = re.compile(r"^  (\w+)\??:", re.M)  # top-level fields (two spaces in the contract)
 NESTED = re.compile(r"^    (\w+)\??:", re.M)
+ARRAY = re.compile(r"^`Array<(\w+)>`$")
 # contract schema -> (method, path, where in the response the object is)
 SCHEMA_ROUTES = {
     "WhatsAppNumber": ("get", "/api/v1/whatsapp/numbers", "items"),
@@ -27,6 +28,11 @@ SCHEMA_ROUTES = {
     "SecretUsageStats": ("get", "/api/v1/secrets/{id}/usage", "body"),
     "Contact": ("post", "/api/v1/contacts", "body"),
 }
+# The one deliberate difference from the contract (CHANGELOG, v1.0.0 "Changed"): GET /flows leaves each flow's
+# graph out unless ?include=graph is sent (a page of 50 drafts used to carry up to 50 MB), so in its items `nodes`
+# and `edges` are optional, and `node_count`/`edge_count` are always there. GET /flows/{id} keeps the contract's
+# Flow (checked through SCHEMA_ROUTES above). No other list may leave out a field the contract requires.
+LIST_ITEM_OPTIONAL = {("get", "/api/v1/flows"): {"nodes", "edges"}}
 
 
 def _contract() -> str:
@@ -125,3 +131,23 @@ async def test_every_field_of_the_contract_schemas_is_in_our_models(client: http
     body = _resolve(spec, _request_schema(create_flow))
     assert flow_node <= _properties(spec, body["properties"]["nodes"])
     assert flow_edge <= _properties(spec, body["properties"]["edges"])
+
+
+async def test_every_contract_list_returns_the_schemas_fields(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/api/v1/openapi.json")).json()
+    interfaces: dict[str, str] = {}
+    for name, body in INTERFACE.findall(_contract()):
+        interfaces.setdefault(name, body)
+    lists = [(m, p, ARRAY.match(r)) for m, p, _q, r in _endpoints(_contract()) if ARRAY.match(r)]
+    assert len(lists) >= 5, "the contract's Array<...> responses were not parsed"
+    for method, path, match in lists:
+        assert match is not None
+        _, operation = _find(spec, method, path)
+        items = _resolve(spec, _resolve(spec, _response_schema(operation))["items"])
+        assert set(FIELD.findall(interfaces[match.group(1)])) <= set(items["properties"]), (method, path)
+        optional = LIST_ITEM_OPTIONAL.get((method, path), set())
+        assert optional.isdisjoint(items.get("required", [])), (method, path, "documented as optional")
+    _, list_flows = _find(spec, "get", "/api/v1/flows")
+    flow_item = _resolve(spec, _resolve(spec, _response_schema(list_flows))["items"])
+    assert {"node_count", "edge_count"} <= set(flow_item["required"])
+    assert "include" in {p["name"] for p in list_flows["parameters"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -12,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from adapters.http.caller import HttpxFlowHttpCaller
+from adapters.http.caller import HttpxFlowHttpCaller, is_public
 from application.ports.flows import HttpCallError
 from tests.fake_graph.server import ServedApp
 
@@ -114,3 +115,51 @@ async def test_timeout_and_size_limit(served: ServedApp, client: httpx.AsyncClie
     with pytest.raises(HttpCallError) as refused:
         await caller(client).call("GET", "http://127.0.0.1:1/", {}, None, 2)
     assert refused.value.kind == "failed"
+
+
+# IPv6 addresses that carry an IPv4 address: each must be judged by the address it carries (issue #11 item 8)
+EMBEDDED_IPV4 = [
+    "http://[64:ff9b::7f00:1]/",  # NAT64 well-known prefix -> 127.0.0.1
+    "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",  # NAT64 -> 169.254.169.254 (cloud metadata)
+    "http://[64:ff9b::a00:1]/",  # NAT64 -> 10.0.0.1
+    "http://[64:ff9b:1::808:808]/",  # NAT64 local-use prefix (RFC 8215): never public
+    "http://[64:ff9b:1:7f00:0:100::]/",  # the same prefix, /48 embedding of 127.0.0.1
+    "http://[2002:7f00:1::1]/",  # 6to4 -> 127.0.0.1
+    "http://[2002:a9fe:a9fe::1]/",  # 6to4 -> 169.254.169.254
+    "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",  # Teredo, client 127.0.0.1
+    "http://[::127.0.0.1]/",  # IPv4-compatible (deprecated)
+    "http://[::a9fe:a9fe]/",  # IPv4-compatible -> 169.254.169.254
+    "http://[::ffff:0:7f00:1]/",  # IPv4-translated (SIIT) -> 127.0.0.1
+    "http://[::ffff:a9fe:a9fe]/",  # IPv4-mapped, as before
+]
+
+
+@pytest.mark.parametrize("url", EMBEDDED_IPV4)
+async def test_ipv6_addresses_embedding_a_private_ipv4_are_refused(url: str, client: httpx.AsyncClient) -> None:
+    with pytest.raises(HttpCallError) as error:
+        await HttpxFlowHttpCaller(client).call("GET", url, {}, None, 2)
+    assert error.value.kind == "blocked", error.value.message
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8", "2606:4700::1111"])
+def test_ipv6_addresses_embedding_a_public_ipv4_stay_public(address: str) -> None:
+    assert is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("url", ["http://[x/", "http://a..b.example/", f"http://{'a' * 300}.example/"])
+async def test_urls_that_cannot_be_parsed_are_refused_without_quoting_them(url: str,
+                                                                          client: httpx.AsyncClient) -> None:
+    with pytest.raises(HttpCallError) as error:
+        await HttpxFlowHttpCaller(client).call("GET", url, {}, None, 2)
+    assert error.value.kind == "blocked" and "example" not in error.value.message
+
+
+async def test_header_values_go_as_utf8_and_a_request_that_cannot_be_built_is_refused(
+        served: ServedApp, client: httpx.AsyncClient) -> None:
+    response = await caller(client).call("GET", f"{served.base_url}/echo", {"Authorization": "Bearer José 😀"},
+                                         None, 5)
+    assert response.body["auth"].encode("latin-1").decode() == "Bearer José 😀"  # type: ignore[index]
+    for headers, body in (({"X-Naïve": "v"}, None), ({}, {"n": float("nan")})):
+        with pytest.raises(HttpCallError) as error:
+            await caller(client).call("POST", f"{served.base_url}/echo", headers, body, 5)
+        assert error.value.kind == "blocked" and "Naïve" not in error.value.message

@@ -18,6 +18,7 @@ from application.ports.flows import FlowStats
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from domain.errors import InvalidValue
 from domain.flows import FlowInvalid, FlowProblem, validate_graph
+from domain.flows.limits import check_graph_size
 from domain.flows.records import Flow, FlowExecution, FlowInUse, FlowNotFound, FlowStatus, FlowTrigger, FlowVersion
 
 UNSET: Any = object()
@@ -117,6 +118,7 @@ class CreateFlow:
                     description=_description(cmd.description), nodes=list(cmd.nodes or []),
                     edges=list(cmd.edges or []), trigger=FlowTrigger.parse(cmd.trigger), created_at=now,
                     updated_at=now)
+        check_graph_size(flow.nodes, flow.edges)
         async with self._uow(actor.organization_id) as uow:
             await uow.flows.add(flow)
             await uow.commit()
@@ -140,6 +142,8 @@ class UpdateFlow:
                 flow.nodes = list(cmd.nodes)
             if cmd.edges is not UNSET:
                 flow.edges = list(cmd.edges)
+            if cmd.nodes is not UNSET or cmd.edges is not UNSET:
+                check_graph_size(flow.nodes, flow.edges)
             if cmd.trigger is not UNSET:
                 flow.trigger = FlowTrigger.parse(cmd.trigger)
             if cmd.status is not UNSET:

@@ -10,8 +10,8 @@ execution at the same time.
   them in the order the flow wrote them.
 - ``ScheduleTimer`` -> a delayed ``flow_timer`` job. ``CancelTimer`` needs nothing: the engine ignores a
   timer that is not the one it waits for.
-- ``CallHttp`` -> a ``flow_http`` job (its request keeps ``{{secret:KEY}}`` references; the job resolves
-  them at call time and nothing resolved is stored).
+- ``CallHttp`` -> a ``flow_http`` job (``http_payload.py``: its templates keep the author's secret references
+  apart; the job resolves them at call time and nothing resolved is stored).
 - ``HandOff`` -> the conversation is handed to a human (``handoff_at``); the bot stays silent until released.
 - ``StartFlow`` -> the target flow's published version starts for the contact (the current execution has
   just completed); a target that is missing or not active fails the execution instead.
@@ -29,6 +29,7 @@ import structlog
 
 from application.messaging.outbound import queue_outbound
 from application.ports.uow import UnitOfWork
+from application.use_cases.flows.http_payload import encode_call
 from application.use_cases.flows.jobs import FLOW_HTTP_JOB, FLOW_TIMER_JOB
 from domain.channel import WhatsAppNumber
 from domain.contacts import Contact
@@ -167,11 +168,9 @@ class FlowRuntime:
                                    dedupe_key=f"flow_timer:{execution.id}:{command.timer_id}",
                                    delay=max(command.fire_at - now, timedelta(0)))
         elif isinstance(command, CallHttp):
-            await uow.jobs.enqueue(FLOW_HTTP_JOB, {
-                "organization_id": org, "execution_id": str(execution.id), "call_id": command.call_id,
-                "method": command.method, "url": command.url, "headers": dict(command.headers),
-                "body": command.body, "timeout_seconds": command.timeout_seconds},
-                dedupe_key=f"flow_http:{execution.id}:{command.call_id}")
+            await uow.jobs.enqueue(FLOW_HTTP_JOB, {"organization_id": org, "execution_id": str(execution.id),
+                                                   **encode_call(command)},
+                                   dedupe_key=f"flow_http:{execution.id}:{command.call_id}")
         elif isinstance(command, HandOff):
             conversation = await uow.conversations.get_for_update(number.id, contact.id, now)
             conversation.handoff_at, conversation.updated_at = now, now

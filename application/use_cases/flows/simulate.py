@@ -83,7 +83,8 @@ def transcript_entry(command: Command) -> dict[str, Any] | None:
             return {"from": "bot", "kind": "template", "name": command.name, "language": command.language,
                     "parameters": list(command.parameters)}
         case CallHttp():
-            return {"from": "bot", "kind": "http_request", "method": command.method, "url": command.url}
+            return {"from": "bot", "kind": "http_request", "method": command.method,
+                    "url": command.url.display()}
         case HandOff():
             return {"from": "bot", "kind": "handoff", "text": command.reason}
         case StartFlow():

@@ -6,7 +6,6 @@ Events reach an execution under the per-contact lock, taken in the same order as
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
@@ -16,18 +15,19 @@ import structlog
 from application.ports.common import Clock
 from application.ports.flows import HttpCaller, HttpCallError
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
+from application.use_cases.flows.http_payload import MalformedHttpJob, decode_call
 from application.use_cases.flows.runtime import FlowRuntime
+from application.use_cases.flows.scrub import scrub
 from application.use_cases.vault.resolve_secret import ResolveSecret, ResolveSecretQuery
 from domain.errors import DomainError
-from domain.flows import Event, HttpCallFinished, TimerFired, expire, find_secret_refs
-from domain.flows.interpolation import SECRET_KEY
+from domain.flows import Event, HttpCallFinished, TimerFired, expire
 from domain.flows.records import FlowExecution
+from domain.flows.templates import render_body
 from domain.vault import SecretEnvironment
 
 log = structlog.get_logger("pytake.flows")
 
 ENVIRONMENT_PREFERENCE = (SecretEnvironment.PRODUCTION, SecretEnvironment.STAGING, SecretEnvironment.DEVELOPMENT)
-_SECRET_REF = re.compile(r"\{\{\s*secret:\s*(" + SECRET_KEY + r")\s*\}\}")
 
 
 async def locked_execution(uow: UnitOfWork, execution_id: UUID) -> FlowExecution | None:
@@ -100,26 +100,6 @@ class SecretUnavailable(Exception):
     pass
 
 
-def _refs(value: object) -> set[str]:
-    if isinstance(value, str):
-        return find_secret_refs(value)
-    if isinstance(value, Mapping):
-        return set().union(*(_refs(k) | _refs(v) for k, v in value.items())) if value else set()
-    if isinstance(value, list):
-        return set().union(*(_refs(v) for v in value)) if value else set()
-    return set()
-
-
-def substitute(value: Any, secrets: Mapping[str, str]) -> Any:
-    if isinstance(value, str):
-        return _SECRET_REF.sub(lambda m: secrets.get(m.group(1), m.group(0)), value)
-    if isinstance(value, Mapping):
-        return {substitute(k, secrets): substitute(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [substitute(v, secrets) for v in value]
-    return value
-
-
 class RunFlowHttpCall:
     """Resolve the request's secrets, call OUTSIDE any transaction, then deliver the result under the lock.
     A worker that dies mid-call retries the job, so a call may be made twice (at-least-once)."""
@@ -138,14 +118,16 @@ class RunFlowHttpCall:
         return await self._events.execute(organization_id, execution_id, event)
 
     async def _call(self, organization_id: UUID, call_id: str, request: Mapping[str, Any]) -> HttpCallFinished:
-        parts = {"url": request["url"], "headers": dict(request.get("headers") or {}), "body": request.get("body")}
+        """Only the secret segments of the author's templates are resolved; an error text never carries a value."""
+        secrets: dict[str, str] = {}
         try:
-            secrets = await self._secrets.values(organization_id, _refs(parts))
-            resolved = substitute(parts, secrets)
-            response = await self._caller.call(str(request["method"]), resolved["url"], resolved["headers"],
-                                               resolved["body"], float(request.get("timeout_seconds") or 10))
-        except (HttpCallError, SecretUnavailable) as e:
-            message = e.message if isinstance(e, HttpCallError) else str(e)
+            call = decode_call(request)
+            secrets = await self._secrets.values(organization_id, set(call.secret_keys))
+            headers = {name.render(secrets): value.render(secrets) for name, value in call.headers}
+            response = await self._caller.call(call.method, call.url.render(secrets), headers,
+                                               render_body(call.body, secrets), float(call.timeout_seconds))
+        except (HttpCallError, SecretUnavailable, MalformedHttpJob) as e:
+            message = scrub(e.message if isinstance(e, HttpCallError) else str(e), secrets.values())
             log.info("flow.http_failed", call_id=call_id, error=message)
             return HttpCallFinished(call_id=call_id, error=message)
         return HttpCallFinished(call_id=call_id, status_code=response.status_code, body=response.body)

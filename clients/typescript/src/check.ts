@@ -8,6 +8,7 @@ import type {
   ContactCreate,
   ContactSearch,
   Flow,
+  FlowListItem,
   ListContactsOperation,
   LoginRequest,
   Me,
@@ -35,6 +36,9 @@ export type Checks = [
   Expect<Equal<keyof ContactSearch, "query" | "limit" | "offset">>,
   Expect<Equal<Me["user"], components["schemas"]["UserOut"]>>,
   Expect<Equal<QueryParams<"/api/v1/flows", "get">["limit"], number | undefined>>,
+  Expect<Equal<ResponseJson<"/api/v1/flows", "get">, FlowListItem[]>>,
+  Expect<Equal<FlowListItem["nodes"], Flow["nodes"] | undefined>>,
+  Expect<Equal<QueryParams<"/api/v1/flows", "get">["include"], "graph" | null | undefined>>,
 ];
 
 const contact: Contact = {

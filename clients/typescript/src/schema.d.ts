@@ -355,7 +355,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List flows (newest first; stats only on GET /flows/{id}) */
+        /** List flows (newest first; the graph only with ?include=graph; stats only on GET /flows/{id}) */
         get: operations["list_flows_api_v1_flows_get"];
         put?: never;
         /** Create a flow (a draft) */
@@ -739,7 +739,10 @@ export interface components {
         AudienceContactIn: {
             /** Name */
             name?: string | null;
-            /** Variables */
+            /**
+             * Variables
+             * @description This recipient's flow variables. At most 65,536 bytes as JSON, nested at most 32 deep.
+             */
             variables?: {
                 [key: string]: unknown;
             };
@@ -762,7 +765,7 @@ export interface components {
             template?: components["schemas"]["TemplateIn"] | null;
             /**
              * Variables
-             * @description Default flow variables
+             * @description Default flow variables. At most 65,536 bytes as JSON, nested at most 32 deep.
              */
             variables?: {
                 [key: string]: unknown;
@@ -879,7 +882,7 @@ export interface components {
         ContactCreateIn: {
             /**
              * Attributes
-             * @description Custom fields (string keys, JSON values; at most 100)
+             * @description Custom fields (string keys, JSON values; at most 100). At most 16,384 bytes as JSON, nested at most 32 deep.
              */
             attributes?: {
                 [key: string]: unknown;
@@ -951,7 +954,7 @@ export interface components {
         ContactUpdateIn: {
             /**
              * Attributes
-             * @description Custom fields (string keys, JSON values; at most 100)
+             * @description Custom fields (string keys, JSON values; at most 100). At most 16,384 bytes as JSON, nested at most 32 deep.
              */
             attributes?: {
                 [key: string]: unknown;
@@ -1091,11 +1094,17 @@ export interface components {
         FlowCreateIn: {
             /** Description */
             description?: string | null;
-            /** Edges */
+            /**
+             * Edges
+             * @description At most 1000 edges. Nodes and edges together take at most 1 MiB as JSON (422 flow_too_large).
+             */
             edges?: components["schemas"]["FlowEdge"][];
             /** Name */
             name: string;
-            /** Nodes */
+            /**
+             * Nodes
+             * @description At most 500 nodes. Nodes and edges together take at most 1 MiB as JSON (422 flow_too_large).
+             */
             nodes?: components["schemas"]["FlowNode"][];
             trigger?: components["schemas"]["FlowTrigger"] | null;
         };
@@ -1118,11 +1127,72 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * FlowListItemOut
+         * @description A flow in ``GET /flows``: its graph only with ``?include=graph`` (the key is absent otherwise, never null),
+         *     its size always. No stats (GET /flows/{id} has them).
+         */
+        FlowListItemOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description?: string | null;
+            /** Edge Count */
+            edge_count: number;
+            /**
+             * Edges
+             * @description Only with ?include=graph
+             */
+            edges?: components["schemas"]["FlowEdge"][];
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Node Count */
+            node_count: number;
+            /**
+             * Nodes
+             * @description Only with ?include=graph
+             */
+            nodes?: components["schemas"]["FlowNode"][];
+            /**
+             * Organization Id
+             * Format: uuid
+             */
+            organization_id: string;
+            /** Published Version */
+            published_version?: number | null;
+            /**
+             * Stats
+             * @description Always null here: stats are only computed by GET /flows/{id}
+             */
+            stats?: null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "draft" | "archived";
+            trigger?: components["schemas"]["FlowTrigger"] | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
          * FlowNode
          * @description A React Flow node. ``type`` is one of the node types (see the README); other editor keys are kept.
          */
         FlowNode: {
-            /** Data */
+            /**
+             * Data
+             * @description The node's settings (see the node types). At most 65,536 bytes as JSON, nested at most 32 deep.
+             */
             data?: {
                 [key: string]: unknown;
             };
@@ -1231,7 +1301,10 @@ export interface components {
             readonly created_at?: string | null;
             /** Description */
             description?: string | null;
-            /** Edges */
+            /**
+             * Edges
+             * @description At most 1000 edges. Nodes and edges together take at most 1 MiB as JSON (422 flow_too_large).
+             */
             edges?: components["schemas"]["FlowEdge"][] | null;
             /**
              * Id
@@ -1240,7 +1313,10 @@ export interface components {
             readonly id?: string | null;
             /** Name */
             name?: string | null;
-            /** Nodes */
+            /**
+             * Nodes
+             * @description At most 500 nodes. Nodes and edges together take at most 1 MiB as JSON (422 flow_too_large).
+             */
             nodes?: components["schemas"]["FlowNode"][] | null;
             /**
              * Organization Id
@@ -1717,7 +1793,7 @@ export interface components {
             buttons?: components["schemas"]["ButtonIn"][];
             /**
              * Components
-             * @description Template components in Meta's JSON
+             * @description Template components in Meta's JSON. At most 65,536 bytes as JSON, nested at most 32 deep.
              */
             components?: {
                 [key: string]: unknown;
@@ -1777,14 +1853,20 @@ export interface components {
             };
             /** Messages */
             messages?: (string | components["schemas"]["SimulatedReply"])[];
-            /** Variables */
+            /**
+             * Variables
+             * @description Starting variables. At most 65,536 bytes as JSON, nested at most 32 deep.
+             */
             variables?: {
                 [key: string]: unknown;
             };
         };
         /** SimulatedContact */
         SimulatedContact: {
-            /** Attributes */
+            /**
+             * Attributes
+             * @description Custom fields. At most 16,384 bytes as JSON, nested at most 32 deep.
+             */
             attributes?: {
                 [key: string]: unknown;
             };
@@ -1800,7 +1882,10 @@ export interface components {
         };
         /** SimulatedHttpResponse */
         SimulatedHttpResponse: {
-            /** Body */
+            /**
+             * Body
+             * @description The response's JSON (or text). At most 65,536 bytes as JSON, nested at most 32 deep.
+             */
             body?: unknown;
             /**
              * Status Code
@@ -1869,7 +1954,7 @@ export interface components {
         TemplateIn: {
             /**
              * Components
-             * @description Meta's components; '{{var}}' is filled per recipient
+             * @description Meta's components; '{{var}}' is filled per recipient. At most 65,536 bytes as JSON, nested at most 32 deep.
              */
             components?: {
                 [key: string]: unknown;
@@ -3544,6 +3629,8 @@ export interface operations {
     list_flows_api_v1_flows_get: {
         parameters: {
             query?: {
+                /** @description 'graph' adds each flow's nodes and edges (left out by default: a list carries node_count and edge_count; GET /flows/{id} always has the graph) */
+                include?: "graph" | null;
                 /** @description Page size (1..200) */
                 limit?: number;
                 /** @description Items to skip (0..1000000000) */
@@ -3564,7 +3651,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["FlowOut"][];
+                    "application/json": components["schemas"]["FlowListItemOut"][];
                 };
             };
             /** @description not authenticated */

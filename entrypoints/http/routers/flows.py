@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from dependency_injector.wiring import Provide, inject
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from application.use_cases.flows.inbound import ReleaseConversation
 from application.use_cases.flows.manage_flows import (
@@ -30,6 +30,7 @@ from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.flows import (
     ExecutionOut,
     FlowCreateIn,
+    FlowListItemOut,
     FlowNodeStat,
     FlowOut,
     FlowStats,
@@ -56,6 +57,16 @@ def flow_out(view: FlowView) -> FlowOut:
         "trigger": flow.trigger.to_dict() if flow.trigger else None, "published_version": flow.published_version})
 
 
+def flow_list_item(view: FlowView, *, with_graph: bool) -> FlowListItemOut:
+    flow = view.flow
+    graph = {"nodes": flow.nodes, "edges": flow.edges} if with_graph else {}
+    return FlowListItemOut.model_validate({
+        "id": flow.id, "name": flow.name, "description": flow.description, "status": flow.status.value,
+        **graph, "node_count": len(flow.nodes), "edge_count": len(flow.edges), "stats": None,
+        "organization_id": flow.organization_id, "created_at": flow.created_at, "updated_at": flow.updated_at,
+        "trigger": flow.trigger.to_dict() if flow.trigger else None, "published_version": flow.published_version})
+
+
 def execution_out(execution: FlowExecution) -> ExecutionOut:
     return ExecutionOut(
         id=execution.id, flow_id=execution.flow_id, version=execution.version, contact_id=execution.contact_id,
@@ -69,14 +80,20 @@ def _dump(items: list[Any] | None) -> list[dict[str, Any]] | None:
     return None if items is None else [i.model_dump(exclude_none=True) for i in items]
 
 
-@router.get("", response_model=list[FlowOut], summary="List flows (newest first; stats only on GET /flows/{id})",
+IncludeParam = Annotated[Literal["graph"] | None, Query(
+    description="'graph' adds each flow's nodes and edges (left out by default: a list carries node_count and "
+                "edge_count; GET /flows/{id} always has the graph)")]
+
+
+@router.get("", response_model=list[FlowListItemOut],
+            summary="List flows (newest first; the graph only with ?include=graph; stats only on GET /flows/{id})",
             responses=error_responses(401, 403, 422))
 @inject
-async def list_flows(actor: CurrentActor, page: PageParams, response: Response,
-                     use_case: ListFlows = Depends(Provide["list_flows"])) -> list[FlowOut]:
+async def list_flows(actor: CurrentActor, page: PageParams, response: Response, include: IncludeParam = None,
+                     use_case: ListFlows = Depends(Provide["list_flows"])) -> list[FlowListItemOut]:
     views, total = await use_case.execute(actor, limit=page.limit, offset=page.offset)
     set_total(response, total)
-    return [flow_out(v) for v in views]
+    return [flow_list_item(v, with_graph=include == "graph") for v in views]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=FlowOut, summary="Create a flow (a draft)",

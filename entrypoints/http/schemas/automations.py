@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from entrypoints.http.schemas.common import RequestModel, ResponseModel
+from entrypoints.http.schemas.common import RequestModel, ResponseModel, free_json
 
 AutomationStatusName = Literal["draft", "scheduled", "running", "paused", "completed", "cancelled"]
 AutomationPhaseName = Literal["draft", "scheduled", "dispatching", "sending", "paused", "completed", "cancelled"]
@@ -18,21 +18,21 @@ RecipientStateName = Literal["pending", "sent", "delivered", "read", "replied", 
 class AudienceContactIn(RequestModel):
     whatsapp_id: str = Field(min_length=1, max_length=32)
     name: str | None = Field(default=None, max_length=255)
-    variables: dict[str, Any] = Field(default_factory=dict)
+    variables: dict[str, Any] = free_json("This recipient's flow variables.", default_factory=dict)
 
 
 class TemplateIn(RequestModel):
     name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
     language: str = Field(default="en_US", min_length=2, max_length=15)
-    components: list[dict[str, Any]] = Field(default_factory=list, max_length=20,
-                                             description="Meta's components; '{{var}}' is filled per recipient")
+    components: list[dict[str, Any]] = free_json("Meta's components; '{{var}}' is filled per recipient.",
+                                                 default_factory=list, max_length=20)
 
 
 class AutomationConfigIn(RequestModel):
     from_number_id: UUID | None = None
     rate_per_second: float = Field(default=20, gt=0, le=1000, description="Opening messages per second")
     schedule_at: datetime | None = None
-    variables: dict[str, Any] = Field(default_factory=dict, description="Default flow variables")
+    variables: dict[str, Any] = free_json("Default flow variables.", default_factory=dict)
     template: TemplateIn | None = Field(default=None, description="Opening template (required outside the window)")
 
 

@@ -6,17 +6,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from entrypoints.http.schemas.common import RequestModel, ResponseModel, read_only
+from entrypoints.http.schemas.common import RequestModel, ResponseModel, free_json, read_only
 
-_ATTRIBUTES_DOC = "Custom fields (string keys, JSON values; at most 100)"
-
-
-def _check_attribute_size(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is not None and len(str(value)) > 16_384:
-        raise ValueError("attributes are too large (16 KiB at most)")
-    return value
+ATTRIBUTES_MAX_BYTES = 16 * 1024
+_ATTRIBUTES_DOC = "Custom fields (string keys, JSON values; at most 100)."
 
 
 class ContactOut(ResponseModel):
@@ -37,10 +32,8 @@ class ContactCreateIn(RequestModel):
     name: str | None = Field(default=None, max_length=255)
     email: str | None = Field(default=None, max_length=254)
     tags: list[str] = Field(default_factory=list, max_length=50)
-    attributes: dict[str, Any] = Field(default_factory=dict, description=_ATTRIBUTES_DOC)
+    attributes: dict[str, Any] = free_json(_ATTRIBUTES_DOC, max_bytes=ATTRIBUTES_MAX_BYTES, default_factory=dict)
     opted_out: bool = False
-
-    _size = field_validator("attributes")(_check_attribute_size)
 
 
 class ContactUpdateIn(RequestModel):
@@ -48,11 +41,9 @@ class ContactUpdateIn(RequestModel):
     name: str | None = Field(default=None, max_length=255)
     email: str | None = Field(default=None, max_length=254)
     tags: list[str] | None = Field(default=None, max_length=50)
-    attributes: dict[str, Any] | None = Field(default=None, description=_ATTRIBUTES_DOC)
+    attributes: dict[str, Any] | None = free_json(_ATTRIBUTES_DOC, max_bytes=ATTRIBUTES_MAX_BYTES, default=None)
     opted_out: bool | None = None
     id: UUID | None = read_only()
     organization_id: UUID | None = read_only()
     created_at: datetime | None = read_only()
     updated_at: datetime | None = read_only()
-
-    _size = field_validator("attributes")(_check_attribute_size)

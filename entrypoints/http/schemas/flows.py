@@ -6,11 +6,16 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import MISSING, BaseModel, ConfigDict, Field
 
-from entrypoints.http.schemas.common import RequestModel, ResponseModel, read_only
+from domain.flows.limits import EDGES_MAX, GRAPH_MAX_BYTES, NODES_MAX
+from entrypoints.http.schemas.common import CheckedModel, RequestModel, ResponseModel, free_json, read_only
+from entrypoints.http.schemas.contacts import ATTRIBUTES_MAX_BYTES
 
-NODES_MAX, EDGES_MAX = 1000, 2000
+_GRAPH_LIMIT = "Nodes and edges together take at most 1 MiB as JSON (422 flow_too_large)."
+_NODES_DOC = f"At most {NODES_MAX} nodes. {_GRAPH_LIMIT}"
+_EDGES_DOC = f"At most {EDGES_MAX} edges. {_GRAPH_LIMIT}"
+_GRAPH_EXTRA = ConfigDict(json_schema_extra={"x-max-graph-bytes": GRAPH_MAX_BYTES})
 
 
 class Position(BaseModel):
@@ -18,7 +23,7 @@ class Position(BaseModel):
     y: float = 0
 
 
-class FlowNode(BaseModel):
+class FlowNode(CheckedModel):
     """A React Flow node. ``type`` is one of the node types (see the README); other editor keys are kept."""
 
     model_config = ConfigDict(extra="allow")
@@ -26,7 +31,7 @@ class FlowNode(BaseModel):
     id: str = Field(min_length=1, max_length=200)
     type: str = Field(max_length=50)
     position: Position = Field(default_factory=Position)
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = free_json("The node's settings (see the node types).", default_factory=dict)
 
 
 class FlowEdge(BaseModel):
@@ -63,14 +68,13 @@ class FlowStats(ResponseModel):
                                          "it, wait on it now, or ended there without completing")
 
 
-class FlowOut(ResponseModel):
+class _FlowFields(ResponseModel):
+    """What ``Flow`` and a flow in a list share (everything but the graph and the stats)."""
+
     id: UUID
     name: str
     description: str | None = None
     status: Literal["active", "draft", "archived"]
-    nodes: list[FlowNode]
-    edges: list[FlowEdge]
-    stats: FlowStats | None = None
     organization_id: UUID
     created_at: datetime
     updated_at: datetime
@@ -78,19 +82,40 @@ class FlowOut(ResponseModel):
     published_version: int | None = None
 
 
+class FlowOut(_FlowFields):
+    nodes: list[FlowNode]
+    edges: list[FlowEdge]
+    stats: FlowStats | None = None
+
+
+class FlowListItemOut(_FlowFields):
+    """A flow in ``GET /flows``: its graph only with ``?include=graph`` (the key is absent otherwise, never null),
+    its size always. No stats (GET /flows/{id} has them)."""
+
+    nodes: list[FlowNode] | MISSING = Field(MISSING, description="Only with ?include=graph")
+    edges: list[FlowEdge] | MISSING = Field(MISSING, description="Only with ?include=graph")
+    node_count: int
+    edge_count: int
+    stats: None = Field(None, description="Always null here: stats are only computed by GET /flows/{id}")
+
+
 class FlowCreateIn(RequestModel):
+    model_config = _GRAPH_EXTRA
+
     name: str = Field(min_length=1, max_length=255)
     description: str | None = Field(default=None, max_length=2000)
-    nodes: list[FlowNode] = Field(default_factory=list, max_length=NODES_MAX)
-    edges: list[FlowEdge] = Field(default_factory=list, max_length=EDGES_MAX)
+    nodes: list[FlowNode] = Field(default_factory=list, max_length=NODES_MAX, description=_NODES_DOC)
+    edges: list[FlowEdge] = Field(default_factory=list, max_length=EDGES_MAX, description=_EDGES_DOC)
     trigger: FlowTrigger | None = None
 
 
 class FlowUpdateIn(RequestModel):
+    model_config = _GRAPH_EXTRA
+
     name: str | None = Field(default=None, min_length=1, max_length=255)
     description: str | None = Field(default=None, max_length=2000)
-    nodes: list[FlowNode] | None = Field(default=None, max_length=NODES_MAX)
-    edges: list[FlowEdge] | None = Field(default=None, max_length=EDGES_MAX)
+    nodes: list[FlowNode] | None = Field(default=None, max_length=NODES_MAX, description=_NODES_DOC)
+    edges: list[FlowEdge] | None = Field(default=None, max_length=EDGES_MAX, description=_EDGES_DOC)
     status: Literal["draft", "active", "archived"] | None = Field(
         default=None, description="'active' publishes: the graph is validated and snapshotted as a new version")
     trigger: FlowTrigger | None = Field(default=None, description="null removes the trigger")
@@ -130,17 +155,17 @@ class SimulatedContact(RequestModel):
     whatsapp_id: str = Field(default="5500000000000", max_length=32)
     name: str | None = Field(default=None, max_length=255)
     email: str | None = Field(default=None, max_length=254)
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: dict[str, Any] = free_json("Custom fields.", max_bytes=ATTRIBUTES_MAX_BYTES, default_factory=dict)
 
 
 class SimulatedHttpResponse(RequestModel):
     status_code: int = Field(default=200, ge=100, le=599)
-    body: Any = None
+    body: Any = free_json("The response's JSON (or text).", default=None)
 
 
 class SimulateIn(RequestModel):
     messages: list[str | SimulatedReply] = Field(default_factory=list, max_length=100)
-    variables: dict[str, Any] = Field(default_factory=dict)
+    variables: dict[str, Any] = free_json("Starting variables.", default_factory=dict)
     contact: SimulatedContact | None = None
     http_responses: dict[str, SimulatedHttpResponse] = Field(
         default_factory=dict, description="by http_request node id; without one the call ends in its error branch")

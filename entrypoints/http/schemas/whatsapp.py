@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from entrypoints.http.schemas.common import RequestModel, ResponseModel
+from entrypoints.http.schemas.common import RequestModel, ResponseModel, free_json
 
 
 class WhatsAppNumberOut(ResponseModel):
@@ -46,8 +46,8 @@ class SendIn(RequestModel):
     template_id: str | None = Field(default=None, max_length=512, pattern=r"^[a-z0-9_]+$",
                                     description="Approved template name (type=template)")
     language: str = Field(default="en_US", max_length=15, description="Template language code")
-    components: list[dict[str, Any]] = Field(default_factory=list, max_length=20,
-                                             description="Template components in Meta's JSON")
+    components: list[dict[str, Any]] = free_json("Template components in Meta's JSON.", default_factory=list,
+                                                 max_length=20)
     buttons: list[ButtonIn] = Field(default_factory=list, max_length=3, description="Reply buttons (interactive)")
     from_number_id: UUID | None = Field(default=None, description="Sender; default: the first active number")
 

@@ -33,7 +33,6 @@ from application.use_cases.flows.worker import (
     RunFlowHttpCall,
     SecretLookup,
     SecretUnavailable,
-    substitute,
 )
 from domain.channel import Message
 from domain.errors import InvalidValue, PermissionDenied
@@ -311,8 +310,9 @@ async def test_http_job_resolves_secrets_calls_and_branches(answer: Any, expecte
     await w.flow(HTTP_NODES, HTTP_EDGES, {"type": "default"})
     await w.inbound("hi")
     [job] = w.uow.store.jobs.pending(FLOW_HTTP_JOB)
-    assert job.payload["headers"] == {"Authorization": "Bearer {{secret:API_KEY}}"}  # never resolved when stored
-    assert job.payload["url"] == "https://api.example.com/o/5511999990000" and job.payload["body"] == {"name": "Ana"}
+    assert job.payload["headers"] == [[["Authorization"], ["Bearer ", {"secret": "API_KEY"}]]]  # never resolved
+    assert job.payload["url"] == ["https://api.example.com/o/5511999990000"]
+    assert job.payload["body"] == {"object": [[["name"], {"string": ["Ana"]}]]}
     caller = ScriptedHttpCaller(answer)
     events = DeliverFlowEvent(uow=w.uow, runtime=w.runtime, clock=w.clock)
     run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=StubSecrets({"API_KEY": "k-1"}), events=events)
@@ -335,11 +335,34 @@ async def test_http_job_with_a_missing_secret_takes_the_error_branch_without_cal
     assert caller.calls == [] and w.sent_texts() == [{"text": "Error secret 'API_KEY' was not found in the vault"}]
 
 
-def test_substitute_secrets_everywhere() -> None:
-    value = {"url": "https://x/{{ secret:A }}", "headers": {"{{secret:A}}": "{{secret:B}}"},
-             "body": [1, "{{secret:C}}"]}
-    assert substitute(value, {"A": "a", "B": "b"}) == {"url": "https://x/a", "headers": {"a": "b"},
-                                                       "body": [1, "{{secret:C}}"]}
+async def test_http_job_resolves_secrets_everywhere_the_author_wrote_them() -> None:
+    w = World()
+    nodes = [node("s", "start"), node("h", "http_request", method="PUT", url="https://x/{{secret:A}}",
+                                      headers={"{{secret:A}}": "{{secret:B}}"},
+                                      body=[1, 2.5, True, None, "{{secret:C}}", {"{{secret:A}}": ["{{secret:B}}"]}])]
+    await w.flow(nodes, [edge("s", "h")], {"type": "default"})
+    await w.inbound("hi")
+    [job] = w.uow.store.jobs.pending(FLOW_HTTP_JOB)
+    caller = ScriptedHttpCaller(HttpResponseData(status_code=204, body=""))
+    run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=StubSecrets({"A": "a", "B": "b", "C": "c"}),
+                          events=DeliverFlowEvent(uow=w.uow, runtime=w.runtime, clock=w.clock))
+    await run.execute(ORG, UUID(job.payload["execution_id"]), job.payload)
+    assert caller.calls == [{"method": "PUT", "url": "https://x/a", "headers": {"a": "b"},
+                             "body": [1, 2.5, True, None, "c", {"a": ["b"]}], "timeout_seconds": 10.0}]
+
+
+async def test_http_job_of_an_unknown_format_is_not_sent() -> None:
+    w = World()
+    await w.flow(HTTP_NODES, HTTP_EDGES, {"type": "default"})
+    await w.inbound("hi")
+    [job] = w.uow.store.jobs.pending(FLOW_HTTP_JOB)
+    old = {**job.payload, "url": "https://api.example.com/{{secret:API_KEY}}", "headers": {}}  # an older version's
+    caller = ScriptedHttpCaller()
+    run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=StubSecrets({"API_KEY": "k-1"}),
+                          events=DeliverFlowEvent(uow=w.uow, runtime=w.runtime, clock=w.clock))
+    await run.execute(ORG, UUID(job.payload["execution_id"]), old)
+    assert caller.calls == []
+    assert w.sent_texts() == [{"text": "Error the queued HTTP request could not be read; it was not sent"}]
 
 
 async def test_expiry_sweep() -> None:

@@ -46,3 +46,54 @@ def test_structured_logs_redact_keys_and_event_text(capsys: pytest.CaptureFixtur
     assert "canary-pw" not in err and "canary-2" not in err
     line = json.loads(err.strip().splitlines()[-1])  # one JSON object per line
     assert (line["user"], line["password"], line["level"]) == ("ana", "[redacted]", "info")
+
+
+def _structured_lines(capsys: pytest.CaptureFixture[str], emit: object) -> list[dict[str, object]]:
+    configure_logging(level="INFO", json_output=True)
+    try:
+        emit()  # type: ignore[operator]
+        err = capsys.readouterr().err
+    finally:
+        import structlog
+
+        structlog.reset_defaults()
+    return [json.loads(line) for line in err.strip().splitlines()]
+
+
+def test_structured_logs_redact_every_string_value(capsys: pytest.CaptureFixture[str]) -> None:
+    import structlog
+
+    def emit() -> None:
+        structlog.get_logger("t").info("call", detail="Authorization: Bearer canary-value-1",
+                                       nested={"k": ["password=canary-value-2", 7]}, meta="EAAGcanaryvalue3abcdefgh")
+
+    [line] = _structured_lines(capsys, emit)
+    text = json.dumps(line)
+    assert "canary-value-1" not in text and "canary-value-2" not in text and "canaryvalue3" not in text
+    assert line["detail"] == "Authorization: Bearer [redacted]" and line["nested"] == {"k": ["password=[redacted]", 7]}
+
+
+def test_structured_logs_redact_the_rendered_exception(capsys: pytest.CaptureFixture[str]) -> None:
+    import structlog
+
+    def emit() -> None:
+        try:
+            raise RuntimeError("upstream said Bearer canary-exc-token and token=canary-exc-2")
+        except RuntimeError:
+            structlog.get_logger("t").exception("boom")
+
+    [line] = _structured_lines(capsys, emit)
+    assert "RuntimeError" in str(line["exception"])
+    assert "canary-exc-token" not in json.dumps(line) and "canary-exc-2" not in json.dumps(line)
+
+
+def test_the_filter_rewrites_library_exception_text(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("some.library")
+    caplog.handler.addFilter(RedactingFilter())
+    with caplog.at_level(logging.INFO, logger="some.library"):
+        try:
+            raise ValueError("connect failed: password=canary-lib-pw Bearer canary-lib-token")
+        except ValueError:
+            logger.exception("failed")
+    assert "ValueError" in caplog.text
+    assert "canary-lib-pw" not in caplog.text and "canary-lib-token" not in caplog.text

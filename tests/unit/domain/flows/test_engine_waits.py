@@ -15,6 +15,7 @@ from domain.flows import (
     TimerFired,
     WaitingFor,
 )
+from domain.flows.templates import JsonArray, JsonObject, SecretRef, Template
 
 from .builders import NOW, edge, graph, linear, node, reply, start, step
 
@@ -63,19 +64,28 @@ def http_flow(with_error_edge: bool = True, **data: Any) -> FlowGraph:
 VARIABLES = {"order_id": "A 1", "query": "x&y"}
 
 
-def test_http_request_emits_call_with_interpolated_values_and_untouched_secrets() -> None:
+def test_http_request_emits_call_with_interpolated_values_and_secrets_apart() -> None:
     state, commands = start(http_flow(timeout_seconds=5), VARIABLES)
 
     assert commands == (
         CallHttp(
             call_id="h:2",
             method="POST",
-            url="https://api.example.com/orders/A%201?q=x%26y",
-            headers={"Authorization": "Bearer {{secret:SHOP_TOKEN}}", "X-Name": "Ana"},
-            body={"phone": "5511999990000", "items": ["A 1"]},
+            url=Template(("https://api.example.com/orders/A%201?q=x%26y",)),
+            headers=(
+                (Template(("Authorization",)), Template(("Bearer ", SecretRef("SHOP_TOKEN")))),
+                (Template(("X-Name",)), Template(("Ana",))),
+            ),
+            body=JsonObject(
+                (
+                    (Template(("phone",)), Template(("5511999990000",))),
+                    (Template(("items",)), JsonArray((Template(("A 1",)),))),
+                )
+            ),
             timeout_seconds=5,
         ),
     )
+    assert commands[0].secret_keys == {"SHOP_TOKEN"}
     assert (state.waiting_for, state.pending_call_id) == (WaitingFor.HTTP, "h:2")
 
 
@@ -85,8 +95,8 @@ def test_http_string_body_that_looks_like_json_gets_escaped_values() -> None:
     call = start(flow, {"note": 'say "hi"\nnow'}).commands[0]
 
     assert isinstance(call, CallHttp)
-    assert call.body == '{"note": "say \\"hi\\"\\nnow"}'
-    assert call.headers == {"X": 'asay "hi" now'}
+    assert call.body == Template(('{"note": "say \\"hi\\"\\nnow"}',))
+    assert call.headers == ((Template(("X",)), Template(('asay "hi" now',))),)
     assert call.timeout_seconds == 10
 
 
@@ -156,7 +166,7 @@ def test_http_result_for_another_call_and_replies_meanwhile_are_ignored() -> Non
     assert step(flow, waiting, TimerFired(timer_id="h:2")) == (waiting, ())
 
 
-def test_contact_reply_injecting_a_secret_ref_is_defused_in_http_calls() -> None:
+def test_contact_reply_naming_a_secret_stays_text_in_http_calls() -> None:
     flow = graph(
         [
             node("start", "start"),
@@ -170,4 +180,6 @@ def test_contact_reply_injecting_a_secret_ref_is_defused_in_http_calls() -> None
     _, commands = step(flow, waiting, reply("{{secret:SHOP_TOKEN}}"))
 
     call = commands[0]
-    assert isinstance(call, CallHttp) and call.body == {"name": "{ {secret:SHOP_TOKEN}}"}
+    assert isinstance(call, CallHttp)
+    assert call.body == JsonObject(((Template(("name",)), Template(("{{secret:SHOP_TOKEN}}",))),))
+    assert call.secret_keys == set()

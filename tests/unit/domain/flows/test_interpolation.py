@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from domain.flows import ContactInfo, find_secret_refs, interpolate
-from domain.flows.interpolation import interpolate_deep
+from domain.flows import ContactInfo, interpolate
+from domain.flows.interpolation import interpolate_deep, interpolate_json, interpolate_template, secret_template
+from domain.flows.templates import JsonArray, JsonObject, SecretRef, Template, body_secret_keys, render_body
 
 from .builders import CONTACT
 
@@ -51,20 +52,43 @@ def test_secret_refs_are_left_untouched() -> None:
         interpolate(template, VARIABLES, CONTACT)
         == "Bearer {{secret:API_TOKEN}} {{ secret:other.key-2 }} for Bia"
     )
-    assert find_secret_refs(template) == {"API_TOKEN", "other.key-2"}
+    assert interpolate_template(template, VARIABLES, CONTACT) == Template(
+        ("Bearer ", SecretRef("API_TOKEN"), " ", SecretRef("other.key-2"), " for Bia")
+    )
 
 
-def test_find_secret_refs_ignores_malformed_keys() -> None:
-    assert find_secret_refs("{{secret:}} {{secret:9bad}} {{secret:a b}} {{secrets:X}} {{secret:ok}}") == {
-        "ok"
-    }
+def test_malformed_secret_keys_are_plain_text() -> None:
+    template = "{{secret:}} {{secret:9bad}} {{secret:a b}} {{secrets:X}} {{secret:ok}}"
+
+    assert interpolate_template(template, {}, None).secret_keys == {"ok"}
+    shown = interpolate_template(template, {}, None).display()
+    assert shown == "{{secret:}} {{secret:9bad}} {{secret:a b}}  {{secret:ok}}"
+    assert secret_template(template).secret_keys == {"ok"}
 
 
-def test_a_value_cannot_inject_a_secret_reference() -> None:
-    text = interpolate("name={{name}}", {"name": "{{secret:API_TOKEN}}"}, None)
+def test_a_value_is_data_and_never_a_secret_reference() -> None:
+    variables = {"name": "{{secret:API_TOKEN}}", "a": "x{", "b": "{secret:API_TOKEN}}"}
 
-    assert text == "name={ {secret:API_TOKEN}}"
-    assert find_secret_refs(text) == set()
+    assert interpolate("name={{name}}", variables, None) == "name={{secret:API_TOKEN}}"
+    joined = interpolate_template("{{name}}|{{a}}{{b}}", variables, None)
+    assert joined == Template(("{{secret:API_TOKEN}}|x{{secret:API_TOKEN}}",)) and joined.secret_keys == set()
+
+
+def test_header_names_keep_their_text_and_secret_references() -> None:
+    assert secret_template("X-{{name}}-{{secret:K}}") == Template(("X-{{name}}-", SecretRef("K")))
+
+
+def test_json_bodies_become_templates_and_render_back() -> None:
+    body = {"who": "{{name}}", "n": [1, 2.5, True, None], "{{secret:K}}": "x{{secret:V}}"}
+
+    tree = interpolate_json(body, VARIABLES, CONTACT)
+    assert tree == JsonObject((
+        (Template(("who",)), Template(("Bia",))),
+        (Template(("n",)), JsonArray((1, 2.5, True, None))),
+        (Template((SecretRef("K"),)), Template(("x", SecretRef("V")))),
+    ))
+    assert body_secret_keys(tree) == {"K", "V"}
+    assert render_body(tree, {"K": "k", "V": "v"}) == {"who": "Bia", "n": [1, 2.5, True, None], "k": "xv"}
 
 
 def test_values_are_not_interpolated_twice() -> None:
