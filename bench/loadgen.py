@@ -35,6 +35,22 @@ def inbound_text_body(phone_number_id: str, wa_id: str, text: str, wamid: str, t
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
+def status_body(phone_number_id: str, wamid: str, status: str, recipient: str, timestamp: int,
+                tracking: str | None = None) -> bytes:
+    """One Meta ``messages`` webhook with one status of one of our messages (CLOUD_API_FACTS.md W7-W9)."""
+    entry: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(timestamp), "recipient_id": recipient,
+                             "pricing": {"billable": True, "pricing_model": "PMP", "category": "marketing"}}
+    if status == "sent":
+        entry["conversation"] = {"id": uuid.uuid4().hex, "origin": {"type": "marketing"}}
+    if tracking:
+        entry["biz_opaque_callback_data"] = tracking
+    payload = {"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{"value": {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": phone_number_id},
+        "statuses": [entry]}, "field": "messages"}]}]}
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
 def signature(app_secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
 

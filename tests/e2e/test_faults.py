@@ -187,7 +187,9 @@ async def test_a_worker_killed_mid_batch_leaves_every_webhook_processed_exactly_
         assert response.status_code == 200, response.text
     ours = "SELECT count(*) FROM messages WHERE wamid = ANY($1::text[])"
     heartbeat = {"WORKER_HEARTBEAT_SECONDS": "3", "WORKER_POLL_SECONDS": "0.5", **NO_METRICS_PORT}
-    first = WorkerProcess(test_settings, database_url, tmp_path / "worker-1.log", **heartbeat).start()
+    # one sender's backlog per batch (about 8 webhooks): the first worker is killed between two of its ~40 batches
+    first = WorkerProcess(test_settings, database_url, tmp_path / "worker-1.log", WORKER_INBOX_BATCH="1",
+                          **heartbeat).start()
     second = WorkerProcess(test_settings, database_url, tmp_path / "worker-2.log", **heartbeat)
     try:
         async def some_done() -> int:

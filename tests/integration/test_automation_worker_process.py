@@ -2,13 +2,13 @@
 
 The worker runs as a real process (``python -m entrypoints.worker.main``, helpers of
 tests/integration/whatsapp/test_worker_process.py) with WORKER_HEARTBEAT_SECONDS=3 so the dead worker's jobs
-(the automation's dispatch job and any send jobs it held) are re-picked quickly. The fake Graph API answers
+(the automation's dispatch job) is re-picked quickly. The fake Graph API answers
 every send after 0.2 s, so several sends are always in flight when the worker dies.
 
 What a send in flight at the kill becomes is the at-most-once design of the send path: the worker had
 claimed it (committed) before calling Graph, so the next worker never sends it again. Meta may or may not
 have received it (here the fake usually accepts it after the worker died); without a status webhook its
-outcome stays unknown, and the reconcile job fails it with "Delivery outcome unknown" - so such a recipient
+outcome stays unknown, and the sweep of unconfirmed sends fails it with "Delivery outcome unknown" - so such a recipient
 gets zero or one message, never two, and is reported as failed with that reason rather than silently left
 pending. The requirement is that NOBODY gets two.
 """
@@ -22,8 +22,10 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from entrypoints.config import Settings
+from entrypoints.runtime import provide
 from tests.e2e.flows_support import API, edge, node, publish
 from tests.e2e.whatsapp_support import WorkerProcess, fetch, org_with_number, random_wa_id, wait_until
 from tests.fake_graph.server import FakeGraphServer
@@ -46,8 +48,8 @@ async def recipient_rows(database_url: str, automation_id: str) -> list[Any]:
 
 
 async def test_sigkill_mid_campaign_then_restart_sends_nobody_twice(
-        client: httpx.AsyncClient, fake_graph: FakeGraphServer, test_settings: Settings, database_url: str,
-        tmp_path: Path) -> None:
+        client: httpx.AsyncClient, app: FastAPI, fake_graph: FakeGraphServer, test_settings: Settings,
+        database_url: str, tmp_path: Path) -> None:
     org = await org_with_number(client, fake_graph, throughput_level="HIGH")
     flow = await publish(client, org, [node("start", "start"), node("hi", "message", text="Hi")],  # type: ignore[arg-type]
                          [edge("start", "hi")], None)
@@ -101,11 +103,10 @@ async def test_sigkill_mid_campaign_then_restart_sends_nobody_twice(
         assert all(r["send_claimed_at"] is not None and r["wamid"] is None for r in unconfirmed)
         assert killed_with < COUNT
 
-        # the unknown outcomes are reconciled now instead of after the 10-minute timeout: failed, never resent
-        reconciles = await fetch(database_url, "SELECT count(*) AS n FROM pgqueuer WHERE entrypoint = "
-                                               "'reconcile_send' AND status = 'queued'")
-        assert reconciles[0]["n"] >= len(unconfirmed)
-        await fetch(database_url, "UPDATE pgqueuer SET execute_after = now() WHERE entrypoint = 'reconcile_send'")
+        # the unknown outcomes are settled by the sweep once they are 10 minutes old: here, made old at once
+        await fetch(database_url, "UPDATE messages SET send_claimed_at = send_claimed_at - interval '11 minutes' "
+                                  "WHERE status = 'queued' AND send_claimed_at IS NOT NULL AND wamid IS NULL")
+        assert await (await provide(app.state.container.reconcile_sends)).execute() == len(unconfirmed)
 
         async def reconciled() -> bool:
             assert second.alive(), second.tail()
