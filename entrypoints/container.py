@@ -29,7 +29,7 @@ from adapters.vault.aesgcm_cipher import (
     parse_master_keys,
 )
 from adapters.whatsapp.decoder import MetaWebhookDecoder
-from adapters.whatsapp.graph_client import HttpxWhatsAppGateway
+from adapters.whatsapp.graph_client import AiohttpWhatsAppGateway, graph_session
 from adapters.whatsapp.token_checker import HttpxWhatsAppTokenChecker
 from application.messaging.routing import InboundRouter
 from application.messaging.statuses import StatusRecorder
@@ -106,16 +106,6 @@ async def _engine(database_url: str, app_role: str, pool_size: int, pre_ping: bo
         yield engine
     finally:
         await engine.dispose()
-
-
-async def _http_client() -> AsyncIterator[httpx.AsyncClient]:
-    """One shared client for the Graph API: pooled connections, bounded timeouts, no redirects."""
-    client = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False,
-                               limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 def _plain_dsn(url: str) -> str:
@@ -261,9 +251,9 @@ class Container(containers.DeclarativeContainer):
     describe_vault = providers.Factory(DescribeVault, uow=uow, cipher=vault_cipher)
 
     # WhatsApp channel
-    http_client = providers.Resource(_http_client)
+    graph_session = providers.Resource(graph_session)
     whatsapp_gateway = providers.Singleton(
-        HttpxWhatsAppGateway, http_client, base_url=settings.provided.whatsapp_graph_url,
+        AiohttpWhatsAppGateway, graph_session, base_url=settings.provided.whatsapp_graph_url,
         api_version=settings.provided.whatsapp_api_version)
     webhook_decoder = providers.Singleton(
         MetaWebhookDecoder, app_secret=providers.Callable(_secret, settings.provided.whatsapp_app_secret))

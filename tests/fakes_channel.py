@@ -256,6 +256,10 @@ class FakeMessageRepository(_Repo, MessageRepository):
         self._db.messages[message.id] = copy.deepcopy(message)
         self._db.message_seq[message.id] = len(self._db.message_seq) + 1
 
+    async def add_many(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            await self.add(message)
+
     async def add_inbound_many(self, messages: Sequence[Message]) -> set[UUID]:
         return {m.id for m in messages if await self.add_inbound_if_new(m)}
 

@@ -280,6 +280,10 @@ class FakeMessages(_Repo):
     async def add(self, message: Message) -> None:
         self._db.messages[message.id] = copy.deepcopy(message)
 
+    async def add_many(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            await self.add(message)
+
     async def get(self, message_id: UUID, *, for_update: bool = False) -> Message | None:
         return copy.deepcopy(self._db.messages.get(message_id))
 

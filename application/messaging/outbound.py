@@ -7,6 +7,7 @@ they were queued. ``queue_outbound`` wakes the senders when its transaction comm
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -46,10 +47,19 @@ async def contact_for(uow: UnitOfWork, organization_id: UUID, whatsapp_id: str, 
 async def queue_outbound(uow: UnitOfWork, *, number: WhatsAppNumber, contact: Contact, kind: str,
                          content: dict[str, Any], now: datetime, source: str = "api") -> Message:
     """Store a ``queued`` outbound message (the caller commits); the sender picks it up after the commit."""
-    message = Message(id=uuid4(), organization_id=number.organization_id, number_id=number.id,
-                      contact_id=contact.id, direction=MessageDirection.OUTBOUND, type=kind, content=content,
-                      status=MessageStatus.QUEUED.value, source=source, occurred_at=now, created_at=now,
-                      updated_at=now)
-    await uow.messages.add(message)
-    await uow.jobs.wake(OUTBOX_TOPIC, f"{number.organization_id}:{number.id}")
+    [message] = await queue_outbound_many(uow, number=number, items=[(contact, kind, content)], now=now,
+                                          source=source)
     return message
+
+
+async def queue_outbound_many(uow: UnitOfWork, *, number: WhatsAppNumber,
+                              items: Sequence[tuple[Contact, str, dict[str, Any]]], now: datetime,
+                              source: str) -> list[Message]:
+    """:func:`queue_outbound` for many ``(contact, kind, content)`` at once (one statement), in this order."""
+    messages = [Message(id=uuid4(), organization_id=number.organization_id, number_id=number.id,
+                        contact_id=contact.id, direction=MessageDirection.OUTBOUND, type=kind, content=content,
+                        status=MessageStatus.QUEUED.value, source=source, occurred_at=now, created_at=now,
+                        updated_at=now) for contact, kind, content in items]
+    await uow.messages.add_many(messages)
+    await uow.jobs.wake(OUTBOX_TOPIC, f"{number.organization_id}:{number.id}")
+    return messages

@@ -122,6 +122,10 @@ class MessageRepository(Protocol):
     async def add(self, message: Message) -> None: ...
 
     @abstractmethod
+    async def add_many(self, messages: Sequence[Message]) -> None:
+        """Stores the messages in this order (the outbox sends one recipient's messages in the order stored)."""
+
+    @abstractmethod
     async def add_inbound_if_new(self, message: Message) -> bool:
         """Stores an inbound message unless its wamid is known; False for a duplicate."""
 

@@ -27,6 +27,9 @@ log = structlog.get_logger("pytake.worker")
 INBOX_CHANNEL, OUTBOX_CHANNEL = "pytake_inbox", "pytake_outbox"
 MAX_BACKOFF_SECONDS = 2.0
 BLOCKED_RECHECK_SECONDS = 0.2
+ROUNDS_IN_FLIGHT = 3
+"""Rounds one number runs at once: while one round's calls wait for Meta, the next one claims and calls (the
+budget and one-message-per-recipient are enforced by the claim in the database, whoever claims)."""
 
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:
@@ -108,25 +111,28 @@ class OutboxSenders:
             self._tasks[number_id] = asyncio.create_task(self._drain(organization_id, number_id))
 
     async def _drain(self, organization_id: UUID, number_id: UUID) -> None:
-        failures = 0
         async with self._slots:
-            while not self._stop.is_set():
-                self._poked.discard(number_id)
-                try:
-                    done = await self._send.execute(organization_id, number_id)
-                except Exception as error:  # noqa: BLE001 - log, back off, go on
-                    failures += 1
-                    log.warning("outbox.round_failed", number_id=str(number_id), error_type=type(error).__name__,
-                                failures=failures, exc_info=failures == 1)
-                    await _pause(self._stop, min(MAX_BACKOFF_SECONDS, 0.25 * 2 ** min(failures, 4)))
-                    continue
-                failures = 0
-                if done.wait_seconds > 0:
-                    await _pause(self._stop, done.wait_seconds)
-                elif done.claimed == 0 and done.more_due:
-                    await _pause(self._stop, BLOCKED_RECHECK_SECONDS)
-                elif done.claimed == 0 and number_id not in self._poked:
-                    return
+            await asyncio.gather(*(self._rounds(organization_id, number_id) for _ in range(ROUNDS_IN_FLIGHT)))
+
+    async def _rounds(self, organization_id: UUID, number_id: UUID) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            self._poked.discard(number_id)
+            try:
+                done = await self._send.execute(organization_id, number_id)
+            except Exception as error:  # noqa: BLE001 - log, back off, go on
+                failures += 1
+                log.warning("outbox.round_failed", number_id=str(number_id), error_type=type(error).__name__,
+                            failures=failures, exc_info=failures == 1)
+                await _pause(self._stop, min(MAX_BACKOFF_SECONDS, 0.25 * 2 ** min(failures, 4)))
+                continue
+            failures = 0
+            if done.wait_seconds > 0:
+                await _pause(self._stop, done.wait_seconds)
+            elif done.claimed == 0 and done.more_due:
+                await _pause(self._stop, BLOCKED_RECHECK_SECONDS)
+            elif done.claimed == 0 and number_id not in self._poked:
+                return
 
     async def finish(self, timeout: float) -> None:
         """Wait for rounds in progress (their calls are recorded) once ``stop`` is set."""

@@ -4,7 +4,7 @@ Sync fixtures::
 
     with FakeGraphServer.running() as fake:          # uvicorn on a background thread
         fake.add_number("106540352242922", "token-1")
-        gateway = HttpxWhatsAppGateway(client, base_url=fake.base_url, api_version="v25.0")
+        gateway = AiohttpWhatsAppGateway(session, base_url=fake.base_url, api_version="v25.0")
 
 Async fixtures / tests::
 

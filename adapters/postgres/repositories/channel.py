@@ -189,6 +189,10 @@ class SqlAlchemyMessageRepository(MessageRepository):
     async def add(self, message: Message) -> None:
         await self._s.execute(insert(messages).values(**_message_values(message)))
 
+    async def add_many(self, new_messages: Sequence[Message]) -> None:
+        if new_messages:  # one multi-row INSERT: rows get their seq in this order
+            await self._s.execute(insert(messages), [_message_values(m) for m in new_messages])
+
     async def add_inbound_if_new(self, message: Message) -> bool:
         result = await self._s.execute(pg_insert(messages).values(**_message_values(message)).on_conflict_do_nothing(
             index_elements=["wamid"], index_where=text("wamid IS NOT NULL")).returning(messages.c.id))

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import structlog
 
-from application.messaging.outbound import queue_outbound
+from application.messaging.outbound import queue_outbound_many
 from application.ports.channel import SendPacer
 from application.ports.common import Clock
 from application.ports.flow_starter import FlowStarter
@@ -101,10 +101,24 @@ class DispatchAutomation:
                 return 0, True
             number = await uow.numbers.get(automation.number_id)
             contacts = await uow.contacts.get_many([r.contact_id for r in recipients])
+            openings: list[tuple[Recipient, Contact]] = []  # template mode: queued together below
             sent = 0
             for recipient in recipients:
-                sent += await self._dispatch(uow, automation, number, contacts.get(recipient.contact_id), recipient)
+                contact = contacts.get(recipient.contact_id)
+                if automation.template is not None and self._sendable(recipient, contact, number, now):
+                    assert contact is not None
+                    openings.append((recipient, contact))
+                else:
+                    sent += await self._dispatch(uow, automation, number, contact, recipient)
                 recipient.updated_at = now
+            if openings and number is not None and automation.template is not None:
+                template = automation.template
+                messages = await queue_outbound_many(uow, number=number, now=now, source="automation", items=[
+                    (contact, "template", template_content(template, recipient_variables(automation, recipient),
+                                                           contact)) for recipient, contact in openings])
+                for (recipient, _), message in zip(openings, messages, strict=True):
+                    recipient.message_id = message.id
+                sent += len(openings)
             await uow.automations.update_recipients(recipients)
             if last:  # the automation row is locked: no other dispatcher holds recipients
                 await self._finish_dispatching(uow, automation, now)
@@ -120,9 +134,11 @@ class DispatchAutomation:
             automation.complete(now)
         await uow.automations.update(automation)
 
-    async def _dispatch(self, uow: UnitOfWork, automation: Automation, number: WhatsAppNumber | None,
-                        contact: Contact | None, recipient: Recipient) -> bool:
-        now = self._clock.now()
+    @staticmethod
+    def _sendable(recipient: Recipient, contact: Contact | None, number: WhatsAppNumber | None,
+                  now: datetime) -> bool:
+        """Marks the recipient dispatched; skipped (contact gone or opted out) or failed (number gone) when it
+        cannot get an opening message."""
         recipient.dispatched_at = now
         if contact is None or contact.opted_out:
             recipient.state = RecipientState.SKIPPED
@@ -131,14 +147,16 @@ class DispatchAutomation:
         if number is None:
             recipient.state, recipient.error_title = RecipientState.FAILED, "The sending number no longer exists."
             return False
+        return True
+
+    async def _dispatch(self, uow: UnitOfWork, automation: Automation, number: WhatsAppNumber | None,
+                        contact: Contact | None, recipient: Recipient) -> bool:
+        """Flow mode: the flow starts (and queues its own opening message). False when nobody got one."""
+        now = self._clock.now()
+        if not self._sendable(recipient, contact, number, now) or automation.template is not None:
+            return False
+        assert contact is not None and number is not None
         variables = recipient_variables(automation, recipient)
-        template = automation.template
-        if template is not None:
-            message = await queue_outbound(uow, number=number, contact=contact, kind="template",
-                                           content=template_content(template, variables, contact), now=now,
-                                           source="automation")
-            recipient.message_id = message.id
-            return True
         execution_id = await self._flows.start(uow, flow_id=automation.flow_id, number=number, contact=contact,
                                                variables=variables, trigger="automation",
                                                automation_id=automation.id, now=now)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
+import aiohttp
 import httpx
 import pytest
 
-from adapters.whatsapp import HttpxWhatsAppGateway
+from adapters.whatsapp import AiohttpWhatsAppGateway
 from tests.fake_graph import FakeGraphServer
 
 PHONE = "106540352242922"
@@ -32,10 +33,18 @@ def fake_graph(fake_graph_server: FakeGraphServer) -> FakeGraphServer:
 
 @pytest.fixture
 async def http_client() -> AsyncIterator[httpx.AsyncClient]:
+    """For raw requests to the fake."""
     async with httpx.AsyncClient(timeout=httpx.Timeout(5.0)) as client:
         yield client
 
 
 @pytest.fixture
-def gateway(fake_graph: FakeGraphServer, http_client: httpx.AsyncClient) -> HttpxWhatsAppGateway:
-    return HttpxWhatsAppGateway(http_client, base_url=fake_graph.base_url, api_version=API_VERSION)
+async def graph_session() -> AsyncIterator[aiohttp.ClientSession]:
+    """The gateway's connection pool."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5.0)) as session:
+        yield session
+
+
+@pytest.fixture
+def gateway(fake_graph: FakeGraphServer, graph_session: aiohttp.ClientSession) -> AiohttpWhatsAppGateway:
+    return AiohttpWhatsAppGateway(graph_session, base_url=fake_graph.base_url, api_version=API_VERSION)

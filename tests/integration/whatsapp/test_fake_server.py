@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import aiohttp
 import httpx
 import pytest
 
-from adapters.whatsapp import HttpxWhatsAppGateway
+from adapters.whatsapp import AiohttpWhatsAppGateway
 from application.ports.whatsapp import GraphRateLimited
 from tests.fake_graph import FakeGraphServer
 from tests.integration.whatsapp.conftest import PHONE, TOKEN
@@ -69,7 +70,7 @@ async def test_auth_and_unknown_numbers(
 
 
 async def test_a_second_number_with_its_own_token(
-    fake_graph: FakeGraphServer, gateway: HttpxWhatsAppGateway
+    fake_graph: FakeGraphServer, gateway: AiohttpWhatsAppGateway
 ) -> None:
     fake_graph.add_number("200000000000001", "token-b", display_phone_number="5511900000000")
     assert (
@@ -105,7 +106,7 @@ async def test_validation_error_shape(fake_graph: FakeGraphServer, http_client: 
 
 
 async def test_throughput_ceiling_per_number(
-    fake_graph: FakeGraphServer, gateway: HttpxWhatsAppGateway
+    fake_graph: FakeGraphServer, gateway: AiohttpWhatsAppGateway
 ) -> None:
     fake_graph.max_mps = 3
     accepted, limited = 0, 0
@@ -121,7 +122,7 @@ async def test_throughput_ceiling_per_number(
 
 
 async def test_fail_next_also_hits_mark_read(
-    fake_graph: FakeGraphServer, gateway: HttpxWhatsAppGateway
+    fake_graph: FakeGraphServer, gateway: AiohttpWhatsAppGateway
 ) -> None:
     fake_graph.fail_next(code=131000)
     with pytest.raises(Exception) as caught:
@@ -152,7 +153,7 @@ async def test_unknown_paths_answer_a_graph_error(
 
 
 async def test_reset_forgets_records_and_knobs(
-    fake_graph: FakeGraphServer, gateway: HttpxWhatsAppGateway
+    fake_graph: FakeGraphServer, gateway: AiohttpWhatsAppGateway
 ) -> None:
     fake_graph.fail_for(TO)
     fake_graph.fail_next(3)
@@ -164,10 +165,10 @@ async def test_reset_forgets_records_and_knobs(
     assert len(fake_graph.sent_messages) == 2
 
 
-async def test_running_async_serves_on_the_current_loop(http_client: httpx.AsyncClient) -> None:
+async def test_running_async_serves_on_the_current_loop(graph_session: aiohttp.ClientSession) -> None:
     async with FakeGraphServer.running_async() as fake:
         fake.add_number("300", "token-c", verified_name="Async")
-        gateway = HttpxWhatsAppGateway(http_client, base_url=fake.base_url)
+        gateway = AiohttpWhatsAppGateway(graph_session, base_url=fake.base_url)
         assert (await gateway.get_phone_number("300", "token-c")).verified_name == "Async"
         assert fake.base_url.startswith("http://127.0.0.1:")
     with pytest.raises(Exception):  # noqa: B017 - the listener is gone

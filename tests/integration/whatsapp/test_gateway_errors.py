@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import httpx
+import aiohttp
 import pytest
 
-from adapters.whatsapp import HttpxWhatsAppGateway
+from adapters.whatsapp import AiohttpWhatsAppGateway
 from application.ports.whatsapp import (
     GraphApiError,
     GraphAuthError,
@@ -28,7 +28,7 @@ def _assert_token_hidden(error: GraphApiError) -> None:
 
 
 async def test_wrong_token_is_an_auth_error(
-    gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer
+    gateway: AiohttpWhatsAppGateway, fake_graph: FakeGraphServer
 ) -> None:
     with pytest.raises(GraphAuthError) as caught:
         await gateway.send_text(PHONE, "EAAG-wrong", TO, "hi")
@@ -40,7 +40,7 @@ async def test_wrong_token_is_an_auth_error(
 
 
 async def test_expired_token_rejects_every_call(
-    gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer
+    gateway: AiohttpWhatsAppGateway, fake_graph: FakeGraphServer
 ) -> None:
     fake_graph.set_token_expired(PHONE)
     with pytest.raises(GraphAuthError) as caught:
@@ -52,14 +52,14 @@ async def test_expired_token_rejects_every_call(
     assert (await gateway.send_text(PHONE, TOKEN, TO, "hi")).wamid
 
 
-async def test_unknown_phone_number_id(gateway: HttpxWhatsAppGateway) -> None:
+async def test_unknown_phone_number_id(gateway: AiohttpWhatsAppGateway) -> None:
     with pytest.raises(GraphRejected) as caught:
         await gateway.get_phone_number("999999999", TOKEN)
     assert (caught.value.graph_code, caught.value.error_subcode, caught.value.http_status) == (100, 33, 400)
     assert "Object with ID '999999999' does not exist" in (caught.value.title or "")
 
 
-async def test_rate_limited_is_retryable(gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer) -> None:
+async def test_rate_limited_is_retryable(gateway: AiohttpWhatsAppGateway, fake_graph: FakeGraphServer) -> None:
     fake_graph.fail_next(
         2, code=130429, http_status=400, details="Cloud API message throughput has been reached."
     )
@@ -77,7 +77,7 @@ async def test_rate_limited_is_retryable(gateway: HttpxWhatsAppGateway, fake_gra
 
 @pytest.mark.parametrize(("code", "http_status"), [(131056, 400), (4, 429), (80007, 400)])
 async def test_other_rate_limits(
-    gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer, code: int, http_status: int
+    gateway: AiohttpWhatsAppGateway, fake_graph: FakeGraphServer, code: int, http_status: int
 ) -> None:
     fake_graph.fail_next(code=code, http_status=http_status)
     with pytest.raises(GraphRateLimited) as caught:
@@ -86,7 +86,7 @@ async def test_other_rate_limits(
 
 
 async def test_window_closed_is_rejected_not_retryable(
-    gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer
+    gateway: AiohttpWhatsAppGateway, fake_graph: FakeGraphServer
 ) -> None:
     fake_graph.fail_for("+1 650-555-1234", code=131047, details="More than 24 hours have passed.")
     with pytest.raises(GraphRejected) as caught:
@@ -111,7 +111,7 @@ async def test_window_closed_is_rejected_not_retryable(
     ],
 )
 async def test_codes_map_to_classes(
-    gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer, code: int, expected: type[GraphApiError]
+    gateway: AiohttpWhatsAppGateway, fake_graph: FakeGraphServer, code: int, expected: type[GraphApiError]
 ) -> None:
     fake_graph.fail_next(code=code)
     with pytest.raises(expected):
@@ -119,7 +119,7 @@ async def test_codes_map_to_classes(
 
 
 async def test_5xx_without_json_is_transient_and_maybe_sent(
-    gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer
+    gateway: AiohttpWhatsAppGateway, fake_graph: FakeGraphServer
 ) -> None:
     fake_graph.fail_next(code=1, http_status=502, json_body=False)
     with pytest.raises(GraphTransientError) as caught:
@@ -131,36 +131,36 @@ async def test_5xx_without_json_is_transient_and_maybe_sent(
 
 async def test_slow_server_times_out_as_transient(fake_graph: FakeGraphServer) -> None:
     fake_graph.set_delay(1.0)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(0.2)) as client:
-        gateway = HttpxWhatsAppGateway(client, base_url=fake_graph.base_url)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.2)) as session:
+        gateway = AiohttpWhatsAppGateway(session, base_url=fake_graph.base_url)
         with pytest.raises(GraphTransientError) as caught:
             await gateway.send_text(PHONE, TOKEN, TO, "hi", tracking="msg-77")
     error = caught.value
     assert error.graph_code is None and error.http_status is None
     assert error.may_have_been_sent is True  # the request left: reconcile by tracking
-    assert "ReadTimeout" in str(error)
+    assert "timed out" in str(error)
     _assert_token_hidden(error)
 
 
 async def test_gateway_timeout_option_overrides_the_client(
-    fake_graph: FakeGraphServer, http_client: httpx.AsyncClient
+    fake_graph: FakeGraphServer, graph_session: aiohttp.ClientSession
 ) -> None:
     fake_graph.set_delay(1.0)
-    gateway = HttpxWhatsAppGateway(http_client, base_url=fake_graph.base_url, timeout=0.2)
+    gateway = AiohttpWhatsAppGateway(graph_session, base_url=fake_graph.base_url, timeout=0.2)
     with pytest.raises(GraphTransientError):
         await gateway.get_phone_number(PHONE, TOKEN)
 
 
-async def test_connection_refused_is_transient_and_not_sent(http_client: httpx.AsyncClient) -> None:
-    gateway = HttpxWhatsAppGateway(http_client, base_url="http://127.0.0.1:9")
+async def test_connection_refused_is_transient_and_not_sent(graph_session: aiohttp.ClientSession) -> None:
+    gateway = AiohttpWhatsAppGateway(graph_session, base_url="http://127.0.0.1:9")
     with pytest.raises(GraphTransientError) as caught:
         await gateway.send_text(PHONE, TOKEN, TO, "hi")
-    assert caught.value.may_have_been_sent is False and "ConnectError" in str(caught.value)
+    assert caught.value.may_have_been_sent is False and "ClientConnectorError" in str(caught.value)
     _assert_token_hidden(caught.value)
 
 
 async def test_oversize_text_is_rejected_by_validation(
-    gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer
+    gateway: AiohttpWhatsAppGateway, fake_graph: FakeGraphServer
 ) -> None:
     assert (await gateway.send_text(PHONE, TOKEN, TO, "x" * 4096)).wamid
     with pytest.raises(GraphRejected) as caught:
@@ -170,7 +170,7 @@ async def test_oversize_text_is_rejected_by_validation(
     assert len(fake_graph.sent_messages) == 1
 
 
-async def test_four_buttons_are_rejected(gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer) -> None:
+async def test_four_buttons_are_rejected(gateway: AiohttpWhatsAppGateway, fake_graph: FakeGraphServer) -> None:
     buttons = [(f"id-{index}", f"Option {index}") for index in range(4)]
     with pytest.raises(GraphRejected) as caught:
         await gateway.send_buttons(PHONE, TOKEN, TO, "Pick one", buttons)
@@ -188,14 +188,14 @@ async def test_four_buttons_are_rejected(gateway: HttpxWhatsAppGateway, fake_gra
     ],
 )
 async def test_button_limits(
-    gateway: HttpxWhatsAppGateway, buttons: list[tuple[str, str]], code: int
+    gateway: AiohttpWhatsAppGateway, buttons: list[tuple[str, str]], code: int
 ) -> None:
     with pytest.raises(GraphRejected) as caught:
         await gateway.send_buttons(PHONE, TOKEN, TO, "Pick one", buttons)
     assert caught.value.graph_code == code
 
 
-async def test_list_limits(gateway: HttpxWhatsAppGateway) -> None:
+async def test_list_limits(gateway: AiohttpWhatsAppGateway) -> None:
     eleven = (ListSection("All", tuple(ListRow(f"r{index}", f"Row {index}") for index in range(11))),)
     with pytest.raises(GraphRejected) as caught:
         await gateway.send_list(PHONE, TOKEN, TO, "Choose", "Open", eleven)
@@ -208,7 +208,7 @@ async def test_list_limits(gateway: HttpxWhatsAppGateway) -> None:
         await gateway.send_list(PHONE, TOKEN, TO, "Choose", "A button text too long", long_title[:0])
 
 
-async def test_bad_template_name_and_media_link(gateway: HttpxWhatsAppGateway) -> None:
+async def test_bad_template_name_and_media_link(gateway: AiohttpWhatsAppGateway) -> None:
     with pytest.raises(GraphRejected) as caught:
         await gateway.send_template(PHONE, TOKEN, TO, "Order-Confirmation", "en_US")
     assert caught.value.graph_code == 100

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
-from adapters.whatsapp import HttpxWhatsAppGateway
+from adapters.whatsapp import AiohttpWhatsAppGateway
 from application.ports.whatsapp import ListRow, ListSection, PhoneNumberDetails, SentMessage
 from tests.fake_graph import FakeGraphServer
 from tests.integration.whatsapp.conftest import PHONE, TOKEN
@@ -22,7 +23,7 @@ def _last_body(fake: FakeGraphServer) -> dict[str, Any]:
 
 
 async def test_text_with_tracking_and_reply_context(
-    gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer
+    gateway: AiohttpWhatsAppGateway, fake_graph: FakeGraphServer
 ) -> None:
     result = await gateway.send_text(
         PHONE,
@@ -60,7 +61,7 @@ async def test_text_with_tracking_and_reply_context(
 
 
 async def test_plain_text_has_no_optional_fields(
-    gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer
+    gateway: AiohttpWhatsAppGateway, fake_graph: FakeGraphServer
 ) -> None:
     await gateway.send_text(PHONE, TOKEN, "+55 11 98765-4321", "oi")
     assert _last_body(fake_graph) == {
@@ -71,7 +72,7 @@ async def test_plain_text_has_no_optional_fields(
     }
 
 
-async def test_template(gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer) -> None:
+async def test_template(gateway: AiohttpWhatsAppGateway, fake_graph: FakeGraphServer) -> None:
     components = [
         {
             "type": "body",
@@ -91,13 +92,13 @@ async def test_template(gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServ
 
 
 async def test_template_without_components(
-    gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer
+    gateway: AiohttpWhatsAppGateway, fake_graph: FakeGraphServer
 ) -> None:
     await gateway.send_template(PHONE, TOKEN, TO, "hello_world", "en_US")
     assert _last_body(fake_graph)["template"] == {"name": "hello_world", "language": {"code": "en_US"}}
 
 
-async def test_reply_buttons(gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer) -> None:
+async def test_reply_buttons(gateway: AiohttpWhatsAppGateway, fake_graph: FakeGraphServer) -> None:
     await gateway.send_buttons(
         PHONE,
         TOKEN,
@@ -125,7 +126,7 @@ async def test_reply_buttons(gateway: HttpxWhatsAppGateway, fake_graph: FakeGrap
     }
 
 
-async def test_list(gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer) -> None:
+async def test_list(gateway: AiohttpWhatsAppGateway, fake_graph: FakeGraphServer) -> None:
     sections = [
         ListSection(
             "I want it ASAP!",
@@ -194,7 +195,7 @@ async def test_list(gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer) 
     ],
 )
 async def test_media(
-    gateway: HttpxWhatsAppGateway,
+    gateway: AiohttpWhatsAppGateway,
     fake_graph: FakeGraphServer,
     kind: Any,
     caption: str | None,
@@ -205,14 +206,14 @@ async def test_media(
     assert _last_body(fake_graph) == {**ENVELOPE, "type": kind, kind: expected}
 
 
-async def test_bsuid_recipient(gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer) -> None:
+async def test_bsuid_recipient(gateway: AiohttpWhatsAppGateway, fake_graph: FakeGraphServer) -> None:
     result = await gateway.send_text(PHONE, TOKEN, "US.13491208655302741918", "hi")
     body = _last_body(fake_graph)
     assert "to" not in body and body["recipient"] == "US.13491208655302741918"
     assert result.wa_id is None
 
 
-async def test_mark_read(gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer) -> None:
+async def test_mark_read(gateway: AiohttpWhatsAppGateway, fake_graph: FakeGraphServer) -> None:
     await gateway.mark_read(PHONE, TOKEN, "wamid.incoming")
     assert fake_graph.marked_read == [(PHONE, "wamid.incoming")]
     (request,) = fake_graph.requests
@@ -220,7 +221,7 @@ async def test_mark_read(gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphSer
     assert fake_graph.sent_messages == []
 
 
-async def test_get_phone_number(gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer) -> None:
+async def test_get_phone_number(gateway: AiohttpWhatsAppGateway, fake_graph: FakeGraphServer) -> None:
     details = await gateway.get_phone_number(PHONE, TOKEN)
     assert details == PhoneNumberDetails(
         id=PHONE,
@@ -233,18 +234,18 @@ async def test_get_phone_number(gateway: HttpxWhatsAppGateway, fake_graph: FakeG
     )
     (request,) = fake_graph.requests
     assert (request.method, request.path) == ("GET", f"/v25.0/{PHONE}")
-    assert "fields=id%2Cdisplay_phone_number" in request.query
+    assert parse_qs(request.query)["fields"][0].startswith("id,display_phone_number,")
 
 
 async def test_every_send_gets_a_unique_wamid(
-    gateway: HttpxWhatsAppGateway, fake_graph: FakeGraphServer
+    gateway: AiohttpWhatsAppGateway, fake_graph: FakeGraphServer
 ) -> None:
     results = [await gateway.send_text(PHONE, TOKEN, TO, f"n{index}") for index in range(20)]
     assert len({result.wamid for result in results}) == 20
     assert [sent.wamid for sent in fake_graph.sent_messages] == [result.wamid for result in results]
 
 
-async def test_version_without_v_prefix(fake_graph: FakeGraphServer, http_client: Any) -> None:
-    gateway = HttpxWhatsAppGateway(http_client, base_url=fake_graph.base_url + "/", api_version="24.0")
+async def test_version_without_v_prefix(fake_graph: FakeGraphServer, graph_session: Any) -> None:
+    gateway = AiohttpWhatsAppGateway(graph_session, base_url=fake_graph.base_url + "/", api_version="24.0")
     await gateway.send_text(PHONE, TOKEN, TO, "hi")
     assert fake_graph.requests[0].path == f"/v24.0/{PHONE}/messages"
