@@ -11,6 +11,7 @@ BENCHMARKS: dict[str, str] = {
     "webhook_ingest": "bench.webhook_ingest",
     "contacts_search": "bench.contacts_search",
     "campaign_dispatch": "bench.campaign_dispatch",
+    "campaign_closed_loop": "bench.campaign_closed_loop",
     "rest_reads": "bench.rest_reads",
     "login_storm": "bench.login_storm",
 }
