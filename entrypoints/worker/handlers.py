@@ -1,18 +1,21 @@
-"""Job handlers: decode the payload, call the use case or port. One entrypoint name per job kind."""
+"""Job handlers: decode the payload with its job class (application/jobs.py), call the use case or port."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
-from uuid import UUID
 
 from pgqueuer.models import Job
 
-from application.use_cases.auth.forgot_password import SEND_EMAIL_JOB
-from application.use_cases.automations.jobs import DISPATCH_AUTOMATION_JOB
-from application.use_cases.flows.jobs import EXPIRE_FLOW_EXECUTIONS_JOB, FLOW_HTTP_JOB, FLOW_TIMER_JOB
-from application.use_cases.whatsapp.jobs import VERIFY_NUMBER_JOB
+from application.jobs import (
+    EXPIRE_FLOW_EXECUTIONS,
+    DispatchAutomation,
+    FlowHttp,
+    FlowTimer,
+    SendEmail,
+    VerifyNumber,
+)
 from entrypoints.container import Container
 from entrypoints.runtime import provide
 
@@ -26,37 +29,29 @@ def payload_of(job: Job) -> dict[str, Any]:
 
 def build_handlers(container: Container) -> dict[str, Handler]:
     async def send_email(job: Job) -> None:
-        data = payload_of(job)
-        await (await provide(container.mailer)).send(to=data["to"], subject=data["subject"], body=data["body"])
+        mail = SendEmail.decode(payload_of(job))
+        await (await provide(container.mailer)).send(to=mail.to, subject=mail.subject, body=mail.body)
 
     async def verify_number(job: Job) -> None:
-        data = payload_of(job)
-        use_case = await provide(container.verify_number)
-        await use_case.execute(UUID(data["organization_id"]), UUID(data["number_id"]))
+        check = VerifyNumber.decode(payload_of(job))
+        await (await provide(container.verify_number)).execute(check.organization_id, check.number_id)
 
     async def dispatch_automation(job: Job) -> None:
-        data = payload_of(job)
+        dispatch = DispatchAutomation.decode(payload_of(job))
         use_case = await provide(container.dispatch_automation)
-        await use_case.execute(UUID(data["organization_id"]), UUID(data["automation_id"]))
+        await use_case.execute(dispatch.organization_id, dispatch.automation_id)
 
-    handlers: dict[str, Handler] = {SEND_EMAIL_JOB: send_email, VERIFY_NUMBER_JOB: verify_number,
-                                    DISPATCH_AUTOMATION_JOB: dispatch_automation}
-    handlers.update(flow_handlers(container))
-    return handlers
-
-
-def flow_handlers(container: Container) -> dict[str, Handler]:
     async def flow_timer(job: Job) -> None:
-        data = payload_of(job)
+        timer = FlowTimer.decode(payload_of(job))
         use_case = await provide(container.deliver_flow_event)
-        await use_case.timer(UUID(data["organization_id"]), UUID(data["execution_id"]), str(data["timer_id"]))
+        await use_case.timer(timer.organization_id, timer.execution_id, timer.timer_id)
 
     async def flow_http(job: Job) -> None:
-        data = payload_of(job)
-        use_case = await provide(container.run_flow_http_call)
-        await use_case.execute(UUID(data["organization_id"]), UUID(data["execution_id"]), data)
+        await (await provide(container.run_flow_http_call)).execute(FlowHttp.decode(payload_of(job)))
 
     async def expire_flow_executions(_job: Job) -> None:
         await (await provide(container.expire_flow_executions)).execute()
 
-    return {FLOW_TIMER_JOB: flow_timer, FLOW_HTTP_JOB: flow_http, EXPIRE_FLOW_EXECUTIONS_JOB: expire_flow_executions}
+    return {SendEmail.entrypoint: send_email, VerifyNumber.entrypoint: verify_number,
+            DispatchAutomation.entrypoint: dispatch_automation, FlowTimer.entrypoint: flow_timer,
+            FlowHttp.entrypoint: flow_http, EXPIRE_FLOW_EXECUTIONS: expire_flow_executions}

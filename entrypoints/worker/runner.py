@@ -8,8 +8,7 @@ from pgqueuer.db import AsyncpgDriver
 from pgqueuer.executors import EntrypointExecutorParameters
 from pgqueuer.models import Schedule
 
-from application.use_cases.flows.jobs import EXPIRE_FLOW_EXECUTIONS_JOB
-from application.use_cases.whatsapp.jobs import RECONCILE_SENDS_JOB
+from application.jobs import EXPIRE_FLOW_EXECUTIONS, RECONCILE_SENDS
 from entrypoints.container import Container
 from entrypoints.runtime import provide
 from entrypoints.worker.errors import ClassifyingExecutor
@@ -29,7 +28,7 @@ def build_queue(container: Container, connection: asyncpg.Connection) -> PgQueue
 def schedule_flow_expiry(queue: PgQueuer, container: Container) -> None:
     """Every minute, one worker replica (PgQueuer's scheduler coordinates them) expires overdue executions."""
 
-    @queue.schedule(EXPIRE_FLOW_EXECUTIONS_JOB, "* * * * *")
+    @queue.schedule(EXPIRE_FLOW_EXECUTIONS, "* * * * *")
     async def _expire(_: Schedule) -> None:
         await (await provide(container.expire_flow_executions)).execute()
 
@@ -37,6 +36,6 @@ def schedule_flow_expiry(queue: PgQueuer, container: Container) -> None:
 def schedule_send_reconciliation(queue: PgQueuer, container: Container) -> None:
     """Every minute: sends whose outcome never became known (no answer, no status webhook) are failed."""
 
-    @queue.schedule(RECONCILE_SENDS_JOB, "* * * * *")
+    @queue.schedule(RECONCILE_SENDS, "* * * * *")
     async def _reconcile(_: Schedule) -> None:
         await (await provide(container.reconcile_sends)).execute()

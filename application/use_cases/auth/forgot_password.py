@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from uuid import uuid4
 
 from application.errors import PasswordResetThrottled
+from application.jobs import SendEmail, enqueue
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWorkFactory
 from application.use_cases.auth.common import AuthPolicy, hash_token, new_opaque_token
 
 FORGOT_PASSWORD_MESSAGE = "If an account exists for that email, a password reset link has been sent."
-SEND_EMAIL_JOB = "send_email"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,11 +45,9 @@ class RequestPasswordReset:
                                            now=now, expires_at=now + self._policy.reset_ttl)
                 link = f"{self._policy.frontend_url.rstrip('/')}/reset-password#token={token}"
                 minutes = int(self._policy.reset_ttl.total_seconds() // 60)
-                await uow.jobs.enqueue(SEND_EMAIL_JOB, {
-                    "to": user.email,
-                    "subject": "Reset your PyTake password",
-                    "body": (f"Hello {user.name},\n\nUse this link within {minutes} minutes to choose a new "
-                             f"password:\n{link}\n\nIf you did not ask for this, ignore this message.\n"),
-                })
+                await enqueue(uow, SendEmail(
+                    to=user.email, subject="Reset your PyTake password",
+                    body=(f"Hello {user.name},\n\nUse this link within {minutes} minutes to choose a new "
+                          f"password:\n{link}\n\nIf you did not ask for this, ignore this message.\n")))
             await uow.commit()
         return FORGOT_PASSWORD_MESSAGE

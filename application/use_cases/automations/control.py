@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from application.authorization import Actor, Permission
+from application.jobs import DispatchAutomation as DispatchAutomationJob
+from application.jobs import enqueue
 from application.ports.automations import AutomationCounts
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
-from application.use_cases.automations.jobs import DISPATCH_AUTOMATION_JOB
 from domain.automations import Automation, AutomationNotFound, AutomationStatus, Recipient, RecipientState
 
 
@@ -18,9 +19,8 @@ async def enqueue_dispatch(uow: UnitOfWork, automation: Automation, delay: timed
                            dedupe: bool = True) -> None:
     """A dispatcher job. Resume does not deduplicate: a dispatcher that saw the pause may still be finishing,
     and two dispatchers are safe (recipients are claimed with SKIP LOCKED, the pace is shared)."""
-    await uow.jobs.enqueue(DISPATCH_AUTOMATION_JOB, {"organization_id": str(automation.organization_id),
-                                                     "automation_id": str(automation.id)},
-                           dedupe_key=f"dispatch:{automation.id}" if dedupe else None, delay=delay)
+    await enqueue(uow, DispatchAutomationJob(organization_id=automation.organization_id, automation_id=automation.id),
+                  dedupe_key=f"dispatch:{automation.id}" if dedupe else None, delay=delay)
 
 
 async def _load(uow: UnitOfWork, automation_id: UUID, *, for_update: bool = False) -> Automation:

@@ -27,10 +27,10 @@ from uuid import UUID, uuid4
 
 import structlog
 
+from application.jobs import FlowHttp, FlowTimer, enqueue
 from application.messaging.outbound import queue_outbound
 from application.ports.uow import UnitOfWork
 from application.use_cases.flows.http_payload import encode_call
-from application.use_cases.flows.jobs import FLOW_HTTP_JOB, FLOW_TIMER_JOB
 from domain.channel import WhatsAppNumber
 from domain.contacts import Contact
 from domain.flows import (
@@ -156,21 +156,20 @@ class FlowRuntime:
 
     async def _carry_out(self, uow: UnitOfWork, execution: FlowExecution, number: WhatsAppNumber,
                          contact: Contact, command: Command, now: datetime) -> None:
-        org = str(execution.organization_id)
         outbound = message_of(command)
         if outbound is not None:
             kind, content = outbound
             await queue_outbound(uow, number=number, contact=contact, kind=kind, content=content, now=now,
                                  source="flow")
         elif isinstance(command, ScheduleTimer):
-            await uow.jobs.enqueue(FLOW_TIMER_JOB, {"organization_id": org, "execution_id": str(execution.id),
-                                                    "timer_id": command.timer_id},
-                                   dedupe_key=f"flow_timer:{execution.id}:{command.timer_id}",
-                                   delay=max(command.fire_at - now, timedelta(0)))
+            await enqueue(uow, FlowTimer(organization_id=execution.organization_id, execution_id=execution.id,
+                                         timer_id=command.timer_id),
+                          dedupe_key=f"flow_timer:{execution.id}:{command.timer_id}",
+                          delay=max(command.fire_at - now, timedelta(0)))
         elif isinstance(command, CallHttp):
-            await uow.jobs.enqueue(FLOW_HTTP_JOB, {"organization_id": org, "execution_id": str(execution.id),
-                                                   **encode_call(command)},
-                                   dedupe_key=f"flow_http:{execution.id}:{command.call_id}")
+            await enqueue(uow, FlowHttp(organization_id=execution.organization_id, execution_id=execution.id,
+                                        call=encode_call(command)),
+                          dedupe_key=f"flow_http:{execution.id}:{command.call_id}")
         elif isinstance(command, HandOff):
             conversation = await uow.conversations.get_for_update(number.id, contact.id, now)
             conversation.handoff_at, conversation.updated_at = now, now

@@ -12,6 +12,7 @@ from uuid import UUID
 
 import structlog
 
+from application.jobs import FlowHttp
 from application.ports.common import Clock
 from application.ports.flows import HttpCaller, HttpCallError
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
@@ -108,8 +109,9 @@ class RunFlowHttpCall:
                  events: DeliverFlowEvent) -> None:
         self._uow, self._caller, self._secrets, self._events = uow, caller, secrets, events
 
-    async def execute(self, organization_id: UUID, execution_id: UUID, request: Mapping[str, Any]) -> bool:
-        call_id = str(request["call_id"])
+    async def execute(self, job: FlowHttp) -> bool:
+        organization_id, execution_id, request = job.organization_id, job.execution_id, job.call
+        call_id = str(request.get("call_id"))
         async with self._uow(organization_id) as uow:
             execution = await uow.flow_executions.get(execution_id)
             if execution is None or not execution.is_running or execution.state.pending_call_id != call_id:

@@ -9,11 +9,11 @@ from uuid import UUID, uuid4
 
 from application.authorization import Actor, Permission
 from application.errors import UserNotFound
+from application.jobs import SendEmail, enqueue
 from application.ports.common import Clock
 from application.ports.identity import PasswordHasher
 from application.ports.uow import UnitOfWorkFactory
 from application.use_cases.auth.common import AuthPolicy, hash_token, new_opaque_token
-from application.use_cases.auth.forgot_password import SEND_EMAIL_JOB
 from domain.errors import InvalidValue, PermissionDenied, RuleViolation
 from domain.identity import Email, Role, User, check_password_policy
 
@@ -84,9 +84,8 @@ class CreateUser:
                 await uow.reset_tokens.add(token_id=uuid4(), user_id=user.id, token_hash=hash_token(token),
                                            now=now, expires_at=now + INVITATION_TTL)
                 link = f"{self._policy.frontend_url.rstrip('/')}/reset-password#token={token}"
-                await uow.jobs.enqueue(SEND_EMAIL_JOB, {
-                    "to": user.email, "subject": "You have been invited to PyTake",
-                    "body": f"Hello {user.name},\n\nChoose your password within 3 days:\n{link}\n"})
+                body = f"Hello {user.name},\n\nChoose your password within 3 days:\n{link}\n"
+                await enqueue(uow, SendEmail(to=user.email, subject="You have been invited to PyTake", body=body))
             await uow.commit()
         return user
 

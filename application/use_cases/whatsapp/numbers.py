@@ -7,11 +7,12 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 from application.authorization import Actor, Permission
+from application.jobs import VerifyNumber as VerifyNumberJob
+from application.jobs import enqueue
 from application.ports.channel import SecretResolver
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from application.ports.whatsapp import GraphAuthError, PhoneNumberDetails, WhatsAppGateway
-from application.use_cases.whatsapp.jobs import VERIFY_NUMBER_JOB
 from domain.channel import NumberStatus, WhatsAppNumber, WhatsAppNumberAlreadyRegistered, WhatsAppNumberNotFound
 from domain.errors import InvalidValue, Unavailable
 
@@ -88,9 +89,8 @@ class RegisterNumber:
         async with self._uow() as uow:  # system scope: the takeover touches other organizations' rows
             await store_proven_or_pending(uow, number, now, new=True)
             if number.status is NumberStatus.PENDING:
-                await uow.jobs.enqueue(VERIFY_NUMBER_JOB, {"organization_id": str(actor.organization_id),
-                                                           "number_id": str(number.id)},
-                                       dedupe_key=f"verify:{number.id}")
+                await enqueue(uow, VerifyNumberJob(organization_id=actor.organization_id, number_id=number.id),
+                              dedupe_key=f"verify:{number.id}")
             await uow.commit()
         return number
 

@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from application.jobs import DispatchAutomation as DispatchAutomationJob
 from application.messaging.outbound import OUTBOX_TOPIC
 from application.messaging.routing import InboundOutcome, InboundRouter
 from application.messaging.statuses import StatusChange, StatusRecorder
@@ -27,7 +28,6 @@ from application.use_cases.automations.create_automation import (
     CreateAutomationCommand,
 )
 from application.use_cases.automations.dispatch import DispatchAutomation
-from application.use_cases.automations.jobs import DISPATCH_AUTOMATION_JOB
 from application.use_cases.automations.tracking import AutomationTracker
 from application.use_cases.flows.runtime import FlowRuntime
 from domain.automations import (
@@ -290,24 +290,24 @@ async def test_start_enqueues_one_dispatch_job_and_a_second_start_is_refused(wor
     automation = await world.create([wa("5511900000001")])
     await world.start(automation)
     assert world.automation(automation).status is S.RUNNING
-    [job] = world.store.jobs.pending(DISPATCH_AUTOMATION_JOB)
+    [job] = world.store.jobs.pending(DispatchAutomationJob.entrypoint)
     assert job.payload == {"organization_id": str(world.org), "automation_id": str(automation.id)}
     assert (job.dedupe_key, job.delay) == (f"dispatch:{automation.id}", None)
     with pytest.raises(AutomationAlreadyStarted):
         await world.start(automation)
-    assert len(world.store.jobs.pending(DISPATCH_AUTOMATION_JOB)) == 1
+    assert len(world.store.jobs.pending(DispatchAutomationJob.entrypoint)) == 1
 
 
 async def test_start_with_a_future_schedule_delays_the_dispatch_job(world: World) -> None:
     automation = await world.create([wa("5511900000001")], schedule_at=T0 + timedelta(minutes=30))
     await world.start(automation)
     assert world.automation(automation).status is S.SCHEDULED
-    [job] = world.store.jobs.pending(DISPATCH_AUTOMATION_JOB)
+    [job] = world.store.jobs.pending(DispatchAutomationJob.entrypoint)
     assert job.delay == timedelta(minutes=30)
     world.store.jobs.take()
     assert await world.dispatch(automation) == 0  # picked early: waits again, sends nobody
     assert world.outbound() == [] and world.automation(automation).status is S.SCHEDULED
-    [again] = world.store.jobs.pending(DISPATCH_AUTOMATION_JOB)
+    [again] = world.store.jobs.pending(DispatchAutomationJob.entrypoint)
     assert again.delay == timedelta(minutes=30)
     world.store.jobs.take()
     world.clock.advance(minutes=30)
@@ -385,7 +385,7 @@ async def test_pause_is_seen_before_the_next_recipient(world: World) -> None:
     world.pacer.hook = None
     world.store.jobs.take()
     await ResumeAutomation(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)
-    [job] = world.store.jobs.pending(DISPATCH_AUTOMATION_JOB)
+    [job] = world.store.jobs.pending(DispatchAutomationJob.entrypoint)
     assert job.dedupe_key is None  # a resumed dispatcher is never dropped for a finishing one
     assert await world.dispatch(automation) == 3
     assert sorted(m.contact_id for m in world.outbound()) == sorted(r.contact_id for r in world.recipients(automation))

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
 import pytest
 
+from application.jobs import FlowHttp
 from application.ports.flows import HttpCallError
-from application.use_cases.flows.jobs import FLOW_HTTP_JOB
 from application.use_cases.flows.scrub import REDACTED, scrub
 from application.use_cases.flows.worker import DeliverFlowEvent, RunFlowHttpCall
 from tests.fakes_flows import ScriptedHttpCaller
-from tests.unit.application.test_flows import ORG, StubSecrets, World, edge, node
+from tests.unit.application.test_flows import StubSecrets, World, edge, node
 
 
 @pytest.mark.parametrize(("value", "text"), [
@@ -45,11 +43,11 @@ async def test_a_caller_error_quoting_a_resolved_secret_is_scrubbed_before_it_is
              node("err", "message", text="Error {{http_error}}")]
     await w.flow(nodes, [edge("s", "h"), edge("h", "err", "error")], {"type": "default"})
     await w.inbound("hi")
-    [job] = w.uow.store.jobs.pending(FLOW_HTTP_JOB)
+    [job] = w.uow.store.jobs.pending(FlowHttp.entrypoint)
     caller = ScriptedHttpCaller(HttpCallError("blocked", "address 10.1.2.3 is not public"))
     run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=StubSecrets({"IP": "10.1.2.3"}),
                           events=DeliverFlowEvent(uow=w.uow, runtime=w.runtime, clock=w.clock))
-    await run.execute(ORG, UUID(job.payload["execution_id"]), job.payload)
+    await run.execute(FlowHttp.decode(job.payload))
     assert caller.calls[0]["url"] == "http://10.1.2.3/x"
     assert w.sent_texts() == [{"text": f"Error address {REDACTED} is not public"}]
     assert "10.1.2.3" not in str(w.uow.store.executions)

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
-from uuid import UUID
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from application.jobs import FlowHttp
 from application.ports.flows import HttpResponseData
-from application.use_cases.flows.jobs import FLOW_HTTP_JOB
 from application.use_cases.flows.worker import DeliverFlowEvent, RunFlowHttpCall, SecretLookup
 from tests.fakes_flows import ScriptedHttpCaller
 from tests.unit.application.test_flows import ORG, World, edge, node
@@ -102,11 +101,11 @@ async def _run(pieces: list[tuple[str, str]], place: str) -> tuple[list[dict[str
     await w.inbound("hi")
     for answer in answers:
         await w.inbound(answer)
-    [job] = w.uow.store.jobs.pending(FLOW_HTTP_JOB)
+    [job] = w.uow.store.jobs.pending(FlowHttp.entrypoint)
     caller = ScriptedHttpCaller(HttpResponseData(status_code=200, body={}))
     run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=SecretLookup(uow=vault.uow, resolve=vault.resolve),
                           events=DeliverFlowEvent(uow=w.uow, runtime=w.runtime, clock=w.clock))
-    await run.execute(ORG, UUID(job.payload["execution_id"]), job.payload)
+    await run.execute(FlowHttp.decode(job.payload))
     usage = vault.uow.store.usage.get(secret.id, {}).get("total", 0)
     return caller.calls, usage
 
@@ -142,12 +141,12 @@ async def test_a_reference_the_author_wrote_is_still_resolved_next_to_data() -> 
     await w.flow(nodes, [edge("s", "q"), edge("q", "h"), edge("h", "ok", "success")], {"type": "default"})
     await w.inbound("hi")
     await w.inbound("a b/{{secret:API_KEY}}")
-    [job] = w.uow.store.jobs.pending(FLOW_HTTP_JOB)
+    [job] = w.uow.store.jobs.pending(FlowHttp.entrypoint)
     assert SECRET_VALUE not in repr(job.payload)  # the job stores the reference, never the value
     caller = ScriptedHttpCaller(HttpResponseData(status_code=200, body={}))
     run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=SecretLookup(uow=vault.uow, resolve=vault.resolve),
                           events=DeliverFlowEvent(uow=w.uow, runtime=w.runtime, clock=w.clock))
-    await run.execute(ORG, UUID(job.payload["execution_id"]), job.payload)
+    await run.execute(FlowHttp.decode(job.payload))
     [call] = caller.calls
     assert call["url"] == "https://api.example.com/a%20b%2F%7B%7Bsecret%3AAPI_KEY%7D%7D"
     assert call["headers"] == {"Authorization": f"Bearer {SECRET_VALUE}a b/{{{{secret:API_KEY}}}}"}

@@ -9,12 +9,12 @@ from uuid import UUID, uuid4
 import pytest
 
 from application.authorization import Actor
+from application.jobs import FlowHttp, FlowTimer
 from application.messaging.outbound import OUTBOX_TOPIC
 from application.messaging.routing import InboundOutcome, InboundRouter
 from application.ports.flows import HttpCallError, HttpResponseData
 from application.use_cases.automations.tracking import AutomationTracker
 from application.use_cases.flows.inbound import ReleaseConversation, triggered_flow
-from application.use_cases.flows.jobs import FLOW_HTTP_JOB, FLOW_TIMER_JOB
 from application.use_cases.flows.manage_flows import (
     CreateFlow,
     CreateFlowCommand,
@@ -177,7 +177,7 @@ async def test_default_trigger_question_retry_timer_and_stats() -> None:
     flow_id = await w.flow(ASK, ASK_EDGES, {"type": "default"})
     await w.inbound("hello")
     assert w.sent_texts() == [{"text": "Age?"}]
-    timers = w.uow.store.jobs.pending(FLOW_TIMER_JOB)
+    timers = w.uow.store.jobs.pending(FlowTimer.entrypoint)
     assert [j.delay for j in timers] == [timedelta(seconds=60)]  # the question's timeout
     await w.inbound("abc")
     assert w.sent_texts()[-1] == {"text": "A number please"}
@@ -185,7 +185,7 @@ async def test_default_trigger_question_retry_timer_and_stats() -> None:
     await w.inbound("41")
     execution = w.execution()
     assert execution.status is ExecutionStatus.WAITING and execution.variables == {"age": 41}
-    delay = w.uow.store.jobs.pending(FLOW_TIMER_JOB)[-1]
+    delay = w.uow.store.jobs.pending(FlowTimer.entrypoint)[-1]
     assert delay.delay == timedelta(seconds=30) and delay.payload["timer_id"] == execution.state.pending_timer_id
     events = DeliverFlowEvent(uow=w.uow, runtime=w.runtime, clock=w.clock)
     assert not await events.timer(ORG, execution.id, timers[0].payload["timer_id"])  # stale: ignored
@@ -309,17 +309,17 @@ async def test_http_job_resolves_secrets_calls_and_branches(answer: Any, expecte
     w = World()
     await w.flow(HTTP_NODES, HTTP_EDGES, {"type": "default"})
     await w.inbound("hi")
-    [job] = w.uow.store.jobs.pending(FLOW_HTTP_JOB)
-    assert job.payload["headers"] == [[["Authorization"], ["Bearer ", {"secret": "API_KEY"}]]]  # never resolved
-    assert job.payload["url"] == ["https://api.example.com/o/5511999990000"]
-    assert job.payload["body"] == {"object": [[["name"], {"string": ["Ana"]}]]}
+    [job] = w.uow.store.jobs.pending(FlowHttp.entrypoint)
+    assert job.payload["call"]["headers"] == [[["Authorization"], ["Bearer ", {"secret": "API_KEY"}]]]  # never resolved
+    assert job.payload["call"]["url"] == ["https://api.example.com/o/5511999990000"]
+    assert job.payload["call"]["body"] == {"object": [[["name"], {"string": ["Ana"]}]]}
     caller = ScriptedHttpCaller(answer)
     events = DeliverFlowEvent(uow=w.uow, runtime=w.runtime, clock=w.clock)
     run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=StubSecrets({"API_KEY": "k-1"}), events=events)
-    assert await run.execute(ORG, UUID(job.payload["execution_id"]), job.payload)
+    assert await run.execute(FlowHttp.decode(job.payload))
     assert caller.calls[0]["headers"] == {"Authorization": "Bearer k-1"}
     assert w.sent_texts() == [{"text": expected}]
-    assert not await run.execute(ORG, UUID(job.payload["execution_id"]), job.payload)  # a retried job: no-op
+    assert not await run.execute(FlowHttp.decode(job.payload))  # a retried job: no-op
     assert "k-1" not in str(w.uow.store.executions)
 
 
@@ -327,11 +327,11 @@ async def test_http_job_with_a_missing_secret_takes_the_error_branch_without_cal
     w = World()
     await w.flow(HTTP_NODES, HTTP_EDGES, {"type": "default"})
     await w.inbound("hi")
-    [job] = w.uow.store.jobs.pending(FLOW_HTTP_JOB)
+    [job] = w.uow.store.jobs.pending(FlowHttp.entrypoint)
     caller = ScriptedHttpCaller()
     run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=StubSecrets({}),
                           events=DeliverFlowEvent(uow=w.uow, runtime=w.runtime, clock=w.clock))
-    await run.execute(ORG, UUID(job.payload["execution_id"]), job.payload)
+    await run.execute(FlowHttp.decode(job.payload))
     assert caller.calls == [] and w.sent_texts() == [{"text": "Error secret 'API_KEY' was not found in the vault"}]
 
 
@@ -342,11 +342,11 @@ async def test_http_job_resolves_secrets_everywhere_the_author_wrote_them() -> N
                                       body=[1, 2.5, True, None, "{{secret:C}}", {"{{secret:A}}": ["{{secret:B}}"]}])]
     await w.flow(nodes, [edge("s", "h")], {"type": "default"})
     await w.inbound("hi")
-    [job] = w.uow.store.jobs.pending(FLOW_HTTP_JOB)
+    [job] = w.uow.store.jobs.pending(FlowHttp.entrypoint)
     caller = ScriptedHttpCaller(HttpResponseData(status_code=204, body=""))
     run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=StubSecrets({"A": "a", "B": "b", "C": "c"}),
                           events=DeliverFlowEvent(uow=w.uow, runtime=w.runtime, clock=w.clock))
-    await run.execute(ORG, UUID(job.payload["execution_id"]), job.payload)
+    await run.execute(FlowHttp.decode(job.payload))
     assert caller.calls == [{"method": "PUT", "url": "https://x/a", "headers": {"a": "b"},
                              "body": [1, 2.5, True, None, "c", {"a": ["b"]}], "timeout_seconds": 10.0}]
 
@@ -355,12 +355,14 @@ async def test_http_job_of_an_unknown_format_is_not_sent() -> None:
     w = World()
     await w.flow(HTTP_NODES, HTTP_EDGES, {"type": "default"})
     await w.inbound("hi")
-    [job] = w.uow.store.jobs.pending(FLOW_HTTP_JOB)
-    old = {**job.payload, "url": "https://api.example.com/{{secret:API_KEY}}", "headers": {}}  # an older version's
+    [job] = w.uow.store.jobs.pending(FlowHttp.entrypoint)
+    queued = FlowHttp.decode(job.payload)
+    old = FlowHttp(organization_id=queued.organization_id, execution_id=queued.execution_id, call={  # older shape
+        **queued.call, "url": "https://api.example.com/{{secret:API_KEY}}", "headers": {}})
     caller = ScriptedHttpCaller()
     run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=StubSecrets({"API_KEY": "k-1"}),
                           events=DeliverFlowEvent(uow=w.uow, runtime=w.runtime, clock=w.clock))
-    await run.execute(ORG, UUID(job.payload["execution_id"]), old)
+    await run.execute(old)
     assert caller.calls == []
     assert w.sent_texts() == [{"text": "Error the queued HTTP request could not be read; it was not sent"}]
 

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 
 from application.errors import InvalidCredentials, InvalidResetToken, PasswordResetThrottled, TokenRevoked
-from application.use_cases.auth.forgot_password import FORGOT_PASSWORD_MESSAGE, SEND_EMAIL_JOB, ForgotPasswordCommand
+from application.jobs import SendEmail
+from application.use_cases.auth.forgot_password import FORGOT_PASSWORD_MESSAGE, ForgotPasswordCommand
 from application.use_cases.auth.login import LoginCommand
 from application.use_cases.auth.reset_password import RESET_PASSWORD_MESSAGE, ResetPasswordCommand
 from domain.identity import WeakPassword
@@ -35,7 +36,7 @@ def _token_in(job: QueuedJob) -> str:
 
 
 def _mails(core: UseCases) -> list[QueuedJob]:
-    return [job for job in core.store.jobs if job.entrypoint == SEND_EMAIL_JOB]
+    return [job for job in core.store.jobs if job.entrypoint == SendEmail.entrypoint]
 
 
 async def _mailed_token(core: UseCases, email: str = EMAIL) -> str:

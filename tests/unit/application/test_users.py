@@ -8,8 +8,8 @@ import pytest
 
 from application.authorization import Actor
 from application.errors import InvalidCredentials, InvalidToken, TokenRevoked, UserInactive, UserNotFound
+from application.jobs import SendEmail
 from application.use_cases.auth.common import hash_token
-from application.use_cases.auth.forgot_password import SEND_EMAIL_JOB
 from application.use_cases.auth.login import LoginCommand
 from application.use_cases.auth.refresh import RefreshCommand
 from application.use_cases.auth.reset_password import ResetPasswordCommand
@@ -79,13 +79,13 @@ class TestCreateUser:
             "new@example.com", "New Person", Role.VIEWER, admin.organization_id, True)
         assert (await core.login.execute(LoginCommand(email="new@example.com", password=PASSWORD))).user.id == \
             created.id
-        assert [j for j in core.store.jobs if j.entrypoint == SEND_EMAIL_JOB] == []
+        assert [j for j in core.store.jobs if j.entrypoint == SendEmail.entrypoint] == []
 
     async def test_without_a_password_an_invitation_is_mailed(self, core: UseCases) -> None:
         _, admin = await core.new_organization()
         created = await _create(core, admin, "invitee@example.com", password=None)
 
-        (job,) = [j for j in core.store.jobs if j.entrypoint == SEND_EMAIL_JOB]
+        (job,) = [j for j in core.store.jobs if j.entrypoint == SendEmail.entrypoint]
         assert job.payload["to"] == "invitee@example.com"
         (token,) = re.findall(r"/reset-password#token=(\S+)", job.payload["body"])
         assert core.store.reset_tokens[hash_token(token)].user_id == created.id
