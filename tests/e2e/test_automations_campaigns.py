@@ -198,7 +198,7 @@ async def test_pause_stops_sending_within_a_second_and_resume_finishes(
     await control(client, org, automation_id, "pause")  # pausing again is harmless
     await control(client, org, automation_id, "resume")
     done = await wait_stats(client, org, automation_id, lambda s: s["sent"] == 200, timeout=60)
-    assert (done["status"], done["pending"], done["failed"]) == ("completed", 0, 0)
+    assert (done["status"], done["pending"], done["failed"]) == ("completed", 0, 0), done
     assert_exactly_once(fake_graph, org, wa_ids)
     await control(client, org, automation_id, "resume", expect=409)
 
