@@ -69,16 +69,15 @@ class AutomationTracker:
             await self.complete_if_done(uow, automation_id, now)
 
     async def complete_if_done(self, uow: UnitOfWork, automation_id: UUID, now: datetime) -> bool:
-        """A running automation whose dispatching is over completes once no recipient is pending. The
-        automation row is locked first, so of two transactions settling its last recipients the second
-        (which waits for the first) sees them all."""
+        """A running automation whose dispatching is over completes once no recipient is pending. The row is
+        locked before dispatching is looked at: a dispatcher finishing at the same moment holds it, so whichever
+        of the two transactions commits second sees the other's work and completes the automation."""
         automation = await uow.automations.get(automation_id)
-        if automation is None or automation.status is not AutomationStatus.RUNNING \
-                or automation.dispatch_finished_at is None:
+        if automation is None or automation.status is not AutomationStatus.RUNNING:
             return False
         automation = await uow.automations.get(automation_id, for_update=True)
-        if automation is None or await uow.automations.pending_count(automation_id) > 0 \
-                or not automation.complete(now):
+        if automation is None or automation.dispatch_finished_at is None \
+                or await uow.automations.pending_count(automation_id) > 0 or not automation.complete(now):
             return False
         await uow.automations.update(automation)
         log.info("automation.completed", automation_id=str(automation_id))

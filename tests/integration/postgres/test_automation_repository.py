@@ -258,3 +258,54 @@ async def test_automation_round_trip_list_and_unfinished_count(uow_factory: SqlA
         assert await uow.automations.count_unfinished_for_flow(flow.id) == 1
         listed, total = await uow.automations.list(limit=10, offset=0)
         assert [a.id for a in listed] == [automation.id] and total == 1
+
+
+async def test_a_dispatcher_finishing_while_the_last_send_is_recorded_still_completes_the_automation(
+        uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    """The dispatcher's finishing transaction sees the last recipient still pending (its send's transaction has
+    not committed); that transaction must then see the dispatcher's finish and complete the campaign."""
+    import asyncio
+
+    from application.messaging.statuses import StatusChange, StatusRecorder
+    from application.use_cases.automations.tracking import AutomationTracker
+    from application.use_cases.flows.runtime import FlowRuntime
+    from domain.channel import Message
+    from domain.messaging import MessageDirection, MessageStatus
+
+    org, _, number, [person], automation = await setup(uow_factory, 1)
+    opening = Message(id=uuid4(), organization_id=org, number_id=number.id, contact_id=person.id,
+                      direction=MessageDirection.OUTBOUND, type="template", content={}, status="queued",
+                      occurred_at=T0, created_at=T0, updated_at=T0)
+    async with uow_factory(org) as uow:
+        await uow.messages.add(opening)
+        await uow.automations.add_recipients([recipient(automation, person, 0, message_id=opening.id,
+                                                        dispatched_at=T0)])
+        await uow.commit()
+    recorder = StatusRecorder(automations=AutomationTracker(flows=FlowRuntime()))
+    dispatcher_holds, recorded = asyncio.Event(), asyncio.Event()
+
+    async def dispatcher() -> None:
+        async with uow_factory(org) as uow:
+            locked = await uow.automations.get(automation.id, for_update=True)
+            assert locked is not None
+            dispatcher_holds.set()
+            await recorded.wait()  # the send's transaction has updated the recipient, not committed
+            locked.finish_dispatching(T0)
+            assert await uow.automations.pending_count(automation.id) == 1  # it cannot see that update
+            await uow.automations.update(locked)
+            await asyncio.sleep(0.2)
+            await uow.commit()
+
+    async def sender() -> None:
+        await dispatcher_holds.wait()
+        async with uow_factory(org) as uow:
+            [message] = (await uow.messages.get_many([opening.id], for_update=True)).values()
+            recorded.set()  # the recording continues; complete_if_done waits for the dispatcher's lock
+            await recorder.record(uow, [StatusChange(message=message, status=MessageStatus.SENT, at=T0,
+                                                     wamid="wamid.race")], T0)
+            await uow.commit()
+
+    await asyncio.wait_for(asyncio.gather(dispatcher(), sender()), 10)
+    async with uow_factory(org) as uow:
+        stored = await uow.automations.get(automation.id)
+    assert stored is not None and stored.status is AutomationStatus.COMPLETED
