@@ -56,14 +56,14 @@ class Wakeups:
             try:
                 connection = await asyncpg.connect(self._dsn)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                await _pause(stop, 1.0)
+                await _pause(stop, 0.5)
                 continue
             try:
                 await connection.add_listener(INBOX_CHANNEL, self._on_notify)
                 await connection.add_listener(OUTBOX_CHANNEL, self._on_notify)
-                self._inbox.set()  # whatever arrived while nobody listened
+                self._inbox.set()  # whatever arrived while nobody listened (the outbox scan finds the sends)
                 while not stop.is_set() and not connection.is_closed():
-                    await _pause(stop, 1.0)
+                    await _pause(stop, 0.5)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 pass
             finally:

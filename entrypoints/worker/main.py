@@ -23,7 +23,7 @@ from entrypoints.worker.loops import OutboxSenders, Wakeups, run_inbox, run_outb
 from entrypoints.worker.runner import build_queue
 
 RECONNECT_FIRST_SECONDS = 0.5
-RECONNECT_MAX_SECONDS = 10.0
+RECONNECT_MAX_SECONDS = 2.0  # a campaign resumes within seconds of the database coming back
 INBOX_LOOPS = 2
 """Inbox batches one worker process applies at once: one's database round trips overlap the other's parsing."""
 

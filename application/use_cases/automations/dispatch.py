@@ -25,12 +25,16 @@ from application.use_cases.flows.runtime import contact_info
 from domain.automations import Automation, AutomationStatus, Recipient, RecipientState
 from domain.channel import WhatsAppNumber
 from domain.contacts import Contact
+from domain.errors import Unavailable
 from domain.flows.interpolation import interpolate_deep
 
 log = structlog.get_logger("pytake.automations")
 
 BATCH_SECONDS = 0.25
 MAX_BATCH = 100
+OUTAGE_RETRY_SECONDS = 0.5
+OUTAGE_PATIENCE_SECONDS = 60.0
+"""How long a dispatcher keeps trying through a database outage before it gives the job back to the queue."""
 
 
 def recipient_variables(automation: Automation, recipient: Recipient) -> dict[str, Any]:
@@ -57,11 +61,20 @@ class DispatchAutomation:
             return 0
         # a quarter of a second's worth of recipients per transaction (at least one)
         batch = max(1, min(MAX_BATCH, math.ceil(automation.rate_per_second * BATCH_SECONDS)))
+        outage = 0.0
         while True:
-            wait = await self._pacer.reserve(f"automation:{automation_id}", automation.rate_per_second, batch)
-            if wait > 0:
-                await asyncio.sleep(wait)
-            sent, finished = await self._dispatch_batch(organization_id, automation_id, batch)
+            try:
+                wait = await self._pacer.reserve(f"automation:{automation_id}", automation.rate_per_second, batch)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                sent, finished = await self._dispatch_batch(organization_id, automation_id, batch)
+            except Unavailable:  # a database blip: go on as soon as it is back (the batch rolled back whole)
+                if outage >= OUTAGE_PATIENCE_SECONDS:
+                    raise  # the queue retries the job later
+                await asyncio.sleep(OUTAGE_RETRY_SECONDS)
+                outage += OUTAGE_RETRY_SECONDS
+                continue
+            outage = 0.0
             dispatched += sent
             if finished:
                 break
