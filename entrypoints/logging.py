@@ -1,5 +1,9 @@
 """Structured logging (structlog), JSON lines by default, with secrets redacted.
 
+Every line is one JSON object, also those of libraries (uvicorn, SQLAlchemy, PgQueuer, httpx, aiohttp) that log
+through the standard library: their records are rendered by structlog's ``ProcessorFormatter`` with the same
+processors (a traceback becomes the ``exception`` field of its line, never lines of its own).
+
 Two passes: values of sensitive keys (``password``, ``token``...) are replaced whole; then every string in the
 event, nested ones and the rendered exception traceback included, loses what ``redact_text`` recognises (bearer
 tokens, Meta ``EAA...`` tokens, ``password=``-style pairs). Standard-library records (uvicorn, SQLAlchemy,
@@ -91,16 +95,24 @@ def configure_logging(*, level: str = "INFO", json_output: bool = True) -> None:
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(serializer=_json) if json_output
         else structlog.dev.ConsoleRenderer(colors=False))
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True), _redact]
     structlog.configure(
-        processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
-                    structlog.processors.TimeStamper(fmt="iso", utc=True), _redact,
-                    structlog.processors.format_exc_info, _redact_strings, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, _redact_strings, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
-    redacting = RedactingFilter()
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(redacting)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info, _redact_strings, renderer]))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # uvicorn's own handlers print plain text
+        library = logging.getLogger(name)
+        library.handlers, library.propagate = [], True

@@ -47,7 +47,8 @@ async def run_worker(settings: Settings, database_url: str, *, stop: asyncio.Eve
         raise
     stop = stop or asyncio.Event()
     stop_metrics = _serve_metrics(settings)
-    log.info("worker.started", concurrency=settings.worker_concurrency)
+    log.info("worker.started", job_concurrency=job_concurrency(settings), sending_numbers=settings.worker_concurrency,
+             inbox_loops=INBOX_LOOPS, inbox_batch=settings.worker_inbox_batch)
     dsn = plain_dsn(database_url)
     inbox_wake = asyncio.Event()
     senders = OutboxSenders(await provide(container.send_queued), stop, settings.worker_concurrency)
@@ -100,7 +101,7 @@ async def _consume_until_stopped(container: Container, settings: Settings, dsn: 
         consuming_since = asyncio.get_running_loop().time()
         try:
             await queue.run(batch_size=10, dequeue_timeout=timedelta(seconds=settings.worker_poll_seconds),
-                            max_concurrent_tasks=max(settings.worker_concurrency, 20),
+                            max_concurrent_tasks=job_concurrency(settings),
                             heartbeat_timeout=timedelta(seconds=settings.worker_heartbeat_seconds))
         except Exception as error:  # noqa: BLE001 - the queue's connection broke (a dropped socket can surface as
             # asyncpg's InternalClientError too); a new connection and a new consumer, never a dead worker
@@ -117,6 +118,15 @@ async def _consume_until_stopped(container: Container, settings: Settings, dsn: 
             watcher.cancel()
             if not connection.is_closed():
                 await connection.close()
+
+
+MIN_JOB_CONCURRENCY = 20
+"""A campaign's dispatcher holds one job slot for as long as it dispatches: fewer slots would starve flow timers."""
+
+
+def job_concurrency(settings: Settings) -> int:
+    """The jobs one worker runs at once: ``WORKER_CONCURRENCY``, at least 20 (logged at start-up)."""
+    return max(settings.worker_concurrency, MIN_JOB_CONCURRENCY)
 
 
 def _backoff(failures: int) -> float:

@@ -97,3 +97,18 @@ def test_the_filter_rewrites_library_exception_text(caplog: pytest.LogCaptureFix
             logger.exception("failed")
     assert "ValueError" in caplog.text
     assert "canary-lib-pw" not in caplog.text and "canary-lib-token" not in caplog.text
+
+
+def test_library_records_are_json_lines_with_their_traceback_inside(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(level="INFO", json_output=True)
+    try:
+        raise ConnectionResetError("peer gone, token=EAAGabcdefghijklmnopqrstuvwx")
+    except ConnectionResetError:
+        logging.getLogger("pgqueuer.qm").exception("retrying job %s", 42)
+    logging.getLogger("uvicorn.error").warning("Invalid HTTP request received.")
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line parses: no plain text, no traceback lines
+    assert [(r["logger"], r["level"], r["event"]) for r in records] == [
+        ("pgqueuer.qm", "error", "retrying job 42"), ("uvicorn.error", "warning", "Invalid HTTP request received.")]
+    assert "ConnectionResetError" in records[0]["exception"]
+    assert "EAAGabcdefghijklmnopqrstuvwx" not in lines[0]
