@@ -29,7 +29,7 @@ from enum import Enum, StrEnum
 from typing import Final
 from uuid import UUID
 
-from domain.errors import Conflict, DomainError, InvalidValue, NotFound
+from domain.errors import Conflict, DomainError, InvalidValue, NotFound, RuleViolation
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
 _SERVICE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
@@ -91,6 +91,14 @@ class SecretDecryptionFailed(DomainError):
 
     code = "secret_decrypt_failed"
     default_message = "The secret could not be decrypted."
+
+
+class SecretUnavailable(RuleViolation):
+    """A flow's ``{{secret:KEY}}`` names no secret of the organization, or one that cannot be served; the
+    message names the key, never a value."""
+
+    code = "secret_unavailable"
+    default_message = "A secret the flow needs is not available."
 
 
 class MasterKeyMissing(DomainError):

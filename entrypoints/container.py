@@ -64,6 +64,8 @@ from application.use_cases.contacts.manage_contacts import (
     SearchContacts,
     UpdateContact,
 )
+from application.use_cases.flows.deliver_event import DeliverFlowEvent
+from application.use_cases.flows.expire_executions import ExpireFlowExecutions
 from application.use_cases.flows.inbound import ReleaseConversation
 from application.use_cases.flows.manage_flows import (
     CreateFlow,
@@ -73,9 +75,9 @@ from application.use_cases.flows.manage_flows import (
     ListFlows,
     UpdateFlow,
 )
+from application.use_cases.flows.run_http_call import RunFlowHttpCall
 from application.use_cases.flows.runtime import FlowRuntime
 from application.use_cases.flows.simulate import SimulateFlow
-from application.use_cases.flows.worker import DeliverFlowEvent, ExpireFlowExecutions, RunFlowHttpCall, SecretLookup
 from application.use_cases.operations import ListDeadLetters, ReadOperationalStats
 from application.use_cases.users.create_superadmin import CreateSuperAdmin
 from application.use_cases.users.manage_users import CreateUser, ListUsers, UpdateUser
@@ -90,6 +92,7 @@ from application.use_cases.vault.resolve_secret import (
     VaultSecretResolver,
 )
 from application.use_cases.vault.reveal_value import RevealSecretValue
+from application.use_cases.vault.secret_lookup import SecretLookup
 from application.use_cases.vault.verify_secret import TestSecret
 from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
 from application.use_cases.whatsapp.messages import GetMessage, ListContactMessages

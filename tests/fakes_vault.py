@@ -138,6 +138,9 @@ class FakeSecretRepository(_Repo, SecretRepository):
         wanted = (self._org(), key.value, environment.value, service.value if service else "")
         return next((copy.deepcopy(s) for s in self._mine() if _identity(s) == wanted), None)
 
+    async def with_key(self, key: SecretKey) -> list[Secret]:
+        return [copy.deepcopy(s) for s in self._mine() if s.key == key]
+
     async def search(self, *, environment: SecretEnvironment | None, service: SecretService | None, limit: int,
                      offset: int) -> tuple[list[Secret], int]:
         found = [s for s in self._mine() if (environment is None or s.environment is environment)

@@ -122,6 +122,10 @@ class SecretRepository(Protocol):
     ) -> Secret | None: ...
 
     @abstractmethod
+    async def with_key(self, key: SecretKey) -> list[Secret]:
+        """Every live secret with this key (any environment, any service)."""
+
+    @abstractmethod
     async def search(
         self, *, environment: SecretEnvironment | None, service: SecretService | None, limit: int, offset: int
     ) -> tuple[list[Secret], int]:

@@ -152,6 +152,10 @@ class SqlAlchemySecretRepository(_Scoped, SecretRepository):
             func.coalesce(secrets.c.service, "") == (service.value if service else "")))).first()
         return _secret(row) if row else None
 
+    async def with_key(self, key: SecretKey) -> list[Secret]:
+        rows = (await self._s.execute(select(secrets).where(self._mine(), secrets.c.key == key.value))).all()
+        return [_secret(r) for r in rows]
+
     async def search(self, *, environment: SecretEnvironment | None, service: SecretService | None, limit: int,
                      offset: int) -> tuple[list[Secret], int]:
         conditions = [self._mine()]

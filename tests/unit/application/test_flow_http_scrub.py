@@ -6,8 +6,9 @@ import pytest
 
 from application.jobs import FlowHttp
 from application.ports.flows import HttpCallError
+from application.use_cases.flows.deliver_event import DeliverFlowEvent
+from application.use_cases.flows.run_http_call import RunFlowHttpCall
 from application.use_cases.flows.scrub import REDACTED, scrub
-from application.use_cases.flows.worker import DeliverFlowEvent, RunFlowHttpCall
 from tests.fakes_flows import ScriptedHttpCaller
 from tests.unit.application.test_flows import StubSecrets, World, edge, node
 

@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 
 from application.jobs import FlowHttp
 from application.ports.flows import HttpResponseData
-from application.use_cases.flows.worker import DeliverFlowEvent, RunFlowHttpCall, SecretLookup
+from application.use_cases.flows.deliver_event import DeliverFlowEvent
+from application.use_cases.flows.run_http_call import RunFlowHttpCall
+from application.use_cases.vault.secret_lookup import SecretLookup
 from tests.fakes_flows import ScriptedHttpCaller
 from tests.unit.application.test_flows import ORG, World, edge, node
 from tests.unit.vault.kit import Vault

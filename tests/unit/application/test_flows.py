@@ -14,6 +14,8 @@ from application.messaging.outbound import OUTBOX_TOPIC
 from application.messaging.routing import InboundOutcome, InboundRouter
 from application.ports.flows import HttpCallError, HttpResponseData
 from application.use_cases.automations.tracking import AutomationTracker
+from application.use_cases.flows.deliver_event import DeliverFlowEvent
+from application.use_cases.flows.expire_executions import ExpireFlowExecutions
 from application.use_cases.flows.inbound import ReleaseConversation, triggered_flow
 from application.use_cases.flows.manage_flows import (
     CreateFlow,
@@ -25,21 +27,17 @@ from application.use_cases.flows.manage_flows import (
     UpdateFlow,
     UpdateFlowCommand,
 )
+from application.use_cases.flows.run_http_call import RunFlowHttpCall
 from application.use_cases.flows.runtime import FlowRuntime
 from application.use_cases.flows.simulate import SimulateCommand, SimulatedMessage, SimulateFlow
-from application.use_cases.flows.worker import (
-    DeliverFlowEvent,
-    ExpireFlowExecutions,
-    RunFlowHttpCall,
-    SecretLookup,
-    SecretUnavailable,
-)
+from application.use_cases.vault.secret_lookup import SecretLookup
 from domain.channel import Message
 from domain.errors import InvalidValue, PermissionDenied
 from domain.flows import ExecutionStatus, FlowInvalid
 from domain.flows.records import FlowInUse, FlowNotActive, FlowNotFound, FlowTrigger
 from domain.identity import Role
 from domain.messaging import InboundMessage, InboundMessageType, MessageDirection
+from domain.vault import SecretUnavailable
 from tests.fakes import T0, FakeClock
 from tests.fakes_flows import FakeFlowUnitOfWorkFactory, ScriptedHttpCaller, seed_channel
 

@@ -10,6 +10,20 @@ import pytest
 from entrypoints.logging import RedactingFilter, configure_logging, redact_text
 
 
+@pytest.fixture(autouse=True)
+def _logging_back_on_the_real_stderr():  # type: ignore[no-untyped-def]
+    """Tests here configure logging onto pytest's captured stream, which is closed after the test: later tests
+    must not log into it."""
+    yield
+    import sys
+
+    stderr, sys.stderr = sys.stderr, sys.__stderr__
+    try:
+        configure_logging(level="WARNING", json_output=True)
+    finally:
+        sys.stderr = stderr
+
+
 @pytest.mark.parametrize(("raw", "leak"), [
     ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.signature", "eyJhbGciOiJIUzI1NiJ9"),
     ("login password=hunter2-canary", "hunter2-canary"),
