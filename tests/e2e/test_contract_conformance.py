@@ -1,4 +1,4 @@
-"""The API contract (../shared/contract/API_CONTRACT_v1.pt-BR.md) can never silently drift from our OpenAPI:
+"""The API contract (docs/contract/API_CONTRACT_v1.pt-BR.md) can never silently drift from our OpenAPI:
 every method and path of its endpoint tables exists, and every field its schemas name is in our models."""
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTRACT_CANDIDATES = [ROOT.parent / "shared" / "contract" / "API_CONTRACT_v1.pt-BR.md",
-                       ROOT / "docs" / "API_CONTRACT_v1.pt-BR.md"]
+CONTRACT_CANDIDATES = [ROOT / "docs" / "contract" / "API_CONTRACT_v1.pt-BR.md"]
 ROW = re.compile(r"^\|\s*(GET|POST|PUT|PATCH|DELETE)\s*\|\s*`([^`]+)`\s*\|[^|]*\|\s*([^|]*)\|\s*([^|]*)\|")
 INTERFACE = re.compile(r"interface (\w+) \{(.*?)\n\}", re.S)
 FIELD = re.compile(r"^  (\w+)\??:", re.M)  # top-level fields (two spaces in the contract)
