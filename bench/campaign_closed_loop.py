@@ -28,7 +28,6 @@ import os
 import platform
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,11 +37,13 @@ from bench.campaign_dispatch import (
     API,
     BASELINE_PNID,
     OURS_PNID,
-    TEMPLATE,
     TOKEN,
     WORKER_CONCURRENCY,
+    api_caller,
+    create_campaign,
     fake_stats,
     run_baseline,
+    stats_route,
 )
 from bench.common import (
     ROOT,
@@ -79,8 +80,6 @@ def fake_app() -> Any:
 
     import aiohttp
     from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
     from starlette.routing import Mount, Route
 
     from tests.fake_graph.app import create_app
@@ -146,19 +145,7 @@ def fake_app() -> Any:
         stop.set()
         await reporter
 
-    async def stats(request: Request) -> JSONResponse:
-        pnid = request.query_params.get("pnid")
-        sends = [s for s in fake.sent_messages if s.phone_number_id == pnid]
-        per_recipient: dict[str, int] = {}
-        for send in sends:
-            per_recipient[send.recipient] = per_recipient.get(send.recipient, 0) + 1
-        return JSONResponse({"accepted": len(sends), "recipients": len(per_recipient),
-                             "duplicated": sum(1 for n in per_recipient.values() if n > 1),
-                             "span_s": sends[-1].at - sends[0].at if len(sends) > 1 else None,
-                             "first_at": sends[0].at if sends else None, "last_at": sends[-1].at if sends else None,
-                             "rejected": sum(1 for r in fake.requests if r.status >= 400),
-                             "statuses_posted": posted["ok"], "statuses_failed": posted["failed"]})
-
+    stats = stats_route(fake, lambda: {"statuses_posted": posted["ok"], "statuses_failed": posted["failed"]})
     return Starlette(routes=[Route("/_bench/stats", stats), Mount("/", app=create_app(fake))], lifespan=lifespan)
 
 
@@ -166,35 +153,11 @@ def fake_app() -> Any:
 
 
 async def set_up(base_url: str, count: int, rate: float) -> tuple[dict[str, str], str]:
-    """Through PyTake's API process: organization, vault token, number, active flow, the automation."""
+    """Through PyTake's API process (``create_campaign``); the admin's headers and the automation's id."""
     import httpx
 
     async with httpx.AsyncClient(base_url=base_url, timeout=300) as client:
-        async def call(method: str, path: str, expect: int, **kwargs: Any) -> dict[str, Any]:
-            response = await client.request(method, f"{API}{path}", **kwargs)
-            if response.status_code != expect:
-                raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:500]}")
-            body: dict[str, Any] = response.json()
-            return body
-
-        registered = await call("POST", "/auth/register", 201, json={
-            "email": f"bench-{uuid.uuid4().hex[:8]}@example.com", "password": "correct horse battery staple",
-            "name": "Bench", "organization_name": "Bench"})
-        headers = {"Authorization": f"Bearer {registered['access_token']}"}
-        secret = await call("POST", "/secrets/", 201, headers=headers,
-                            json={"key": "WA_TOKEN", "value": TOKEN, "service": "whatsapp"})
-        number = await call("POST", "/whatsapp/numbers", 201, headers=headers,
-                            json={"phone_number_id": OURS_PNID, "access_token_secret_id": secret["id"]})
-        if number["status"] != "active" or number["throughput_mps"] < rate:
-            raise RuntimeError(f"the number is not ready for {rate}/s: {number}")
-        nodes = [{"id": "start", "type": "start", "position": {"x": 0, "y": 0}, "data": {}},
-                 {"id": "hi", "type": "message", "position": {"x": 0, "y": 0}, "data": {"text": "Thanks"}}]
-        flow = await call("POST", "/flows", 201, headers=headers, json={
-            "name": "Bench campaign", "nodes": nodes, "edges": [{"id": "e", "source": "start", "target": "hi"}]})
-        await call("PUT", f"/flows/{flow['id']}", 200, headers=headers, json={"status": "active"})
-        contacts = [{"whatsapp_id": f"55419{n:08d}", "variables": {"first": f"C{n}"}} for n in range(count)]
-        automation = await call("POST", "/flow-automations", 201, headers=headers, json={
-            "flow_id": flow["id"], "contacts": contacts, "config": {"rate_per_second": rate, "template": TEMPLATE}})
+        headers, automation = await create_campaign(api_caller(client), count, rate)
     return headers, str(automation["id"])
 
 

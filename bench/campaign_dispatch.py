@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -67,8 +68,6 @@ def fake_app() -> Any:
     """The fake Graph API with both numbers, plus ``GET /_bench/stats?pnid=`` (accepted sends of a number).
     ``uvicorn bench.campaign_dispatch:fake_app --factory``."""
     from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
     from starlette.routing import Mount, Route
 
     from tests.fake_graph.app import create_app
@@ -77,6 +76,14 @@ def fake_app() -> Any:
     fake = FakeGraph()
     for pnid in (OURS_PNID, BASELINE_PNID):
         fake.add_number(pnid, TOKEN, throughput_level="HIGH")
+
+    return Starlette(routes=[Route("/_bench/stats", stats_route(fake)), Mount("/", app=create_app(fake))])
+
+
+def stats_route(fake: Any, extra: Callable[[], dict[str, Any]] | None = None) -> Any:
+    """``GET /_bench/stats?pnid=``: the fake's accepted sends of a number (and ``extra()``'s figures)."""
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
 
     async def stats(request: Request) -> JSONResponse:
         pnid = request.query_params.get("pnid")
@@ -87,9 +94,11 @@ def fake_app() -> Any:
         return JSONResponse({"accepted": len(sends), "recipients": len(per_recipient),
                              "duplicated": sum(1 for n in per_recipient.values() if n > 1),
                              "span_s": sends[-1].at - sends[0].at if len(sends) > 1 else None,
-                             "rejected": sum(1 for r in fake.requests if r.status >= 400)})
+                             "first_at": sends[0].at if sends else None, "last_at": sends[-1].at if sends else None,
+                             "rejected": sum(1 for r in fake.requests if r.status >= 400),
+                             **(extra() if extra else {})})
 
-    return Starlette(routes=[Route("/_bench/stats", stats), Mount("/", app=create_app(fake))])
+    return stats
 
 
 # --------------------------------------------------------------------------- the baseline load process
@@ -159,6 +168,29 @@ async def set_up(database_url: str, env: dict[str, str], count: int, rate: float
     await manager.__aenter__()
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=120)
 
+    call = api_caller(client)
+    headers, automation = await create_campaign(call, count, rate)
+
+    async def start() -> None:
+        await call("POST", f"/flow-automations/{automation['id']}/start", 200, headers=headers)
+
+    async def cancel() -> None:
+        await client.post(f"{API}/flow-automations/{automation['id']}/cancel", headers=headers)
+
+    async def close() -> None:
+        await client.aclose()
+        await manager.__aexit__(None, None, None)
+
+    return {"start": start, "cancel": cancel, "close": close}, str(automation["id"])
+
+
+Call = Callable[..., Awaitable[dict[str, Any]]]
+"""``call(method, path, expected_status, **httpx_kwargs)``: PyTake's API, the answer's JSON."""
+
+
+def api_caller(client: Any) -> Call:
+    """``call`` over an httpx client of PyTake's API (in process or over HTTP)."""
+
     async def call(method: str, path: str, expect: int, **kwargs: Any) -> dict[str, Any]:
         response = await client.request(method, f"{API}{path}", **kwargs)
         if response.status_code != expect:
@@ -166,6 +198,12 @@ async def set_up(database_url: str, env: dict[str, str], count: int, rate: float
         body: dict[str, Any] = response.json()
         return body
 
+    return call
+
+
+async def create_campaign(call: Call, count: int, rate: float) -> tuple[dict[str, str], dict[str, Any]]:
+    """Through PyTake's API: an organization, its token in the vault, the number, an active flow, and the automation
+    for ``count`` new contacts opening with TEMPLATE. Returns the admin's headers and the automation."""
     registered = await call("POST", "/auth/register", 201, json={
         "email": f"bench-{uuid.uuid4().hex[:8]}@example.com", "password": "correct horse battery staple",
         "name": "Bench", "organization_name": "Bench"})
@@ -188,18 +226,7 @@ async def set_up(database_url: str, env: dict[str, str], count: int, rate: float
         "flow_id": flow["id"], "contacts": contacts, "config": {"rate_per_second": rate, "template": TEMPLATE}})
     progress(f"automation for {automation['total_contacts']} contacts created in "
              f"{time.perf_counter() - started:.1f} s (rate_per_second {automation['config']['rate_per_second']})")
-
-    async def start() -> None:
-        await call("POST", f"/flow-automations/{automation['id']}/start", 200, headers=headers)
-
-    async def cancel() -> None:
-        await client.post(f"{API}/flow-automations/{automation['id']}/cancel", headers=headers)
-
-    async def close() -> None:
-        await client.aclose()
-        await manager.__aexit__(None, None, None)
-
-    return {"start": start, "cancel": cancel, "close": close}, str(automation["id"])
+    return headers, automation
 
 
 async def fake_stats(graph_url: str, pnid: str) -> dict[str, Any]:

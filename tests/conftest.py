@@ -6,6 +6,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -55,15 +56,25 @@ def server_url() -> str:
     return _server_url()
 
 
-@pytest.fixture(scope="session")
-async def database_url(server_url: str) -> AsyncIterator[str]:
-    """A fresh database with every migration applied, dropped at the end of the session."""
-    name = f"pytake_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:8]}"
+@asynccontextmanager
+async def migrated_database(server_url: str, prefix: str) -> AsyncIterator[str]:
+    """A fresh database with every migration applied, dropped on exit (for tests that need one of their own:
+    they look at whole tables)."""
+    name = f"{prefix}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:8]}"
     await _admin(server_url, f'CREATE DATABASE "{name}"')
     url = _with_database(server_url, name)
-    await asyncio.to_thread(upgrade, url)
-    yield url
-    await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        await asyncio.to_thread(upgrade, url)
+        yield url
+    finally:
+        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """The session's database, with every migration applied."""
+    async with migrated_database(server_url, "pytake_test") as url:
+        yield url
 
 
 APP_SECRET = "test-app-secret"

@@ -15,14 +15,13 @@ import pytest
 
 from adapters.postgres.database import asyncpg_dsn, create_engine, create_session_factory
 from adapters.postgres.inbox import INBOX_CHANNEL, AsyncpgWebhookInbox, inbox_pool
-from adapters.postgres.migrations import upgrade
 from adapters.postgres.uow import SqlAlchemyUnitOfWorkFactory
 from application.ports.channel import InboxItem, WebhookOutcome
 from application.ports.uow import DatabaseUnavailable
 from domain.channel import Message, NumberStatus, WhatsAppNumber
 from domain.contacts import Contact
 from domain.messaging import MessageDirection
-from tests.conftest import _admin, _with_database
+from tests.conftest import migrated_database
 from tests.integration.postgres.conftest import make_org
 
 pytestmark = pytest.mark.integration
@@ -30,12 +29,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 async def own_database(server_url: str) -> AsyncIterator[str]:
-    name = f"pytake_queues_{uuid4().hex[:8]}"
-    await _admin(server_url, f'CREATE DATABASE "{name}"')
-    url = _with_database(server_url, name)
-    await asyncio.to_thread(upgrade, url)
-    yield url
-    await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with migrated_database(server_url, "pytake_queues") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

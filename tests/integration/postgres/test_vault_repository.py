@@ -17,7 +17,6 @@ import pytest
 
 from adapters.clock import SystemClock
 from adapters.postgres.database import create_engine, create_session_factory
-from adapters.postgres.migrations import upgrade
 from adapters.postgres.uow import SqlAlchemyUnitOfWorkFactory
 from adapters.vault import AesGcmSecretCipher
 from application.authorization import Actor
@@ -34,7 +33,7 @@ from application.use_cases.vault.resolve_secret import ResolveSecret, ResolveSec
 from application.use_cases.vault.reveal_value import RevealSecretValue
 from domain.identity import Role
 from domain.vault import MasterKeyMissing, Secret, SecretAlreadyExists, SecretKey, SecretValue
-from tests.conftest import _admin, _plain, _with_database
+from tests.conftest import _plain, migrated_database
 from tests.integration.postgres.conftest import make_org
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
@@ -45,12 +44,8 @@ VAULT_TABLES = ("secrets", "secret_versions", "secret_usage", "vault_audit_event
 
 @pytest.fixture(scope="module")
 async def vault_db(server_url: str) -> AsyncIterator[str]:
-    name = f"pytake_vault_{uuid.uuid4().hex[:8]}"
-    await _admin(server_url, f'CREATE DATABASE "{name}"')
-    url = _with_database(server_url, name)
-    await asyncio.to_thread(upgrade, url)
-    yield url
-    await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with migrated_database(server_url, "pytake_vault") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
