@@ -22,6 +22,7 @@ from domain.errors import (
     PermissionDenied,
     RuleViolation,
     Throttled,
+    TooLarge,
     Unauthenticated,
     Unavailable,
 )
@@ -34,6 +35,7 @@ STATUS_BY_CATEGORY: list[tuple[type[DomainError], int]] = [
     (PermissionDenied, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (TooLarge, 413),
     (InvalidValue, 422),
     (Throttled, 429),
     (Unavailable, 503),
