@@ -179,3 +179,15 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         model = ValidationErrorResponse if status == 422 else ErrorResponse
         docs[status] = {"model": model, "description": _HTTP_CODES.get(status, "error").replace("_", " ")}
     return docs
+
+
+def json_error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """:func:`error_responses` for a route whose own answer is not JSON (a CSV stream): FastAPI would document its
+    errors in the route's media type, so their ``application/json`` content is spelled out (the schemas are
+    components every other route already brings in)."""
+    docs: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        model = ValidationErrorResponse if status == 422 else ErrorResponse
+        docs[status] = {"description": _HTTP_CODES.get(status, "error").replace("_", " "), "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
+    return docs

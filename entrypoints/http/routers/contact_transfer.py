@@ -21,7 +21,7 @@ from application.use_cases.contacts.imports import (
 )
 from domain.contact_imports import MAX_IMPORT_BYTES, MAX_IMPORT_ROWS, ImportFileTooLarge, InvalidMapping
 from entrypoints.http.deps import CurrentActor, PageParams, set_total
-from entrypoints.http.errors import error_responses
+from entrypoints.http.errors import error_responses, json_error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.contact_imports import ContactImportOut, ImportAcceptedOut
 from entrypoints.http.uploads import json_object, read_upload
@@ -36,7 +36,7 @@ _UPLOAD_BODY: dict[str, Any] = {"required": True, "content": {"multipart/form-da
         "file": {"type": "string", "format": "binary",
                  "description": "The CSV: UTF-8 (with or without BOM), a header row, `,` or `;` between fields, "
                                 "`\"` quotes. " + _LIMITS},
-        "mapping": {"type": "string", "maxLength": 65536,
+        "mapping": {"type": "string", "maxLength": 16384,
                     "description": "JSON object from column header to target: `whatsapp_id` (required), `name`, "
                                    "`email`, `tags` (separated by `|` or `,`), `attributes` (a JSON object) or "
                                    "`attributes.<key>`; null ignores a column. Left out: the columns named like a "
@@ -114,7 +114,7 @@ it). The file imports again as it is. Any member may export (it is a read, like 
 @router.get("/export", response_class=CsvStream, summary="Export contacts as CSV (any member)",
             description=_EXPORT_DOC,
             responses={200: {"description": "The contacts as CSV", "content": {"text/csv": {"schema": {
-                "type": "string"}}}}, **error_responses(401, 403, 422)})
+                "type": "string"}}}}, **json_error_responses(401, 403, 422)})
 @inject
 async def export_contacts(
     actor: CurrentActor,

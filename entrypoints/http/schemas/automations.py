@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from entrypoints.http.schemas.common import RequestModel, ResponseModel
 
@@ -40,8 +40,11 @@ class AudienceFilterIn(RequestModel):
     """The organization's contacts with this tag (case-insensitive) and/or matching this query (a substring of
     name, email or whatsapp_id, as `GET /contacts?query=`), frozen into the recipient list at creation."""
 
-    tag: str | None = Field(default=None, min_length=1, max_length=50, examples=["vip"])
-    query: str | None = Field(default=None, min_length=1, max_length=255, examples=["silva"])
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    # documented as strings (null is refused), given at least one of them (minProperties)
+    tag: str = Field(default=None, min_length=1, max_length=50, examples=["vip"])  # type: ignore[assignment]
+    query: str = Field(default=None, min_length=1, max_length=255, examples=["silva"])  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _one_given(self) -> AudienceFilterIn:
