@@ -16,8 +16,8 @@ from application.use_cases.contacts.csv_format import (
     most_rows,
     read_header,
     records,
-    resolve_layout,
 )
+from application.use_cases.contacts.csv_mapping import resolve_layout
 from application.use_cases.contacts.jobs import IMPORT_CONTACTS_JOB
 from domain.contact_imports import (
     MAX_IMPORT_BYTES,

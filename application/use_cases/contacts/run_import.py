@@ -18,14 +18,9 @@ import structlog
 from application.ports.common import Clock
 from application.ports.contacts import ContactRepository
 from application.ports.uow import UnitOfWorkFactory
-from application.use_cases.contacts.csv_format import (
-    ParsedRow,
-    count_rows,
-    decode,
-    parse_rows,
-    read_header,
-    resolve_layout,
-)
+from application.use_cases.contacts.csv_format import count_rows, decode, read_header
+from application.use_cases.contacts.csv_mapping import resolve_layout
+from application.use_cases.contacts.csv_rows import ParsedRow, parse_rows
 from domain.contact_imports import (
     MAX_IMPORT_ROWS,
     BatchCounts,

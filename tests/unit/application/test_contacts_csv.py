@@ -1,5 +1,5 @@
 """Contact CSV files: decoding, delimiters, quoting, the column mapping, per-row errors, de-duplication and the
-export format (application/use_cases/contacts/csv_format.py)."""
+export format (application/use_cases/contacts/csv_format.py, csv_mapping.py, csv_rows.py)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,16 @@ from uuid import uuid4
 import pytest
 
 from application.use_cases.contacts.csv_format import (
-    ParsedRow,
     check_delimiter,
     count_rows,
     decode,
     export_header,
     export_rows,
     most_rows,
-    parse_rows,
     read_header,
-    resolve_layout,
 )
+from application.use_cases.contacts.csv_mapping import resolve_layout
+from application.use_cases.contacts.csv_rows import ParsedRow, parse_rows
 from domain.contact_imports import ContactRow, InvalidImportFile, InvalidMapping
 from domain.contacts import Contact
 
