@@ -8,6 +8,7 @@ deterministic, and writes only the rows after the last committed batch: nothing 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import datetime
 from itertools import islice
@@ -43,17 +44,31 @@ class RunContactImport:
         self._uow, self._clock, self._batch_rows, self._max_rows = uow, clock, batch_rows, max_rows
 
     async def execute(self, organization_id: UUID, import_id: UUID) -> None:
-        rows = await self._prepare(organization_id, import_id)
-        if rows is None:
+        prepared = await self._prepare(organization_id, import_id)
+        if prepared is None:
             return
-        position = 0
+        rows, resume_at = prepared
+        position = await self._skip(rows, resume_at)
         while position >= 0:
             position = await self._batch(organization_id, import_id, rows, position)
-        log.info("contact_import.finished", import_id=str(import_id))
+        log.info("contact_import.stopped", import_id=str(import_id))
 
-    async def _prepare(self, organization_id: UUID, import_id: UUID) -> Iterator[ParsedRow] | None:
-        """The parsed rows of a queued or running import (a queued one is counted and marked running first); None
-        when there is nothing to do, or the file cannot be imported (the import is then failed with the reason)."""
+    async def _skip(self, rows: Iterator[ParsedRow], count: int) -> int:
+        """A resumed import parses past the rows its committed batches hold (they still count for the
+        de-duplication), a batch at a time so that the worker's other jobs get their turn."""
+        position = 0
+        while position < count:
+            skipped = sum(1 for _ in islice(rows, min(self._batch_rows, count - position)))
+            if not skipped:
+                break
+            position += skipped
+            await asyncio.sleep(0)
+        return position
+
+    async def _prepare(self, organization_id: UUID, import_id: UUID) -> tuple[Iterator[ParsedRow], int] | None:
+        """The parsed rows of a queued or running import (a queued one is counted and marked running first) and
+        where its committed batches end; None when there is nothing to do, or the file cannot be imported (the
+        import is then failed with the reason)."""
         now = self._clock.now()
         async with self._uow(organization_id) as uow:
             found = await uow.contact_imports.get(import_id, for_update=True)
@@ -78,7 +93,7 @@ class RunContactImport:
                 return None
             await uow.contact_imports.update(found)
             await uow.commit()
-        return parse_rows(text, found.delimiter, layout)
+        return parse_rows(text, found.delimiter, layout), found.rows_processed
 
     async def _batch(self, organization_id: UUID, import_id: UUID, rows: Iterator[ParsedRow], position: int) -> int:
         """Commit the next batch; returns the new position, or -1 when the import is over (or not ours to run)."""

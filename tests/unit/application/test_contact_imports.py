@@ -225,10 +225,10 @@ class TestResume:
     async def test_a_second_run_skips_the_batches_another_run_committed(self, core: UseCases, admin: Actor) -> None:
         imports = Imports(core, batch_rows=10)
         started = await imports.upload(admin, csv_of(30))
-        rows = await imports.run._prepare(admin.organization_id, started.id)  # run A parsed the file...
-        assert rows is not None
+        prepared = await imports.run._prepare(admin.organization_id, started.id)  # run A parsed the file...
+        assert prepared is not None
         await imports.run.execute(admin.organization_id, started.id)  # ...while run B did the whole import
-        assert await imports.run._batch(admin.organization_id, started.id, rows, 0) == -1  # A finds it done
+        assert await imports.run._batch(admin.organization_id, started.id, prepared[0], 0) == -1  # A finds it done
         assert counts(await imports.get.execute(admin, started.id)) == (30, 30, 30, 0, 0, 0, 0)
 
     async def test_a_job_that_gave_up_fails_the_import_and_retry_resumes_it(self, core: UseCases,
