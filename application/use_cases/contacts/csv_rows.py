@@ -49,14 +49,15 @@ def _parse_attributes(column: str, value: str) -> dict[str, Any]:
     return parsed
 
 
-def _check_attributes(column: str | None, attributes: dict[str, Any]) -> None:
+def _check_attributes(attributes: dict[str, Any], json_length: int, keyed: dict[str, str]) -> None:
+    """At most 100 attributes and 16 KiB of JSON. The exact size (serializing) is only computed when a cheap upper
+    bound is over the limit: the JSON cell's own length (plus the separators ``json.dumps`` adds) and the keyed
+    values as if every character had to be escaped."""
     if len(attributes) > MAX_ATTRIBUTES:
-        raise _RowProblem(column, "invalid_attributes", f"A contact has at most {MAX_ATTRIBUTES} attributes.")
-    text = json.dumps(attributes, ensure_ascii=False)
-    if len(text) > MAX_ATTRIBUTES_JSON:
-        raise _RowProblem(column, "invalid_attributes", "attributes are too large (16 KiB at most).")
-    if "\\u0000" in text:
-        raise _RowProblem(column, "invalid_character", "attributes must not contain the NUL character.")
+        raise _RowProblem(None, "invalid_attributes", f"A contact has at most {MAX_ATTRIBUTES} attributes.")
+    bound = json_length + 2 * len(attributes) + sum(6 * (len(k) + len(v)) + 6 for k, v in keyed.items())
+    if bound > MAX_ATTRIBUTES_JSON and len(json.dumps(attributes, ensure_ascii=False)) > MAX_ATTRIBUTES_JSON:
+        raise _RowProblem(None, "invalid_attributes", "attributes are too large (16 KiB at most).")
 
 
 class RowReader:
@@ -77,7 +78,8 @@ class RowReader:
                                                        f"{self._layout.width} (quote values that hold the delimiter).")
         values: dict[str, Any] = {}
         attributes: dict[str, Any] = {}
-        keyed: dict[str, Any] = {}
+        keyed: dict[str, str] = {}
+        json_length = 0
         for column in self._layout.columns:
             raw = fields[column.index] if column.index < len(fields) else ""
             value = unescape(raw.strip())
@@ -102,12 +104,16 @@ class RowReader:
                 if tags:
                     values[target] = tags
             elif target == "attributes":
+                if "\\u0000" in value:  # a NUL character can only come in escaped, and PostgreSQL refuses it
+                    raise _RowProblem(column.header, "invalid_character", "attributes must not contain the NUL "
+                                                                          "character.")
                 attributes.update(_parse_attributes(column.header, value))
+                json_length = len(value)
             else:
                 keyed[target[len(ATTRIBUTE_PREFIX):]] = value
         merged = {**attributes, **keyed}
         if merged:
-            _check_attributes(None, merged)
+            _check_attributes(merged, json_length, keyed)
             values["attributes"] = merged
         return ContactRow(**values)
 

@@ -157,6 +157,17 @@ class TestRowErrors:
                        '5511987654321,"{""plan"": ""basic"", ""score"": 7, ""nested"": {""a"": [1]}}",gold\n')
         assert rows(parsed)[0].attributes == {"plan": "gold", "score": 7, "nested": {"a": [1]}}
 
+    def test_attributes_over_16_kib_or_with_an_escaped_nul_are_row_errors(self) -> None:
+        big_json = '"{""notes"": ""' + "x" * 17_000 + '""}"'
+        parsed = parse("whatsapp_id,attributes,attributes.bio\n"
+                       f"5511987654321,,{'y' * 17_000}\n"
+                       f"5511987654322,{big_json},\n"
+                       '5511987654323,"{""a"": ""nul\\u0000""}",\n'
+                       f"5511987654324,,{'z' * 2_000}\n")
+        assert errors(parsed) == [(2, None, "invalid_attributes"), (3, None, "invalid_attributes"),
+                                  (4, "attributes", "invalid_character")]
+        assert [r.whatsapp_id for r in rows(parsed)] == ["5511987654324"]
+
     def test_too_many_attributes_is_a_row_error(self) -> None:
         header = ",".join(["whatsapp_id"] + [f"attributes.k{i}" for i in range(101)])
         assert errors(parse(f"{header}\n5511987654321,{','.join(['v'] * 101)}\n")) == [
