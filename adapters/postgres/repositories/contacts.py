@@ -203,10 +203,10 @@ class SqlAlchemyContactRepository(ContactRepository):
 
 _TAG_JOIN = "\x1f"  # never in a tag (domain.contacts: letters, digits, spaces and . : / - _)
 
-# One statement per batch (data-modifying CTEs share one snapshot). ``missing`` counts the numbers the snapshot
-# does not have: when fewer were inserted, a concurrent transaction created the rest (ON CONFLICT waited for it).
-# The UPDATE computes the new values from the row it locks (``c``), so a concurrent edit is never overwritten with
-# a stale value, and it touches only rows that change: unchanged ones keep their updated_at.
+# One statement per batch (data-modifying CTEs share one snapshot). ``fresh`` are the numbers the snapshot does not
+# have: when fewer were inserted, a concurrent transaction created the rest (ON CONFLICT waited for it). The UPDATE
+# computes the new values from the row it locks (``c``), so a concurrent edit is never overwritten with a stale
+# value, and it touches only rows that change: unchanged ones keep their updated_at.
 _IMPORT_INPUT = """
 WITH input AS (
     SELECT i.whatsapp_id, i.name, i.email,
@@ -214,21 +214,22 @@ WITH input AS (
            CAST(i.attributes AS jsonb) AS attributes
     FROM unnest(CAST(:numbers AS text[]), CAST(:names AS text[]), CAST(:emails AS text[]), CAST(:tags AS text[]),
                 CAST(:attributes AS text[])) AS i(whatsapp_id, name, email, tags, attributes)
+), fresh AS MATERIALIZED (
+    SELECT i.* FROM input i
+    WHERE NOT EXISTS (SELECT 1 FROM contacts c
+                      WHERE c.organization_id = CAST(:org AS uuid) AND c.whatsapp_id = i.whatsapp_id)
 ), inserted AS (
     INSERT INTO contacts (id, organization_id, whatsapp_id, name, email, tags, attributes, opted_out, created_at,
                           updated_at)
-    SELECT gen_random_uuid(), CAST(:org AS uuid), i.whatsapp_id, i.name, i.email, coalesce(i.tags, '{}'),
-           coalesce(i.attributes, '{}'), false, CAST(:now AS timestamptz), CAST(:now AS timestamptz)
-    FROM input i
-    WHERE NOT EXISTS (SELECT 1 FROM contacts c
-                      WHERE c.organization_id = CAST(:org AS uuid) AND c.whatsapp_id = i.whatsapp_id)
+    SELECT gen_random_uuid(), CAST(:org AS uuid), f.whatsapp_id, f.name, f.email, coalesce(f.tags, '{}'),
+           coalesce(f.attributes, '{}'), false, CAST(:now AS timestamptz), CAST(:now AS timestamptz)
+    FROM fresh f
     ON CONFLICT (organization_id, whatsapp_id) DO NOTHING
     RETURNING 1
 )"""
-_MISSING = """(SELECT count(*) FROM input i WHERE NOT EXISTS (SELECT 1 FROM contacts c
-    WHERE c.organization_id = CAST(:org AS uuid) AND c.whatsapp_id = i.whatsapp_id)) AS missing"""
+_COUNTS = "(SELECT count(*) FROM inserted) AS created, (SELECT count(*) FROM fresh) AS missing"
 _IMPORT_CREATE = text(_IMPORT_INPUT + f"""
-SELECT (SELECT count(*) FROM inserted) AS created, 0 AS updated, {_MISSING}""")
+SELECT {_COUNTS}, 0 AS updated""")
 _IMPORT_UPSERT = text(_IMPORT_INPUT + f""", updated AS (
     UPDATE contacts c SET name = coalesce(i.name, c.name), email = coalesce(i.email, c.email),
                           tags = coalesce(i.tags, c.tags), attributes = c.attributes || coalesce(i.attributes, '{{}}'),
@@ -240,4 +241,4 @@ _IMPORT_UPSERT = text(_IMPORT_INPUT + f""", updated AS (
            OR c.attributes IS DISTINCT FROM c.attributes || coalesce(i.attributes, '{{}}'))
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM inserted) AS created, (SELECT count(*) FROM updated) AS updated, {_MISSING}""")
+SELECT {_COUNTS}, (SELECT count(*) FROM updated) AS updated""")
