@@ -80,6 +80,15 @@ class FlowHttp(Job):
     call: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImportContacts(Job):
+    """Import an uploaded CSV from its last committed batch (a re-run resumes, never counts twice)."""
+
+    entrypoint: ClassVar[str] = "import_contacts"
+    organization_id: UUID
+    import_id: UUID
+
+
 EXPIRE_FLOW_EXECUTIONS = "expire_flow_executions"  # the worker's minute schedules: no payload
 RECONCILE_SENDS = "reconcile_sends"
 

@@ -10,6 +10,7 @@ from typing import Any
 BENCHMARKS: dict[str, str] = {
     "webhook_ingest": "bench.webhook_ingest",
     "contacts_search": "bench.contacts_search",
+    "contacts_import": "bench.contacts_import",
     "campaign_dispatch": "bench.campaign_dispatch",
     "campaign_closed_loop": "bench.campaign_closed_loop",
     "rest_reads": "bench.rest_reads",

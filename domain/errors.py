@@ -78,6 +78,13 @@ class Throttled(DomainError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class TooLarge(DomainError):
+    """The request, or a file in it, is larger than allowed (HTTP 413)."""
+
+    code = "payload_too_large"
+    default_message = "The request is too large."
+
+
 class Unavailable(DomainError):
     """A dependency (database, provider) is unavailable; retrying later may work (HTTP 503)."""
 

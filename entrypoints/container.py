@@ -57,6 +57,13 @@ from application.use_cases.automations.control import (
 from application.use_cases.automations.create_automation import CreateAutomation
 from application.use_cases.automations.dispatch import DispatchAutomation
 from application.use_cases.automations.tracking import AutomationTracker
+from application.use_cases.contacts.export import ExportContacts
+from application.use_cases.contacts.imports import (
+    GetContactImport,
+    ListContactImports,
+    RetryContactImport,
+    StartContactImport,
+)
 from application.use_cases.contacts.manage_contacts import (
     CreateContact,
     DeleteContact,
@@ -64,6 +71,7 @@ from application.use_cases.contacts.manage_contacts import (
     SearchContacts,
     UpdateContact,
 )
+from application.use_cases.contacts.run_import import FailContactImport, RunContactImport
 from application.use_cases.flows.deliver_event import DeliverFlowEvent
 from application.use_cases.flows.expire_executions import ExpireFlowExecutions
 from application.use_cases.flows.inbound import ReleaseConversation
@@ -224,6 +232,13 @@ class Container(containers.DeclarativeContainer):
     get_contact = providers.Factory(GetContact, uow=uow)
     update_contact = providers.Factory(UpdateContact, uow=uow, clock=clock)
     delete_contact = providers.Factory(DeleteContact, uow=uow)
+    start_contact_import = providers.Factory(StartContactImport, uow=uow, clock=clock)
+    get_contact_import = providers.Factory(GetContactImport, uow=uow)
+    list_contact_imports = providers.Factory(ListContactImports, uow=uow)
+    retry_contact_import = providers.Factory(RetryContactImport, uow=uow, clock=clock)
+    run_contact_import = providers.Factory(RunContactImport, uow=uow, clock=clock)
+    fail_contact_import = providers.Factory(FailContactImport, uow=uow, clock=clock)
+    export_contacts = providers.Factory(ExportContacts, uow=uow)
 
     # secrets vault
     vault_cipher = providers.Singleton(_vault_cipher, settings)

@@ -22,6 +22,7 @@ from uuid import UUID, uuid4
 
 from application.errors import InvalidToken
 from application.ports.common import Clock, JobQueue, Mailer
+from application.ports.contact_imports import ContactImportRepository
 from application.ports.contacts import ContactRepository
 from application.ports.identity import (
     AccessClaims,
@@ -36,7 +37,8 @@ from application.ports.identity import (
     UserRepository,
     seconds_left,
 )
-from application.ports.uow import UnitOfWork, UnitOfWorkFactory
+from application.ports.uow import TransactionConflict, UnitOfWork, UnitOfWorkFactory
+from domain.contact_imports import BatchCounts, ContactImport, ContactRow, ImportMode
 from domain.contacts import Contact, ContactAlreadyExists
 from domain.identity import EmailAlreadyRegistered, Organization, User
 
@@ -186,6 +188,10 @@ def _clone(row: _T) -> _T:
         clone = copy.copy(row)
         clone.tags, clone.attributes = list(row.tags), copy.deepcopy(row.attributes)
         return clone  # type: ignore[return-value]
+    if isinstance(row, ContactImport):
+        found = copy.copy(row)
+        found.mapping, found.errors = dict(row.mapping), list(row.errors)
+        return found  # type: ignore[return-value]
     return copy.copy(row)
 
 
@@ -242,6 +248,8 @@ class FakeStore:
     throttle: dict[str, ThrottleRow] = field(default_factory=dict)
     reset_tokens: dict[str, ResetTokenRow] = field(default_factory=dict)  # by token_hash
     contacts: dict[UUID, Contact] = field(default_factory=dict)
+    contact_imports: dict[UUID, ContactImport] = field(default_factory=dict)
+    import_files: dict[UUID, bytes] = field(default_factory=dict)
     job_queue: FakeJobQueue = field(default_factory=FakeJobQueue)
     version: int = 0
 
@@ -256,7 +264,8 @@ class FakeStore:
                                                          set(self.job_queue.processed))
         queue.wakes = list(self.job_queue.wakes)
         return FakeStore(**{name: {key: _clone(row) for key, row in getattr(self, name).items()} for name in (
-            "organizations", "users", "sessions", "refresh_tokens", "throttle", "reset_tokens", "contacts")},
+            "organizations", "users", "sessions", "refresh_tokens", "throttle", "reset_tokens", "contacts",
+            "contact_imports", "import_files")},
             denied_jtis=dict(self.denied_jtis), job_queue=queue, version=self.version)
 
     @property
@@ -292,6 +301,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.login_throttle = FakeLoginThrottle(self)
         self.reset_tokens = FakePasswordResetTokenRepository(self)
         self.contacts = FakeContactRepository(self)
+        self.contact_imports = FakeContactImportRepository(self)
         self.jobs = self._work.job_queue
         return self
 
@@ -314,6 +324,7 @@ class FakeUnitOfWorkFactory(UnitOfWorkFactory):
         self.store = store if store is not None else FakeStore()
         self.committed = 0
         self.opened: list[UUID | None] = []
+        self.conflicting_numbers: set[str] = set()  # contact imports of these numbers fail (TransactionConflict)
 
     def __call__(self, organization_id: UUID | None = None) -> FakeUnitOfWork:
         self.opened.append(organization_id)
@@ -624,3 +635,78 @@ class FakeContactRepository(_Repo, ContactRepository):
                         if c.organization_id == org and (not query or _matches(c, query))),
                        key=lambda c: (c.created_at, c.id), reverse=True)
         return [_clone(c) for c in found[offset:offset + limit]], len(found)
+
+    async def page(self, *, query: str | None, tag: str | None, before: tuple[datetime, UUID] | None,
+                   limit: int) -> list[Contact]:
+        org = self._scoped_org()
+        found = sorted((c for c in self._db.contacts.values()
+                        if c.organization_id == org and (not query or _matches(c, query))
+                        and (not tag or tag.lower() in {t.lower() for t in c.tags})
+                        and (before is None or (c.created_at, c.id) < before)),
+                       key=lambda c: (c.created_at, c.id), reverse=True)
+        return [_clone(c) for c in found[:limit]]
+
+    async def import_rows(self, rows: Sequence[ContactRow], *, mode: ImportMode, now: datetime) -> BatchCounts:
+        """As the SQL: new numbers are created; in upsert mode a known one takes the row's values that are not None
+        (attributes merged) and counts as updated only when something changed. A batch holding one of the factory's
+        ``conflicting_numbers`` fails as when another transaction created that number meanwhile."""
+        org = self._scoped_org()
+        if set(getattr(self._uow._factory, "conflicting_numbers", ())) & {r.whatsapp_id for r in rows}:
+            raise TransactionConflict()
+        existing = await self.get_many_by_whatsapp_ids([r.whatsapp_id for r in rows])
+        created = updated = 0
+        for row in rows:
+            contact = existing.get(row.whatsapp_id)
+            if contact is None:
+                await self.add(Contact(id=uuid4(), organization_id=org, whatsapp_id=row.whatsapp_id, name=row.name,
+                                       email=row.email, tags=list(row.tags or []),
+                                       attributes=copy.deepcopy(row.attributes or {}), created_at=now, updated_at=now))
+                created += 1
+                continue
+            if mode is not ImportMode.UPSERT:
+                continue
+            merged = (row.name if row.name is not None else contact.name,
+                      row.email if row.email is not None else contact.email,
+                      list(row.tags) if row.tags is not None else contact.tags,
+                      {**contact.attributes, **(row.attributes or {})})
+            if merged != (contact.name, contact.email, contact.tags, contact.attributes):
+                contact.name, contact.email, contact.tags, contact.attributes = copy.deepcopy(merged)
+                contact.updated_at = now
+                await self.update(contact)
+                updated += 1
+        return BatchCounts(created=created, updated=updated, unchanged=len(rows) - created - updated)
+
+
+class FakeContactImportRepository(_Repo, ContactImportRepository):
+    def _mine(self, import_id: UUID) -> ContactImport | None:
+        found = self._db.contact_imports.get(import_id)
+        return found if found is not None and found.organization_id == self._scoped_org() else None
+
+    async def add(self, contact_import: ContactImport, content: bytes) -> None:
+        if contact_import.organization_id != self._org:
+            raise RuntimeError("import belongs to another organization")
+        if contact_import.id in self._db.contact_imports:
+            raise ConstraintViolation("contact_imports: duplicate id")
+        self._db.contact_imports[contact_import.id] = _clone(contact_import)
+        self._db.import_files[contact_import.id] = bytes(content)
+
+    async def get(self, import_id: UUID, *, for_update: bool = False) -> ContactImport | None:
+        found = self._mine(import_id)
+        return _clone(found) if found is not None else None
+
+    async def content(self, import_id: UUID) -> bytes | None:
+        return self._db.import_files.get(import_id) if self._mine(import_id) is not None else None
+
+    async def drop_content(self, import_id: UUID) -> None:
+        if self._mine(import_id) is not None:
+            self._db.import_files.pop(import_id, None)
+
+    async def update(self, contact_import: ContactImport) -> None:
+        if self._mine(contact_import.id) is not None:
+            self._db.contact_imports[contact_import.id] = _clone(contact_import)
+
+    async def list(self, *, limit: int, offset: int) -> tuple[list[ContactImport], int]:
+        org = self._scoped_org()
+        found = sorted((i for i in self._db.contact_imports.values() if i.organization_id == org),
+                       key=lambda i: (i.created_at, i.id), reverse=True)
+        return [_clone(i) for i in found[offset:offset + limit]], len(found)

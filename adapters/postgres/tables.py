@@ -274,3 +274,37 @@ flow_executions = Table(
     Column("finished_at", DateTime(timezone=True)),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
+
+contact_imports = Table(
+    "contact_imports", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("organization_id", UUID(as_uuid=True), nullable=False),
+    Column("created_by", UUID(as_uuid=True)),
+    Column("filename", Text, nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("mode", Text, nullable=False),
+    Column("delimiter", Text, nullable=False),
+    Column("mapping", JSONB, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("rows_total", Integer),
+    Column("rows_processed", Integer, nullable=False),
+    Column("created", Integer, nullable=False),
+    Column("updated", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("errors", JSONB, nullable=False),
+    Column("failure_code", Text),
+    Column("failure_reason", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+)
+
+contact_import_files = Table(
+    "contact_import_files", metadata,
+    Column("import_id", UUID(as_uuid=True), primary_key=True),
+    Column("organization_id", UUID(as_uuid=True), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)

@@ -17,6 +17,7 @@ from adapters.postgres.repositories.channel import (
     SqlAlchemyMessageRepository,
     SqlAlchemyWhatsAppNumberRepository,
 )
+from adapters.postgres.repositories.contact_imports import SqlAlchemyContactImportRepository
 from adapters.postgres.repositories.contacts import SqlAlchemyContactRepository
 from adapters.postgres.repositories.flows import SqlAlchemyFlowExecutionRepository, SqlAlchemyFlowRepository
 from adapters.postgres.repositories.identity import SqlAlchemyOrganizationRepository, SqlAlchemyUserRepository
@@ -68,6 +69,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.login_throttle = SqlAlchemyLoginThrottle(s)
         self.reset_tokens = SqlAlchemyPasswordResetTokenRepository(s)
         self.contacts = SqlAlchemyContactRepository(s, org)
+        self.contact_imports = SqlAlchemyContactImportRepository(s, org)
         self.jobs = PgQueuerJobQueue(s)
         self.secrets = SqlAlchemySecretRepository(s, org)
         self.secret_usage = SqlAlchemySecretUsageRepository(s, org)

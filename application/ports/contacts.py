@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from domain.contact_imports import BatchCounts, ContactRow, ImportMode
 from domain.contacts import Contact
 
 
@@ -58,3 +59,16 @@ class ContactRepository(Protocol):
     @abstractmethod
     async def search(self, *, query: str | None, limit: int, offset: int) -> tuple[list[Contact], int]:
         """Case-insensitive substring match on name, email or whatsapp_id; newest first."""
+
+    @abstractmethod
+    async def page(self, *, query: str | None, tag: str | None, before: tuple[datetime, UUID] | None,
+                   limit: int) -> list[Contact]:
+        """Contacts matching ``query`` (as :meth:`search`) and having ``tag`` (case-insensitive), newest first
+        (``created_at``, then ``id``, descending), strictly after the ``before`` cursor: keyset pages."""
+
+    @abstractmethod
+    async def import_rows(self, rows: Sequence[ContactRow], *, mode: ImportMode, now: datetime) -> BatchCounts:
+        """One set-based write of rows with distinct whatsapp ids. Unknown numbers are created. A known number is
+        unchanged in ``create_only`` mode; in ``upsert`` mode it takes the row's values that are not None
+        (attributes merged key by key) and counts as updated only when that changed something.
+        Raises TransactionConflict when another transaction created one of the numbers meanwhile."""

@@ -16,6 +16,7 @@ from application.ports.channel import (
     WhatsAppNumberRepository,
 )
 from application.ports.common import JobQueue
+from application.ports.contact_imports import ContactImportRepository
 from application.ports.contacts import ContactRepository
 from application.ports.flows import FlowExecutionRepository, FlowRepository
 from application.ports.identity import (
@@ -44,6 +45,7 @@ class UnitOfWork(Protocol):
     login_throttle: LoginThrottle
     reset_tokens: PasswordResetTokenRepository
     contacts: ContactRepository
+    contact_imports: ContactImportRepository
     numbers: WhatsAppNumberRepository
     conversations: ConversationRepository
     messages: MessageRepository

@@ -15,7 +15,18 @@ from entrypoints.http.cors import ErrorShapeCORSMiddleware
 from entrypoints.http.errors import install_error_handlers
 from entrypoints.http.middleware import CatchAllMiddleware, RequestContextMiddleware
 from entrypoints.http.openapi import install_openapi
-from entrypoints.http.routers import auth, automations, contacts, flows, health, operations, secrets, users, whatsapp
+from entrypoints.http.routers import (
+    auth,
+    automations,
+    contact_transfer,
+    contacts,
+    flows,
+    health,
+    operations,
+    secrets,
+    users,
+    whatsapp,
+)
 from entrypoints.http.trailing_slash import TrailingSlashMiddleware
 from entrypoints.logging import configure_logging
 from entrypoints.runtime import resolve_database_url
@@ -81,7 +92,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.include_router(health.router)
     app.include_router(operations.metrics_router)
     app.include_router(operations.admin_router, prefix=API_PREFIX)
-    for module in (auth, users, contacts, whatsapp, secrets, flows, automations):
+    # contact_transfer before contacts: /contacts/imports and /contacts/export are not a /contacts/{contact_id}
+    for module in (auth, users, contact_transfer, contacts, whatsapp, secrets, flows, automations):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(flows.handoff_router, prefix=API_PREFIX)
     install_openapi(app)

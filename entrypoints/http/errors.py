@@ -22,6 +22,7 @@ from domain.errors import (
     PermissionDenied,
     RuleViolation,
     Throttled,
+    TooLarge,
     Unauthenticated,
     Unavailable,
 )
@@ -34,6 +35,7 @@ STATUS_BY_CATEGORY: list[tuple[type[DomainError], int]] = [
     (PermissionDenied, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (TooLarge, 413),
     (InvalidValue, 422),
     (Throttled, 429),
     (Unavailable, 503),
@@ -176,4 +178,16 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     for status in statuses:
         model = ValidationErrorResponse if status == 422 else ErrorResponse
         docs[status] = {"model": model, "description": _HTTP_CODES.get(status, "error").replace("_", " ")}
+    return docs
+
+
+def json_error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """:func:`error_responses` for a route whose own answer is not JSON (a CSV stream): FastAPI would document its
+    errors in the route's media type, so their ``application/json`` content is spelled out (the schemas are
+    components every other route already brings in)."""
+    docs: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        model = ValidationErrorResponse if status == 422 else ErrorResponse
+        docs[status] = {"description": _HTTP_CODES.get(status, "error").replace("_", " "), "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
     return docs

@@ -13,6 +13,7 @@ from application.jobs import (
     DispatchAutomation,
     FlowHttp,
     FlowTimer,
+    ImportContacts,
     SendEmail,
     VerifyNumber,
 )
@@ -20,6 +21,7 @@ from entrypoints.container import Container
 from entrypoints.runtime import provide
 
 Handler = Callable[[Job], Awaitable[None]]
+DeadLetterHook = Callable[[Job, BaseException], Awaitable[None]]
 
 
 def payload_of(job: Job) -> dict[str, Any]:
@@ -41,6 +43,10 @@ def build_handlers(container: Container) -> dict[str, Handler]:
         use_case = await provide(container.dispatch_automation)
         await use_case.execute(dispatch.organization_id, dispatch.automation_id)
 
+    async def import_contacts(job: Job) -> None:
+        work = ImportContacts.decode(payload_of(job))
+        await (await provide(container.run_contact_import)).execute(work.organization_id, work.import_id)
+
     async def flow_timer(job: Job) -> None:
         timer = FlowTimer.decode(payload_of(job))
         use_case = await provide(container.deliver_flow_event)
@@ -53,5 +59,19 @@ def build_handlers(container: Container) -> dict[str, Handler]:
         await (await provide(container.expire_flow_executions)).execute()
 
     return {SendEmail.entrypoint: send_email, VerifyNumber.entrypoint: verify_number,
-            DispatchAutomation.entrypoint: dispatch_automation, FlowTimer.entrypoint: flow_timer,
-            FlowHttp.entrypoint: flow_http, EXPIRE_FLOW_EXECUTIONS: expire_flow_executions}
+            DispatchAutomation.entrypoint: dispatch_automation, ImportContacts.entrypoint: import_contacts,
+            FlowTimer.entrypoint: flow_timer, FlowHttp.entrypoint: flow_http,
+            EXPIRE_FLOW_EXECUTIONS: expire_flow_executions}
+
+
+def build_dead_letter_hooks(container: Container) -> dict[str, DeadLetterHook]:
+    """What to record when a job gives up for good (its retries exhausted, or a poison job)."""
+
+    async def import_gave_up(job: Job, error: BaseException) -> None:
+        work = ImportContacts.decode(payload_of(job))
+        use_case = await provide(container.fail_contact_import)
+        await use_case.execute(work.organization_id, work.import_id, code="import_interrupted",
+                               reason="The import stopped after repeated errors "
+                                      f"({type(error).__name__}); run it again to resume where it stopped.")
+
+    return {ImportContacts.entrypoint: import_gave_up}

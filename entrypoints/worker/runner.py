@@ -12,14 +12,16 @@ from application.jobs import EXPIRE_FLOW_EXECUTIONS, RECONCILE_SENDS
 from entrypoints.container import Container
 from entrypoints.runtime import provide
 from entrypoints.worker.errors import ClassifyingExecutor
-from entrypoints.worker.handlers import build_handlers
+from entrypoints.worker.handlers import build_dead_letter_hooks, build_handlers
 
 
 def build_queue(container: Container, connection: asyncpg.Connection) -> PgQueuer:
     queue = PgQueuer(AsyncpgDriver(connection))
+    hooks = build_dead_letter_hooks(container)
     for name, handler in build_handlers(container).items():
         queue.qm.register_executor(name, ClassifyingExecutor(EntrypointExecutorParameters(
-            func=handler, concurrency_limit=0, accepts_context=False, on_failure="hold")))
+            func=handler, concurrency_limit=0, accepts_context=False, on_failure="hold"),
+            on_dead_letter=hooks.get(name)))
     schedule_flow_expiry(queue, container)
     schedule_send_reconciliation(queue, container)
     return queue

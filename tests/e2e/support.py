@@ -70,7 +70,8 @@ async def http_client(app: FastAPI, *, ip: str | None = None) -> AsyncIterator[h
 
 def api_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
     """(method, full path, route) of every APIRoute, also through included routers: FastAPI >= 0.16x keeps
-    included routers as nodes of app.routes, so a flat isinstance(route, APIRoute) scan misses them."""
+    included routers as nodes of app.routes, so a flat isinstance(route, APIRoute) scan misses them. The path is
+    the template OpenAPI shows (a converter, ``{contact_id:contact_id}``, is left out)."""
     try:
         from fastapi.routing import iter_route_contexts
     except ImportError:  # older FastAPI: included routes are flattened into app.routes
@@ -80,7 +81,8 @@ def api_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
     found = []
     for route, path in pairs:
         if isinstance(route, APIRoute):
-            found += [(method, path, route) for method in sorted(route.methods - {"HEAD", "OPTIONS"})]
+            template = re.sub(r"\{(\w+):[^}]+\}", r"{\1}", path)
+            found += [(method, template, route) for method in sorted(route.methods - {"HEAD", "OPTIONS"})]
     return found
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import DateTime, bindparam, delete, func, insert, literal, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from adapters.postgres.errors import constraint_name
 from adapters.postgres.tables import contacts
 from application.ports.contacts import ContactRepository
+from application.ports.uow import TransactionConflict
+from domain.contact_imports import BatchCounts, ContactRow, ImportMode
 from domain.contacts import Contact, ContactAlreadyExists
 
 _COLUMNS = [c for c in contacts.c if c.name != "search_text"]
@@ -157,3 +162,83 @@ class SqlAlchemyContactRepository(ContactRepository):
             .limit(limit).offset(offset))).all()
         total = (await self._s.execute(select(func.count()).select_from(contacts).where(*conditions))).scalar_one()
         return [_contact(r) for r in rows], int(total)
+
+    async def page(self, *, query: str | None, tag: str | None, before: tuple[datetime, UUID] | None,
+                   limit: int) -> list[Contact]:
+        conditions = [self._scoped()]
+        if query:
+            conditions.append(contacts.c.search_text.like(like_pattern(query), escape="\\"))
+        if tag:
+            conditions.append(func.pytake_lower_tags(contacts.c.tags).op("@>")(array([func.lower(tag)])))
+        if before is not None:
+            conditions.append(tuple_(contacts.c.created_at, contacts.c.id) < tuple_(
+                literal(before[0], DateTime(timezone=True)), literal(before[1], PG_UUID(as_uuid=True))))
+        rows = (await self._s.execute(select(*_COLUMNS).where(*conditions).order_by(
+            contacts.c.created_at.desc(), contacts.c.id.desc()).limit(limit))).all()
+        return [_contact(r) for r in rows]
+
+    async def import_rows(self, rows: Sequence[ContactRow], *, mode: ImportMode, now: datetime) -> BatchCounts:
+        if not rows:
+            return BatchCounts()
+        # inserted in one order by every writer (fewer lock waits); a deadlock that still happens is a
+        # TransactionConflict, and the batch is tried again
+        rows = sorted(rows, key=lambda r: r.whatsapp_id)
+        params = {"org": self._scoped_org_id(), "now": now,
+                  "numbers": [r.whatsapp_id for r in rows], "names": [r.name for r in rows],
+                  "emails": [r.email for r in rows],
+                  "tags": [_TAG_JOIN.join(r.tags) if r.tags is not None else None for r in rows],
+                  "attributes": [json.dumps(r.attributes) if r.attributes is not None else None for r in rows]}
+        result = (await self._s.execute(_IMPORT_UPSERT if mode is ImportMode.UPSERT else _IMPORT_CREATE, params)
+                  ).one()
+        if result.created < result.missing:  # another transaction created some of these numbers meanwhile
+            raise TransactionConflict("Contacts of this batch were created meanwhile; the batch is tried again.")
+        return BatchCounts(created=result.created, updated=result.updated,
+                           unchanged=len(rows) - result.created - result.updated)
+
+    def _scoped_org_id(self) -> UUID:
+        if self._org is None:
+            raise RuntimeError("organization-scoped repository used in system scope")
+        return self._org
+
+
+_TAG_JOIN = "\x1f"  # never in a tag (domain.contacts: letters, digits, spaces and . : / - _)
+
+# One statement per batch (data-modifying CTEs share one snapshot). ``fresh`` are the numbers the snapshot does not
+# have: when fewer were inserted, a concurrent transaction created the rest (ON CONFLICT waited for it). The UPDATE
+# computes the new values from the row it locks (``c``), so a concurrent edit is never overwritten with a stale
+# value, and it touches only rows that change: unchanged ones keep their updated_at.
+_IMPORT_INPUT = """
+WITH input AS (
+    SELECT i.whatsapp_id, i.name, i.email,
+           CASE WHEN i.tags IS NULL THEN NULL ELSE string_to_array(i.tags, chr(31)) END AS tags,
+           CAST(i.attributes AS jsonb) AS attributes
+    FROM unnest(CAST(:numbers AS text[]), CAST(:names AS text[]), CAST(:emails AS text[]), CAST(:tags AS text[]),
+                CAST(:attributes AS text[])) AS i(whatsapp_id, name, email, tags, attributes)
+), fresh AS MATERIALIZED (
+    SELECT i.* FROM input i
+    WHERE NOT EXISTS (SELECT 1 FROM contacts c
+                      WHERE c.organization_id = CAST(:org AS uuid) AND c.whatsapp_id = i.whatsapp_id)
+), inserted AS (
+    INSERT INTO contacts (id, organization_id, whatsapp_id, name, email, tags, attributes, opted_out, created_at,
+                          updated_at)
+    SELECT gen_random_uuid(), CAST(:org AS uuid), f.whatsapp_id, f.name, f.email, coalesce(f.tags, '{}'),
+           coalesce(f.attributes, '{}'), false, CAST(:now AS timestamptz), CAST(:now AS timestamptz)
+    FROM fresh f
+    ON CONFLICT (organization_id, whatsapp_id) DO NOTHING
+    RETURNING 1
+)"""
+_COUNTS = "(SELECT count(*) FROM inserted) AS created, (SELECT count(*) FROM fresh) AS missing"
+_IMPORT_CREATE = text(_IMPORT_INPUT + f"""
+SELECT {_COUNTS}, 0 AS updated""")
+_IMPORT_UPSERT = text(_IMPORT_INPUT + f""", updated AS (
+    UPDATE contacts c SET name = coalesce(i.name, c.name), email = coalesce(i.email, c.email),
+                          tags = coalesce(i.tags, c.tags), attributes = c.attributes || coalesce(i.attributes, '{{}}'),
+                          updated_at = CAST(:now AS timestamptz)
+    FROM input i
+    WHERE c.organization_id = CAST(:org AS uuid) AND c.whatsapp_id = i.whatsapp_id
+      AND (c.name IS DISTINCT FROM coalesce(i.name, c.name) OR c.email IS DISTINCT FROM coalesce(i.email, c.email)
+           OR c.tags IS DISTINCT FROM coalesce(i.tags, c.tags)
+           OR c.attributes IS DISTINCT FROM c.attributes || coalesce(i.attributes, '{{}}'))
+    RETURNING 1
+)
+SELECT {_COUNTS}, (SELECT count(*) FROM updated) AS updated""")

@@ -37,9 +37,22 @@ class AudienceEntry:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AudienceFilter:
+    """The organization's contacts with ``tag`` (case-insensitive) and/or matching ``query`` (as the contact
+    search: a substring of name, email or whatsapp_id), resolved when the automation is created."""
+
+    tag: str | None = None
+    query: str | None = None
+
+    def as_config(self) -> dict[str, str]:
+        return {k: v for k, v in (("tag", self.tag), ("query", self.query)) if v}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CreateAutomationCommand:
     flow_id: UUID
-    contacts: list[AudienceEntry]
+    contacts: list[AudienceEntry] = field(default_factory=list)
+    audience: AudienceFilter | None = None  # instead of ``contacts``
     from_number_id: UUID | None = None
     rate_per_second: float | None = None
     schedule_at: datetime | None = None
@@ -88,13 +101,33 @@ async def _resolve_audience(uow: UnitOfWork, organization_id: UUID, entries: lis
     return audience
 
 
+async def _filtered_audience(uow: UnitOfWork, audience: AudienceFilter) -> list[tuple[Contact, dict[str, Any]]]:
+    found = await uow.contacts.page(query=audience.query, tag=audience.tag, before=None, limit=MAX_CONTACTS + 1)
+    if not found:
+        raise InvalidValue("No contact matches the audience.", field="contacts")
+    if len(found) > MAX_CONTACTS:
+        raise InvalidValue(f"The audience matches more than {MAX_CONTACTS:,} contacts; an automation has at most "
+                           f"{MAX_CONTACTS:,}.", field="contacts")
+    return [(contact, {}) for contact in reversed(found)]  # oldest first
+
+
+def _clean_filter(audience: AudienceFilter | None) -> AudienceFilter | None:
+    if audience is None:
+        return None
+    cleaned = AudienceFilter(tag=(audience.tag or "").strip() or None, query=(audience.query or "").strip() or None)
+    if cleaned.tag is None and cleaned.query is None:
+        raise InvalidValue("An audience filter needs a tag or a query.", field="contacts")
+    return cleaned
+
+
 class CreateAutomation:
     def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow, self._clock = uow, clock
 
     async def execute(self, actor: Actor, cmd: CreateAutomationCommand) -> Automation:
         actor.require(Permission.MANAGE_FLOWS)
-        if not cmd.contacts:
+        audience_filter = _clean_filter(cmd.audience)
+        if not cmd.contacts and audience_filter is None:
             raise InvalidValue("contacts must list at least one contact.")
         if len(cmd.contacts) > MAX_CONTACTS:
             raise InvalidValue(f"An automation has at most {MAX_CONTACTS} contacts.")
@@ -110,14 +143,16 @@ class CreateAutomation:
             rate = min(cmd.rate_per_second or DEFAULT_RATE, float(number.throughput_mps))
             if rate <= 0:
                 raise InvalidValue("config.rate_per_second must be positive.")
-            audience = await _resolve_audience(uow, actor.organization_id, cmd.contacts, now)
+            audience = await _filtered_audience(uow, audience_filter) if audience_filter is not None else \
+                await _resolve_audience(uow, actor.organization_id, cmd.contacts, now)
             automation = Automation(
                 id=uuid4(), organization_id=actor.organization_id, flow_id=cmd.flow_id, number_id=number.id,
                 status=AutomationStatus.DRAFT, rate_per_second=rate, schedule_at=cmd.schedule_at,
                 total_contacts=len(audience), created_at=now, updated_at=now,
                 config={"from_number_id": str(number.id), "rate_per_second": rate,
                         "schedule_at": cmd.schedule_at.isoformat() if cmd.schedule_at else None,
-                        "variables": cmd.variables, "template": cmd.template})
+                        "variables": cmd.variables, "template": cmd.template,
+                        **({"audience": audience_filter.as_config()} if audience_filter is not None else {})})
             recipients = []
             for seq, (contact, variables) in enumerate(audience):
                 recipient = Recipient(id=uuid4(), automation_id=automation.id, organization_id=actor.organization_id,

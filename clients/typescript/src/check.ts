@@ -4,7 +4,12 @@
  */
 import type {
   ApiErrorBody,
+  AudienceFilter,
   Contact,
+  ContactExportFilters,
+  ContactImport,
+  ContactImportAccepted,
+  ContactImportForm,
   ContactCreate,
   ContactSearch,
   Flow,
@@ -39,7 +44,19 @@ export type Checks = [
   Expect<Equal<ResponseJson<"/api/v1/flows", "get">, FlowListItem[]>>,
   Expect<Equal<FlowListItem["nodes"], Flow["nodes"] | undefined>>,
   Expect<Equal<QueryParams<"/api/v1/flows", "get">["include"], "graph" | null | undefined>>,
+  Expect<Equal<ResponseJson<"/api/v1/contacts/imports", "post", 202>, ContactImportAccepted>>,
+  Expect<Equal<ResponseJson<"/api/v1/contacts/imports/{import_id}", "get">, ContactImport>>,
+  Expect<Equal<ResponseJson<"/api/v1/contacts/imports", "post", 413>, ApiErrorBody>>,
+  Expect<Equal<keyof ContactExportFilters, "query" | "tag">>,
+  Expect<Equal<ContactImportForm["mode"], "create_only" | "upsert" | undefined>>,
+  Expect<Equal<ContactImport["status"], "queued" | "running" | "completed" | "failed">>,
 ];
+
+const byTag: AudienceFilter = { tag: "vip" };
+const automationForTag: RequestJson<"/api/v1/flow-automations", "post"> = {
+  flow_id: "0b4e7c7e-7f53-4d3c-9a55-2f0e8f3c1a10", contacts: byTag };
+const automationForList: RequestJson<"/api/v1/flow-automations", "post"> = {
+  flow_id: "0b4e7c7e-7f53-4d3c-9a55-2f0e8f3c1a10", contacts: [{ whatsapp_id: "5511987654321" }] };
 
 const contact: Contact = {
   id: "0b4e7c7e-7f53-4d3c-9a55-2f0e8f3c1a10",
@@ -76,5 +93,9 @@ export async function example(baseUrl: string): Promise<number> {
     if (error instanceof ApiError && error.body.error_code === "contact_exists") return -1;
     throw error;
   }
-  return page.total + token.user.email.length + [missingNumber, badSearch, notAFlow, send].length;
+  const accepted = await client.importContacts(new Blob(["whatsapp_id\n5511987654321\n"]), { mode: "upsert" });
+  const progress: ContactImport = await client.getContactImport(accepted.import_id);
+  const csv: string = await client.exportContacts({ tag: "vip" });
+  return page.total + token.user.email.length + progress.created + csv.length +
+    [missingNumber, badSearch, notAFlow, send, automationForTag, automationForList].length;
 }

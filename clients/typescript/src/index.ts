@@ -27,6 +27,9 @@ export type FlowAutomation = Schemas["AutomationOut"];
 export type FlowAutomationStats = Schemas["AutomationStatsOut"];
 export type FlowAutomationRecipient = Schemas["RecipientOut"];
 export type DeadLetter = Schemas["DeadLetterOut"];
+export type ContactImport = Schemas["ContactImportOut"];
+export type ContactImportAccepted = Schemas["ImportAcceptedOut"];
+export type ContactImportRowError = Schemas["RowErrorOut"];
 /** Every error body: `{detail, status_code, error_code}`. */
 export type ApiErrorBody = Schemas["ErrorResponse"];
 /** 422: the error body plus `errors: [{loc, msg, type}]`. */
@@ -44,6 +47,13 @@ export type SecretCreate = Schemas["SecretCreateIn"];
 export type FlowCreate = Schemas["FlowCreateIn"];
 export type FlowUpdate = Schemas["FlowUpdateIn"];
 export type FlowAutomationCreate = Schemas["AutomationCreateIn"];
+/** An automation audience given as `{tag}` and/or `{query}` instead of a list of contacts. */
+export type AudienceFilter = Schemas["AudienceFilterIn"];
+/** The text fields of `POST /contacts/imports` (multipart/form-data; the file goes in `file`). */
+export type ContactImportForm = Omit<
+  operations["import_contacts_api_v1_contacts_imports_post"]["requestBody"]["content"]["multipart/form-data"],
+  "file"
+>;
 
 // --------------------------------------------------------------------------- generic helpers over `paths`
 export type Method = "get" | "post" | "put" | "patch" | "delete";
@@ -64,6 +74,7 @@ export type QueryParams<P extends PathWith<M>, M extends Method> =
   NonNullable<paths[P][M]> extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
 
 export type ContactSearch = QueryParams<"/api/v1/contacts", "get">;
+export type ContactExportFilters = QueryParams<"/api/v1/contacts/export", "get">;
 export type ListContactsOperation = operations["list_contacts_api_v1_contacts_get"];
 
 // --------------------------------------------------------------------------- a small typed client (example)
@@ -125,20 +136,66 @@ export class PyTakeClient {
     return data;
   }
 
+  /** `POST /contacts/imports` (202): the CSV and its options as multipart/form-data; `mapping` is sent as JSON. */
+  async importContacts(
+    file: Blob,
+    options: { filename?: string; mapping?: Record<string, string | null>; mode?: ContactImportForm["mode"];
+      delimiter?: ContactImportForm["delimiter"] } = {},
+  ): Promise<ContactImportAccepted> {
+    const form = new FormData();
+    form.append("file", file, options.filename ?? "contacts.csv");
+    if (options.mapping) form.append("mapping", JSON.stringify(options.mapping));
+    if (options.mode) form.append("mode", options.mode);
+    if (options.delimiter) form.append("delimiter", options.delimiter);
+    const { data } = await this.request<ResponseJson<"/api/v1/contacts/imports", "post", 202>>(
+      "POST", "/api/v1/contacts/imports", { form });
+    return data;
+  }
+
+  /** `GET /contacts/imports/{id}`: status, counts and the first 100 row errors. */
+  getContactImport(importId: string): Promise<ContactImport> {
+    return this.request<ContactImport>("GET", `/api/v1/contacts/imports/${encodeURIComponent(importId)}`)
+      .then((r) => r.data);
+  }
+
+  /** `GET /contacts/export` as CSV text (use `exportContactsResponse` to stream it instead). */
+  async exportContacts(filters: ContactExportFilters = {}): Promise<string> {
+    return (await this.exportContactsResponse(filters)).text();
+  }
+
+  /** `GET /contacts/export`, the raw response: `response.body` streams the CSV. */
+  async exportContactsResponse(filters: ContactExportFilters = {}): Promise<Response> {
+    const url = this.url("/api/v1/contacts/export", filters);
+    const response = await this.fetchImpl(url, { method: "GET", headers: this.headers("text/csv") });
+    if (!response.ok) throw new ApiError(response.status, (await response.json()) as ApiErrorBody);
+    return response;
+  }
+
+  private url(path: string, query: Query = {}): URL {
+    const url = new URL(this.baseUrl + path);
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
+    }
+    return url;
+  }
+
+  private headers(accept: string): Record<string, string> {
+    const headers: Record<string, string> = { Accept: accept };
+    if (this.accessToken) headers["Authorization"] = `Bearer ${this.accessToken}`;
+    return headers;
+  }
+
   async request<T>(
     method: Uppercase<Method>,
     path: keyof paths | string,
-    options: { body?: unknown; query?: Query } = {},
+    options: { body?: unknown; query?: Query; form?: FormData } = {},
   ): Promise<{ data: T; response: Response }> {
-    const url = new URL(this.baseUrl + path);
-    for (const [key, value] of Object.entries(options.query ?? {})) {
-      if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
-    }
-    const headers: Record<string, string> = { Accept: "application/json" };
+    const url = this.url(path, options.query);
+    const headers = this.headers("application/json");
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
-    if (this.accessToken) headers["Authorization"] = `Bearer ${this.accessToken}`;
     const init: RequestInit = { method, headers };
     if (options.body !== undefined) init.body = JSON.stringify(options.body);
+    if (options.form !== undefined) init.body = options.form; // fetch sets the multipart boundary itself
     const response = await this.fetchImpl(url, init);
     const data: unknown = response.status === 204 ? undefined : await response.json();
     if (!response.ok) throw new ApiError(response.status, data as ApiErrorBody);

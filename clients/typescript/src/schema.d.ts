@@ -158,6 +158,87 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/contacts/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export contacts as CSV (any member)
+         * @description Streams `text/csv` (UTF-8, CRLF): a header row `whatsapp_id,name,email,tags,attributes`, then
+         *     the contacts newest first, read in keyset pages of 2,000 (never all in memory). `tags` are joined with `|`,
+         *     `attributes` is a JSON object; a cell a spreadsheet would run as a formula gets a leading `'` (the import removes
+         *     it). The file imports again as it is. Any member may export (it is a read, like `GET /contacts`).
+         */
+        get: operations["export_contacts_api_v1_contacts_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/contacts/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List contact imports (newest first) */
+        get: operations["list_imports_api_v1_contacts_imports_get"];
+        put?: never;
+        /**
+         * Import contacts from a CSV file (agents and admins)
+         * @description The file is stored and the worker imports it in batches of 5,000 rows, one transaction each;
+         *     follow it with `GET /contacts/imports/{id}`. Numbers are normalized as on create; within the file the first valid
+         *     row of a number wins (later ones count as `duplicates`); invalid rows (bad number, bad email, name over 255
+         *     characters, bad tag...) are row errors, not a failed import. An empty cell never erases a value. Limits: the file at most 20 MiB (20,971,520 bytes; larger: 413 `import_file_too_large`) and 500,000 data rows (more: 422 `too_many_rows` at upload, or the import fails with `too_many_rows`).
+         */
+        post: operations["import_contacts_api_v1_contacts_imports_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/contacts/imports/{import_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A contact import's progress: status, counts and the first 100 row errors */
+        get: operations["get_import_api_v1_contacts_imports__import_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/contacts/imports/{import_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run a failed import again: it resumes after its last committed batch */
+        post: operations["retry_import_api_v1_contacts_imports__import_id__retry_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/contacts/{contact_id}": {
         parameters: {
             query?: never;
@@ -221,7 +302,7 @@ export interface paths {
         /** List automations (newest first) */
         get: operations["list_automations_api_v1_flow_automations_get"];
         put?: never;
-        /** Create an automation: run an active flow for a frozen list of contacts */
+        /** Create an automation: run an active flow for a frozen list of contacts (or a tag or query) */
         post: operations["create_automation_api_v1_flow_automations_post"];
         delete?: never;
         options?: never;
@@ -749,6 +830,23 @@ export interface components {
             /** Whatsapp Id */
             whatsapp_id: string;
         };
+        /**
+         * AudienceFilterIn
+         * @description The organization's contacts with this tag (case-insensitive) and/or matching this query (a substring of
+         *     name, email or whatsapp_id, as `GET /contacts?query=`), frozen into the recipient list at creation.
+         */
+        AudienceFilterIn: {
+            /**
+             * Query
+             * @example silva
+             */
+            query?: string;
+            /**
+             * Tag
+             * @example vip
+             */
+            tag?: string;
+        };
         /** AutomationConfigIn */
         AutomationConfigIn: {
             /** From Number Id */
@@ -774,8 +872,11 @@ export interface components {
         /** AutomationCreateIn */
         AutomationCreateIn: {
             config?: components["schemas"]["AutomationConfigIn"];
-            /** Contacts */
-            contacts: (string | components["schemas"]["AudienceContactIn"])[];
+            /**
+             * Contacts
+             * @description The audience: a list of contact ids and/or `{whatsapp_id, name?, variables?}` objects, or a filter `{"tag": "vip"}` / `{"query": "silva"}` resolved at creation (at most 100,000 contacts either way)
+             */
+            contacts: (string | components["schemas"]["AudienceContactIn"])[] | components["schemas"]["AudienceFilterIn"];
             /**
              * Flow Id
              * Format: uuid
@@ -835,6 +936,11 @@ export interface components {
         /** AutomationStatsOut */
         AutomationStatsOut: {
             /**
+             * Accepted
+             * @description Opening messages WhatsApp accepted
+             */
+            accepted: number;
+            /**
              * Automation Id
              * Format: uuid
              */
@@ -843,16 +949,37 @@ export interface components {
             completed: number;
             /** Delivered */
             delivered: number;
+            /** Dispatch Finished At */
+            dispatch_finished_at?: string | null;
+            /**
+             * Dispatched
+             * @description Recipients whose opening message was queued
+             */
+            dispatched: number;
+            /**
+             * Dispatched Per Second
+             * @description Opening messages queued per second while dispatching
+             */
+            dispatched_per_second: number;
             /** Failed */
             failed: number;
             /** Finished At */
             finished_at?: string | null;
-            /** Messages Per Second */
+            /**
+             * Messages Per Second
+             * @description Opening messages WhatsApp accepted per second, from the start to the last acceptance (to now while sending)
+             */
             messages_per_second: number;
             /** Paused Reason */
             paused_reason?: string | null;
             /** Pending */
             pending: number;
+            /**
+             * Phase
+             * @description A running automation is `dispatching` (opening messages still being queued) or `sending` (all queued, some sends not final); `completed` means every recipient's send is final
+             * @enum {string}
+             */
+            phase: "draft" | "scheduled" | "dispatching" | "sending" | "paused" | "completed" | "cancelled";
             /** Read */
             read: number;
             /** Replied */
@@ -903,6 +1030,97 @@ export interface components {
              * @example +55 11 98765-4321
              */
             whatsapp_id: string;
+        };
+        /** ContactImportOut */
+        ContactImportOut: {
+            /** Created */
+            created: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Delimiter
+             * @enum {string}
+             */
+            delimiter: "," | ";";
+            /**
+             * Duplicates
+             * @description Rows repeating a number an earlier valid row of the file had (first wins)
+             */
+            duplicates: number;
+            /** Errors */
+            errors: components["schemas"]["RowErrorOut"][];
+            /**
+             * Failed
+             * @description Invalid rows (all of them; `errors` lists the first 100)
+             */
+            failed: number;
+            /**
+             * Failure Code
+             * @description Why a failed import failed (too_many_rows, invalid_csv, import_interrupted)
+             */
+            failure_code?: string | null;
+            /** Failure Reason */
+            failure_reason?: string | null;
+            /** Filename */
+            filename: string;
+            /** Finished At */
+            finished_at?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Mapping
+             * @description Column header -> target, as resolved at upload
+             */
+            mapping: {
+                [key: string]: string;
+            };
+            /**
+             * Mode
+             * @enum {string}
+             */
+            mode: "create_only" | "upsert";
+            /**
+             * Organization Id
+             * Format: uuid
+             */
+            organization_id: string;
+            /**
+             * Rows Processed
+             * @description Rows done so far: created + updated + unchanged + duplicates + failed
+             */
+            rows_processed: number;
+            /**
+             * Rows Total
+             * @description Data rows in the file; null until the worker has counted them
+             */
+            rows_total: number | null;
+            /** Size Bytes */
+            size_bytes: number;
+            /** Started At */
+            started_at?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "completed" | "failed";
+            /**
+             * Unchanged
+             * @description Rows whose contact already existed and was left as it was
+             */
+            unchanged: number;
+            /** Updated */
+            updated: number;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /** ContactOut */
         ContactOut: {
@@ -1348,6 +1566,20 @@ export interface components {
             /** Email */
             email: string;
         };
+        /** ImportAcceptedOut */
+        ImportAcceptedOut: {
+            /**
+             * Import Id
+             * Format: uuid
+             */
+            import_id: string;
+            /**
+             * Status
+             * @default queued
+             * @enum {string}
+             */
+            status?: "queued" | "running" | "completed" | "failed";
+        };
         /** LoginIn */
         LoginIn: {
             /** Email */
@@ -1619,6 +1851,26 @@ export interface components {
             new_password: string;
             /** Token */
             token: string;
+        };
+        /** RowErrorOut */
+        RowErrorOut: {
+            /**
+             * Column
+             * @description Header of the column at fault, when one is
+             */
+            column: string | null;
+            /**
+             * Error Code
+             * @description invalid_whatsapp_id, missing_whatsapp_id, invalid_email, name_too_long, invalid_tag, invalid_attributes, invalid_character, too_many_fields or malformed_row
+             */
+            error_code: string;
+            /**
+             * Line
+             * @description Line of the file the row starts on (the header is line 1)
+             */
+            line: number;
+            /** Reason */
+            reason: string;
         };
         /** SecretCreateIn */
         SecretCreateIn: {
@@ -2671,6 +2923,359 @@ export interface operations {
                 };
             };
             /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+        };
+    };
+    export_contacts_api_v1_contacts_export_get: {
+        parameters: {
+            query?: {
+                /** @description Substring of name, email or whatsapp_id */
+                query?: string | null;
+                /** @description Only contacts with this tag (case-insensitive) */
+                tag?: string | null;
+            };
+            header?: {
+                /** @description super_admin only: act in this organization */
+                "x-organization-id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The contacts as CSV */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+        };
+    };
+    list_imports_api_v1_contacts_imports_get: {
+        parameters: {
+            query?: {
+                /** @description Page size (1..200) */
+                limit?: number;
+                /** @description Items to skip (0..1000000000) */
+                offset?: number;
+            };
+            header?: {
+                /** @description super_admin only: act in this organization */
+                "x-organization-id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactImportOut"][];
+                };
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+        };
+    };
+    import_contacts_api_v1_contacts_imports_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description super_admin only: act in this organization */
+                "x-organization-id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /**
+                     * @description Left out: sniffed from the header line
+                     * @enum {string}
+                     */
+                    delimiter?: "," | ";";
+                    /**
+                     * Format: binary
+                     * @description The CSV: UTF-8 (with or without BOM), a header row, `,` or `;` between fields, `"` quotes. Limits: the file at most 20 MiB (20,971,520 bytes; larger: 413 `import_file_too_large`) and 500,000 data rows (more: 422 `too_many_rows` at upload, or the import fails with `too_many_rows`).
+                     */
+                    file: string;
+                    /**
+                     * @description JSON object from column header to target: `whatsapp_id` (required), `name`, `email`, `tags` (separated by `|` or `,`), `attributes` (a JSON object) or `attributes.<key>`; null ignores a column. Left out: the columns named like a target are used (an export imports as it is).
+                     * @example {"Telefone": "whatsapp_id", "Nome": "name", "Cidade": "attributes.city"}
+                     */
+                    mapping?: string;
+                    /**
+                     * @description `create_only` leaves existing contacts as they are (counted `unchanged`); `upsert` gives them the file's non-empty values (attributes merged key by key)
+                     * @default create_only
+                     * @enum {string}
+                     */
+                    mode?: "create_only" | "upsert";
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportAcceptedOut"];
+                };
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+        };
+    };
+    get_import_api_v1_contacts_imports__import_id__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description super_admin only: act in this organization */
+                "x-organization-id"?: string;
+            };
+            path: {
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactImportOut"];
+                };
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+        };
+    };
+    retry_import_api_v1_contacts_imports__import_id__retry_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description super_admin only: act in this organization */
+                "x-organization-id"?: string;
+            };
+            path: {
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactImportOut"];
+                };
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found */
             404: {
                 headers: {
                     [name: string]: unknown;

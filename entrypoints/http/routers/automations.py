@@ -20,6 +20,7 @@ from application.use_cases.automations.control import (
 )
 from application.use_cases.automations.create_automation import (
     AudienceEntry,
+    AudienceFilter,
     CreateAutomation,
     CreateAutomationCommand,
 )
@@ -28,6 +29,7 @@ from entrypoints.http.deps import CurrentActor, PageParams, set_total
 from entrypoints.http.errors import error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.automations import (
+    AudienceFilterIn,
     AutomationCreateIn,
     AutomationOut,
     AutomationPhaseName,
@@ -42,16 +44,20 @@ _CONTROL_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=AutomationOut,
-             summary="Create an automation: run an active flow for a frozen list of contacts",
+             summary="Create an automation: run an active flow for a frozen list of contacts (or a tag or query)",
              responses=error_responses(400, 401, 403, 404, 422))
 @inject
 async def create_automation(actor: CurrentActor, body: AutomationCreateIn,
                             use_case: CreateAutomation = Depends(Provide["create_automation"])) -> AutomationOut:
-    entries = [AudienceEntry(contact_id=c) if isinstance(c, UUID) else
-               AudienceEntry(whatsapp_id=c.whatsapp_id, name=c.name, variables=c.variables) for c in body.contacts]
+    audience = body.contacts
+    entries = [] if isinstance(audience, AudienceFilterIn) else [
+        AudienceEntry(contact_id=c) if isinstance(c, UUID) else
+        AudienceEntry(whatsapp_id=c.whatsapp_id, name=c.name, variables=c.variables) for c in audience]
+    audience_filter = AudienceFilter(tag=audience.tag, query=audience.query) \
+        if isinstance(audience, AudienceFilterIn) else None
     config = body.config
     automation = await use_case.execute(actor, CreateAutomationCommand(
-        flow_id=body.flow_id, contacts=entries, from_number_id=config.from_number_id,
+        flow_id=body.flow_id, contacts=entries, audience=audience_filter, from_number_id=config.from_number_id,
         rate_per_second=config.rate_per_second, schedule_at=config.schedule_at, variables=config.variables,
         template=config.template.model_dump() if config.template else None))
     return AutomationOut.model_validate(automation)

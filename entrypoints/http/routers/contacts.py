@@ -21,11 +21,12 @@ from application.use_cases.contacts.manage_contacts import (
 from application.use_cases.whatsapp.messages import ListContactMessages
 from entrypoints.http.deps import CurrentActor, PageParams, set_total
 from entrypoints.http.errors import error_responses
-from entrypoints.http.routing import DeprecationAwareRoute
+from entrypoints.http.routing import DeprecationAwareRoute, id_segment
 from entrypoints.http.schemas.contacts import ContactCreateIn, ContactOut, ContactUpdateIn
 from entrypoints.http.schemas.whatsapp import MessageOut
 
 router = APIRouter(prefix="/contacts", tags=["contacts"], route_class=DeprecationAwareRoute)
+_ID = "{contact_id:" + id_segment("contact_id", "imports", "export") + "}"  # contact_transfer owns those two
 
 
 @router.get("", response_model=list[ContactOut], summary="List or search contacts (newest first)",
@@ -54,7 +55,7 @@ async def create_contact(actor: CurrentActor, body: ContactCreateIn,
     return ContactOut.model_validate(contact)
 
 
-@router.get("/{contact_id}", response_model=ContactOut, summary="Get a contact",
+@router.get(f"/{_ID}", response_model=ContactOut, summary="Get a contact",
             responses=error_responses(401, 403, 404, 422))
 @inject
 async def get_contact(actor: CurrentActor, contact_id: UUID,
@@ -62,7 +63,7 @@ async def get_contact(actor: CurrentActor, contact_id: UUID,
     return ContactOut.model_validate(await use_case.execute(actor, contact_id))
 
 
-@router.put("/{contact_id}", response_model=ContactOut,
+@router.put(f"/{_ID}", response_model=ContactOut,
             summary="Update a contact (fields left out are unchanged; null clears name or email)",
             responses=error_responses(401, 403, 404, 409, 422))
 @inject
@@ -77,7 +78,7 @@ async def update_contact(actor: CurrentActor, contact_id: UUID, body: ContactUpd
     return ContactOut.model_validate(await use_case.execute(actor, command))
 
 
-@router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+@router.delete(f"/{_ID}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
                summary="Delete a contact", responses=error_responses(401, 403, 404, 422))
 @inject
 async def delete_contact(actor: CurrentActor, contact_id: UUID,
@@ -86,7 +87,7 @@ async def delete_contact(actor: CurrentActor, contact_id: UUID,
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{contact_id}/messages", response_model=list[MessageOut],
+@router.get(f"/{_ID}/messages", response_model=list[MessageOut],
             summary="The contact's conversation history (newest first)", responses=error_responses(401, 403, 404, 422))
 @inject
 async def contact_messages(

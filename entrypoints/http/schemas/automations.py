@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_validator
 
 from entrypoints.http.schemas.common import RequestModel, ResponseModel, free_json
 
@@ -36,9 +36,29 @@ class AutomationConfigIn(RequestModel):
     template: TemplateIn | None = Field(default=None, description="Opening template (required outside the window)")
 
 
+class AudienceFilterIn(RequestModel):
+    """The organization's contacts with this tag (case-insensitive) and/or matching this query (a substring of
+    name, email or whatsapp_id, as `GET /contacts?query=`), frozen into the recipient list at creation."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    # documented as strings (null is refused), given at least one of them (minProperties)
+    tag: str = Field(default=None, min_length=1, max_length=50, examples=["vip"])  # type: ignore[assignment]
+    query: str = Field(default=None, min_length=1, max_length=255, examples=["silva"])  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _one_given(self) -> AudienceFilterIn:
+        if self.tag is None and self.query is None:
+            raise ValueError("an audience filter needs a tag or a query")
+        return self
+
+
 class AutomationCreateIn(RequestModel):
     flow_id: UUID
-    contacts: list[UUID | AudienceContactIn] = Field(min_length=1, max_length=100_000)
+    contacts: Annotated[list[UUID | AudienceContactIn], Field(min_length=1, max_length=100_000)] | AudienceFilterIn \
+        = Field(description="The audience: a list of contact ids and/or `{whatsapp_id, name?, variables?}` "
+                            "objects, or a filter `{\"tag\": \"vip\"}` / `{\"query\": \"silva\"}` resolved "
+                            "at creation (at most 100,000 contacts either way)")
     config: AutomationConfigIn = Field(default_factory=AutomationConfigIn)
 
 

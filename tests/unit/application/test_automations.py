@@ -14,6 +14,7 @@ from application.messaging.outbound import OUTBOX_TOPIC
 from application.messaging.routing import InboundOutcome, InboundRouter
 from application.messaging.statuses import StatusChange, StatusRecorder
 from application.ports.channel import SendPacer
+from application.use_cases.automations import create_automation
 from application.use_cases.automations.control import (
     CancelAutomation,
     GetAutomationStats,
@@ -24,6 +25,7 @@ from application.use_cases.automations.control import (
 )
 from application.use_cases.automations.create_automation import (
     AudienceEntry,
+    AudienceFilter,
     CreateAutomation,
     CreateAutomationCommand,
 )
@@ -90,9 +92,10 @@ class World:
         return actor(self.org)
 
     def add_contact(self, whatsapp_id: str, *, name: str | None = None, opted_out: bool = False,
-                    window: bool = False, org: UUID | None = None) -> Contact:
-        person = contact(org or self.org, whatsapp_id)
-        person.name, person.opted_out = name, opted_out
+                    window: bool = False, org: UUID | None = None, tags: list[str] | None = None,
+                    seconds: int = 0) -> Contact:
+        person = contact(org or self.org, whatsapp_id, at=T0 + timedelta(seconds=seconds))
+        person.name, person.opted_out, person.tags = name, opted_out, list(tags or [])
         self.store.contacts[person.id] = person
         if window:
             conversation = Conversation(id=uuid4(), organization_id=self.org, number_id=self.number.id,
@@ -105,6 +108,11 @@ class World:
         config.setdefault("template", TEMPLATE)
         return await CreateAutomation(uow=self.uow, clock=self.clock).execute(
             self.admin, CreateAutomationCommand(flow_id=self.flow.id, contacts=entries, **config))
+
+    async def create_for(self, audience: AudienceFilter, **config: Any) -> Automation:
+        config.setdefault("template", TEMPLATE)
+        return await CreateAutomation(uow=self.uow, clock=self.clock).execute(
+            self.admin, CreateAutomationCommand(flow_id=self.flow.id, audience=audience, **config))
 
     async def start(self, automation: Automation) -> None:
         await StartAutomation(uow=self.uow, clock=self.clock).execute(self.admin, automation.id)
@@ -186,6 +194,44 @@ async def test_create_skips_and_counts_opted_out_contacts(world: World) -> None:
         ("5511900000009", R.SKIPPED, "opted_out"), ("5511900000001", R.PENDING, None)]
     counts = (await GetAutomationStats(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)).counts
     assert (counts.total, counts.pending, counts.skipped, counts.dispatched) == (2, 1, 1, 0)
+
+
+async def test_a_tag_audience_freezes_the_tagged_contacts_oldest_first(world: World) -> None:
+    older = world.add_contact("5511900000001", tags=["VIP"], seconds=1)
+    newer = world.add_contact("5511900000002", tags=["lead", "vip"], seconds=2)
+    out = world.add_contact("5511900000003", tags=["vip"], opted_out=True, seconds=3)
+    world.add_contact("5511900000004", tags=["lead"], seconds=4)
+    world.add_contact("5511900000005", tags=["vip"], org=uuid4())  # another organization's
+    automation = await world.create_for(AudienceFilter(tag=" vip "))
+    assert automation.total_contacts == 3 and automation.config["audience"] == {"tag": "vip"}
+    assert [(r.contact_id, r.state, r.skip_reason) for r in world.recipients(automation)] == [
+        (older.id, R.PENDING, None), (newer.id, R.PENDING, None), (out.id, R.SKIPPED, "opted_out")]
+    world.add_contact("5511900000006", tags=["vip"], seconds=5)  # later contacts do not join a frozen audience
+    assert len(world.recipients(automation)) == 3
+
+
+async def test_a_query_audience_matches_like_the_contact_search(world: World) -> None:
+    world.add_contact("5511900000001", name="Ana Silva", seconds=1)
+    world.add_contact("5511900000002", name="Bia Souza", seconds=2)
+    world.add_contact("5511900000003", name="Carla SILVA", tags=["vip"], seconds=3)
+    by_query = await world.create_for(AudienceFilter(query="silva"))
+    assert [r.whatsapp_id for r in world.recipients(by_query)] == ["5511900000001", "5511900000003"]
+    both = await world.create_for(AudienceFilter(query="silva", tag="vip"))
+    assert [r.whatsapp_id for r in world.recipients(both)] == ["5511900000003"]
+
+
+async def test_an_audience_filter_that_matches_nobody_or_too_many_is_refused(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    for n in range(3):
+        world.add_contact(f"551190000000{n}", tags=["vip"], seconds=n)
+    with pytest.raises(InvalidValue, match="No contact matches"):
+        await world.create_for(AudienceFilter(tag="nobody"))
+    with pytest.raises(InvalidValue, match="needs a tag or a query"):
+        await world.create_for(AudienceFilter(tag="  ", query=""))
+    monkeypatch.setattr(create_automation, "MAX_CONTACTS", 2)
+    with pytest.raises(InvalidValue, match="more than 2"):
+        await world.create_for(AudienceFilter(tag="vip"))
+    assert world.store.automations == {} and world.store.recipients == {}
 
 
 async def test_create_with_unknown_contact_ids_is_a_404_and_stores_nothing(world: World) -> None:
