@@ -387,7 +387,8 @@ async def test_canary_never_leaks_to_logs_responses_or_database(client: httpx.As
     value = canary()
     stream, original = io.StringIO(), sys.stderr
     sys.stderr = stream
-    configure_logging(level="DEBUG", json_output=True)
+    configure_logging(level="DEBUG", json_output=True)  # replaces the root handlers, caplog's included
+    logging.getLogger().addHandler(caplog.handler)
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="sqlalchemy.engine")
     responses: list[httpx.Response] = []
@@ -422,6 +423,7 @@ async def test_canary_never_leaks_to_logs_responses_or_database(client: httpx.As
     for response in responses:
         assert value not in response.text, response.request.url
     assert "INSERT INTO secret_versions" in caplog.text  # SQL and its parameters were logged
+    assert "INSERT INTO secret_versions" in stream.getvalue()  # ... and rendered as JSON lines
     assert value not in stream.getvalue()
     assert value not in caplog.text
     for table in ("secrets", "secret_versions", "secret_usage", "vault_audit_events"):
