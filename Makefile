@@ -45,7 +45,7 @@ test: install lint
 # The PostgreSQL-backed tests again (on TEST_DATABASE_URL's server); the slow timing-heavy ones already ran
 # in `make test`, so they are left out here unless PYTEST_ARGS says otherwise.
 test-db: install
-	@$(BIN)/python -m pytest -q -p no:cacheprovider tests/integration tests/e2e -m "not slow" $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest -q -p no:cacheprovider tests/contract tests/integration tests/e2e -m "not slow" $(PYTEST_ARGS)
 
 # Schemathesis against the served OpenAPI (tests/fuzz, also run by `make test` with 15 cases per operation);
 # one line per operation as it finishes.
