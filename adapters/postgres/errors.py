@@ -1,14 +1,50 @@
-"""Translate driver errors into the application's typed errors."""
+"""Translate driver errors into the application's typed errors.
+
+Named constraints become domain errors in one place, :data:`CONSTRAINT_TO_ERROR`; repositories write through
+:func:`execute_translated` and never inspect an ``IntegrityError`` themselves."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.channel import WhatsAppNumberAlreadyRegistered
+from domain.contacts import ContactAlreadyExists
+from domain.errors import DomainError
+from domain.flows.records import ExecutionAlreadyRunning
+from domain.identity import EmailAlreadyRegistered
+from domain.vault import SecretAlreadyExists
+
+CONSTRAINT_TO_ERROR: Mapping[str, Callable[[], DomainError]] = {
+    "contacts_org_whatsapp_id_key": ContactAlreadyExists,
+    "users_email_key": EmailAlreadyRegistered,
+    "whatsapp_numbers_org_phone_number_id_key": WhatsAppNumberAlreadyRegistered,
+    "whatsapp_numbers_proven_phone_number_id_key": WhatsAppNumberAlreadyRegistered,
+    "secrets_org_key_env_service_key": SecretAlreadyExists,
+    "flow_executions_one_running": ExecutionAlreadyRunning,
+}
 
 
 def constraint_name(error: IntegrityError) -> str | None:
     cause = getattr(error.orig, "__cause__", None)
     name = getattr(cause, "constraint_name", None) or getattr(error.orig, "constraint_name", None)
     return str(name) if name else None
+
+
+async def execute_translated(session: AsyncSession, statement: Any) -> Any:
+    """Run ``statement`` in a savepoint: the violation of a constraint named in :data:`CONSTRAINT_TO_ERROR`
+    raises its domain error and leaves the transaction usable; any other error propagates as it is."""
+    try:
+        async with session.begin_nested():
+            return await session.execute(statement)
+    except IntegrityError as e:
+        error = CONSTRAINT_TO_ERROR.get(constraint_name(e) or "")
+        if error is None:
+            raise
+        raise error() from None
 
 
 _UNAVAILABLE_SQLSTATES = {"57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004", "53300"}

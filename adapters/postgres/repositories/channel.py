@@ -9,10 +9,9 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.postgres.errors import constraint_name
+from adapters.postgres.errors import execute_translated
 from adapters.postgres.tables import conversations, message_status_events, messages, whatsapp_numbers
 from application.ports.channel import (
     ConversationRepository,
@@ -20,10 +19,9 @@ from application.ports.channel import (
     StatusEvent,
     WhatsAppNumberRepository,
 )
-from domain.channel import Conversation, Message, NumberStatus, WhatsAppNumber, WhatsAppNumberAlreadyRegistered
+from domain.channel import Conversation, Message, NumberStatus, WhatsAppNumber
 from domain.messaging import CUSTOMER_SERVICE_WINDOW, MessageDirection
 
-_CLAIMS = {"whatsapp_numbers_org_phone_number_id_key", "whatsapp_numbers_proven_phone_number_id_key"}
 """One phone_number_id per organization; one proven (active) number per phone_number_id (migration 0008)."""
 
 
@@ -53,13 +51,7 @@ class SqlAlchemyWhatsAppNumberRepository(WhatsAppNumberRepository):
 
     async def _write(self, statement: Any) -> None:
         """In a savepoint: a clash on a phone_number_id leaves the transaction usable."""
-        try:
-            async with self._s.begin_nested():
-                await self._s.execute(statement)
-        except IntegrityError as e:
-            if constraint_name(e) in _CLAIMS:
-                raise WhatsAppNumberAlreadyRegistered() from None
-            raise
+        await execute_translated(self._s, statement)
 
     async def get(self, number_id: UUID) -> WhatsAppNumber | None:
         row = (await self._s.execute(select(whatsapp_numbers).where(

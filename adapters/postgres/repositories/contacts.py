@@ -12,15 +12,14 @@ from sqlalchemy import DateTime, bindparam, delete, func, insert, literal, selec
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.postgres.errors import constraint_name
+from adapters.postgres.errors import execute_translated
 from adapters.postgres.tables import contacts
 from application.ports.contacts import ContactRepository
 from application.ports.uow import TransactionConflict
 from domain.contact_imports import BatchCounts, ContactRow, ImportMode
-from domain.contacts import Contact, ContactAlreadyExists
+from domain.contacts import Contact
 
 _COLUMNS = [c for c in contacts.c if c.name != "search_text"]
 _CHUNK = 2000
@@ -54,13 +53,7 @@ class SqlAlchemyContactRepository(ContactRepository):
         return contacts.c.organization_id == self._org
 
     async def _write(self, statement: Any) -> Any:
-        try:
-            async with self._s.begin_nested():
-                return await self._s.execute(statement)
-        except IntegrityError as e:
-            if constraint_name(e) == "contacts_org_whatsapp_id_key":
-                raise ContactAlreadyExists() from None
-            raise
+        return await execute_translated(self._s, statement)
 
     async def add(self, contact: Contact) -> None:
         if contact.organization_id != self._org:

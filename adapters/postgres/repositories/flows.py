@@ -8,14 +8,12 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete, func, insert, select, text, tuple_, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.postgres.errors import constraint_name
+from adapters.postgres.errors import execute_translated
 from adapters.postgres.tables import flow_executions, flow_versions, flows
 from application.ports.flows import FlowExecutionRepository, FlowRepository, FlowStats, NodeStat
 from domain.flows.records import (
-    ExecutionAlreadyRunning,
     Flow,
     FlowExecution,
     FlowStatus,
@@ -145,17 +143,11 @@ class SqlAlchemyFlowExecutionRepository(FlowExecutionRepository):
         return flow_executions.c.organization_id == _require(self._org)
 
     async def add(self, execution: FlowExecution) -> None:
-        try:
-            async with self._s.begin_nested():
-                await self._s.execute(insert(flow_executions).values(
-                    id=execution.id, organization_id=_require(self._org), flow_id=execution.flow_id,
-                    version=execution.version, contact_id=execution.contact_id, number_id=execution.number_id,
-                    trigger=execution.trigger, automation_id=execution.automation_id,
-                    started_at=execution.started_at, **_execution_values(execution)))
-        except IntegrityError as e:
-            if constraint_name(e) == "flow_executions_one_running":
-                raise ExecutionAlreadyRunning() from None
-            raise
+        await execute_translated(self._s, insert(flow_executions).values(
+            id=execution.id, organization_id=_require(self._org), flow_id=execution.flow_id,
+            version=execution.version, contact_id=execution.contact_id, number_id=execution.number_id,
+            trigger=execution.trigger, automation_id=execution.automation_id,
+            started_at=execution.started_at, **_execution_values(execution)))
 
     async def running_for(self, number_id: UUID, contact_id: UUID, *, for_update: bool = True
                           ) -> FlowExecution | None:

@@ -6,13 +6,12 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.postgres.errors import constraint_name
+from adapters.postgres.errors import execute_translated
 from adapters.postgres.tables import organizations, users
 from application.ports.identity import OrganizationRepository, UserRepository
-from domain.identity import EmailAlreadyRegistered, Organization, Role, User
+from domain.identity import Organization, Role, User
 
 
 def _user(row: Any) -> User:
@@ -48,16 +47,10 @@ class SqlAlchemyUserRepository(UserRepository):
         return users.c.organization_id == self._org
 
     async def add(self, user: User) -> None:
-        try:
-            async with self._session.begin_nested():
-                await self._session.execute(insert(users).values(
-                    id=user.id, organization_id=user.organization_id, email=user.email, name=user.name,
-                    role=user.role.value, is_active=user.is_active, password_hash=user.password_hash,
-                    created_at=user.created_at, updated_at=user.updated_at))
-        except IntegrityError as e:
-            if constraint_name(e) == "users_email_key":
-                raise EmailAlreadyRegistered() from None
-            raise
+        await execute_translated(self._session, insert(users).values(
+            id=user.id, organization_id=user.organization_id, email=user.email, name=user.name,
+            role=user.role.value, is_active=user.is_active, password_hash=user.password_hash,
+            created_at=user.created_at, updated_at=user.updated_at))
 
     async def get(self, user_id: UUID) -> User | None:
         row = (await self._session.execute(select(users).where(users.c.id == user_id, self._scoped()))).first()

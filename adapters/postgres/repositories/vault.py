@@ -25,10 +25,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.postgres.errors import constraint_name
+from adapters.postgres.errors import execute_translated
 from application.ports.vault import (
     EncryptedValue,
     SecretRepository,
@@ -40,14 +39,12 @@ from application.ports.vault import (
 )
 from domain.vault import (
     Secret,
-    SecretAlreadyExists,
     SecretEnvironment,
     SecretKey,
     SecretService,
     SecretStatus,
 )
 
-UNIQUE_KEY_INDEX = "secrets_org_key_env_service_key"
 _UUID = PgUUID(as_uuid=True)
 metadata = MetaData()
 
@@ -125,13 +122,7 @@ class SqlAlchemySecretRepository(_Scoped, SecretRepository):
         return and_(secrets.c.organization_id == self._org_id(), secrets.c.deleted_at.is_(None))
 
     async def _write(self, statement: Any) -> Any:
-        try:
-            async with self._s.begin_nested():
-                return await self._s.execute(statement)
-        except IntegrityError as e:
-            if constraint_name(e) == UNIQUE_KEY_INDEX:
-                raise SecretAlreadyExists() from None
-            raise
+        return await execute_translated(self._s, statement)
 
     async def add(self, secret: Secret) -> None:
         if secret.organization_id != self._org_id():
