@@ -79,7 +79,7 @@ async def create_database(server: str, prefix: str) -> str:
     finally:
         await connection.close()
     url = with_database(server, name)
-    from entrypoints.container import apply_migrations
+    from entrypoints.maintenance import apply_migrations
 
     await asyncio.to_thread(apply_migrations, url)
     return url

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import inspect
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -29,7 +28,7 @@ def run() -> None:
 @app.command()
 def migrate() -> None:
     """Apply every pending database migration."""
-    from entrypoints.container import apply_migrations
+    from entrypoints.maintenance import apply_migrations
     from entrypoints.runtime import resolve_database_url
 
     apply_migrations(resolve_database_url(load_settings()))
@@ -81,11 +80,6 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-async def _provided(value: Any) -> Any:
-    """A provider's product: dependency-injector answers with a future once a dependency is an async resource."""
-    return await value if inspect.isawaitable(value) else value
-
-
 async def _with_container(settings: Settings, work: Callable[[Any], Awaitable[None]]) -> None:
     from entrypoints.container import Container
     from entrypoints.runtime import resolve_database_url
@@ -111,7 +105,8 @@ def rotate_master_key(
     Resumable: run it again with --resume to finish an interrupted run."""
     from tqdm import tqdm
 
-    from entrypoints.container import add_vault_master_key, vault_master_key_versions
+    from entrypoints.maintenance import add_vault_master_key, vault_master_key_versions
+    from entrypoints.runtime import provided
 
     settings = load_settings()
     current = settings.vault_master_keys.get_secret_value() if settings.vault_master_keys else ""
@@ -141,11 +136,11 @@ def rotate_master_key(
             bar.refresh()
 
         try:
-            rotation = await _provided(container.rotate_master_key(batch_size=batch_size))
+            rotation = await provided(container.rotate_master_key(batch_size=batch_size))
             report = await rotation.execute(progress)
         finally:
             bar.close()
-        status = await (await _provided(container.describe_vault())).execute()
+        status = await (await provided(container.describe_vault())).execute()
         typer.echo(f"re-wrapped {report.rewrapped} data key(s); master key versions in use: "
                    f"{sorted(status.kek_versions_in_use) or 'none'}")
         removable = sorted(status.removable_key_versions)
@@ -158,10 +153,12 @@ def rotate_master_key(
 @app.command("vault-status")
 def vault_status() -> None:
     """Print the master key versions loaded, in use by stored secrets, and what still needs a re-wrap."""
+    from entrypoints.runtime import provided
+
     settings = load_settings()
 
     async def _go(container: Any) -> None:
-        status = await (await _provided(container.describe_vault())).execute()
+        status = await (await provided(container.describe_vault())).execute()
         typer.echo(f"active master key version: {status.active_key_version}")
         typer.echo(f"loaded master key versions: {sorted(status.loaded_key_versions)}")
         typer.echo(f"master key versions in use: {sorted(status.kek_versions_in_use)}")

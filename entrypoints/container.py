@@ -16,7 +16,7 @@ from adapters.mail.mailers import MailboxDirectoryMailer, SmtpMailer
 from adapters.postgres.database import asyncpg_dsn, create_engine, create_session_factory
 from adapters.postgres.inbox import AsyncpgWebhookInbox, inbox_pool
 from adapters.postgres.jobs import release_jobs_of
-from adapters.postgres.migrations import current_revision, head_revision, upgrade
+from adapters.postgres.migrations import current_revision, head_revision
 from adapters.postgres.operations import PostgresOperationsMonitor
 from adapters.postgres.repositories.pacing import PostgresSendPacer
 from adapters.postgres.uow import SqlAlchemyUnitOfWorkFactory
@@ -24,8 +24,6 @@ from adapters.security.argon2_hasher import Argon2PasswordHasher
 from adapters.security.jwt_tokens import JwtAccessTokenService
 from adapters.vault.aesgcm_cipher import (
     AesGcmSecretCipher,
-    add_master_key,
-    dump_master_keys,
     parse_master_keys,
 )
 from adapters.whatsapp.decoder import MetaWebhookDecoder
@@ -163,24 +161,6 @@ async def _vault_http_client() -> AsyncIterator[httpx.AsyncClient]:
 async def _check_vault_seal(uow: SqlAlchemyUnitOfWorkFactory, cipher: AesGcmSecretCipher) -> None:
     """Raise MasterKeyMissing (naming version numbers only) when a stored row needs an unloaded master key."""
     await CheckVaultSeal(uow=uow, cipher=cipher).execute()
-
-
-def add_vault_master_key(keys_json: str) -> tuple[str, int]:
-    """VAULT_MASTER_KEYS text with a fresh newest version appended: (new text, new version)."""
-    return add_master_key(keys_json)
-
-
-def vault_master_key_versions(keys_json: str) -> list[int]:
-    return sorted(parse_master_keys(keys_json))
-
-
-def normalize_vault_master_keys(keys_json: str) -> str:
-    return dump_master_keys(parse_master_keys(keys_json))
-
-
-def apply_migrations(database_url: str) -> None:
-    """Upgrade the database to the newest migration (synchronous)."""
-    upgrade(database_url)
 
 
 class Container(containers.DeclarativeContainer):

@@ -17,7 +17,12 @@ def resolve_database_url(settings: Settings) -> str:
     return start_embedded_postgres(settings.data_dir)
 
 
+async def provided(value: Any) -> Any:
+    """A provider's product: dependency-injector answers with an awaitable once a dependency chain holds an
+    async resource."""
+    return await value if inspect.isawaitable(value) else value
+
+
 async def provide(provider: Callable[[], Any]) -> Any:
-    """Resolve a container provider; those whose dependency chain holds an async resource return awaitables."""
-    instance = provider()
-    return await instance if inspect.isawaitable(instance) else instance
+    """Resolve a container provider (see :func:`provided`)."""
+    return await provided(provider())

@@ -10,7 +10,7 @@ import sys
 import time
 
 from entrypoints.config import load_settings
-from entrypoints.container import apply_migrations
+from entrypoints.maintenance import apply_migrations
 from entrypoints.runtime import resolve_database_url
 
 GRACE_SECONDS = 25
