@@ -22,7 +22,15 @@ import pytest
 from entrypoints.config import Settings
 from tests.e2e.flows_support import API, edge, node, publish
 from tests.e2e.support import parse_time
-from tests.e2e.whatsapp_support import WaOrg, WorkerProcess, deliver, fetch, org_with_number, random_wa_id
+from tests.e2e.whatsapp_support import (
+    WaOrg,
+    WorkerProcess,
+    deliver,
+    fetch,
+    org_with_number,
+    random_wa_id,
+    worker_processes,
+)
 from tests.fake_graph import builders
 from tests.fake_graph.server import FakeGraphServer
 from tests.fake_graph.state import AcceptedSend
@@ -133,13 +141,8 @@ async def stops_within_a_second(fake: FakeGraphServer, org: WaOrg) -> int:
 @pytest.fixture
 def replicas(test_settings: Settings, database_url: str, tmp_path: Path) -> Iterator[list[WorkerProcess]]:
     """Two more replicas of the real worker in their own processes (1,000 sends need both CPUs)."""
-    processes = [WorkerProcess(test_settings, database_url, tmp_path / f"worker-{i}.log", WORKER_CONCURRENCY="60")
-                 .start() for i in range(2)]
-    try:
+    with worker_processes(test_settings, database_url, tmp_path, 2, start=True, WORKER_CONCURRENCY="60") as processes:
         yield processes
-    finally:
-        for process in processes:
-            process.stop()
 
 
 async def test_thousand_recipients_at_100_per_second_are_each_sent_once_and_stats_match_the_fake(

@@ -14,7 +14,7 @@ import pytest
 
 from entrypoints.config import Settings
 from tests.e2e.flows_support import Org, deliver, edge, node, org_with_number, publish, sent, shown, wait_sent
-from tests.e2e.whatsapp_support import WorkerProcess, fetch, wait_until
+from tests.e2e.whatsapp_support import WorkerProcess, fetch, wait_until, worker_processes
 from tests.fake_graph import builders
 from tests.fake_graph.server import FakeGraphServer
 
@@ -36,14 +36,9 @@ QUIZ_EDGES = [edge("s", "q1"), edge("q1", "q2"), edge("q2", "q3"), edge("q3", "m
 @pytest.fixture
 def workers(test_settings: Settings, database_url: str, tmp_path: Path) -> Iterator[list[WorkerProcess]]:
     # small batches: the workers take turns on the backlog, so one contact's webhooks meet several workers
-    processes = [WorkerProcess(test_settings, database_url, tmp_path / f"worker-{i}.log", WORKER_POLL_SECONDS="0.2",
-                               WORKER_INBOX_BATCH="3") for i in range(WORKERS)]
-    try:
+    with worker_processes(test_settings, database_url, tmp_path, WORKERS, WORKER_POLL_SECONDS="0.2",
+                          WORKER_INBOX_BATCH="3") as processes:
         yield processes
-    finally:
-        for process in processes:
-            if process.process is not None:
-                assert process.stop() == 0, process.tail()
 
 
 def wa_id(i: int) -> str:

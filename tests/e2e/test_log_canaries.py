@@ -27,10 +27,10 @@ from tests.e2e.fault_support import ApiProcess
 from tests.e2e.flows_support import API, edge, node, publish, wait_sent
 from tests.e2e.flows_support import Org as FlowOrg
 from tests.e2e.support import plain_dsn
-from tests.e2e.whatsapp_support import WorkerProcess, process_env
+from tests.e2e.whatsapp_support import WorkerProcess, org_with_number, process_env
 from tests.fake_graph import builders
 from tests.fake_graph.server import FakeGraphServer
-from tests.helpers import PASSWORD, login, register, unique_email
+from tests.helpers import PASSWORD, login, unique_email
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -72,16 +72,8 @@ async def _remove_failures(database_url: str, name: str) -> None:
 
 
 async def _number_with_token(client: httpx.AsyncClient, fake_graph: FakeGraphServer, token: str) -> FlowOrg:
-    admin = await register(client)
-    pnid = str(random.randint(10**14, 10**15 - 1))
-    fake_graph.add_number(pnid, token)
-    secret = await client.post(f"{API}/secrets/", headers=admin.headers,
-                               json={"key": "WA_TOKEN", "value": token, "service": "whatsapp"})
-    assert secret.status_code == 201, secret.text
-    number = await client.post(f"{API}/whatsapp/numbers", headers=admin.headers, json={
-        "phone_number_id": pnid, "access_token_secret_id": secret.json()["id"]})
-    assert number.status_code == 201, number.text
-    return FlowOrg(admin=admin, phone_number_id=pnid, number_id=number.json()["id"])
+    org = await org_with_number(client, fake_graph, token=token)
+    return FlowOrg(admin=org.admin, phone_number_id=org.phone_number_id, number_id=org.number["id"])
 
 
 async def _attack(client: httpx.AsyncClient, fake_graph: FakeGraphServer, c: dict[str, str]) -> None:

@@ -21,6 +21,7 @@ from tests.e2e.whatsapp_support import (
     random_wa_id,
     send_template,
     wait_until,
+    worker_processes,
 )
 from tests.fake_graph.server import FakeGraphServer
 
@@ -33,14 +34,8 @@ SENDS, RATE, REPLICAS = 500, 50, 2
 def workers(test_settings: Settings, database_url: str, tmp_path: Path) -> Iterator[list[WorkerProcess]]:
     """Two replicas of the real worker, each its own process with room for 100 jobs at once (started by the
     test). The number's pace is shared by the replicas through PostgreSQL, which is what is measured."""
-    processes = [WorkerProcess(test_settings, database_url, tmp_path / f"worker-{i}.log", WORKER_CONCURRENCY="100")
-                 for i in range(REPLICAS)]
-    try:
+    with worker_processes(test_settings, database_url, tmp_path, REPLICAS, WORKER_CONCURRENCY="100") as processes:
         yield processes
-    finally:
-        for process in processes:
-            if process.process is not None:
-                assert process.stop() == 0, process.tail()
 
 
 async def test_500_sends_at_50_per_second_take_about_10_seconds(

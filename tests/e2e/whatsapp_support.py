@@ -12,7 +12,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -54,10 +55,12 @@ class WaOrg:
         return self.admin.headers
 
 
-async def org_with_number(client: httpx.AsyncClient, fake: FakeGraphServer, **fake_options: Any) -> WaOrg:
-    """A new organization whose admin stored a token in the vault and registered a fresh number with it."""
+async def org_with_number(client: httpx.AsyncClient, fake: FakeGraphServer, *, token: str | None = None,
+                          **fake_options: Any) -> WaOrg:
+    """A new organization whose admin stored a token (``token`` or a fresh one) in the vault and registered a
+    fresh number with it."""
     admin = await register(client)
-    pnid, token = random_digits(), "EAAG" + secrets.token_hex(12)
+    pnid, token = random_digits(), token or "EAAG" + secrets.token_hex(12)
     fake.add_number(pnid, token, display_phone_number="15550783881", verified_name="Acme", **fake_options)
     secret = await client.post(f"{API}/secrets/", headers=admin.headers,
                                json={"key": "WA_TOKEN", "value": token, "service": "whatsapp"})
@@ -234,3 +237,17 @@ class WorkerProcess(ManagedProcess):
 
     def __init__(self, settings: Settings, database_url: str, log: Path, **env: str) -> None:
         super().__init__(["-m", "entrypoints.worker.main"], process_env(settings, database_url, **env), log)
+
+
+@contextmanager
+def worker_processes(settings: Settings, database_url: str, logs: Path, count: int, *, start: bool = False,
+                     **env: str) -> Iterator[list[WorkerProcess]]:
+    """``count`` real workers (started now when ``start``, else by the test); on exit each one started is
+    stopped and must have exited cleanly (its log's tail says why not)."""
+    processes = [WorkerProcess(settings, database_url, logs / f"worker-{i}.log", **env) for i in range(count)]
+    try:
+        yield [process.start() for process in processes] if start else processes
+    finally:
+        for process in processes:
+            if process.process is not None:
+                assert process.stop() == 0, process.tail()
