@@ -2,8 +2,9 @@
 
 Each fake subclasses its port explicitly and mirrors the PostgreSQL adapters' observable semantics
 (organization scoping and row-level security, unique constraints, CHECK constraints, throttle
-arithmetic). All state lives in one ``FakeStore``; a ``FakeUnitOfWork`` works on a private copy of it
-and swaps a copy of that in on ``commit()``, so whatever a use case wrote before raising is really gone.
+arithmetic). All state lives in one ``FakeStore`` and the one ``FakeUnitOfWork`` (``tests/fake_uow.py``)
+works on a private copy of it and swaps a copy of that in on ``commit()``, so whatever a use case wrote before
+raising is really gone. This module holds the identity, contact and import repositories and the small fakes.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ import hmac
 import re
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Any, NamedTuple, Self, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from uuid import UUID, uuid4
 
 from application.errors import InvalidToken
@@ -37,10 +37,13 @@ from application.ports.identity import (
     UserRepository,
     seconds_left,
 )
-from application.ports.uow import TransactionConflict, UnitOfWork, UnitOfWorkFactory
+from application.ports.uow import TransactionConflict
 from domain.contact_imports import BatchCounts, ContactImport, ContactRow, ImportMode
 from domain.contacts import Contact, ContactAlreadyExists
 from domain.identity import EmailAlreadyRegistered, Organization, User
+
+if TYPE_CHECKING:
+    from tests.fake_uow import FakeStore, FakeUnitOfWork
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 ACCESS_TTL = timedelta(minutes=15)
@@ -98,6 +101,12 @@ class FakeJobQueue(JobQueue):
         self.jobs.append(QueuedJob(entrypoint, copy.deepcopy(dict(payload)), dedupe_key, delay))
         self.priorities.append(priority)
         return True
+
+    def clone(self) -> FakeJobQueue:
+        queue = FakeJobQueue()
+        queue.jobs, queue.priorities, queue.processed = list(self.jobs), list(self.priorities), set(self.processed)
+        queue.wakes = list(self.wakes)
+        return queue
 
     def pending(self, entrypoint: str | None = None) -> list[QueuedJob]:
         return [job for i, job in enumerate(self.jobs)
@@ -177,12 +186,12 @@ class FakeAccessTokenService(AccessTokenService):
         return claims
 
 
-# --------------------------------------------------------------------------- the store
+# --------------------------------------------------------------------------- rows
 
 _T = TypeVar("_T")
 
 
-def _clone(row: _T) -> _T:
+def clone_row(row: _T) -> _T:
     """Rows hold immutable values (str, UUID, datetime, enums), except a contact's tags and attributes."""
     if isinstance(row, Contact):
         clone = copy.copy(row)
@@ -236,101 +245,6 @@ class ResetTokenRow:
     used_at: datetime | None = None
 
 
-@dataclass
-class FakeStore:
-    """Every table the fakes keep, keyed like the database's primary or unique keys."""
-
-    organizations: dict[UUID, Organization] = field(default_factory=dict)
-    users: dict[UUID, User] = field(default_factory=dict)
-    sessions: dict[UUID, SessionRow] = field(default_factory=dict)
-    refresh_tokens: dict[str, RefreshTokenRow] = field(default_factory=dict)  # by token_hash
-    denied_jtis: dict[str, datetime] = field(default_factory=dict)
-    throttle: dict[str, ThrottleRow] = field(default_factory=dict)
-    reset_tokens: dict[str, ResetTokenRow] = field(default_factory=dict)  # by token_hash
-    contacts: dict[UUID, Contact] = field(default_factory=dict)
-    contact_imports: dict[UUID, ContactImport] = field(default_factory=dict)
-    import_files: dict[UUID, bytes] = field(default_factory=dict)
-    job_queue: FakeJobQueue = field(default_factory=FakeJobQueue)
-    version: int = 0
-
-    def load(self, other: FakeStore) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(other, f.name))
-
-    def clone(self) -> FakeStore:
-        """A copy sharing nothing mutable (a generic deepcopy is correct too, but ten times slower)."""
-        queue = FakeJobQueue()
-        queue.jobs, queue.priorities, queue.processed = (list(self.job_queue.jobs), list(self.job_queue.priorities),
-                                                         set(self.job_queue.processed))
-        queue.wakes = list(self.job_queue.wakes)
-        return FakeStore(**{name: {key: _clone(row) for key, row in getattr(self, name).items()} for name in (
-            "organizations", "users", "sessions", "refresh_tokens", "throttle", "reset_tokens", "contacts",
-            "contact_imports", "import_files")},
-            denied_jtis=dict(self.denied_jtis), job_queue=queue, version=self.version)
-
-    @property
-    def jobs(self) -> list[QueuedJob]:
-        return self.job_queue.jobs
-
-
-# --------------------------------------------------------------------------- unit of work
-
-
-class FakeUnitOfWork(UnitOfWork):
-    def __init__(self, factory: FakeUnitOfWorkFactory, organization_id: UUID | None) -> None:
-        self._factory = factory
-        self.organization_id = organization_id
-        self._work: FakeStore | None = None
-        self._base_version = -1
-        self.committed = 0
-
-    @property
-    def work(self) -> FakeStore:
-        if self._work is None:
-            raise RuntimeError("unit of work used outside its 'async with' block")
-        return self._work
-
-    async def __aenter__(self) -> Self:
-        if self._work is not None:
-            raise RuntimeError("unit of work entered twice")
-        self._work = self._factory.store.clone()
-        self._base_version = self._factory.store.version
-        self.organizations = FakeOrganizationRepository(self)
-        self.users = FakeUserRepository(self)
-        self.sessions = FakeSessionRepository(self)
-        self.login_throttle = FakeLoginThrottle(self)
-        self.reset_tokens = FakePasswordResetTokenRepository(self)
-        self.contacts = FakeContactRepository(self)
-        self.contact_imports = FakeContactImportRepository(self)
-        self.jobs = self._work.job_queue
-        return self
-
-    async def commit(self) -> None:
-        store = self._factory.store
-        if store.version != self._base_version:
-            raise RuntimeError("another unit of work committed meanwhile; the fake does not merge transactions")
-        store.load(self.work.clone())
-        store.version = self._base_version = self._base_version + 1
-        self.committed += 1
-        self._factory.committed += 1
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        self._work = None  # whatever was not committed is dropped with the copy
-
-
-class FakeUnitOfWorkFactory(UnitOfWorkFactory):
-    def __init__(self, store: FakeStore | None = None) -> None:
-        self.store = store if store is not None else FakeStore()
-        self.committed = 0
-        self.opened: list[UUID | None] = []
-        self.conflicting_numbers: set[str] = set()  # contact imports of these numbers fail (TransactionConflict)
-
-    def __call__(self, organization_id: UUID | None = None) -> FakeUnitOfWork:
-        self.opened.append(organization_id)
-        return FakeUnitOfWork(self, organization_id)
-
-
 class _Repo:
     def __init__(self, uow: FakeUnitOfWork) -> None:
         self._uow = uow
@@ -362,11 +276,11 @@ class FakeOrganizationRepository(_Repo, OrganizationRepository):
             raise ConstraintViolation("row-level security: organization of another tenant")
         if not 1 <= len(organization.name) <= 255 or organization.id in self._db.organizations:
             raise ConstraintViolation("organizations: bad name or duplicate id")
-        self._db.organizations[organization.id] = _clone(organization)
+        self._db.organizations[organization.id] = clone_row(organization)
 
     async def get(self, organization_id: UUID) -> Organization | None:
         found = self._db.organizations.get(organization_id)
-        return _clone(found) if found is not None and self._visible(found.id) else None
+        return clone_row(found) if found is not None and self._visible(found.id) else None
 
 
 class FakeUserRepository(_Repo, UserRepository):
@@ -379,12 +293,12 @@ class FakeUserRepository(_Repo, UserRepository):
             raise ConstraintViolation("users: name length")
         if any(u.email.lower() == user.email.lower() for u in self._db.users.values()):
             raise EmailAlreadyRegistered()
-        self._db.users[user.id] = _clone(user)
+        self._db.users[user.id] = clone_row(user)
 
     async def get(self, user_id: UUID) -> User | None:
         org = self._scoped_org()
         found = self._db.users.get(user_id)
-        return _clone(found) if found is not None and found.organization_id == org else None
+        return clone_row(found) if found is not None and found.organization_id == org else None
 
     async def update(self, user: User) -> None:
         stored = self._db.users.get(user.id)
@@ -401,16 +315,16 @@ class FakeUserRepository(_Repo, UserRepository):
         org = self._scoped_org()
         mine = sorted((u for u in self._db.users.values() if u.organization_id == org),
                       key=lambda u: (u.created_at, u.id), reverse=True)
-        return [_clone(u) for u in mine[offset:offset + limit]], len(mine)
+        return [clone_row(u) for u in mine[offset:offset + limit]], len(mine)
 
     async def get_by_email_any_org(self, email: str) -> User | None:
         wanted = email.strip().lower()
         found = next((u for u in self._db.users.values() if u.email.lower() == wanted), None)
-        return _clone(found) if found is not None else None
+        return clone_row(found) if found is not None else None
 
     async def get_any_org(self, user_id: UUID) -> User | None:
         found = self._db.users.get(user_id)
-        return _clone(found) if found is not None else None
+        return clone_row(found) if found is not None else None
 
 
 class FakeSessionRepository(_Repo, SessionRepository):
@@ -569,14 +483,14 @@ class FakeContactRepository(_Repo, ContactRepository):
         if contact.id in self._db.contacts:
             raise ConstraintViolation("contacts: duplicate id")
         self._check(contact)
-        self._db.contacts[contact.id] = _clone(contact)
+        self._db.contacts[contact.id] = clone_row(contact)
 
     async def get_or_add(self, contact: Contact) -> Contact:
         existing = await self.get_by_whatsapp_id(contact.whatsapp_id)
         if existing is not None:
             return existing
         await self.add(contact)
-        return _clone(contact)
+        return clone_row(contact)
 
     async def get_or_add_many(self, contacts: Sequence[Contact]) -> dict[str, Contact]:
         return {c.whatsapp_id: await self.get_or_add(c) for c in sorted(contacts, key=lambda c: c.whatsapp_id)}
@@ -589,22 +503,22 @@ class FakeContactRepository(_Repo, ContactRepository):
 
     async def get(self, contact_id: UUID) -> Contact | None:
         found = self._mine(contact_id)
-        return _clone(found) if found is not None else None
+        return clone_row(found) if found is not None else None
 
     async def get_by_whatsapp_id(self, whatsapp_id: str) -> Contact | None:
         org = self._scoped_org()
         found = next((c for c in self._db.contacts.values()
                       if c.organization_id == org and c.whatsapp_id == whatsapp_id), None)
-        return _clone(found) if found is not None else None
+        return clone_row(found) if found is not None else None
 
     async def get_many(self, contact_ids: Sequence[UUID]) -> dict[UUID, Contact]:
         found = {i: self._mine(i) for i in contact_ids}
-        return {i: _clone(c) for i, c in found.items() if c is not None}
+        return {i: clone_row(c) for i, c in found.items() if c is not None}
 
     async def get_many_by_whatsapp_ids(self, whatsapp_ids: Sequence[str]) -> dict[str, Contact]:
         org = self._scoped_org()
         wanted = set(whatsapp_ids)
-        return {c.whatsapp_id: _clone(c) for c in self._db.contacts.values()
+        return {c.whatsapp_id: clone_row(c) for c in self._db.contacts.values()
                 if c.organization_id == org and c.whatsapp_id in wanted}
 
     async def add_many(self, contacts: Sequence[Contact]) -> None:
@@ -634,7 +548,7 @@ class FakeContactRepository(_Repo, ContactRepository):
         found = sorted((c for c in self._db.contacts.values()
                         if c.organization_id == org and (not query or _matches(c, query))),
                        key=lambda c: (c.created_at, c.id), reverse=True)
-        return [_clone(c) for c in found[offset:offset + limit]], len(found)
+        return [clone_row(c) for c in found[offset:offset + limit]], len(found)
 
     async def page(self, *, query: str | None, tag: str | None, before: tuple[datetime, UUID] | None,
                    limit: int) -> list[Contact]:
@@ -644,14 +558,14 @@ class FakeContactRepository(_Repo, ContactRepository):
                         and (not tag or tag.lower() in {t.lower() for t in c.tags})
                         and (before is None or (c.created_at, c.id) < before)),
                        key=lambda c: (c.created_at, c.id), reverse=True)
-        return [_clone(c) for c in found[:limit]]
+        return [clone_row(c) for c in found[:limit]]
 
     async def import_rows(self, rows: Sequence[ContactRow], *, mode: ImportMode, now: datetime) -> BatchCounts:
         """As the SQL: new numbers are created; in upsert mode a known one takes the row's values that are not None
         (attributes merged) and counts as updated only when something changed. A batch holding one of the factory's
         ``conflicting_numbers`` fails as when another transaction created that number meanwhile."""
         org = self._scoped_org()
-        if set(getattr(self._uow._factory, "conflicting_numbers", ())) & {r.whatsapp_id for r in rows}:
+        if set(getattr(self._uow.factory, "conflicting_numbers", ())) & {r.whatsapp_id for r in rows}:
             raise TransactionConflict()
         existing = await self.get_many_by_whatsapp_ids([r.whatsapp_id for r in rows])
         created = updated = 0
@@ -687,12 +601,12 @@ class FakeContactImportRepository(_Repo, ContactImportRepository):
             raise RuntimeError("import belongs to another organization")
         if contact_import.id in self._db.contact_imports:
             raise ConstraintViolation("contact_imports: duplicate id")
-        self._db.contact_imports[contact_import.id] = _clone(contact_import)
+        self._db.contact_imports[contact_import.id] = clone_row(contact_import)
         self._db.import_files[contact_import.id] = bytes(content)
 
     async def get(self, import_id: UUID, *, for_update: bool = False) -> ContactImport | None:
         found = self._mine(import_id)
-        return _clone(found) if found is not None else None
+        return clone_row(found) if found is not None else None
 
     async def content(self, import_id: UUID) -> bytes | None:
         return self._db.import_files.get(import_id) if self._mine(import_id) is not None else None
@@ -703,10 +617,10 @@ class FakeContactImportRepository(_Repo, ContactImportRepository):
 
     async def update(self, contact_import: ContactImport) -> None:
         if self._mine(contact_import.id) is not None:
-            self._db.contact_imports[contact_import.id] = _clone(contact_import)
+            self._db.contact_imports[contact_import.id] = clone_row(contact_import)
 
     async def list(self, *, limit: int, offset: int) -> tuple[list[ContactImport], int]:
         org = self._scoped_org()
         found = sorted((i for i in self._db.contact_imports.values() if i.organization_id == org),
                        key=lambda i: (i.created_at, i.id), reverse=True)
-        return [_clone(i) for i in found[offset:offset + limit]], len(found)
+        return [clone_row(i) for i in found[offset:offset + limit]], len(found)

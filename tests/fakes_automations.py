@@ -1,8 +1,7 @@
 """In-memory doubles for the flow-automation use cases.
 
-One ``AutomationStore`` (the channel store - contacts, numbers, conversations, messages, jobs - plus flows,
-flow executions, automations and their recipients) behind a copy-on-commit unit of work like the other fakes.
-The automation repository mirrors the PostgreSQL adapter's observable semantics: organization scoping,
+On the one ``FakeStore`` (``tests/fake_uow.py``). The automation repository mirrors the PostgreSQL adapter's
+observable semantics: organization scoping,
 ``next_pending`` in ``seq`` order skipping recipients another open unit of work holds (SKIP LOCKED), counts
 joined with the flow executions exactly like the SQL. The flow starter records every start and can be told a
 contact is busy in another flow (it then answers None, like the runtime).
@@ -12,104 +11,32 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from application.messaging.outbound import queue_outbound
 from application.ports.automations import AutomationCounts, AutomationRepository
 from application.ports.flow_starter import FlowStarter
-from application.ports.uow import UnitOfWork, UnitOfWorkFactory
+from application.ports.uow import UnitOfWork
 from domain.automations import Automation, Recipient, RecipientState
 from domain.channel import WhatsAppNumber
 from domain.contacts import Contact
-from domain.flows.records import Flow, FlowExecution, FlowVersion
-from tests.fakes import FakeContactRepository
-from tests.fakes_channel import (
-    ChannelStore,
-    FakeConversationRepository,
-    FakeMessageRepository,
-    FakeNumberRepository,
-    FakeOutbox,
-    FakeWebhookEventStore,
-)
-from tests.fakes_flows import FakeFlowExecutionRepository, FakeFlowRepository
+
+if TYPE_CHECKING:
+    from tests.fake_uow import FakeStore, FakeUnitOfWork
 
 _UNFINISHED = ("scheduled", "running", "paused")
 _LIVE = ("scheduled", "running", "paused", "completed")
 
 
-@dataclass
-class AutomationStore(ChannelStore):
-    flows: dict[UUID, Flow] = field(default_factory=dict)
-    versions: dict[tuple[UUID, int], FlowVersion] = field(default_factory=dict)
-    executions: dict[UUID, FlowExecution] = field(default_factory=dict)
-    execution_status: dict[UUID, str] = field(default_factory=dict)  # flow execution id -> its status
-    automations: dict[UUID, Automation] = field(default_factory=dict)
-    recipients: dict[UUID, Recipient] = field(default_factory=dict)
-
-
-class FakeAutomationUnitOfWork(UnitOfWork):
-    def __init__(self, factory: FakeAutomationUnitOfWorkFactory, organization_id: UUID | None) -> None:
-        self._factory, self.organization_id = factory, organization_id
-        self._work: AutomationStore | None = None
-        self.locked: set[UUID] = set()  # recipients this unit of work holds (FOR UPDATE)
-
-    @property
-    def work(self) -> AutomationStore:
-        if self._work is None:
-            raise RuntimeError("unit of work used outside its 'async with' block")
-        return self._work
-
-    async def __aenter__(self) -> Self:
-        if self._work is not None:
-            raise RuntimeError("unit of work entered twice")
-        self._work = copy.deepcopy(self._factory.store)
-        self._factory.open.append(self)
-        self.contacts = FakeContactRepository(self)  # type: ignore[arg-type]  # duck-typed: needs .work.contacts
-        self.numbers = FakeNumberRepository(self)  # type: ignore[arg-type]
-        self.conversations = FakeConversationRepository(self)  # type: ignore[arg-type]
-        self.messages = FakeMessageRepository(self)  # type: ignore[arg-type]
-        self.webhook_events = FakeWebhookEventStore(self)  # type: ignore[arg-type]
-        self.outbox = FakeOutbox(self)  # type: ignore[arg-type]
-        self.flows = FakeFlowRepository(self)  # type: ignore[arg-type]
-        self.flow_executions = FakeFlowExecutionRepository(self)  # type: ignore[arg-type]
-        self.automations = FakeAutomationRepository(self)
-        self.jobs = self._work.job_queue
-        return self
-
-    async def commit(self) -> None:
-        self._factory.store = copy.deepcopy(self.work)
-        self._factory.commits += 1
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        self._work = None
-        self.locked.clear()
-        self._factory.open.remove(self)
-
-
-class FakeAutomationUnitOfWorkFactory(UnitOfWorkFactory):
-    def __init__(self, store: AutomationStore | None = None) -> None:
-        self.store = store if store is not None else AutomationStore()
-        self.commits = 0
-        self.open: list[FakeAutomationUnitOfWork] = []
-
-    def __call__(self, organization_id: UUID | None = None) -> FakeAutomationUnitOfWork:
-        return FakeAutomationUnitOfWork(self, organization_id)
-
-    def locked_elsewhere(self, uow: FakeAutomationUnitOfWork) -> set[UUID]:
-        return {rid for other in self.open if other is not uow for rid in other.locked}
-
-
 class _Repo:
-    def __init__(self, uow: FakeAutomationUnitOfWork) -> None:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
         self._uow = uow
 
     @property
-    def _db(self) -> AutomationStore:
+    def _db(self) -> FakeStore:
         return self._uow.work
 
     def _org(self) -> UUID:
@@ -155,7 +82,7 @@ class FakeAutomationRepository(_Repo, AutomationRepository):
             self._db.recipients[recipient.id] = copy.deepcopy(recipient)
 
     async def next_pending(self, automation_id: UUID, limit: int) -> list[Recipient]:
-        held = self._uow._factory.locked_elsewhere(self._uow)
+        held = self._uow.factory.locked_elsewhere(self._uow)
         found = [r for r in self._recipients(automation_id)
                  if r.state is RecipientState.PENDING and r.dispatched_at is None and r.id not in held][:limit]
         self._uow.locked.update(r.id for r in found)
@@ -259,7 +186,7 @@ class FakeFlowStarter(FlowStarter):
         self.starts.append(FlowStart(flow_id, contact.id, number.id, dict(variables), trigger, automation_id,
                                      execution_id))
         if execution_id is not None:
-            store: AutomationStore = uow.work  # type: ignore[attr-defined]
+            store: FakeStore = uow.work  # type: ignore[attr-defined]
             store.execution_status[execution_id] = "running"
             await queue_outbound(uow, number=number, contact=contact, kind="text",
                                  content={"text": f"flow opening for {contact.whatsapp_id}"}, now=now,

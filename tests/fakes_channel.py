@@ -1,8 +1,7 @@
 """In-memory doubles of the WhatsApp channel's ports, for unit tests of its use cases.
 
-A unit of work over one ``ChannelStore`` (contacts, numbers, conversations, messages with their status
-history, raw webhook events, the job queue), copy-on-commit like the other fakes: whatever a use case
-wrote before raising is gone. The repositories mirror the PostgreSQL adapters' observable semantics:
+The repositories of numbers, conversations, messages with their status history, raw webhook events and the
+outbox, on the one ``FakeStore`` of ``tests/fake_uow.py``. They mirror the PostgreSQL adapters' observable semantics:
 organization scoping, ``phone_number_id`` unique across organizations, ``wamid`` unique, one status
 event per (message, status), one conversation per (number, contact), one raw event per body hash.
 
@@ -15,10 +14,9 @@ import copy
 import itertools
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from application.authorization import Actor
@@ -37,7 +35,6 @@ from application.ports.channel import (
     WebhookOutcome,
     WhatsAppNumberRepository,
 )
-from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from application.ports.whatsapp import (
     GraphApiError,
     ListSection,
@@ -51,7 +48,10 @@ from domain.contacts import Contact
 from domain.identity import Role
 from domain.messaging import CUSTOMER_SERVICE_WINDOW, MessageDirection
 from domain.vault import SecretNotFound
-from tests.fakes import T0, FakeContactRepository, FakeJobQueue
+from tests.fakes import T0
+
+if TYPE_CHECKING:
+    from tests.fake_uow import FakeStore, FakeUnitOfWork, FakeUnitOfWorkFactory
 
 
 @dataclass
@@ -77,74 +77,12 @@ class StatusRow:
     event: StatusEvent
 
 
-@dataclass
-class ChannelStore:
-    contacts: dict[UUID, Contact] = field(default_factory=dict)
-    numbers: dict[UUID, WhatsAppNumber] = field(default_factory=dict)
-    conversations: dict[UUID, Conversation] = field(default_factory=dict)
-    messages: dict[UUID, Message] = field(default_factory=dict)
-    status_events: list[StatusRow] = field(default_factory=list)
-    webhook_events: dict[UUID, WebhookRow] = field(default_factory=dict)
-    job_queue: FakeJobQueue = field(default_factory=FakeJobQueue)
-    admissions: dict[tuple[str, datetime], int] = field(default_factory=dict)  # (key, second) -> sends
-    message_seq: dict[UUID, int] = field(default_factory=dict)  # the order messages were queued in
-
-    @property
-    def jobs(self) -> FakeJobQueue:
-        return self.job_queue
-
-    def history(self, message_id: UUID) -> list[StatusEvent]:
-        return [row.event for row in self.status_events if row.message_id == message_id]
-
-
-class FakeChannelUnitOfWork(UnitOfWork):
-    def __init__(self, factory: FakeChannelUnitOfWorkFactory, organization_id: UUID | None) -> None:
-        self._factory, self.organization_id = factory, organization_id
-        self._work: ChannelStore | None = None
-
-    @property
-    def work(self) -> ChannelStore:
-        if self._work is None:
-            raise RuntimeError("unit of work used outside its 'async with' block")
-        return self._work
-
-    async def __aenter__(self) -> Self:
-        if self._work is not None:
-            raise RuntimeError("unit of work entered twice")
-        self._work = copy.deepcopy(self._factory.store)
-        self.contacts = FakeContactRepository(self)  # type: ignore[arg-type]  # duck-typed: needs .work.contacts
-        self.numbers = FakeNumberRepository(self)
-        self.conversations = FakeConversationRepository(self)
-        self.messages = FakeMessageRepository(self)
-        self.webhook_events = FakeWebhookEventStore(self)
-        self.outbox = FakeOutbox(self)
-        self.jobs = self._work.job_queue
-        return self
-
-    async def commit(self) -> None:
-        self._factory.store = copy.deepcopy(self.work)
-        self._factory.commits += 1
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        self._work = None
-
-
-class FakeChannelUnitOfWorkFactory(UnitOfWorkFactory):
-    def __init__(self, store: ChannelStore | None = None) -> None:
-        self.store = store if store is not None else ChannelStore()
-        self.commits = 0
-
-    def __call__(self, organization_id: UUID | None = None) -> FakeChannelUnitOfWork:
-        return FakeChannelUnitOfWork(self, organization_id)
-
-
 class _Repo:
-    def __init__(self, uow: FakeChannelUnitOfWork) -> None:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
         self._uow = uow
 
     @property
-    def _db(self) -> ChannelStore:
+    def _db(self) -> FakeStore:
         return self._uow.work
 
     def _org(self) -> UUID:
@@ -382,7 +320,7 @@ class FakeWebhookEventStore(_Repo, WebhookEventStore):
 class FakeWebhookInbox(WebhookInbox):
     """The route's inbox, writing straight into a channel store (what the group-committing adapter stores)."""
 
-    def __init__(self, factory: FakeChannelUnitOfWorkFactory) -> None:
+    def __init__(self, factory: FakeUnitOfWorkFactory) -> None:
         self._factory = factory
 
     async def add(self, item: InboxItem) -> bool:

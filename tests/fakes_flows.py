@@ -1,17 +1,12 @@
-"""In-memory doubles for the flow use cases: a unit of work with flows, versions, executions (one running per
-contact and number, stats computed like the SQL), contacts, numbers, conversations and messages, copy-on-commit.
-
-The channel and contact doubles implement only what the flow use cases call (structurally, not as subclasses of
-ports that other features keep extending); the flow ports are implemented in full."""
+"""In-memory flow repositories on the one ``FakeStore`` (``tests/fake_uow.py``): flows, versions and executions
+(one running per contact and number, stats computed like the SQL); a scripted HTTP caller; a channel seed."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from application.ports.flows import (
@@ -23,75 +18,22 @@ from application.ports.flows import (
     HttpResponseData,
     NodeStat,
 )
-from application.ports.uow import UnitOfWork, UnitOfWorkFactory
-from domain.channel import Conversation, Message, NumberStatus, WhatsAppNumber
+from domain.channel import NumberStatus, WhatsAppNumber
 from domain.contacts import Contact
 from domain.flows.records import ExecutionAlreadyRunning, Flow, FlowExecution, FlowStatus, FlowVersion
-from tests.fakes import FakeJobQueue
+
+if TYPE_CHECKING:
+    from tests.fake_uow import FakeStore, FakeUnitOfWork, FakeUnitOfWorkFactory
 
 _RUNNING = ("running", "waiting")
 
 
-@dataclass
-class FlowStore:
-    flows: dict[UUID, Flow] = field(default_factory=dict)
-    versions: dict[tuple[UUID, int], FlowVersion] = field(default_factory=dict)
-    executions: dict[UUID, FlowExecution] = field(default_factory=dict)
-    contacts: dict[UUID, Contact] = field(default_factory=dict)
-    numbers: dict[UUID, WhatsAppNumber] = field(default_factory=dict)
-    conversations: dict[tuple[UUID, UUID], Conversation] = field(default_factory=dict)
-    messages: dict[UUID, Message] = field(default_factory=dict)
-    jobs: FakeJobQueue = field(default_factory=FakeJobQueue)
-    automations: list[tuple[UUID, str]] = field(default_factory=list)  # (flow_id, status)
-
-
-class FakeFlowUnitOfWork(UnitOfWork):
-    def __init__(self, factory: FakeFlowUnitOfWorkFactory, organization_id: UUID | None) -> None:
-        self._factory, self.organization_id = factory, organization_id
-        self._work: FlowStore | None = None
-
-    @property
-    def work(self) -> FlowStore:
-        if self._work is None:
-            raise RuntimeError("unit of work used outside its 'async with' block")
-        return self._work
-
-    async def __aenter__(self) -> Self:
-        self._work = copy.deepcopy(self._factory.store)
-        self.flows = FakeFlowRepository(self)
-        self.flow_executions = FakeFlowExecutionRepository(self)
-        self.contacts = FakeContacts(self)
-        self.numbers = FakeNumbers(self)
-        self.conversations = FakeConversations(self)
-        self.messages = FakeMessages(self)
-        self.automations = FakeAutomationCounts(self)
-        self.jobs = self._work.jobs
-        return self
-
-    async def commit(self) -> None:
-        self._factory.store = copy.deepcopy(self.work)
-        self._factory.commits += 1
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        self._work = None
-
-
-class FakeFlowUnitOfWorkFactory(UnitOfWorkFactory):
-    def __init__(self) -> None:
-        self.store = FlowStore()
-        self.commits = 0
-
-    def __call__(self, organization_id: UUID | None = None) -> FakeFlowUnitOfWork:
-        return FakeFlowUnitOfWork(self, organization_id)
-
-
 class _Repo:
-    def __init__(self, uow: FakeFlowUnitOfWork) -> None:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
         self._uow = uow
 
     @property
-    def _db(self) -> FlowStore:
+    def _db(self) -> FakeStore:
         return self._uow.work
 
     def _mine(self, organization_id: UUID) -> bool:
@@ -205,107 +147,6 @@ class FakeFlowExecutionRepository(_Repo, FlowExecutionRepository):
         return copy.deepcopy(sorted(found, key=lambda e: e.expires_at)[:limit])
 
 
-class FakeContacts(_Repo):
-    async def add(self, contact: Contact) -> None:
-        self._db.contacts[contact.id] = copy.deepcopy(contact)
-
-    async def get(self, contact_id: UUID) -> Contact | None:
-        found = self._db.contacts.get(contact_id)
-        return copy.deepcopy(found) if found is not None and self._mine(found.organization_id) else None
-
-    async def get_by_whatsapp_id(self, whatsapp_id: str) -> Contact | None:
-        return next((copy.deepcopy(c) for c in self._db.contacts.values()
-                     if c.whatsapp_id == whatsapp_id and self._mine(c.organization_id)), None)
-
-    async def update(self, contact: Contact) -> None:
-        self._db.contacts[contact.id] = copy.deepcopy(contact)
-
-    async def delete(self, contact_id: UUID) -> bool:
-        return self._db.contacts.pop(contact_id, None) is not None
-
-    async def search(self, *, query: str | None, limit: int, offset: int) -> tuple[list[Contact], int]:
-        raise NotImplementedError
-
-
-class FakeNumbers(_Repo):
-    async def add(self, number: WhatsAppNumber) -> None:
-        self._db.numbers[number.id] = copy.deepcopy(number)
-
-    async def get(self, number_id: UUID) -> WhatsAppNumber | None:
-        found = self._db.numbers.get(number_id)
-        return copy.deepcopy(found) if found is not None and self._mine(found.organization_id) else None
-
-    async def update(self, number: WhatsAppNumber) -> None:
-        self._db.numbers[number.id] = copy.deepcopy(number)
-
-    async def list(self, *, limit: int, offset: int) -> tuple[list[WhatsAppNumber], int]:
-        mine = [n for n in self._db.numbers.values() if self._mine(n.organization_id)]
-        return copy.deepcopy(mine[offset:offset + limit]), len(mine)
-
-    async def default_active(self) -> WhatsAppNumber | None:
-        return next((n for n in self._db.numbers.values() if self._mine(n.organization_id)), None)
-
-    async def get_by_phone_number_id_any_org(self, phone_number_id: str) -> WhatsAppNumber | None:
-        raise NotImplementedError
-
-
-class FakeConversations(_Repo):
-    async def get(self, number_id: UUID, contact_id: UUID) -> Conversation | None:
-        return copy.deepcopy(self._db.conversations.get((number_id, contact_id)))
-
-    async def get_for_update(self, number_id: UUID, contact_id: UUID, now: datetime) -> Conversation:
-        key = (number_id, contact_id)
-        if key not in self._db.conversations:
-            org = self._uow.organization_id
-            assert org is not None
-            self._db.conversations[key] = Conversation(id=uuid4(), organization_id=org, number_id=number_id,
-                                                       contact_id=contact_id, created_at=now, updated_at=now)
-        return copy.deepcopy(self._db.conversations[key])
-
-    async def update(self, conversation: Conversation) -> None:
-        self._db.conversations[(conversation.number_id, conversation.contact_id)] = copy.deepcopy(conversation)
-
-    async def record_inbound_many(self, inbound: Sequence[tuple[UUID, UUID, datetime]], now: datetime
-                                  ) -> dict[tuple[UUID, UUID], Conversation]:
-        found = {}
-        for number_id, contact_id, at in sorted(inbound):
-            conversation = await self.get_for_update(number_id, contact_id, now)
-            conversation.record_inbound(at)
-            await self.update(conversation)
-            found[(number_id, contact_id)] = copy.deepcopy(conversation)
-        return found
-
-
-class FakeMessages(_Repo):
-    async def add(self, message: Message) -> None:
-        self._db.messages[message.id] = copy.deepcopy(message)
-
-    async def add_many(self, messages: Sequence[Message]) -> None:
-        for message in messages:
-            await self.add(message)
-
-    async def get(self, message_id: UUID, *, for_update: bool = False) -> Message | None:
-        return copy.deepcopy(self._db.messages.get(message_id))
-
-    def __getattr__(self, name: str) -> Any:
-        raise NotImplementedError(name)
-
-
-class FakeAutomationCounts(_Repo):
-    """What flows ask of automations: how many unfinished ones use a flow; and, routing an inbound message,
-    the contact's recipients (this store keeps no audience: there are none)."""
-
-    async def count_unfinished_for_flow(self, flow_id: UUID) -> int:
-        return sum(1 for f, status in self._db.automations
-                   if f == flow_id and status in ("scheduled", "running", "paused"))
-
-    async def recipients_of_contacts(self, contact_ids: Sequence[UUID], states: Sequence[Any]) -> dict[UUID, Any]:
-        return {}
-
-    async def update_recipients(self, recipients: Sequence[Any]) -> None:
-        assert not recipients
-
-
 class ScriptedHttpCaller(HttpCaller):
     """Answers each call with the next scripted response (or raises the scripted error); records requests."""
 
@@ -323,7 +164,7 @@ class ScriptedHttpCaller(HttpCaller):
         return answer
 
 
-def seed_channel(uow: FakeFlowUnitOfWorkFactory, org: UUID, now: datetime,
+def seed_channel(uow: FakeUnitOfWorkFactory, org: UUID, now: datetime,
                  whatsapp_id: str = "5511999990000") -> tuple[WhatsAppNumber, Contact]:
     number = WhatsAppNumber(id=uuid4(), organization_id=org, phone_number_id="100", waba_id=None,
                             phone_number="15550001111", display_name="N", status=NumberStatus.ACTIVE, verified=True,

@@ -1,18 +1,16 @@
-"""In-memory doubles of the vault's ports: a unit of work with secrets, versions, usage and audit repositories
-that mirror the PostgreSQL adapters (organization scoping, the partial unique index with NULL service counted
-as equal, destroyed versions erased, copy-on-commit transactions), plus a stub provider checker."""
+"""In-memory vault repositories on the one ``FakeStore`` (``tests/fake_uow.py``): secrets, versions, usage and
+audit, mirroring the PostgreSQL adapters (organization scoping, the partial unique index with NULL service
+counted as equal, destroyed versions erased), plus a stub provider checker."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from application.ports.vault import (
     CredentialCheck,
     EncryptedValue,
@@ -25,7 +23,9 @@ from application.ports.vault import (
     VaultAuditLog,
 )
 from domain.vault import Secret, SecretAlreadyExists, SecretEnvironment, SecretKey, SecretService
-from tests.fakes import FakeLoginThrottle, ThrottleRow
+
+if TYPE_CHECKING:
+    from tests.fake_uow import FakeStore, FakeUnitOfWork
 
 
 @dataclass
@@ -37,66 +37,12 @@ class VersionRow:
     destroyed_at: datetime | None = None
 
 
-@dataclass
-class VaultStore:
-    secrets: dict[UUID, Secret] = field(default_factory=dict)
-    versions: dict[tuple[UUID, int], VersionRow] = field(default_factory=dict)
-    usage: dict[UUID, dict[str, Any]] = field(default_factory=dict)
-    audit: list[VaultAuditEvent] = field(default_factory=list)
-    throttle: dict[str, ThrottleRow] = field(default_factory=dict)
-
-
-class FakeVaultUnitOfWork(UnitOfWork):
-    def __init__(self, factory: FakeVaultUnitOfWorkFactory, organization_id: UUID | None) -> None:
-        self._factory, self.organization_id = factory, organization_id
-        self._work: VaultStore | None = None
-
-    @property
-    def work(self) -> VaultStore:
-        if self._work is None:
-            raise RuntimeError("unit of work used outside its 'async with' block")
-        return self._work
-
-    async def __aenter__(self) -> Self:
-        if self._factory.fail_next_open:
-            self._factory.fail_next_open -= 1
-            raise RuntimeError("database down")
-        self._work = copy.deepcopy(self._factory.store)
-        self.secrets = FakeSecretRepository(self)
-        self.secret_usage = FakeSecretUsageRepository(self)
-        self.vault_audit = FakeVaultAuditLog(self)
-        self.login_throttle = FakeLoginThrottle(self)  # type: ignore[arg-type]  # it needs .work.throttle only
-        return self
-
-    async def commit(self) -> None:
-        if self._factory.fail_commits:
-            raise RuntimeError("commit failed")
-        self._factory.store = copy.deepcopy(self.work)
-        self._factory.commits += 1
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        self._work = None
-
-
-class FakeVaultUnitOfWorkFactory(UnitOfWorkFactory):
-    def __init__(self) -> None:
-        self.store = VaultStore()
-        self.commits = 0
-        self.fail_commits = False
-        self.fail_next_open = 0
-        self.fail_audit = False
-
-    def __call__(self, organization_id: UUID | None = None) -> FakeVaultUnitOfWork:
-        return FakeVaultUnitOfWork(self, organization_id)  # type: ignore[abstract]  # vault repositories only
-
-
 class _Repo:
-    def __init__(self, uow: FakeVaultUnitOfWork) -> None:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
         self._uow = uow
 
     @property
-    def _db(self) -> VaultStore:
+    def _db(self) -> FakeStore:
         return self._uow.work
 
     def _visible(self, organization_id: UUID) -> bool:
@@ -156,27 +102,27 @@ class FakeSecretRepository(_Repo, SecretRepository):
         self._db.secrets[secret.id] = copy.deepcopy(secret)
 
     async def store_version(self, secret: Secret, version: int, value: EncryptedValue, now: datetime) -> None:
-        if (secret.id, version) in self._db.versions:
+        if (secret.id, version) in self._db.secret_versions:
             raise RuntimeError("duplicate version (primary key)")
-        for (sid, _), row in self._db.versions.items():
+        for (sid, _), row in self._db.secret_versions.items():
             if sid == secret.id and row.state == "current":
                 row.state = "previous"
-        self._db.versions[(secret.id, version)] = VersionRow(self._org(), value, "current", now)
+        self._db.secret_versions[(secret.id, version)] = VersionRow(self._org(), value, "current", now)
 
     async def load_version(self, secret_id: UUID, version: int) -> EncryptedValue | None:
-        row = self._db.versions.get((secret_id, version))
+        row = self._db.secret_versions.get((secret_id, version))
         if row is None or row.state == "destroyed" or row.organization_id != self._org():
             return None
         return row.value
 
     async def release_versions(self, secret_id: UUID, versions: Sequence[int], now: datetime) -> None:
         for version in versions:
-            row = self._db.versions.get((secret_id, version))
+            row = self._db.secret_versions.get((secret_id, version))
             if row is not None and row.state != "destroyed" and self._visible(row.organization_id):
                 row.state, row.value, row.destroyed_at = "destroyed", None, now
 
     def _live_below(self, kek_version: int) -> list[tuple[tuple[UUID, int], VersionRow]]:
-        return sorted(((k, r) for k, r in self._db.versions.items() if r.value is not None
+        return sorted(((k, r) for k, r in self._db.secret_versions.items() if r.value is not None
                        and r.value.kek_version < kek_version and self._visible(r.organization_id)),
                       key=lambda item: (str(item[0][0]), item[0][1]))
 
@@ -188,12 +134,12 @@ class FakeSecretRepository(_Repo, SecretRepository):
         return len(self._live_below(kek_version))
 
     async def rewrap_version(self, stored: StoredVersion, value: EncryptedValue) -> None:
-        row = self._db.versions[(stored.secret_id, stored.version)]
+        row = self._db.secret_versions[(stored.secret_id, stored.version)]
         assert row.value is not None and row.value.ciphertext == value.ciphertext
         row.value = value
 
     async def kek_versions_in_use(self) -> frozenset[int]:
-        return frozenset(r.value.kek_version for r in self._db.versions.values()
+        return frozenset(r.value.kek_version for r in self._db.secret_versions.values()
                          if r.value is not None and self._visible(r.organization_id))
 
 
@@ -240,7 +186,7 @@ class FakeSecretUsageRepository(_Repo, SecretUsageRepository):
 
 class FakeVaultAuditLog(_Repo, VaultAuditLog):
     async def record(self, event: VaultAuditEvent) -> None:
-        if self._uow._factory.fail_audit:
+        if self._uow.factory.fail_audit:
             raise RuntimeError("audit table unavailable")
         if event.organization_id != self._org():
             raise RuntimeError("audit event belongs to another organization")

@@ -1,16 +1,16 @@
-"""Contract tests: the same cases run against each fake repository and its PostgreSQL adapter.
+"""Contract tests: the same cases run against the fake repositories and their PostgreSQL adapters.
 
-A test asks for ``backend`` (parametrized ``fake`` / ``postgres``) and builds its unit-of-work factory with
-:func:`factory_for`, which picks the fake that carries the repository under test or the real adapter on the
-session's migrated database. A fake that drifts from the database (ordering, case rules, tenancy, duplicates,
-rollback) fails here beside the adapter it imitates."""
+A test asks for ``stores`` (parametrized ``fake`` / ``postgres``) and builds its unit-of-work factory with
+``stores.factory()``: the one fake unit of work, or the real adapter on the session's migrated database. A fake
+that drifts from the database (ordering, case rules, tenancy, duplicates, rollback) fails here beside the
+adapter it imitates."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID, uuid4
 
 import pytest
@@ -19,20 +19,9 @@ from adapters.postgres.database import create_engine, create_session_factory
 from adapters.postgres.uow import SqlAlchemyUnitOfWorkFactory
 from application.ports.uow import UnitOfWorkFactory
 from domain.identity import Organization
-from tests.fakes import FakeUnitOfWorkFactory
-from tests.fakes_channel import FakeChannelUnitOfWorkFactory
-from tests.fakes_flows import FakeFlowUnitOfWorkFactory
-from tests.fakes_vault import FakeVaultUnitOfWorkFactory
+from tests.fake_uow import FakeUnitOfWorkFactory
 
 Backend = Literal["fake", "postgres"]
-Family = Literal["identity", "flows", "vault", "channel"]
-
-_FAKES: dict[Family, type[Any]] = {
-    "identity": FakeUnitOfWorkFactory,  # organizations, users, sessions, contacts, contact imports
-    "flows": FakeFlowUnitOfWorkFactory,
-    "vault": FakeVaultUnitOfWorkFactory,
-    "channel": FakeChannelUnitOfWorkFactory,  # numbers, conversations, messages, contacts
-}
 
 
 @pytest.fixture(scope="session")
@@ -49,22 +38,17 @@ class Stores:
     backend: Backend
     postgres: UnitOfWorkFactory | None = None
 
-    def factory_for(self, family: Family) -> UnitOfWorkFactory:
-        if self.postgres is not None:
-            return self.postgres
-        fake: UnitOfWorkFactory = _FAKES[family]()
-        return fake
+    def factory(self) -> UnitOfWorkFactory:
+        """The real adapter on the session's database, or a new fake unit of work."""
+        return self.postgres if self.postgres is not None else FakeUnitOfWorkFactory()
 
     async def organization(self, factory: UnitOfWorkFactory) -> UUID:
-        """A new organization's id; rows need theirs to exist (the database's foreign keys, the identity fake's
-        check)."""
-        org_id = uuid4()
-        if self.backend == "postgres" or isinstance(factory, FakeUnitOfWorkFactory):
-            now = datetime.now(UTC)
-            async with factory(org_id) as uow:
-                await uow.organizations.add(Organization(id=org_id, name=f"Org {org_id.hex[:6]}", created_at=now,
-                                                         updated_at=now))
-                await uow.commit()
+        """A new organization's id; rows need theirs to exist (foreign keys; the fake checks users' too)."""
+        org_id, now = uuid4(), datetime.now(UTC)
+        async with factory(org_id) as uow:
+            await uow.organizations.add(Organization(id=org_id, name=f"Org {org_id.hex[:6]}", created_at=now,
+                                                     updated_at=now))
+            await uow.commit()
         return org_id
 
 

@@ -36,7 +36,7 @@ def _contact(org: UUID, *, whatsapp_id: str | None = None, name: str | None = No
 
 
 async def test_contact_round_trip_and_lookup_by_number(stores: Stores) -> None:
-    factory = stores.factory_for("identity")
+    factory = stores.factory()
     org = await stores.organization(factory)
     contact = _contact(org, name="Ana Souza", email="ana@example.com", tags=["vip", "Lead"])
     async with factory(org) as uow:
@@ -52,7 +52,7 @@ async def test_contact_round_trip_and_lookup_by_number(stores: Stores) -> None:
 
 
 async def test_a_number_is_unique_per_organization_only(stores: Stores) -> None:
-    factory = stores.factory_for("identity")
+    factory = stores.factory()
     org, other = await stores.organization(factory), await stores.organization(factory)
     first = _contact(org)
     async with factory(org) as uow:
@@ -77,7 +77,7 @@ async def test_a_number_is_unique_per_organization_only(stores: Stores) -> None:
 
 
 async def test_another_organization_sees_nothing(stores: Stores) -> None:
-    factory = stores.factory_for("identity")
+    factory = stores.factory()
     org, other = await stores.organization(factory), await stores.organization(factory)
     contact = _contact(org, name="Hidden")
     async with factory(org) as uow:
@@ -94,7 +94,7 @@ async def test_another_organization_sees_nothing(stores: Stores) -> None:
 
 
 async def test_search_is_a_case_insensitive_substring_newest_first_with_the_total(stores: Stores) -> None:
-    factory = stores.factory_for("identity")
+    factory = stores.factory()
     org = await stores.organization(factory)
     made = [_contact(org, name=f"Maria {i}", at=T0 + timedelta(minutes=i)) for i in range(5)]
     made.append(_contact(org, name="Joao", email="MARIA.admin@example.com", at=T0 + timedelta(minutes=10)))
@@ -116,7 +116,7 @@ async def test_search_is_a_case_insensitive_substring_newest_first_with_the_tota
 
 
 async def test_keyset_pages_by_tag_ignore_case_and_never_repeat(stores: Stores) -> None:
-    factory = stores.factory_for("identity")
+    factory = stores.factory()
     org = await stores.organization(factory)
     tagged = [_contact(org, tags=["VIP"] if i % 2 else ["vip", "x"], at=T0 + timedelta(seconds=i // 2))
               for i in range(7)]
@@ -135,7 +135,7 @@ async def test_keyset_pages_by_tag_ignore_case_and_never_repeat(stores: Stores) 
 
 
 async def test_get_or_add_many_keeps_the_stored_row_and_adds_the_missing(stores: Stores) -> None:
-    factory = stores.factory_for("identity")
+    factory = stores.factory()
     org = await stores.organization(factory)
     known = _contact(org, name="Known")
     async with factory(org) as uow:
@@ -153,7 +153,7 @@ async def test_get_or_add_many_keeps_the_stored_row_and_adds_the_missing(stores:
 
 
 async def test_what_is_not_committed_is_not_kept(stores: Stores) -> None:
-    factory = stores.factory_for("identity")
+    factory = stores.factory()
     org = await stores.organization(factory)
     contact = _contact(org)
     async with factory(org) as uow:
@@ -178,7 +178,7 @@ def _user(org: UUID, email: str, at: datetime = T0) -> User:
 
 
 async def test_an_email_is_unique_across_organizations_ignoring_case(stores: Stores) -> None:
-    factory = stores.factory_for("identity")
+    factory = stores.factory()
     org, other = await stores.organization(factory), await stores.organization(factory)
     email = f"agent-{uuid4().hex[:8]}@example.com"
     user = _user(org, email)
@@ -198,7 +198,7 @@ async def test_an_email_is_unique_across_organizations_ignoring_case(stores: Sto
 
 
 async def test_users_list_newest_first_with_the_total(stores: Stores) -> None:
-    factory = stores.factory_for("identity")
+    factory = stores.factory()
     org = await stores.organization(factory)
     users = [_user(org, f"u{i}-{uuid4().hex[:6]}@example.com", T0 + timedelta(hours=i)) for i in range(4)]
     async with factory(org) as uow:
@@ -226,7 +226,7 @@ def _flow(org: UUID, name: str, at: datetime, *, trigger: bool = False,
 
 
 async def test_flows_round_trip_list_triggers_and_delete(stores: Stores) -> None:
-    factory = stores.factory_for("flows")
+    factory = stores.factory()
     org, other = await stores.organization(factory), await stores.organization(factory)
     flows = [_flow(org, "a", T0, trigger=True), _flow(org, "b", T0 + timedelta(1)),
              _flow(org, "c", T0 + timedelta(2), trigger=True, status=FlowStatus.DRAFT),
@@ -262,7 +262,7 @@ def _secret(org: UUID, key: str, *, environment: SecretEnvironment = SecretEnvir
 
 
 async def test_secrets_are_unique_by_key_environment_and_service(stores: Stores) -> None:
-    factory = stores.factory_for("vault")
+    factory = stores.factory()
     org, other = await stores.organization(factory), await stores.organization(factory)
     token = _secret(org, "WA_TOKEN", service=WHATSAPP)
     async with factory(org) as uow:
@@ -299,7 +299,7 @@ def _phone_number_id() -> str:
 
 
 async def _channel(stores: Stores) -> tuple[UnitOfWorkFactory, UUID, WhatsAppNumber, Contact]:
-    factory = stores.factory_for("channel")
+    factory = stores.factory()
     org = await stores.organization(factory)
     num, person = number(org, phone_number_id=_phone_number_id()), _contact(org)
     async with factory(org) as uow:

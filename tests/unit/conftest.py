@@ -28,14 +28,8 @@ from application.use_cases.contacts.manage_contacts import (
 )
 from application.use_cases.users.manage_users import CreateUser, ListUsers, UpdateUser
 from domain.identity import Role, User
-from tests.fakes import (
-    FakeAccessTokenService,
-    FakeClock,
-    FakeMailer,
-    FakePasswordHasher,
-    FakeStore,
-    FakeUnitOfWorkFactory,
-)
+from tests.fake_uow import FakeStore, FakeUnitOfWorkFactory
+from tests.fakes import FakeAccessTokenService, FakeClock, FakeMailer, FakePasswordHasher
 
 PASSWORD = "correct horse battery staple"
 

@@ -47,8 +47,9 @@ from domain.errors import InvalidValue, PermissionDenied
 from domain.flows.records import Flow, FlowNotActive, FlowNotFound, FlowStatus
 from domain.identity import Role
 from domain.messaging import InboundMessage, InboundMessageType, MessageDirection, MessageStatus
+from tests.fake_uow import FakeStore, FakeUnitOfWorkFactory
 from tests.fakes import T0, FakeClock
-from tests.fakes_automations import AutomationStore, FakeAutomationUnitOfWorkFactory, FakeFlowStarter
+from tests.fakes_automations import FakeFlowStarter
 from tests.fakes_channel import actor, contact, number
 
 S, R = AutomationStatus, RecipientState
@@ -75,7 +76,7 @@ class HookPacer(SendPacer):
 
 @dataclass
 class World:
-    uow: FakeAutomationUnitOfWorkFactory
+    uow: FakeUnitOfWorkFactory
     clock: FakeClock
     org: UUID
     number: WhatsAppNumber
@@ -84,7 +85,7 @@ class World:
     pacer: HookPacer = field(default_factory=HookPacer)
 
     @property
-    def store(self) -> AutomationStore:
+    def store(self) -> FakeStore:
         return self.uow.store
 
     @property
@@ -137,7 +138,7 @@ class World:
 
 @pytest.fixture
 def world() -> World:
-    uow, clock, org = FakeAutomationUnitOfWorkFactory(), FakeClock(), uuid4()
+    uow, clock, org = FakeUnitOfWorkFactory(), FakeClock(), uuid4()
     num = number(org, throughput_mps=80)
     flow = Flow(id=uuid4(), organization_id=org, name="Campaign", status=FlowStatus.ACTIVE, created_at=T0,
                 updated_at=T0)

@@ -10,7 +10,8 @@ import pytest
 from application.errors import InvalidToken
 from domain.contacts import Contact
 from domain.identity import Organization, Role
-from tests.fakes import FakeClock, FakeJobQueue, FakePasswordHasher, FakeStore, FakeUnitOfWorkFactory
+from tests.fake_uow import FakeStore, FakeUnitOfWorkFactory
+from tests.fakes import FakeClock, FakeJobQueue, FakePasswordHasher
 from tests.unit.conftest import UseCases
 
 
@@ -26,7 +27,7 @@ async def test_nothing_is_kept_without_commit() -> None:
         await uow.organizations.add(organization)
         assert await uow.organizations.get(organization.id) == organization  # visible inside
     assert factory.store.organizations == {}
-    assert factory.committed == 0
+    assert factory.commits == 0
 
 
 async def test_commit_applies_and_later_writes_are_dropped_on_an_exception() -> None:
@@ -39,7 +40,7 @@ async def test_commit_applies_and_later_writes_are_dropped_on_an_exception() -> 
             await uow.organizations.add(second)
             _ = 1 / 0
     assert set(factory.store.organizations) == {first.id}
-    assert factory.committed == 1
+    assert factory.commits == 1
 
 
 async def test_entities_read_are_copies() -> None:

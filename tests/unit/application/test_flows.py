@@ -38,8 +38,9 @@ from domain.flows.records import FlowInUse, FlowNotActive, FlowNotFound, FlowTri
 from domain.identity import Role
 from domain.messaging import InboundMessage, InboundMessageType, MessageDirection
 from domain.vault import SecretUnavailable
+from tests.fake_uow import FakeUnitOfWorkFactory
 from tests.fakes import T0, FakeClock
-from tests.fakes_flows import FakeFlowUnitOfWorkFactory, ScriptedHttpCaller, seed_channel
+from tests.fakes_flows import ScriptedHttpCaller, seed_channel
 
 ORG = uuid4()
 
@@ -71,7 +72,7 @@ def inbound_event(text: str | None, reply_id: str | None, wa_id: str, at: Any) -
 
 class World:
     def __init__(self) -> None:
-        self.uow, self.clock = FakeFlowUnitOfWorkFactory(), FakeClock()
+        self.uow, self.clock = FakeUnitOfWorkFactory(), FakeClock()
         self.number, self.contact = seed_channel(self.uow, ORG, T0)
         self.runtime = FlowRuntime(ttl=timedelta(hours=1))
         self.router = InboundRouter(automations=AutomationTracker(flows=self.runtime), runtime=self.runtime)
@@ -234,7 +235,8 @@ async def test_handoff_silences_until_release() -> None:
                  [edge("s", "h")], {"type": "default"})
     await w.inbound("hi")
     assert w.execution().status is ExecutionStatus.HANDED_OFF
-    assert w.uow.store.conversations[(w.number.id, w.contact.id)].handoff_at == T0
+    assert [c.handoff_at for c in w.uow.store.conversations.values()
+            if (c.number_id, c.contact_id) == (w.number.id, w.contact.id)] == [T0]
     assert await w.inbound("hello?") is InboundOutcome.HUMAN
     assert w.sent_texts() == [{"text": "A human will answer"}]
     with pytest.raises(PermissionDenied):
@@ -393,9 +395,8 @@ async def test_simulator_transcript() -> None:
 
 async def test_secret_lookup_prefers_production_then_staging_then_development_and_no_service() -> None:
     from domain.vault import Secret, SecretEnvironment, SecretKey, SecretService
-    from tests.fakes_vault import FakeVaultUnitOfWorkFactory
 
-    vault = FakeVaultUnitOfWorkFactory()
+    vault = FakeUnitOfWorkFactory()
     lookup = SecretLookup(uow=vault, resolve=None)  # type: ignore[arg-type]  # only the choice is tested
 
     def secret(env: SecretEnvironment, service: str | None = None, key: str = "API_KEY") -> Secret:

@@ -7,7 +7,7 @@ from uuid import uuid4
 import pytest
 
 from application.jobs import DispatchAutomation, FlowHttp, FlowTimer, SendEmail, VerifyNumber, enqueue
-from tests.fakes import FakeUnitOfWorkFactory
+from tests.fake_uow import FakeUnitOfWorkFactory
 
 pytestmark = pytest.mark.unit
 
@@ -24,7 +24,7 @@ async def test_a_queued_job_decodes_to_itself_under_its_own_entrypoint(job) -> N
     async with uows() as uow:
         assert await enqueue(uow, job, dedupe_key=f"k:{job.entrypoint}")
         await uow.commit()
-    [queued] = uows.store.jobs
+    [queued] = uows.store.queued
     assert queued.entrypoint == job.entrypoint and queued.dedupe_key == f"k:{job.entrypoint}"
     assert type(job).decode(queued.payload) == job
 

@@ -36,7 +36,7 @@ def _token_in(job: QueuedJob) -> str:
 
 
 def _mails(core: UseCases) -> list[QueuedJob]:
-    return [job for job in core.store.jobs if job.entrypoint == SendEmail.entrypoint]
+    return [job for job in core.store.queued if job.entrypoint == SendEmail.entrypoint]
 
 
 async def _mailed_token(core: UseCases, email: str = EMAIL) -> str:

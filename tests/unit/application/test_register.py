@@ -51,7 +51,7 @@ async def test_each_registration_is_a_separate_organization(core: UseCases) -> N
 async def test_duplicate_email_is_refused_case_insensitively_and_leaves_no_orphan(core: UseCases,
                                                                                    again: str) -> None:
     await core.signup("Ana@Example.com")
-    before, commits = _counts(core), core.uow.committed
+    before, commits = _counts(core), core.uow.commits
 
     with pytest.raises(EmailAlreadyRegistered) as raised:
         await core.signup(again, organization="Another org")
@@ -59,7 +59,7 @@ async def test_duplicate_email_is_refused_case_insensitively_and_leaves_no_orpha
     assert raised.value.code == "email_already_registered"
     assert _counts(core) == before == (1, 1, 1, 1)
     assert [o.name for o in core.store.organizations.values()] == ["Acme"]
-    assert core.uow.committed == commits
+    assert core.uow.commits == commits
 
 
 @pytest.mark.parametrize("password", ["short7!", "x" * 129, "password123", "ana@example.com", "ANA@example.COM"])
@@ -67,7 +67,7 @@ async def test_weak_password_stores_nothing(core: UseCases, password: str) -> No
     with pytest.raises(WeakPassword):
         await core.signup("ana@example.com", password=password)
     assert _counts(core) == (0, 0, 0, 0)
-    assert core.uow.committed == 0
+    assert core.uow.commits == 0
 
 
 @pytest.mark.parametrize(("name", "organization"), [("", "Acme"), ("   ", "Acme"), ("Ana", ""), ("Ana", " \t ")])

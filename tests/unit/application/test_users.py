@@ -79,13 +79,13 @@ class TestCreateUser:
             "new@example.com", "New Person", Role.VIEWER, admin.organization_id, True)
         assert (await core.login.execute(LoginCommand(email="new@example.com", password=PASSWORD))).user.id == \
             created.id
-        assert [j for j in core.store.jobs if j.entrypoint == SendEmail.entrypoint] == []
+        assert [j for j in core.store.queued if j.entrypoint == SendEmail.entrypoint] == []
 
     async def test_without_a_password_an_invitation_is_mailed(self, core: UseCases) -> None:
         _, admin = await core.new_organization()
         created = await _create(core, admin, "invitee@example.com", password=None)
 
-        (job,) = [j for j in core.store.jobs if j.entrypoint == SendEmail.entrypoint]
+        (job,) = [j for j in core.store.queued if j.entrypoint == SendEmail.entrypoint]
         assert job.payload["to"] == "invitee@example.com"
         (token,) = re.findall(r"/reset-password#token=(\S+)", job.payload["body"])
         assert core.store.reset_tokens[hash_token(token)].user_id == created.id
@@ -114,7 +114,7 @@ class TestCreateUser:
         users = dict(core.store.users)
         with pytest.raises(EmailAlreadyRegistered):
             await _create(core, admin, "TAKEN@example.com", password=None)
-        assert core.store.users == users and core.store.jobs == [] and core.store.reset_tokens == {}
+        assert core.store.users == users and core.store.queued == [] and core.store.reset_tokens == {}
 
     async def test_weak_password_or_blank_name_is_refused(self, core: UseCases) -> None:
         _, admin = await core.new_organization()

@@ -19,8 +19,8 @@ from application.use_cases.whatsapp.numbers import RegisterNumber, RegisterNumbe
 from application.use_cases.whatsapp.process_inbox import ProcessInbox
 from domain.channel import NumberStatus, WhatsAppNumber, WhatsAppNumberAlreadyRegistered
 from tests.fake_graph import builders
+from tests.fake_uow import FakeUnitOfWorkFactory
 from tests.fakes import T0, FakeClock
-from tests.fakes_automations import FakeAutomationUnitOfWorkFactory
 from tests.fakes_channel import FakeSecretResolver, FakeWebhookInbox, FakeWhatsAppGateway, actor
 
 pytestmark = pytest.mark.unit
@@ -32,7 +32,7 @@ SECRET = "app-secret"
 class World:
     def __init__(self) -> None:
         self.clock = FakeClock(T0)
-        self.factory = FakeAutomationUnitOfWorkFactory()
+        self.factory = FakeUnitOfWorkFactory()
         self.gateway = FakeWhatsAppGateway()
         self.secrets = FakeSecretResolver()
         parts = {"uow": self.factory, "gateway": self.gateway, "secrets": self.secrets, "clock": self.clock}

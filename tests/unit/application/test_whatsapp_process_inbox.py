@@ -25,8 +25,8 @@ from application.use_cases.whatsapp.process_inbox import ProcessInbox
 from domain.channel import RECEIVED, Message, WhatsAppNumber
 from domain.messaging import InboundMessage, MessageDirection
 from tests.fake_graph import builders
+from tests.fake_uow import FakeStore, FakeUnitOfWorkFactory
 from tests.fakes import T0, FakeClock
-from tests.fakes_automations import AutomationStore, FakeAutomationUnitOfWorkFactory
 from tests.fakes_channel import FakeWebhookInbox, contact, number, outbound
 from tests.fixtures import whatsapp_samples as samples
 
@@ -61,7 +61,7 @@ class World:
     def __init__(self, *, poison: str | None = None, batch_size: int = 200) -> None:
         self.clock = FakeClock(T0)
         self.number = number(ORG, phone_number_id=PNID)
-        self.factory = FakeAutomationUnitOfWorkFactory(AutomationStore(numbers={self.number.id: self.number}))
+        self.factory = FakeUnitOfWorkFactory(FakeStore(numbers={self.number.id: self.number}))
         self.decoder = MetaWebhookDecoder(SECRET)
         runtime = FlowRuntime()
         tracker = AutomationTracker(flows=runtime)
@@ -73,7 +73,7 @@ class World:
                                     batch_size=batch_size, lease=timedelta(seconds=30))
 
     @property
-    def store(self) -> AutomationStore:
+    def store(self) -> FakeStore:
         return self.factory.store
 
     async def store_delivery(self, payload: dict[str, Any] | bytes) -> UUID | None:

@@ -21,8 +21,9 @@ from domain.contacts import InvalidWhatsAppId
 from domain.errors import InvalidValue, PermissionDenied
 from domain.identity import Role
 from domain.messaging import MessageDirection
+from tests.fake_uow import FakeStore, FakeUnitOfWorkFactory
 from tests.fakes import T0, FakeClock
-from tests.fakes_channel import ChannelStore, FakeChannelUnitOfWorkFactory, actor, contact, number
+from tests.fakes_channel import actor, contact, number
 
 pytestmark = pytest.mark.unit
 
@@ -36,24 +37,24 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def store() -> ChannelStore:
-    store = ChannelStore()
+def store() -> FakeStore:
+    store = FakeStore()
     num = number(ORG)
     store.numbers[num.id] = num
     return store
 
 
 @pytest.fixture
-def use_case(store: ChannelStore, clock: FakeClock) -> tuple[SendMessage, FakeChannelUnitOfWorkFactory]:
-    factory = FakeChannelUnitOfWorkFactory(store)
+def use_case(store: FakeStore, clock: FakeClock) -> tuple[SendMessage, FakeUnitOfWorkFactory]:
+    factory = FakeUnitOfWorkFactory(store)
     return SendMessage(uow=factory, clock=clock), factory
 
 
-def _number(factory: FakeChannelUnitOfWorkFactory):  # type: ignore[no-untyped-def]
+def _number(factory: FakeUnitOfWorkFactory):  # type: ignore[no-untyped-def]
     return next(iter(factory.store.numbers.values()))
 
 
-def _open_window(factory: FakeChannelUnitOfWorkFactory, last_inbound_ago: timedelta) -> None:
+def _open_window(factory: FakeUnitOfWorkFactory, last_inbound_ago: timedelta) -> None:
     num, person = _number(factory), contact(ORG, TO)
     factory.store.contacts[person.id] = person
     conversation = Conversation(id=uuid4(), organization_id=ORG, number_id=num.id, contact_id=person.id,

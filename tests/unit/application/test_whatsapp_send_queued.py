@@ -21,8 +21,8 @@ from application.use_cases.whatsapp.send_queued import (
 )
 from domain.channel import Message, NumberStatus
 from domain.contacts import Contact
+from tests.fake_uow import FakeStore, FakeUnitOfWorkFactory
 from tests.fakes import T0, FakeClock
-from tests.fakes_automations import AutomationStore, FakeAutomationUnitOfWorkFactory
 from tests.fakes_channel import FakeSecretResolver, FakeWhatsAppGateway, contact, number, outbound
 
 pytestmark = pytest.mark.unit
@@ -37,7 +37,7 @@ class World:
         self.clock = FakeClock(T0)
         self.number = number(ORG, secret_id=SECRET, throughput_mps=mps)
         self.contact = contact(ORG)
-        self.factory = FakeAutomationUnitOfWorkFactory(AutomationStore(
+        self.factory = FakeUnitOfWorkFactory(FakeStore(
             numbers={self.number.id: self.number}, contacts={self.contact.id: self.contact}))
         self.gateway = FakeWhatsAppGateway()
         self.secrets = FakeSecretResolver({SECRET: TOKEN})
@@ -48,7 +48,7 @@ class World:
                                        max_attempts=max_attempts)
 
     @property
-    def store(self) -> AutomationStore:
+    def store(self) -> FakeStore:
         return self.factory.store
 
     def person(self, whatsapp_id: str) -> Contact:

@@ -18,8 +18,9 @@ from application.use_cases.vault.reveal_value import RevealSecretValue
 from application.use_cases.vault.verify_secret import TestSecret
 from domain.identity import Role
 from domain.vault import Secret
+from tests.fake_uow import FakeUnitOfWorkFactory
 from tests.fakes import FakeClock
-from tests.fakes_vault import FakeVaultUnitOfWorkFactory, StubCredentialChecker
+from tests.fakes_vault import StubCredentialChecker
 
 
 def actor(organization_id: UUID | None = None, role: Role = Role.ORG_ADMIN) -> Actor:
@@ -29,7 +30,7 @@ def actor(organization_id: UUID | None = None, role: Role = Role.ORG_ADMIN) -> A
 
 @dataclass
 class Vault:
-    uow: FakeVaultUnitOfWorkFactory = field(default_factory=FakeVaultUnitOfWorkFactory)
+    uow: FakeUnitOfWorkFactory = field(default_factory=FakeUnitOfWorkFactory)
     clock: FakeClock = field(default_factory=FakeClock)
     cipher: AesGcmSecretCipher = field(default_factory=lambda: AesGcmSecretCipher({1: os.urandom(32)}))
     checker: StubCredentialChecker = field(default_factory=StubCredentialChecker)
@@ -62,4 +63,4 @@ class Vault:
         return [(e.action, e.outcome) for e in self.uow.store.audit]
 
     def states(self, secret_id: UUID) -> dict[int, str]:
-        return {v: row.state for (sid, v), row in sorted(self.uow.store.versions.items()) if sid == secret_id}
+        return {v: row.state for (sid, v), row in sorted(self.uow.store.secret_versions.items()) if sid == secret_id}

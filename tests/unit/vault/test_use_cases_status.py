@@ -12,13 +12,13 @@ from tests.unit.vault.kit import Vault, actor
 async def test_rotate_without_value_rekeys_the_same_value() -> None:
     vault, admin = Vault(), actor()
     secret = await vault.secret(admin, value="same")
-    before = vault.uow.store.versions[(secret.id, 1)].value
+    before = vault.uow.store.secret_versions[(secret.id, 1)].value
     vault.clock.advance(minutes=1)
     rotated = await vault.rotate.execute(admin, secret.id)
     assert rotated.status is SecretStatus.ACTIVE and rotated.current_version == 2
     assert rotated.last_rotated_at == vault.clock.now()
     assert vault.states(secret.id) == {1: "destroyed", 2: "current"}
-    after = vault.uow.store.versions[(secret.id, 2)].value
+    after = vault.uow.store.secret_versions[(secret.id, 2)].value
     assert before is not None and after is not None and after.ciphertext != before.ciphertext
     assert after.wrapped_dek != before.wrapped_dek and after.kek_version == vault.cipher.active_key_version
     assert (await vault.reveal.execute(admin, secret.id)).reveal() == "same"

@@ -60,7 +60,7 @@ async def test_inactive_and_undecryptable_values_are_refused_audited_and_counted
     with pytest.raises(SecretInactive):
         await vault.reveal.execute(admin, secret.id)
     await vault.activate.execute(admin, secret.id)
-    row = vault.uow.store.versions[(secret.id, 1)]
+    row = vault.uow.store.secret_versions[(secret.id, 1)]
     assert row.value is not None
     row.value = replace(row.value, ciphertext=bytes([row.value.ciphertext[0] ^ 1]) + row.value.ciphertext[1:])
     with pytest.raises(SecretDecryptionFailed):
