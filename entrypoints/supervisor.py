@@ -60,8 +60,7 @@ def supervise(children: list[subprocess.Popen[bytes]], banner: str | None = None
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     if banner:
         print(banner, flush=True)
     try:
@@ -78,6 +77,8 @@ def supervise(children: list[subprocess.Popen[bytes]], banner: str | None = None
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     failed = [c.returncode for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
     return 1 if failed and not stopping else 0
 
