@@ -28,9 +28,10 @@ COPY application ./application
 COPY adapters ./adapters
 COPY entrypoints ./entrypoints
 RUN /opt/pytake/bin/pip install --no-deps . \
-    && /opt/pytake/bin/python -c "import adapters.postgres.migrations as m; print('migrations head', m.head_revision())"
+    && /opt/pytake/bin/python -c "import adapters.postgres.migrations as m; print('migrations head', m.head_revision())" \
+    && /opt/pytake/bin/python -m pip uninstall --quiet --yes pip setuptools
 
-# ---- runtime: the virtual environment on a clean base, run by an unprivileged user -----------------------------
+# ---- runtime: the virtual environment (without pip) on a clean base, run by an unprivileged user -----------
 FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 pytake \
     && useradd --system --uid 10001 --gid pytake --home-dir /var/lib/pytake --create-home \

@@ -121,7 +121,8 @@ else
   say "PostgreSQL: no $POSTGRES_IMAGE image; a throwaway server from pgserver's binaries on port 15432"
   PG_DATA=$WORK/pg; mkdir -p "$PG_DATA"; chmod 755 "$WORK"
   [[ $(id -u) -eq 0 ]] && chown nobody "$PG_DATA"
-  pg_as_owner "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=scram-sha-256 --pwfile=<(echo smoke) >/dev/null
+  echo smoke >"$WORK/pgpass"; chmod 644 "$WORK/pgpass"
+  pg_as_owner "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=scram-sha-256 --pwfile="$WORK/pgpass" >/dev/null
   pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/log" -w \
     -o "-h 127.0.0.1 -p 15432 -k $PG_DATA" start >/dev/null
   PGPASSWORD=smoke "$PG_BIN/psql" -q -h 127.0.0.1 -p 15432 -U postgres -c 'CREATE DATABASE pytake' postgres
