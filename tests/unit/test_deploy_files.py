@@ -94,6 +94,17 @@ def test_two_api_replicas_behind_one_published_port_and_two_workers(compose: dic
     haproxy = (DEPLOY / "haproxy.cfg").read_text()
     assert re.search(r"^\s*server-template api \d+ api:8000\b", haproxy, re.MULTILINE)  # every replica, by DNS
     assert "option httpchk GET /health" in haproxy
+    # the API trusts X-Forwarded-For from the proxy (login throttles go by address): the proxy overwrites it
+    assert services["api"]["environment"]["FORWARDED_ALLOW_IPS"] == "*"
+    assert "http-request set-header X-Forwarded-For %[src]" in haproxy and "option forwardfor" not in haproxy
+
+
+def test_the_package_data_ships_every_migration_file() -> None:
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    package = ROOT / "adapters" / "postgres"
+    shipped = {path for pattern in patterns["adapters.postgres"] for path in package.glob(pattern)}
+    needed = {path for path in (package / "alembic").rglob("*") if path.is_file() and "__pycache__" not in path.parts}
+    assert needed and needed <= shipped and package / "alembic.ini" in shipped
 
 
 def test_health_checks_probe_the_real_route_and_metrics_port(compose: dict[str, Any]) -> None:
