@@ -95,7 +95,7 @@ def proxy(tmp_path: Path) -> Iterator[tuple[str, Dns, int]]:
     api_port, proxy_port = _free_port(), _free_port()
     dns = Dns(["127.0.0.2", "127.0.0.3"])
     config = (ROOT / "deploy" / "haproxy.cfg").read_text()
-    rewritten = config.replace("nameserver dns 127.0.0.11:53", f"nameserver dns 127.0.0.1:{dns.port}")
+    rewritten = re.sub(r"parse-resolv-conf.*", f"nameserver dns 127.0.0.1:{dns.port}", config)
     rewritten = rewritten.replace("bind :8080", f"bind 127.0.0.1:{proxy_port}")
     rewritten = rewritten.replace("api:8000", f"api:{api_port}")
     assert rewritten.count(str(dns.port)) == 1 and rewritten.count(f"api:{api_port}") == 1
@@ -158,5 +158,5 @@ def test_proxy_balances_replicas_found_by_dns_and_follows_them(proxy: tuple[str,
 
 def test_the_committed_configuration_is_what_the_test_rewrites() -> None:
     config = (ROOT / "deploy" / "haproxy.cfg").read_text()
-    assert re.search(r"^\s*nameserver dns 127\.0\.0\.11:53$", config, re.MULTILINE)  # Docker's embedded DNS
+    assert re.search(r"^\s*parse-resolv-conf\b", config, re.MULTILINE)  # the container's DNS (Docker's, Podman's)
     assert re.search(r"^\s*bind :8080$", config, re.MULTILINE)
