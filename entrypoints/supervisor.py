@@ -17,7 +17,8 @@ from entrypoints.config import load_settings
 from entrypoints.container import apply_migrations
 from entrypoints.runtime import resolve_database_url
 
-GRACE_SECONDS = 25
+GRACE_SECONDS = 35
+"""How long a stopped child may take: the worker gives its in-flight sends up to 30 s (compose: stop_grace_period)."""
 SERVER_FLAGS = ["--loop", "uvloop", "--http", "httptools"]
 """The API server's event loop and HTTP parser (both come with uvicorn[standard]); the benchmarks serve with
 these too. Measured against asyncio + h11 in the README's tuning table."""
