@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) with $(PYTHON) and installing dependencies"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet --progress-bar on -e '.[dev]' --config-settings editable_mode=compat
+	@$(BIN)/python -m pip install --quiet --progress-bar on -e '.[dev,embedded]' --config-settings editable_mode=compat
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -1,4 +1,4 @@
-"""Operator commands: `pytake run | migrate | create-superadmin | ...`."""
+"""Operator commands: `pytake run | api | worker | migrate | create-superadmin | ...`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,42 @@ def run() -> None:
     from entrypoints.supervisor import main as supervise
 
     supervise()
+
+
+def _server_environment(settings: Settings) -> dict[str, str]:
+    """The environment of the API/worker processes: the database URL resolved once (an embedded server is started
+    here, not by every process), the settings checked before anything starts (production refuses to)."""
+    from entrypoints.runtime import resolve_database_url
+
+    return dict(os.environ, DATABASE_URL=resolve_database_url(settings), DATA_DIR=str(settings.data_dir))
+
+
+@app.command()
+def api() -> None:
+    """Serve the API only (HOST, PORT; API_WORKERS server processes). Migrations are `pytake migrate`'s job."""
+    from entrypoints.supervisor import api_command
+
+    settings = load_settings()
+    env = _server_environment(settings)
+    command = api_command(settings.host, settings.port, settings.api_workers)
+    os.execve(command[0], command, env)  # the server becomes this process: signals reach it directly
+
+
+@app.command()
+def worker() -> None:
+    """Run the worker only: WORKER_PROCESSES processes (metrics on WORKER_METRICS_PORT, + 1, ... when set).
+    SIGTERM finishes the jobs in flight, then stops."""
+    from entrypoints.supervisor import start, supervise, worker_command, worker_environments
+
+    settings = load_settings()
+    env = _server_environment(settings)
+    command = worker_command()
+    if settings.worker_processes == 1:
+        os.execve(command[0], command, env)
+    environments = worker_environments(env, settings.worker_processes, settings.worker_metrics_port)
+    status = supervise(start([(command, worker_env) for worker_env in environments]),
+                       f"PyTake worker: {settings.worker_processes} processes running")
+    raise typer.Exit(code=status)
 
 
 @app.command()
@@ -204,7 +240,14 @@ def openapi(
 
 
 def main() -> None:
-    app()
+    from entrypoints.config import SettingsError
+    from entrypoints.embedded_db import EmbeddedDatabaseUnavailable
+
+    try:
+        app()
+    except (SettingsError, EmbeddedDatabaseUnavailable) as error:  # a configuration to fix: no traceback
+        typer.echo(f"pytake: {error}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=1.0, gt=0)  # delayed and retried jobs are seen this soon
     worker_heartbeat_seconds: float = Field(default=30.0, gt=0)  # a crashed worker's jobs are re-picked after it
     worker_inbox_batch: int = Field(default=200, ge=1, le=5000)  # stored webhooks one inbox batch claims
-    worker_processes: int = Field(default=1, ge=1, le=64)  # worker replicas `make run` starts
+    worker_processes: int = Field(default=1, ge=1, le=64)  # worker processes `make run` / `pytake worker` start
+    api_workers: int = Field(default=1, ge=1, le=64)  # uvicorn worker processes `pytake api` serves with
     worker_metrics_host: str = "127.0.0.1"
     # the worker's own /metrics; 0 (the default) serves none, so two installations on one host never collide
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)

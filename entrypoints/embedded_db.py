@@ -14,11 +14,21 @@ log = structlog.get_logger("pytake.embedded_db")
 DATABASE_NAME = "pytake"
 
 
+class EmbeddedDatabaseUnavailable(RuntimeError):
+    """DATABASE_URL is unset and the `embedded` extra (pgserver) is not installed, as in the container image."""
+
+
 def start_embedded_postgres(data_dir: Path, *, database: str = DATABASE_NAME, stop_on_exit: bool = True) -> str:
     """Start (or reuse) the embedded server; returns a postgresql:// URL over its Unix socket."""
     import logging
 
-    import pgserver  # imported lazily: only development and tests use it
+    try:
+        import pgserver  # imported lazily: only development and tests use it (the `embedded` extra)
+    except ImportError as missing:
+        raise EmbeddedDatabaseUnavailable(
+            "DATABASE_URL is unset and the embedded PostgreSQL is not installed: set DATABASE_URL to a PostgreSQL "
+            "server (postgresql://user:password@host:5432/pytake), or install the extra with "
+            "pip install 'pytake[embedded]' (make run and make test do)") from missing
 
     logging.getLogger("pgserver").setLevel(logging.WARNING)
 
