@@ -274,8 +274,8 @@ class FakeMessageRepository(_Repo, MessageRepository):
 
     async def update_contents(self, messages: Sequence[Message]) -> None:
         for message in messages:
-            stored = self._mine(self._db.messages.get(message.id))
-            if stored is not None:
+            stored = self._db.messages.get(message.id)
+            if stored is not None and stored.organization_id == self._org():
                 stored.content = copy.deepcopy(message.content)
                 stored.deleted_at, stored.updated_at = message.deleted_at, message.updated_at
 
