@@ -50,7 +50,8 @@ def _contact(wa_id: str | None, name: str | None, user_id: str | None) -> dict[s
 
 
 def inbound_message(
-    phone_number_id: str, from_wa_id: str | None, message_type: str, content: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None, *,
+    phone_number_id: str, from_wa_id: str | None, message_type: str,
+    content: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None, *,
     wamid: str | None = None, name: str | None = "Test User", timestamp: int | datetime | None = None,
     context_wamid: str | None = None, user_id: str | None = None,
     display_phone_number: str = DEFAULT_DISPLAY_NUMBER, waba_id: str = DEFAULT_WABA_ID,
