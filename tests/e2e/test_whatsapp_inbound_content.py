@@ -102,7 +102,7 @@ async def test_a_reaction_or_an_edit_does_not_answer_the_flow_question(client: h
     wa = "5511977770001"
     hello = builders.inbound_text(org.phone_number_id, wa, "hi", timestamp=1_750_000_000)
     await flows.deliver(client, hello)
-    [question] = [m for m in await _sent(fake_graph, org, wa, 1)]
+    [question] = await _sent(fake_graph, org, wa, 1)
     await flows.deliver(client, builders.inbound_reaction(org.phone_number_id, wa, question.wamid, "42"))
     await flows.deliver(client, builders.inbound_edit(org.phone_number_id, wa, s.wamid_of(hello), "text",
                                                       {"body": "42"}, timestamp=1_750_000_010))
