@@ -3,25 +3,30 @@ read back over the API; reactions, edits and revokes change their target and nev
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e import flows_support as flows
+from tests.e2e.support import create_user, login_as
 from tests.e2e.whatsapp_support import (
+    API,
     WaOrg,
     contact_by_wa_id,
     contact_messages,
     deliver,
     get_message,
     org_with_number,
+    random_digits,
     random_wa_id,
     wait_processed,
 )
 from tests.fake_graph import builders
 from tests.fake_graph.server import FakeGraphServer
 from tests.fixtures import whatsapp_content_samples as s
+from tests.helpers import assert_error_shape
 
 pytestmark = pytest.mark.e2e
 
@@ -116,3 +121,71 @@ async def test_a_reaction_or_an_edit_does_not_answer_the_flow_question(client: h
 async def _sent(fake_graph: FakeGraphServer, org: flows.Org, wa: str, count: int) -> list[Any]:
     await flows.wait_sent(fake_graph, org, wa, count)
     return flows.sent(fake_graph, org, wa)
+
+
+JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 200 + b"\xff\xd9"
+PDF = b"%PDF-1.7\n" + b"0" * 5000 + b"\n%%EOF"
+
+
+async def _media_message(client: httpx.AsyncClient, org: WaOrg, database_url: str, payload: dict[str, Any],
+                         wa_id: str) -> str:
+    assert await wait_processed(database_url, await deliver(client, payload)) == {"inbound": 1}
+    return str((await messages_by_wamid(client, org, wa_id))[s.wamid_of(payload)]["id"])
+
+
+async def test_inbound_media_is_streamed_to_every_role_of_the_organization_only(
+        client: httpx.AsyncClient, org: WaOrg, fake_graph: FakeGraphServer, database_url: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    wa_id, pnid = random_wa_id(), org.phone_number_id
+    media_id = random_digits(16, "1")
+    fake_graph.add_media(media_id, JPEG, "image/jpeg", pnid)
+    message_id = await _media_message(client, org, database_url, s.image(pnid, wa_id, media_id=media_id), wa_id)
+    agent = await create_user(client, org.admin, "agent")
+    viewer = await create_user(client, org.admin, "viewer")
+    for headers in (org.headers, (await login_as(client, agent["email"])).headers,
+                    (await login_as(client, viewer["email"])).headers):
+        response = await client.get(f"{API}/whatsapp/media/{message_id}", headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.content == JPEG and response.headers["content-type"] == "image/jpeg"
+        assert response.headers["content-disposition"].startswith("inline;")
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert org.token not in str(response.headers) and "whatsapp_business" not in str(response.headers)
+    assert fake_graph.media(media_id).downloads == 1  # type: ignore[union-attr]  # the disk copy served the rest
+    assert org.token not in caplog.text
+
+    other = await org_with_number(client, fake_graph)
+    assert_error_shape(await client.get(f"{API}/whatsapp/media/{message_id}", headers=other.headers), 404)
+    assert_error_shape(await client.get(f"{API}/whatsapp/media/{uuid.uuid4()}", headers=org.headers), 404)
+    assert_error_shape(await client.get(f"{API}/whatsapp/media/{message_id}"), 401)
+
+
+async def test_documents_come_as_attachments_and_messages_without_media_are_409(
+        client: httpx.AsyncClient, org: WaOrg, fake_graph: FakeGraphServer, database_url: str) -> None:
+    wa_id, pnid = random_wa_id(), org.phone_number_id
+    media_id = random_digits(16, "2")
+    fake_graph.add_media(media_id, PDF, "application/pdf", pnid)
+    document_id = await _media_message(client, org, database_url, s.document(pnid, wa_id, media_id=media_id), wa_id)
+    response = await client.get(f"{API}/whatsapp/media/{document_id}", headers=org.headers)
+    assert response.status_code == 200 and response.content == PDF
+    assert response.headers["content-disposition"].startswith("attachment;")
+    assert "NF-e%203519.pdf" in response.headers["content-disposition"] or \
+        'NF-e 3519.pdf' in response.headers["content-disposition"]
+
+    text_payload = s.text(pnid, wa_id, "sem anexo")
+    text_id = await _media_message(client, org, database_url, text_payload, wa_id)
+    assert_error_shape(await client.get(f"{API}/whatsapp/media/{text_id}", headers=org.headers), 409,
+                       "message_has_no_media")
+
+    gone_id = random_digits(16, "3")  # Meta no longer has it
+    gone_message = await _media_message(client, org, database_url, s.voice(pnid, wa_id, media_id=gone_id), wa_id)
+    assert_error_shape(await client.get(f"{API}/whatsapp/media/{gone_message}", headers=org.headers), 404,
+                       "media_not_found")
+
+    bad_id = random_digits(16, "4")
+    fake_graph.add_media(bad_id, JPEG, "image/jpeg", pnid, sha256="f" * 64)
+    bad_message = await _media_message(client, org, database_url, s.image(pnid, wa_id, media_id=bad_id), wa_id)
+    assert_error_shape(await client.get(f"{API}/whatsapp/media/{bad_message}", headers=org.headers), 503,
+                       "media_integrity_error")
+
+    revoke = builders.inbound_revoke(pnid, wa_id, s.wamid_of(s.document(pnid, wa_id)))  # unknown: no effect
+    assert await wait_processed(database_url, await deliver(client, revoke)) == {"unknown_target": 1}
