@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 
 from tests.e2e import flows_support as flows
 from tests.e2e.support import create_user, login_as
@@ -151,7 +152,17 @@ async def test_inbound_media_is_streamed_to_every_role_of_the_organization_only(
         assert response.headers["x-content-type-options"] == "nosniff"
         assert org.token not in str(response.headers) and "whatsapp_business" not in str(response.headers)
     assert fake_graph.media(media_id).downloads == 1  # type: ignore[union-attr]  # the disk copy served the rest
-    assert org.token not in caplog.text
+
+    rejected_id = random_digits(16, "5")
+    fake_graph.add_media(rejected_id, JPEG, "image/jpeg", pnid)
+    rejected = await _media_message(client, org, database_url, s.image(pnid, wa_id, media_id=rejected_id), wa_id)
+    fake_graph.number(pnid).token_expired = True  # type: ignore[union-attr]
+    with structlog.testing.capture_logs() as events:
+        response = await client.get(f"{API}/whatsapp/media/{rejected}", headers=org.headers)
+    assert_error_shape(response, 503, "media_token_rejected")
+    assert org.token not in response.text
+    logged = str(events) + caplog.text
+    assert "media.graph_error" in logged and org.token not in logged and "whatsapp_business" not in logged
 
     other = await org_with_number(client, fake_graph)
     assert_error_shape(await client.get(f"{API}/whatsapp/media/{message_id}", headers=other.headers), 404)
