@@ -125,6 +125,11 @@ def _annotated(message: Message, event: InboundMessage, now: datetime) -> Messag
         history.append({**previous, "since": current_since, "edit_wamid": content.get("edit_wamid")})
         content = {k: v for k, v in content.items() if k in META_KEYS}
         content.update(event_content(event))
+        if "media_id" in previous and "media_id" not in content:  # a caption edit that did not repeat the media
+            content["media_id"] = previous["media_id"]
+            media = dict(previous.get("media") or {})
+            media.pop("caption", None)
+            content["media"] = {**media, **({"caption": event.text} if event.text else {})}
         content["edited_at"], content["edit_wamid"] = at, event.wamid
     content["edits"] = sorted(history, key=lambda e: str(e.get("since", "")))
     return replace(message, content=content, updated_at=now)

@@ -184,3 +184,14 @@ async def test_a_reaction_in_the_same_batch_as_its_message_finds_it_and_opens_no
     assert await world.deliver(later) == {"reactions": 1}
     [conversation] = world.store.conversations.values()
     assert conversation.last_inbound_at == at(1_750_000_000)  # a reaction does not reopen the window
+
+
+async def test_a_caption_edit_without_the_media_keeps_the_original_media() -> None:
+    world = World()
+    original = s.image(PNID, USER, caption="antes", timestamp=1_750_000_000)
+    await world.deliver(original)
+    await world.deliver(builders.inbound_edit(PNID, USER, s.wamid_of(original), "image", {"caption": "depois"},
+                                              timestamp=1_750_000_030))
+    content = only(world).content
+    assert (content["text"], content["media_id"]) == ("depois", "1479537139650973")
+    assert content["media"]["caption"] == "depois" and content["media"]["mime_type"] == "image/jpeg"
