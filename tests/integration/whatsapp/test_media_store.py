@@ -3,12 +3,14 @@ checksum and size limits, the disk copy and its budget; no token or URL in error
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
 from pathlib import Path
 
 import aiohttp
+import httpx
 import pytest
 
 from adapters.whatsapp.media import AiohttpMediaStore
@@ -111,3 +113,27 @@ async def test_the_disk_copy_serves_later_requests_within_its_budget(
     copies = [p for p in (tmp_path / "media" / "cache").iterdir() if p.suffix != ".json"]
     assert len(copies) == 2 and not Path(first.path).exists()
     assert sum(p.stat().st_size for p in copies) <= len(JPEG) * 2 + 10
+
+
+async def test_the_fake_checks_the_bearer_token_the_owner_and_the_url_expiry(
+        fake_graph: FakeGraphServer, http_client: httpx.AsyncClient) -> None:
+    fake_graph.add_number("999000111222333", "EAAG-other-number")
+    fake_graph.add_media("m-own", JPEG, "image/jpeg", PHONE)
+    info_url = f"{fake_graph.base_url}/{API_VERSION}/m-own"
+    assert (await http_client.get(info_url)).json()["error"]["code"] == 190
+    assert (await http_client.get(info_url, headers={"Authorization": "Bearer EAAG-other-number"})).status_code == 401
+    wrong_owner = await http_client.get(info_url, params={"phone_number_id": "999000111222333"},
+                                        headers={"Authorization": f"Bearer {TOKEN}"})
+    assert wrong_owner.json()["error"]["code"] == 100
+    info = (await http_client.get(info_url, params={"phone_number_id": PHONE},
+                                  headers={"Authorization": f"Bearer {TOKEN}"})).json()
+    assert (info["mime_type"], info["file_size"], info["sha256"]) == (
+        "image/jpeg", str(len(JPEG)), hashlib.sha256(JPEG).hexdigest())
+    assert (await http_client.get(info["url"])).status_code == 401  # the URL needs the token too
+    downloaded = await http_client.get(info["url"], headers={"Authorization": f"Bearer {TOKEN}"})
+    assert downloaded.content == JPEG and downloaded.headers["content-type"] == "image/jpeg"
+    fake_graph.add_media("m-short", JPEG, "image/jpeg", PHONE, url_ttl=0.2)
+    short = (await http_client.get(f"{fake_graph.base_url}/{API_VERSION}/m-short",
+                                   headers={"Authorization": f"Bearer {TOKEN}"})).json()
+    await asyncio.sleep(0.3)
+    assert (await http_client.get(short["url"], headers={"Authorization": f"Bearer {TOKEN}"})).status_code == 404
