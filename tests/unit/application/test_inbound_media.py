@@ -13,13 +13,13 @@ from domain.channel import RECEIVED, Message, MessageNotFound
 from domain.identity import Role
 from domain.messaging import MessageDirection
 from tests.fakes import T0
-from tests.fakes_automations import AutomationStore, FakeAutomationUnitOfWorkFactory
-from tests.fakes_channel import FakeSecretResolver, actor, contact, number, outbound
+from tests.fakes_channel import FakeSecretResolver, actor, contact, outbound
+from tests.unit.application.test_whatsapp_process_inbox import ORG, World
 
 pytestmark = pytest.mark.unit
 
-ORG, OTHER = uuid4(), uuid4()
-SECRET, TOKEN = uuid4(), "EAAG-unit-token"
+OTHER = uuid4()
+TOKEN = "EAAG-unit-token"
 
 
 class FakeMediaStore(MediaStore):
@@ -38,7 +38,8 @@ class FakeMediaStore(MediaStore):
 
 
 def world() -> tuple[GetInboundMedia, FakeMediaStore, FakeSecretResolver, dict[str, Message]]:
-    num = number(ORG, secret_id=SECRET)
+    fakes = World()  # the inbox tests' store (one fake unit of work); its number is the organization's
+    num = fakes.number
     person = contact(ORG)
     inbound = Message(id=uuid4(), organization_id=ORG, number_id=num.id, contact_id=person.id,
                       direction=MessageDirection.INBOUND, type="document",
@@ -51,13 +52,11 @@ def world() -> tuple[GetInboundMedia, FakeMediaStore, FakeSecretResolver, dict[s
                 "deleted": replace(inbound, id=uuid4(), wamid="wamid.del", content={"deleted": True},
                                    deleted_at=T0),
                 "outbound": outbound(num, person, kind="image", content={"media_id": "x"})}
-    store = AutomationStore(numbers={num.id: num})
-    store.contacts[person.id] = person
+    fakes.store.contacts[person.id] = person
     for message in messages.values():
-        store.messages[message.id] = message
-    media, secrets = FakeMediaStore(), FakeSecretResolver({SECRET: TOKEN})
-    use_case = GetInboundMedia(uow=FakeAutomationUnitOfWorkFactory(store), secrets=secrets, media=media,
-                               max_bytes=1234)
+        fakes.store.messages[message.id] = message
+    media, secrets = FakeMediaStore(), FakeSecretResolver({num.access_token_secret_id: TOKEN})
+    use_case = GetInboundMedia(uow=fakes.factory, secrets=secrets, media=media, max_bytes=1234)
     return use_case, media, secrets, messages
 
 
@@ -91,4 +90,4 @@ async def test_a_rejected_token_is_reported_to_the_vault() -> None:
     media.reject = True
     with pytest.raises(MediaTokenRejected):
         await use_case.execute(actor(ORG), messages["document"].id)
-    assert secrets.failures == [(ORG, SECRET)]
+    assert secrets.failures == [(ORG, next(iter(secrets.tokens)))]
