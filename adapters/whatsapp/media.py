@@ -41,6 +41,7 @@ log = structlog.get_logger("pytake.media")
 
 _CHUNK = 256 * 1024
 _RECENT_SECONDS = 60.0  # a copy served this recently is not evicted (it may be being sent)
+_ABANDONED_SECONDS = 3600.0
 _DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10.0, sock_read=60.0)
 
 
@@ -103,6 +104,7 @@ class AiohttpMediaStore(MediaStore):
 
     async def _download(self, url: str, access_token: str, max_bytes: int, sha256: object) -> tuple[Path, int]:
         self._tmp.mkdir(parents=True, exist_ok=True)
+        self._sweep_abandoned()
         path = self._tmp / f"{os.urandom(16).hex()}.part"
         digest, size = hashlib.sha256(), 0
         try:
@@ -135,6 +137,14 @@ class AiohttpMediaStore(MediaStore):
             log.warning("media.checksum_mismatch", size=size)
             raise MediaCorrupted()
         return path, size
+
+    def _sweep_abandoned(self) -> None:
+        """Partial downloads a crashed process left behind (older than an hour) are removed."""
+        cutoff = time.time() - _ABANDONED_SECONDS
+        for entry in self._tmp.glob("*.part"):
+            with contextlib.suppress(OSError):
+                if entry.stat().st_mtime < cutoff:
+                    entry.unlink()
 
     # --- cache ----------------------------------------------------------------------------------
 

@@ -137,3 +137,17 @@ async def test_the_fake_checks_the_bearer_token_the_owner_and_the_url_expiry(
                                    headers={"Authorization": f"Bearer {TOKEN}"})).json()
     await asyncio.sleep(0.3)
     assert (await http_client.get(short["url"], headers={"Authorization": f"Bearer {TOKEN}"})).status_code == 404
+
+
+async def test_partial_downloads_left_by_a_crash_are_swept(
+        fake_graph: FakeGraphServer, graph_session: aiohttp.ClientSession, tmp_path: Path) -> None:
+    leftovers = tmp_path / "media" / "tmp"
+    leftovers.mkdir(parents=True)
+    old, recent = leftovers / "dead.part", leftovers / "inflight.part"
+    old.write_bytes(b"x")
+    recent.write_bytes(b"y")
+    os.utime(old, (1, 1))
+    fake_graph.add_media("m-sweep", JPEG, "image/jpeg", PHONE)
+    await store(fake_graph, graph_session, tmp_path).fetch(media_id="m-sweep", phone_number_id=PHONE,
+                                                           access_token=TOKEN, max_bytes=10**7)
+    assert not old.exists() and recent.exists()
