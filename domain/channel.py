@@ -120,6 +120,7 @@ class Message:
     delivered_at: datetime | None = None
     read_at: datetime | None = None
     failed_at: datetime | None = None
+    deleted_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -6,10 +6,11 @@ apply them (store inbound messages idempotently by ``wamid``, move statuses forw
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from domain.errors import InvalidValue
 
@@ -84,11 +85,19 @@ class InboundMessageType(StrEnum):
     LOCATION = "location"
     CONTACTS = "contacts"
     REACTION = "reaction"
+    EDIT = "edit"
+    REVOKE = "revoke"
     ORDER = "order"
     SYSTEM = "system"
     REQUEST_WELCOME = "request_welcome"
     UNSUPPORTED = "unsupported"
 
+
+ANNOTATION_TYPES: frozenset[InboundMessageType] = frozenset(
+    {InboundMessageType.REACTION, InboundMessageType.EDIT, InboundMessageType.REVOKE}
+)
+"""Types that change an earlier message (``target_wamid``) instead of being a message of their own: they are
+never stored as a new message, never answer a flow, never open the customer service window."""
 
 MEDIA_TYPES: frozenset[InboundMessageType] = frozenset(
     {
@@ -144,6 +153,11 @@ class InboundMessage:
     ``text`` is the text body, the title of a button/list reply, a template quick-reply button's
     text, or a media caption. ``reply_id`` is ``button_reply.id``, ``list_reply.id`` or
     ``button.payload``. A username user may have no ``from_wa_id``; ``from_user_id`` is the BSUID.
+
+    ``details`` is what else the message carries, JSON-ready (location, shared contacts, order, referral,
+    media metadata, the list reply's description, a Flow's ``response_json``...): it is stored in the
+    message's content as it is. ``target_wamid`` is the message a reaction, edit or revoke is about; an
+    edit's new content is in ``text`` and ``details``.
     """
 
     phone_number_id: str
@@ -159,8 +173,16 @@ class InboundMessage:
     media_id: str | None = None
     media_mime_type: str | None = None
     context_wamid: str | None = None
+    target_wamid: str | None = None
     forwarded: bool = False
+    frequently_forwarded: bool = False
+    details: Mapping[str, Any] = field(default_factory=dict)
     errors: tuple[ErrorDetail, ...] = ()
+
+    @property
+    def is_annotation(self) -> bool:
+        """A reaction, edit or revoke: it changes ``target_wamid`` rather than being a message."""
+        return self.type in ANNOTATION_TYPES
 
     @property
     def sender(self) -> str | None:

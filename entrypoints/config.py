@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     whatsapp_app_secret: SecretStr | None = None
     whatsapp_verify_token: SecretStr | None = None
     whatsapp_default_mps: int = 80
+    # inbound media (GET /whatsapp/media/{id}): largest download served; disk kept for copies (0: no copies)
+    media_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    media_cache_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["http://localhost:3000"])
     frontend_url: str = "http://localhost:3000"
     smtp_host: str | None = None

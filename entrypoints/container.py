@@ -28,6 +28,7 @@ from adapters.vault.aesgcm_cipher import (
 )
 from adapters.whatsapp.decoder import MetaWebhookDecoder
 from adapters.whatsapp.graph_client import AiohttpWhatsAppGateway, graph_session
+from adapters.whatsapp.media import AiohttpMediaStore
 from adapters.whatsapp.token_checker import HttpxWhatsAppTokenChecker
 from application.messaging.routing import InboundRouter
 from application.messaging.statuses import StatusRecorder
@@ -101,6 +102,7 @@ from application.use_cases.vault.reveal_value import RevealSecretValue
 from application.use_cases.vault.secret_lookup import SecretLookup
 from application.use_cases.vault.verify_secret import TestSecret
 from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
+from application.use_cases.whatsapp.media import GetInboundMedia
 from application.use_cases.whatsapp.messages import GetMessage, ListContactMessages
 from application.use_cases.whatsapp.numbers import GetNumber, ListNumbers, RegisterNumber, VerifyNumber
 from application.use_cases.whatsapp.process_inbox import InboxObserver, ProcessInbox
@@ -285,6 +287,12 @@ class Container(containers.DeclarativeContainer):
         lease=providers.Callable(lambda s: timedelta(seconds=s), settings.provided.worker_heartbeat_seconds))
     release_jobs_of = providers.Object(release_jobs_of)
     get_message = providers.Factory(GetMessage, uow=uow)
+    media_store = providers.Singleton(
+        AiohttpMediaStore, graph_session, base_url=settings.provided.whatsapp_graph_url,
+        api_version=settings.provided.whatsapp_api_version, data_dir=settings.provided.data_dir,
+        cache_bytes=settings.provided.media_cache_bytes)
+    get_inbound_media = providers.Factory(GetInboundMedia, uow=uow, secrets=secret_resolver, media=media_store,
+                                          max_bytes=settings.provided.media_max_bytes)
     list_contact_messages = providers.Factory(ListContactMessages, uow=uow)
 
     # flows

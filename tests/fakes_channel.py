@@ -210,6 +210,13 @@ class FakeMessageRepository(_Repo, MessageRepository):
         return {str(m.wamid): copy.deepcopy(m) for m in self._db.messages.values()
                 if m.wamid in wanted and m.organization_id == self._org()}
 
+    async def update_contents(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            stored = self._db.messages.get(message.id)
+            if stored is not None and stored.organization_id == self._org():
+                stored.content = copy.deepcopy(message.content)
+                stored.deleted_at, stored.updated_at = message.deleted_at, message.updated_at
+
     async def update_many(self, messages: Sequence[Message]) -> None:
         for message in messages:
             await self.update(message)

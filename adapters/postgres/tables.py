@@ -159,6 +159,7 @@ messages = Table(
     Column("delivered_at", DateTime(timezone=True)),
     Column("read_at", DateTime(timezone=True)),
     Column("failed_at", DateTime(timezone=True)),
+    Column("deleted_at", DateTime(timezone=True)),  # the contact deleted it for everyone (a ``revoke``)
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.whatsapp.inbound_content import clean_text, message_content
 from domain.messaging import (
-    MEDIA_TYPES,
     ErrorDetail,
     InboundMessage,
-    InboundMessageType,
     StatusUpdate,
     WebhookError,
     WebhookEvent,
@@ -26,8 +24,6 @@ from domain.messaging import (
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 _SIGNATURE_PREFIX = "sha256="
-_REPLY_KINDS = ("button_reply", "list_reply")
-_KNOWN_TYPES = frozenset(kind.value for kind in InboundMessageType)
 
 
 def verify_signature(app_secret: str, raw_body: bytes, header: str | None) -> bool:
@@ -121,8 +117,11 @@ def _inbound(
     context = message.get("context")
     context = context if isinstance(context, Mapping) else {}
     fields: dict[str, Any] = {"context_wamid": _text(context.get("id")),
-                              "forwarded": context.get("forwarded") is True}
-    fields.update(_content(message))
+                              # Meta sends ``frequently_forwarded`` instead of ``forwarded`` past five forwards
+                              "forwarded": context.get("forwarded") is True
+                              or context.get("frequently_forwarded") is True,
+                              "frequently_forwarded": context.get("frequently_forwarded") is True}
+    fields.update(message_content(message))
     return InboundMessage(
         phone_number_id=phone_number_id, display_phone_number=display, wamid=wamid, from_wa_id=from_wa_id,
         from_user_id=from_user_id,
@@ -131,50 +130,6 @@ def _inbound(
         errors=tuple(_errors(message.get("errors"))),
         **fields,
     )
-
-
-def _content(message: Mapping[Any, Any]) -> dict[str, Any]:
-    """``type`` plus text, reply_id, media fields (and the reacted-to wamid) of one message."""
-    unsupported: dict[str, Any] = {"type": InboundMessageType.UNSUPPORTED}
-    raw_type = message.get("type")
-    if not isinstance(raw_type, str) or raw_type not in _KNOWN_TYPES:
-        return unsupported
-    kind = InboundMessageType(raw_type)
-    body = message.get(kind.value)
-    if kind is InboundMessageType.UNSUPPORTED or not isinstance(body, Mapping):
-        return {"type": kind} if kind in _BODYLESS else unsupported
-    if kind is InboundMessageType.TEXT:
-        text = _text(body.get("body"))
-        return {"type": kind, "text": text} if text is not None else unsupported
-    if kind is InboundMessageType.INTERACTIVE:
-        return _interactive(body) or unsupported
-    if kind is InboundMessageType.BUTTON:
-        return {"type": kind, "text": _text(body.get("text")), "reply_id": _text(body.get("payload"))}
-    if kind in MEDIA_TYPES:
-        return {"type": kind, "media_id": _text(body.get("id")),
-                "media_mime_type": _text(body.get("mime_type")), "text": _text(body.get("caption"))}
-    if kind is InboundMessageType.REACTION:
-        return {"type": kind, "text": _text(body.get("emoji")),
-                "context_wamid": _text(body.get("message_id"))}
-    if kind is InboundMessageType.SYSTEM:
-        return {"type": kind, "text": _text(body.get("body"))}
-    return {"type": kind}
-
-
-_BODYLESS = frozenset({InboundMessageType.UNSUPPORTED, InboundMessageType.REQUEST_WELCOME,
-                       InboundMessageType.LOCATION, InboundMessageType.CONTACTS, InboundMessageType.ORDER})
-
-
-def _interactive(body: Mapping[Any, Any]) -> dict[str, Any] | None:
-    for kind in _REPLY_KINDS:
-        reply = body.get(kind)
-        if body.get("type") == kind and isinstance(reply, Mapping):
-            return {"type": InboundMessageType.INTERACTIVE, "text": _text(reply.get("title")),
-                    "reply_id": _text(reply.get("id"))}
-    nfm = body.get("nfm_reply")
-    if isinstance(nfm, Mapping):  # a WhatsApp Flow was submitted
-        return {"type": InboundMessageType.INTERACTIVE, "text": _text(nfm.get("body"))}
-    return None
 
 
 def _status(
@@ -226,23 +181,7 @@ def _mappings(raw: object) -> list[Mapping[Any, Any]]:
     return [item for item in raw if isinstance(item, Mapping)] if isinstance(raw, list) else []
 
 
-def _text(value: object) -> str | None:
-    """A non-empty string field, storable as PostgreSQL text: NUL removed, a lone surrogate (JSON can
-    escape one, UTF-8 cannot hold it) replaced by U+FFFD."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if not isinstance(value, str) or not value:
-        return None
-    if "\x00" in value:
-        value = value.replace("\x00", "")
-    if _SURROGATE.search(value):
-        value = _SURROGATE.sub("\ufffd", value)
-    return value or None
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_text = clean_text
 
 
 def _timestamp(value: object) -> datetime | None:

@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 import structlog
 
+from application.messaging.annotations import AnnotationApplier, event_content
 from application.messaging.routing import InboundRouter
 from application.messaging.statuses import StatusChange, StatusRecorder
 from application.ports.uow import UnitOfWork
@@ -40,8 +41,10 @@ _Count = Callable[[EventRef, str], None]
 
 
 class WebhookApplier:
-    def __init__(self, *, router: InboundRouter, statuses: StatusRecorder) -> None:
+    def __init__(self, *, router: InboundRouter, statuses: StatusRecorder,
+                 annotations: AnnotationApplier | None = None) -> None:
         self._router, self._statuses = router, statuses
+        self._annotations = annotations or AnnotationApplier()
 
     async def apply(self, uow: UnitOfWork, numbers: Mapping[str, WhatsAppNumber], refs: Sequence[EventRef],
                     now: datetime) -> Outcomes:
@@ -51,7 +54,9 @@ class WebhookApplier:
         def count(ref: EventRef, outcome: str) -> None:
             outcomes.setdefault(ref.webhook_id, Counter())[outcome] += 1
 
-        inbound = [r for r in refs if isinstance(r.event, InboundMessage)]
+        inbound = [r for r in refs if isinstance(r.event, InboundMessage) and not r.event.is_annotation]
+        annotations = sorted(((r, r.event) for r in refs if isinstance(r.event, InboundMessage)
+                              and r.event.is_annotation), key=lambda x: (x[1].timestamp, x[0].seq, x[0].index))
         statuses = [r for r in refs if isinstance(r.event, StatusUpdate)]
         for ref in refs:
             if isinstance(ref.event, WebhookError):
@@ -60,6 +65,8 @@ class WebhookApplier:
                 count(ref, "errors")
         if inbound:
             await self._inbound(uow, numbers, inbound, now, count)
+        if annotations:  # after the batch's new messages: a reaction to a message of the same batch finds it
+            await self._annotations.apply(uow, numbers, annotations, now, count)
         if statuses:
             await self._status_updates(uow, statuses, now, count)
         return outcomes
@@ -166,9 +173,17 @@ def _our_id(update: StatusUpdate) -> UUID | None:
 
 
 def _stored(event: InboundMessage, number: WhatsAppNumber, contact: Contact, now: datetime) -> Message:
-    content: dict[str, object] = {"text": event.text, "reply_id": event.reply_id, "media_id": event.media_id,
-                                  "context_wamid": event.context_wamid}
+    content: dict[str, object] = event_content(event)
+    if event.context_wamid is not None:
+        content["context_wamid"] = event.context_wamid
+    if event.forwarded:
+        content["forwarded"] = True
+    if event.frequently_forwarded:
+        content["frequently_forwarded"] = True
+    if event.errors:  # why Meta could not deliver it (an unsupported type)
+        content["errors"] = [{"code": e.code, "title": e.title, **({"details": e.details} if e.details else {})}
+                             for e in event.errors]
     return Message(id=uuid4(), organization_id=number.organization_id, number_id=number.id, contact_id=contact.id,
                    direction=MessageDirection.INBOUND, type=event.type.value,
-                   content={k: v for k, v in content.items() if v is not None}, status=RECEIVED, wamid=event.wamid,
+                   content=content, status=RECEIVED, wamid=event.wamid,
                    source="whatsapp", occurred_at=event.timestamp, created_at=now, updated_at=now)

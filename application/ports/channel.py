@@ -156,6 +156,10 @@ class MessageRepository(Protocol):
         attempt, confirmation (one statement for all)."""
 
     @abstractmethod
+    async def update_contents(self, messages: Sequence[Message]) -> None:
+        """Write back ``content``, ``deleted_at`` and ``updated_at`` of these messages (one statement)."""
+
+    @abstractmethod
     async def record_status_event(self, message: Message, event: StatusEvent) -> bool:
         """Appends to the status history once per (message, status); False when already recorded."""
 

@@ -137,7 +137,8 @@ async def test_a_batch_with_several_entries_changes_and_messages_is_all_handled(
         assert contact is not None, wa_id
         seen[wa_id] = [(m["type"], m["content"]) for m in await contact_messages(client, org, contact["id"])]
     assert seen[ana] == [("text", {"text": "second"}), ("text", {"text": "first"})]  # newest first
-    assert seen[bia] == [("interactive", {"text": "Yes", "reply_id": "yes-btn"})]
+    assert seen[bia] == [("interactive", {"text": "Yes", "reply_id": "yes-btn",
+                                          "button_reply": {"id": "yes-btn", "title": "Yes"}})]
     assert seen[caio] == [("button", {"text": "Stop", "reply_id": "stop_promos"})]
     assert (await get_message(client, org, message_id))["status"] == "delivered"
 
@@ -172,8 +173,9 @@ async def test_unsupported_message_type_is_stored_as_unsupported(client: httpx.A
     contact = await contact_by_wa_id(client, org, wa_id)
     assert contact is not None
     messages = await contact_messages(client, org, contact["id"])
-    assert [(m["type"], m["content"], m["direction"]) for m in messages] == [
-        ("unsupported", {}, "inbound"), ("unsupported", {}, "inbound")]
+    unknown = {"code": 131051, "title": "Message type unknown", "details": "Message type is currently not supported."}
+    assert sorted(((m["type"], m["content"], m["direction"]) for m in messages), key=str) == [
+        ("unsupported", {"errors": [unknown]}, "inbound"), ("unsupported", {}, "inbound")]
 
 
 async def test_statuses_out_of_order_end_read_with_history_once_per_status(

@@ -31,7 +31,12 @@ def create_app(fake: FakeGraph) -> Starlette:
         return await _handle(fake, request, _messages)
 
     async def phone_number(request: Request) -> Response:
+        if fake.media(request.path_params["phone_number_id"]) is not None:
+            return await _media_info(fake, request)
         return await _handle(fake, request, _phone_number)
+
+    async def media_download(request: Request) -> Response:
+        return await _media_download(fake, request)
 
     async def unknown(request: Request) -> Response:
         return await _handle(fake, request, None)
@@ -40,6 +45,7 @@ def create_app(fake: FakeGraph) -> Starlette:
         return await _me(fake, request)
 
     return Starlette(routes=[
+        Route("/whatsapp_business/attachments/", media_download, methods=["GET"]),
         Route("/{version}/{phone_number_id}/messages", messages, methods=["POST"]),
         Route("/{version}/me", me, methods=["GET"]),
         Route("/{version}/{phone_number_id}", phone_number, methods=["GET"]),
@@ -141,6 +147,61 @@ def _phone_number(fake: FakeGraph, number: FakeNumber, request: Request, body: A
         wanted = {name.strip() for name in fields.split(",")} | {"id"}
         details = {key: value for key, value in details.items() if key in wanted}
     return JSONResponse(details)
+
+
+def _bearer(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _record(fake: FakeGraph, request: Request, received: float, status: int, token_valid: bool) -> None:
+    headers = {name: "<redacted>" if name in _REDACTED else value for name, value in request.headers.items()}
+    fake.record_request(RecordedRequest(
+        method=request.method, path=request.url.path, query=request.url.query, headers=headers, json=None,
+        at=received, status=status, token_valid=token_valid,
+    ))
+
+
+def _media_token_valid(fake: FakeGraph, token: str, phone_number_id: str) -> bool:
+    number = fake.number(phone_number_id)
+    return bool(token) and number is not None and token in number.tokens and not number.token_expired
+
+
+async def _media_info(fake: FakeGraph, request: Request) -> Response:
+    """``GET /{version}/{media_id}``: Meta's retrieve-media answer (``url`` valid for five minutes, ``sha256``,
+    ``file_size``, ``mime_type``); only a token of the number that received it may read it."""
+    received = time.monotonic()
+    media = fake.media(request.path_params["phone_number_id"])
+    assert media is not None
+    valid = _media_token_valid(fake, _bearer(request), media.phone_number_id)
+    owner = request.query_params.get("phone_number_id")
+    if not valid:
+        response = _fault_response(invalid_token())
+    elif owner is not None and owner != media.phone_number_id:
+        response = _fault_response(object_missing(media.media_id, "get"))
+    else:
+        key = fake.media_url_key(media.media_id)
+        url = f"{str(request.base_url).rstrip('/')}/whatsapp_business/attachments/?mid={media.media_id}" \
+              f"&ext={int(time.time()) + int(media.url_ttl)}&hash={key}"
+        response = JSONResponse({"messaging_product": "whatsapp", "url": url, "mime_type": media.mime_type,
+                                 "sha256": media.sha256, "file_size": str(len(media.data)), "id": media.media_id})
+    _record(fake, request, received, response.status_code, valid)
+    return response
+
+
+async def _media_download(fake: FakeGraph, request: Request) -> Response:
+    """The short-lived media URL: the bytes, with the same bearer token; 404 once expired or unknown."""
+    received = time.monotonic()
+    media = fake.media_for_key(request.query_params.get("hash", ""))
+    valid = media is not None and _media_token_valid(fake, _bearer(request), media.phone_number_id)
+    if media is None:
+        response: Response = PlainTextResponse("URL expired or unknown", status_code=404)
+    elif not valid:
+        response = _fault_response(invalid_token())
+    else:
+        response = Response(media.data, media_type=media.mime_type)
+    _record(fake, request, received, response.status_code, valid)
+    return response
 
 
 async def _me(fake: FakeGraph, request: Request) -> Response:

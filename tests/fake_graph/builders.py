@@ -50,12 +50,15 @@ def _contact(wa_id: str | None, name: str | None, user_id: str | None) -> dict[s
 
 
 def inbound_message(
-    phone_number_id: str, from_wa_id: str | None, message_type: str, content: Mapping[str, Any] | None, *,
+    phone_number_id: str, from_wa_id: str | None, message_type: str,
+    content: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None, *,
     wamid: str | None = None, name: str | None = "Test User", timestamp: int | datetime | None = None,
     context_wamid: str | None = None, user_id: str | None = None,
     display_phone_number: str = DEFAULT_DISPLAY_NUMBER, waba_id: str = DEFAULT_WABA_ID,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Any inbound message type; ``from_wa_id=None`` with ``user_id`` is a username (BSUID-only) user."""
+    """Any inbound message type; ``from_wa_id=None`` with ``user_id`` is a username (BSUID-only) user.
+    ``extra``: message-level fields (``referral``, a ``context`` of its own...)."""
     message: dict[str, Any] = {}
     if context_wamid:
         message["context"] = {"from": display_phone_number, "id": context_wamid}
@@ -65,7 +68,8 @@ def inbound_message(
         message["from_user_id"] = user_id
     message.update({"id": wamid or new_wamid(), "timestamp": _stamp(timestamp), "type": message_type})
     if content is not None:
-        message[message_type] = dict(content)
+        message[message_type] = list(content) if isinstance(content, list) else dict(content)
+    message.update(extra or {})
     return _envelope(phone_number_id, display_phone_number, waba_id,
                      contacts=[_contact(from_wa_id, name, user_id)], messages=[message])
 
@@ -90,6 +94,28 @@ def inbound_list_reply(
     reply = {"id": row_id, "title": title} | ({"description": description} if description else {})
     return inbound_message(phone_number_id, from_wa_id, "interactive",
                            {"type": "list_reply", "list_reply": reply}, **options)
+
+
+def inbound_reaction(phone_number_id: str, from_wa_id: str | None, target_wamid: str, emoji: str,
+                     **options: Any) -> dict[str, Any]:
+    """A reaction (``emoji`` empty: the reaction was removed), Meta's reaction webhook shape."""
+    return inbound_message(phone_number_id, from_wa_id, "reaction", {"message_id": target_wamid, "emoji": emoji},
+                           **options)
+
+
+def inbound_edit(phone_number_id: str, from_wa_id: str | None, original_wamid: str, new_type: str,
+                 new_content: Mapping[str, Any], **options: Any) -> dict[str, Any]:
+    """An edit (Meta's edit webhook: ``edit.original_message_id`` + ``edit.message`` with the new version)."""
+    inner = {"type": new_type, new_type: dict(new_content)}
+    return inbound_message(phone_number_id, from_wa_id, "edit",
+                           {"original_message_id": original_wamid, "message": inner}, **options)
+
+
+def inbound_revoke(phone_number_id: str, from_wa_id: str | None, original_wamid: str,
+                   **options: Any) -> dict[str, Any]:
+    """The contact deleted a message for everyone (Meta's revoke webhook)."""
+    return inbound_message(phone_number_id, from_wa_id, "revoke", {"original_message_id": original_wamid},
+                           **options)
 
 
 def inbound_quick_reply(

@@ -6,7 +6,9 @@ All mutation goes through one lock: the server answers on its own thread while t
 from __future__ import annotations
 
 import base64
+import hashlib
 import random
+import secrets
 import threading
 import time
 import uuid
@@ -37,6 +39,19 @@ class FakeNumber:
             "code_verification_status": self.code_verification_status, "status": self.status,
             "platform_type": "CLOUD_API", "throughput": {"level": self.throughput_level},
         }
+
+
+@dataclass
+class FakeMedia:
+    """An uploaded or received media object: ``GET /{media_id}`` answers its metadata and a short-lived URL."""
+
+    media_id: str
+    data: bytes
+    mime_type: str
+    phone_number_id: str
+    sha256: str  # what Meta reports (hex of the SHA-256); a test may set a wrong one
+    url_ttl: float = 300.0  # Meta: the download URL is valid for five minutes
+    downloads: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +108,8 @@ class FakeGraph:
         self._max_mps: int | None = None
         self._generation = 0
         self._unavailable: set[str] = set()
+        self._media: dict[str, FakeMedia] = {}
+        self._media_urls: dict[str, tuple[str, float]] = {}  # url key -> (media id, expires at, monotonic)
 
     # --- setup ----------------------------------------------------------------------------------
 
@@ -109,6 +126,37 @@ class FakeGraph:
             else:
                 number.tokens.add(token)
             return number
+
+    def add_media(self, media_id: str, data: bytes, mime_type: str, phone_number_id: str, *,
+                  sha256: str | None = None, url_ttl: float = 300.0) -> FakeMedia:
+        """A media object the number's tokens may read (``GET /{media_id}``, then its URL)."""
+        media = FakeMedia(media_id, data, mime_type, phone_number_id, sha256 or hashlib.sha256(data).hexdigest(),
+                          url_ttl)
+        with self._lock:
+            self._media[media_id] = media
+        return media
+
+    def media(self, media_id: str) -> FakeMedia | None:
+        with self._lock:
+            return self._media.get(media_id)
+
+    def media_url_key(self, media_id: str) -> str:
+        """A new short-lived download key for the media (what the URL of ``GET /{media_id}`` carries)."""
+        key = secrets.token_urlsafe(16)
+        with self._lock:
+            media = self._media[media_id]
+            self._media_urls[key] = (media_id, time.monotonic() + media.url_ttl)
+        return key
+
+    def media_for_key(self, key: str) -> FakeMedia | None:
+        """The media of a download key still valid, counting the download; None when unknown or expired."""
+        with self._lock:
+            found = self._media_urls.get(key)
+            if found is None or time.monotonic() > found[1]:
+                return None
+            media = self._media[found[0]]
+            media.downloads += 1
+            return media
 
     def fail_next(
         self, times: int = 1, code: int = 130429, http_status: int = 400, *, message: str | None = None,
@@ -173,6 +221,8 @@ class FakeGraph:
             self._sent.clear()
             self._read.clear()
             self._send_times.clear()
+            self._media.clear()
+            self._media_urls.clear()
             self._delay, self._max_mps = 0.0, None
             self._unavailable.clear()
             if not keep_numbers:

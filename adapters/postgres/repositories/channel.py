@@ -221,6 +221,15 @@ class SqlAlchemyMessageRepository(MessageRepository):
             {name: bindparam(f"_{name}") for name in _DELIVERY_STATE}),
             [{"_id": m.id, **{f"_{name}": getattr(m, name) for name in _DELIVERY_STATE}} for m in changed])
 
+    async def update_contents(self, changed: Sequence[Message]) -> None:
+        if not changed:
+            return
+        await self._s.execute(update(messages).where(
+            messages.c.id == bindparam("_id"), messages.c.organization_id == _require(self._org)).values(
+            content=bindparam("_content"), deleted_at=bindparam("_deleted_at"), updated_at=bindparam("_updated_at")),
+            [{"_id": m.id, "_content": m.content, "_deleted_at": m.deleted_at, "_updated_at": m.updated_at}
+             for m in changed])
+
     async def record_status_events(self, events: Sequence[tuple[Message, StatusEvent]]) -> set[tuple[UUID, str]]:
         rows = [{"organization_id": m.organization_id, "message_id": m.id, "status": e.status,
                  "occurred_at": e.occurred_at, "error_code": e.error_code, "error_title": e.error_title}

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import hmac
+import mimetypes
 from typing import Annotated
 from uuid import UUID
 
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from starlette.background import BackgroundTask
 
+from application.ports.media import MediaStore
 from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
+from application.use_cases.whatsapp.media import GetInboundMedia
 from application.use_cases.whatsapp.messages import GetMessage
 from application.use_cases.whatsapp.numbers import ListNumbers, RegisterNumber, RegisterNumberCommand
 from application.use_cases.whatsapp.send_message import SendMessage, SendMessageCommand
 from entrypoints.config import Settings
 from entrypoints.http.deps import CurrentActor, PageParams, set_total
-from entrypoints.http.errors import error_body, error_responses
+from entrypoints.http.errors import error_body, error_responses, json_error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.whatsapp import (
     MessageDetailOut,
@@ -76,6 +80,42 @@ async def get_message(actor: CurrentActor, message_id: UUID,
                                               if k != "status_history"},
                                            "status_history": [StatusEventOut.model_validate(e) for e in history]})
     return out
+
+
+_INLINE_KINDS = ("image", "audio", "video", "sticker")
+_MEDIA_DOC = (
+    "The bytes of an inbound message's image, audio (voice notes included), video, document or sticker, fetched from "
+    "WhatsApp with the receiving number's token (or served from the server's disk copy). Any member of the "
+    "organization may read it (viewer, agent, admin). `Content-Type` is WhatsApp's; documents come as attachments "
+    "with their file name. The SHA-256 WhatsApp reports is checked before a byte is sent. 404: no such message in "
+    "the organization, or WhatsApp no longer has the media (`media_not_found`, kept about 30 days); 409 "
+    "`message_has_no_media`: not an inbound media message, or the contact deleted it; 413 `media_too_large`: over "
+    "`MEDIA_MAX_BYTES`; 503: WhatsApp could not be reached, the checksum did not match, or the number's token was "
+    "rejected (`media_token_rejected`).")
+
+
+@router.get("/media/{message_id}", response_class=FileResponse, summary="Download an inbound message's media",
+            description=_MEDIA_DOC,
+            responses={200: {"description": "The media bytes", "content": {"application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"}}}}, **json_error_responses(401, 403, 404, 409, 413,
+                                                                                            422, 503)})
+@inject
+async def get_media(actor: CurrentActor, message_id: UUID,
+                    use_case: GetInboundMedia = Depends(Provide["get_inbound_media"]),
+                    store: MediaStore = Depends(Provide["media_store"])) -> FileResponse:
+    media = await use_case.execute(actor, message_id)
+    inline = media.kind in _INLINE_KINDS
+    filename = media.filename or f"{media.kind}-{message_id}{_extension(media.file.mime_type)}"
+    return FileResponse(
+        media.file.path, media_type=media.file.mime_type, filename=filename,
+        content_disposition_type="inline" if inline else "attachment",
+        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox",
+                 "Cache-Control": "private, max-age=300"},
+        background=BackgroundTask(store.release, media.file) if media.file.temporary else None)
+
+
+def _extension(mime_type: str) -> str:
+    return mimetypes.guess_extension(mime_type.split(";")[0].strip()) or ""
 
 
 @router.get("/webhook", response_class=PlainTextResponse, summary="Meta's verification handshake",

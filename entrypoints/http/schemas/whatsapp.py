@@ -68,7 +68,14 @@ class MessageOut(ResponseModel):
     id: UUID
     direction: Literal["inbound", "outbound"]
     type: str
-    content: dict[str, Any]
+    content: dict[str, Any] = Field(description=(
+        "What the message carries. `text` (text body, caption, reply title, a summary for location/contacts/"
+        "orders), `reply_id` (button/list reply id or button payload), `media_id` and `media` (id, mime_type, "
+        "sha256, filename, caption, voice, animated), `location`, `contacts` (vCards), `order`, `referral` "
+        "(click-to-WhatsApp ad), `list_reply`/`button_reply`, `nfm_reply` (name, body, response), "
+        "`context_wamid`, `forwarded`, `frequently_forwarded`, `errors` (unsupported messages); what happened "
+        "to it later: `reactions` ([{by, emoji, at, wamid}]), `edited_at`, `edits` (previous versions, oldest "
+        "first), `deleted`. Inbound media bytes: `GET /whatsapp/media/{message_id}`."))
     status: str
     wamid: str | None = None
     number_id: UUID
@@ -82,6 +89,9 @@ class MessageOut(ResponseModel):
     delivered_at: datetime | None = None
     read_at: datetime | None = None
     failed_at: datetime | None = None
+    deleted_at: datetime | None = Field(
+        default=None, description="When the contact deleted the message for everyone (its text, media and edit "
+                                  "history are no longer kept; `content.deleted` is true).")
     created_at: datetime
     updated_at: datetime
 

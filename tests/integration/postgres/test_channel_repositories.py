@@ -384,3 +384,34 @@ async def test_status_batches_update_many_and_record_each_status_once(
         by_wamid = await uow.messages.get_many_by_wamids([f"wamid.{m.id}" for m in messages])
     assert {m.status for m in by_wamid.values()} == {"sent"} and len(by_wamid) == 3
     assert {m.confirmed_at for m in by_wamid.values()} == {base}
+
+
+async def test_update_contents_writes_content_and_deleted_at_of_its_organization_only(
+        uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    org, number, contact = await _org_number_contact(uow_factory)
+    other_org, other_number, other_contact = await _org_number_contact(uow_factory)
+    mine = [_message(number, contact, wamid=f"wamid.{uuid4().hex}", text=f"m{i}") for i in range(3)]
+    theirs = _message(other_number, other_contact, wamid=f"wamid.{uuid4().hex}", text="theirs")
+    async with uow_factory(org) as uow:
+        await uow.messages.add_inbound_many(mine)
+        await uow.commit()
+    async with uow_factory(other_org) as uow:
+        await uow.messages.add_inbound_many([theirs])
+        await uow.commit()
+    deleted_at = _now()
+    mine[0].content = {"text": "m0 edited", "edits": [{"text": "m0", "since": "2026-01-01T00:00:00+00:00"}],
+                       "reactions": [{"by": "contact", "emoji": "\U0001f44d"}]}
+    mine[1].content, mine[1].deleted_at = {"deleted": True}, deleted_at
+    theirs.content = {"text": "overwritten"}
+    async with uow_factory(org) as uow:
+        await uow.messages.update_contents([mine[0], mine[1], theirs])  # one statement; theirs is not visible
+        await uow.commit()
+    async with uow_factory(org) as uow:
+        found = await uow.messages.get_many_by_wamids([str(m.wamid) for m in mine])
+    assert found[str(mine[0].wamid)].content == mine[0].content and found[str(mine[0].wamid)].deleted_at is None
+    assert found[str(mine[1].wamid)].content == {"deleted": True}
+    assert found[str(mine[1].wamid)].deleted_at == deleted_at
+    assert found[str(mine[2].wamid)].content == {"text": "m2"}
+    async with uow_factory(other_org) as uow:
+        kept = await uow.messages.get_by_wamid(str(theirs.wamid))
+    assert kept is not None and kept.content == {"text": "theirs"}

@@ -255,13 +255,16 @@ async def test_a_senders_later_webhook_waits_while_an_earlier_one_is_leased() ->
 
 @pytest.mark.parametrize(("sample", "expected"), [
     (samples.W3_BUTTON_REPLY, ("interactive", {
-        "text": "Cancel", "reply_id": "cancel-button",
+        "text": "Cancel", "reply_id": "cancel-button", "button_reply": {"id": "cancel-button", "title": "Cancel"},
         "context_wamid": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3MEM2RUJFNkI0RENGQTVDRjUA"})),
     (samples.W4_LIST_REPLY, ("interactive", {
         "text": "Priority Mail Express", "reply_id": "priority_express",
+        "list_reply": {"id": "priority_express", "title": "Priority Mail Express", "description": "Next Day to 2 Days"},
         "context_wamid": "wamid.HBgLMTQxMjU1NTA4MjkVAgASGBQzQUNCNjk5RDUwNUZGMUZEM0VBRAA="})),
-    (samples.W12_UNSUPPORTED, ("unsupported", {})),
-    (samples.W6_INBOUND_IMAGE, ("image", {"media_id": "65463453"})),
+    (samples.W12_UNSUPPORTED, ("unsupported", {"errors": [
+        {"code": 131051, "title": "Message type unknown", "details": "Message type is currently not supported."}]})),
+    (samples.W6_INBOUND_IMAGE, ("image", {"media_id": "65463453", "media": {
+        "id": "65463453", "mime_type": "image/jpeg", "sha256": "4654+8g="}})),
 ], ids=["w3", "w4", "w12", "w6"])
 async def test_samples_are_stored_with_their_type_and_content(sample: dict, expected: tuple) -> None:  # type: ignore[type-arg]
     world = World()

@@ -176,7 +176,7 @@ def test_mixed_inbound_types() -> None:
     assert isinstance(reaction, InboundMessage) and (
         reaction.type,
         reaction.text,
-        reaction.context_wamid,
+        reaction.target_wamid,
     ) == (T.REACTION, "\U0001f44d", "wamid.target")
     assert isinstance(voice, InboundMessage) and (voice.type, voice.media_id) == (T.AUDIO, "998877")
     assert isinstance(location, InboundMessage) and location.type is T.LOCATION
