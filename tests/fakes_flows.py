@@ -24,6 +24,7 @@ from application.ports.flows import (
     NodeStat,
 )
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
+from domain import conversations as rules
 from domain.channel import Conversation, Message, NumberStatus, WhatsAppNumber
 from domain.contacts import Contact
 from domain.flows.records import ExecutionAlreadyRunning, Flow, FlowExecution, FlowStatus, FlowVersion
@@ -265,12 +266,16 @@ class FakeConversations(_Repo):
     async def update(self, conversation: Conversation) -> None:
         self._db.conversations[(conversation.number_id, conversation.contact_id)] = copy.deepcopy(conversation)
 
-    async def record_inbound_many(self, inbound: Sequence[tuple[UUID, UUID, datetime]], now: datetime
+    async def of_contact(self, contact_id: UUID, *, for_update: bool = False) -> list[Conversation]:
+        return sorted((copy.deepcopy(c) for (_, contact), c in self._db.conversations.items()
+                       if contact == contact_id), key=lambda c: c.id)
+
+    async def record_inbound_many(self, inbound: Sequence[tuple[UUID, UUID, datetime, int]], now: datetime
                                   ) -> dict[tuple[UUID, UUID], Conversation]:
         found = {}
-        for number_id, contact_id, at in sorted(inbound):
+        for number_id, contact_id, at, count in sorted(inbound):
             conversation = await self.get_for_update(number_id, contact_id, now)
-            conversation.record_inbound(at)
+            rules.receive(conversation, at, count, now)
             await self.update(conversation)
             found[(number_id, contact_id)] = copy.deepcopy(conversation)
         return found

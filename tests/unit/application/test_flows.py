@@ -92,7 +92,7 @@ class World:
         event = inbound_event(text, reply_id, self.contact.whatsapp_id, self.clock.now())
         async with self.uow(ORG) as uow:
             conversations = await uow.conversations.record_inbound_many(
-                [(self.number.id, self.contact.id, self.clock.now())], self.clock.now())
+                [(self.number.id, self.contact.id, self.clock.now(), 1)], self.clock.now())
             batch = await self.router.prepare(uow, conversations)
             outcome = await self.router.route(uow, batch, self.number, self.contact, message, event,
                                               self.clock.now())
