@@ -32,6 +32,7 @@ from application.use_cases.flows.runtime import FlowRuntime
 from application.use_cases.flows.simulate import SimulateCommand, SimulatedMessage, SimulateFlow
 from application.use_cases.vault.secret_lookup import SecretLookup
 from domain.channel import Message
+from domain.conversations import ConversationState
 from domain.errors import InvalidValue, PermissionDenied
 from domain.flows import ExecutionStatus, FlowInvalid
 from domain.flows.records import FlowInUse, FlowNotActive, FlowNotFound, FlowTrigger
@@ -234,13 +235,16 @@ async def test_handoff_silences_until_release() -> None:
                  [edge("s", "h")], {"type": "default"})
     await w.inbound("hi")
     assert w.execution().status is ExecutionStatus.HANDED_OFF
-    assert w.uow.store.conversations[(w.number.id, w.contact.id)].handoff_at == T0
+    handed = w.uow.store.conversations[(w.number.id, w.contact.id)]
+    assert (handed.handoff_at, handed.state, handed.assignee_id) == (T0, ConversationState.WAITING, None)
     assert await w.inbound("hello?") is InboundOutcome.HUMAN
     assert w.sent_texts() == [{"text": "A human will answer"}]
     with pytest.raises(PermissionDenied):
         await ReleaseConversation(uow=w.uow, clock=w.clock).execute(actor(Role.VIEWER), w.contact.id)
     assert await ReleaseConversation(uow=w.uow, clock=w.clock).execute(actor(Role.AGENT), w.contact.id) == 1
-    await w.inbound("hi")
+    assert w.uow.store.conversations[(w.number.id, w.contact.id)].state is ConversationState.CLOSED
+    await w.inbound("hi")  # closed -> bot: the default flow starts again, and hands off again
+    assert w.uow.store.conversations[(w.number.id, w.contact.id)].state is ConversationState.WAITING
     assert len(w.sent_texts()) == 2 and len(w.uow.store.executions) == 2
 
 
