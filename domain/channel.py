@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from domain.conversations import ConversationState
 from domain.errors import Conflict, NotFound, RuleViolation
 from domain.messaging import CustomerServiceWindow, MessageDirection, MessageStatus
 
@@ -82,6 +83,10 @@ class Conversation:
     last_inbound_at: datetime | None = None
     last_message_at: datetime | None = None
     handoff_at: datetime | None = None
+    state: ConversationState = ConversationState.BOT
+    assignee_id: UUID | None = None
+    unread_count: int = 0
+    last_read_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
 

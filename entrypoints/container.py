@@ -71,6 +71,8 @@ from application.use_cases.contacts.manage_contacts import (
     UpdateContact,
 )
 from application.use_cases.contacts.run_import import FailContactImport, RunContactImport
+from application.use_cases.conversations.manage import AssignConversation, CloseConversation, MarkConversationRead
+from application.use_cases.conversations.read import GetConversation, ListConversationMessages, ListConversations
 from application.use_cases.flows.deliver_event import DeliverFlowEvent
 from application.use_cases.flows.expire_executions import ExpireFlowExecutions
 from application.use_cases.flows.inbound import ReleaseConversation
@@ -304,6 +306,14 @@ class Container(containers.DeclarativeContainer):
     list_flow_executions = providers.Factory(ListExecutions, uow=uow)
     simulate_flow = providers.Factory(SimulateFlow, uow=uow, clock=clock)
     release_conversation = providers.Factory(ReleaseConversation, uow=uow, clock=clock)
+
+    # the conversations inbox
+    list_conversations = providers.Factory(ListConversations, uow=uow)
+    get_conversation = providers.Factory(GetConversation, uow=uow)
+    list_conversation_messages = providers.Factory(ListConversationMessages, uow=uow)
+    assign_conversation = providers.Factory(AssignConversation, uow=uow, clock=clock)
+    mark_conversation_read = providers.Factory(MarkConversationRead, uow=uow, clock=clock)
+    close_conversation = providers.Factory(CloseConversation, uow=uow, clock=clock)
     flow_http_client = providers.Resource(_flow_http_client)
     flow_http_caller = providers.Singleton(
         HttpxFlowHttpCaller, flow_http_client, allowed_hosts=settings.provided.flow_http_allowed_hosts,

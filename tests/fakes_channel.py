@@ -35,6 +35,7 @@ from application.ports.channel import (
     WebhookOutcome,
     WhatsAppNumberRepository,
 )
+from application.ports.conversations import ConversationFilter, ConversationSummary, LastMessage, MessageCursor
 from application.ports.whatsapp import (
     GraphApiError,
     ListSection,
@@ -43,6 +44,7 @@ from application.ports.whatsapp import (
     SentMessage,
     WhatsAppGateway,
 )
+from domain import conversations as rules
 from domain.channel import Conversation, Message, NumberStatus, WhatsAppNumber, WhatsAppNumberAlreadyRegistered
 from domain.contacts import Contact
 from domain.identity import Role
@@ -164,16 +166,60 @@ class FakeConversationRepository(_Repo, ConversationRepository):
         if stored is not None and stored.organization_id == self._org():
             self._db.conversations[conversation.id] = copy.copy(conversation)
 
-    async def record_inbound_many(self, inbound: Sequence[tuple[UUID, UUID, datetime]], now: datetime
+    async def record_inbound_many(self, inbound: Sequence[tuple[UUID, UUID, datetime, int]], now: datetime
                                   ) -> dict[tuple[UUID, UUID], Conversation]:
         found: dict[tuple[UUID, UUID], Conversation] = {}
-        for number_id, contact_id, at in sorted(inbound):
+        for number_id, contact_id, at, count in sorted(inbound):
             conversation = await self.get_for_update(number_id, contact_id, now)
-            conversation.record_inbound(at)
-            conversation.updated_at = now
+            rules.receive(conversation, at, count, now)
             await self.update(conversation)
             found[(number_id, contact_id)] = copy.copy(conversation)
         return found
+
+    async def get_by_id(self, conversation_id: UUID, *, for_update: bool = False) -> Conversation | None:
+        found = self._db.conversations.get(conversation_id)
+        return copy.copy(found) if found is not None and found.organization_id == self._org() else None
+
+    async def of_contact(self, contact_id: UUID, *, for_update: bool = False) -> list[Conversation]:
+        return sorted((copy.copy(c) for c in self._db.conversations.values()
+                       if c.organization_id == self._org() and c.contact_id == contact_id), key=lambda c: c.id)
+
+    def _summary(self, c: Conversation) -> ConversationSummary:
+        person, num = self._db.contacts[c.contact_id], self._db.numbers[c.number_id]
+        thread = [m for m in self._db.messages.values() if m.organization_id == c.organization_id
+                  and m.number_id == c.number_id and m.contact_id == c.contact_id]
+        newest = max(thread, key=lambda m: (m.occurred_at, m.id), default=None)
+        last = None if newest is None else LastMessage(
+            type=newest.type, direction=newest.direction.value, occurred_at=newest.occurred_at,
+            text=newest.content.get("text") or newest.content.get("caption")
+            or (newest.content.get("template") or {}).get("name"))
+        assignee = self._db.users.get(c.assignee_id) if c.assignee_id else None
+        return ConversationSummary(
+            conversation=copy.copy(c), contact_name=person.name, contact_whatsapp_id=person.whatsapp_id,
+            number_phone=num.phone_number, number_display_name=num.display_name,
+            assignee_name=assignee.name if assignee is not None and assignee.organization_id == self._org()
+            else None, last_message=last)
+
+    def _matches(self, c: Conversation, where: ConversationFilter) -> bool:
+        person = self._db.contacts[c.contact_id]
+        text = f"{person.name or ''}\x01{person.email or ''}\x01{person.whatsapp_id}".lower()
+        return (c.organization_id == self._org() and (where.state is None or c.state is where.state)
+                and (where.assignee_id is None or c.assignee_id == where.assignee_id)
+                and (not where.unassigned or c.assignee_id is None)
+                and (where.number_id is None or c.number_id == where.number_id)
+                and (not where.query or where.query.lower() in text))
+
+    async def list(self, where: ConversationFilter, *, limit: int, offset: int
+                   ) -> tuple[list[ConversationSummary], int]:
+        found = [c for c in self._db.conversations.values() if self._matches(c, where)]
+        found.sort(key=lambda c: c.id.int, reverse=True)
+        found.sort(key=lambda c: (c.last_message_at is not None, c.last_message_at or datetime.min.replace(
+            tzinfo=T0.tzinfo)), reverse=True)
+        return [self._summary(c) for c in found[offset:offset + limit]], len(found)
+
+    async def summary(self, conversation_id: UUID) -> ConversationSummary | None:
+        found = await self.get_by_id(conversation_id)
+        return self._summary(found) if found is not None else None
 
     async def open_windows(self, number_id: UUID, contact_ids: Sequence[UUID], now: datetime) -> set[UUID]:
         return {c.contact_id for c in self._db.conversations.values()
@@ -197,6 +243,14 @@ class FakeMessageRepository(_Repo, MessageRepository):
     async def add_many(self, messages: Sequence[Message]) -> None:
         for message in messages:
             await self.add(message)
+
+    async def thread(self, number_id: UUID, contact_id: UUID, *, before: MessageCursor | None,
+                     limit: int) -> list[Message]:
+        found = sorted((m for m in self._db.messages.values() if m.organization_id == self._org()
+                        and m.number_id == number_id and m.contact_id == contact_id
+                        and (before is None or (m.occurred_at, m.id.int) < (before[0], before[1].int))),
+                       key=lambda m: (m.occurred_at, m.id.int), reverse=True)
+        return [copy.deepcopy(m) for m in found[:limit]]
 
     async def add_inbound_many(self, messages: Sequence[Message]) -> set[UUID]:
         return {m.id for m in messages if await self.add_inbound_if_new(m)}

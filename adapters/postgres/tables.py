@@ -131,6 +131,10 @@ conversations = Table(
     Column("last_inbound_at", DateTime(timezone=True)),
     Column("last_message_at", DateTime(timezone=True)),
     Column("handoff_at", DateTime(timezone=True)),
+    Column("state", Text, nullable=False),
+    Column("assignee_id", UUID(as_uuid=True)),
+    Column("unread_count", Integer, nullable=False),
+    Column("last_read_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -77,7 +77,7 @@ class InboundRouter:
         if await self._automations.on_reply(uow, number, contact, recipients, now):
             batch.stale.add(pair)
             return InboundOutcome.AUTOMATION
-        if batch.conversations[pair].handoff_at is not None:
+        if batch.conversations[pair].state.human:
             return InboundOutcome.HUMAN
         execution = await self._execution(uow, batch, pair)
         if execution is not None:

@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 import structlog
 
+from application.messaging import conversations as inbox
 from application.messaging.annotations import AnnotationApplier, event_content
 from application.messaging.routing import InboundRouter
 from application.messaging.statuses import StatusChange, StatusRecorder
@@ -92,12 +93,14 @@ class WebhookApplier:
         messages = [_stored(event, number, contacts[wa_id], now) for _, event, number, wa_id in senders]
         new = await uow.messages.add_inbound_many(messages)
         latest: dict[tuple[UUID, UUID], datetime] = {}
+        received: Counter[tuple[UUID, UUID]] = Counter()
         for (_, event, number, wa_id), message in zip(senders, messages, strict=True):
             if message.id in new:
                 pair = (number.id, contacts[wa_id].id)
                 latest[pair] = max(latest.get(pair, event.timestamp), event.timestamp)
-        conversations = await uow.conversations.record_inbound_many(
-            [(n, c, at) for (n, c), at in sorted(latest.items())], now) if latest else {}
+                received[pair] += 1
+        conversations = await inbox.record_inbound(
+            uow, [(n, c, at, received[(n, c)]) for (n, c), at in latest.items()], now)
         batch = await self._router.prepare(uow, conversations) if conversations else None
         for (ref, event, number, wa_id), message in zip(senders, messages, strict=True):
             if message.id not in new:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
+from application.ports.conversations import ConversationFilter, ConversationSummary, MessageCursor
 from domain.channel import Conversation, Message, WhatsAppNumber
 from domain.messaging import WebhookEvent
 
@@ -95,8 +96,25 @@ class WhatsAppNumberRepository(Protocol):
 
 
 class ConversationRepository(Protocol):
+    """Organization-scoped. State changes go through ``application.messaging.conversations`` only."""
+
     @abstractmethod
     async def get(self, number_id: UUID, contact_id: UUID) -> Conversation | None: ...
+
+    @abstractmethod
+    async def get_by_id(self, conversation_id: UUID, *, for_update: bool = False) -> Conversation | None: ...
+
+    @abstractmethod
+    async def of_contact(self, contact_id: UUID, *, for_update: bool = False) -> list[Conversation]:
+        """The contact's conversations (one per number), locked in id order when ``for_update``."""
+
+    @abstractmethod
+    async def list(self, where: ConversationFilter, *, limit: int, offset: int
+                   ) -> tuple[list[ConversationSummary], int]:
+        """Newest activity (``last_message_at``) first, never-active ones last; ties by id."""
+
+    @abstractmethod
+    async def summary(self, conversation_id: UUID) -> ConversationSummary | None: ...
 
     @abstractmethod
     async def get_for_update(self, number_id: UUID, contact_id: UUID, now: datetime) -> Conversation:
@@ -106,10 +124,11 @@ class ConversationRepository(Protocol):
     async def update(self, conversation: Conversation) -> None: ...
 
     @abstractmethod
-    async def record_inbound_many(self, inbound: Sequence[tuple[UUID, UUID, datetime]], now: datetime
+    async def record_inbound_many(self, inbound: Sequence[tuple[UUID, UUID, datetime, int]], now: datetime
                                   ) -> dict[tuple[UUID, UUID], Conversation]:
-        """For each ``(number_id, contact_id, at)``: the conversation, created when missing, its last inbound
-        and last message times moved forward to ``at`` (never back), locked until the transaction ends.
+        """For each ``(number_id, contact_id, at, count)``: the conversation, created when missing, with
+        ``domain.conversations.receive`` applied (last inbound and last message times moved forward to ``at``,
+        never back; ``count`` more unread; ``closed`` becomes ``bot``), locked until the transaction ends.
         Keyed by ``(number_id, contact_id)``."""
 
     @abstractmethod
@@ -177,6 +196,12 @@ class MessageRepository(Protocol):
     @abstractmethod
     async def list_for_contact(self, contact_id: UUID, *, limit: int, offset: int) -> tuple[list[Message], int]:
         """Newest first."""
+
+    @abstractmethod
+    async def thread(self, number_id: UUID, contact_id: UUID, *, before: MessageCursor | None,
+                     limit: int) -> list[Message]:
+        """The messages between the number and the contact, newest first (occurred_at, then id), those strictly
+        older than ``before`` when given."""
 
 
 class WebhookInbox(Protocol):

@@ -20,6 +20,7 @@ from entrypoints.http.routers import (
     automations,
     contact_transfer,
     contacts,
+    conversations,
     flows,
     health,
     operations,
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.router.redirect_slashes = False  # TrailingSlashMiddleware serves both forms instead
     app.add_middleware(TrailingSlashMiddleware, router=app.router)
     app.add_middleware(CatchAllMiddleware)  # unexpected errors become a 500 inside CORS
-    exposed = ["X-Total-Count", "Retry-After", "X-Request-ID", "Deprecated", "Sunset"]
+    exposed = ["X-Total-Count", "X-Next-Cursor", "Retry-After", "X-Request-ID", "Deprecated", "Sunset"]
     app.add_middleware(ErrorShapeCORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                        allow_methods=["*"], allow_headers=["*"], expose_headers=exposed)
     app.add_middleware(RequestContextMiddleware)
@@ -93,7 +94,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.include_router(operations.metrics_router)
     app.include_router(operations.admin_router, prefix=API_PREFIX)
     # contact_transfer before contacts: /contacts/imports and /contacts/export are not a /contacts/{contact_id}
-    for module in (auth, users, contact_transfer, contacts, whatsapp, secrets, flows, automations):
+    for module in (auth, users, contact_transfer, contacts, whatsapp, secrets, flows, automations, conversations):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(flows.handoff_router, prefix=API_PREFIX)
     install_openapi(app)

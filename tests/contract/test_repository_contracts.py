@@ -334,17 +334,18 @@ async def test_a_proven_number_belongs_to_one_organization(stores: Stores) -> No
         assert await uow.numbers.default_active() == num
 
 
-async def test_inbound_moves_the_conversation_forward_only(stores: Stores) -> None:
+async def test_inbound_moves_the_conversation_forward_only_and_counts_unread(stores: Stores) -> None:
     factory, org, num, person = await _channel(stores)
     later, earlier = T0 + timedelta(hours=2), T0 + timedelta(hours=1)
     async with factory(org) as uow:
         assert await uow.conversations.get(num.id, person.id) is None
-        got = await uow.conversations.record_inbound_many([(num.id, person.id, later)], T0)
+        got = await uow.conversations.record_inbound_many([(num.id, person.id, later, 2)], T0)
         assert got[(num.id, person.id)].last_inbound_at == later
         await uow.commit()
     async with factory(org) as uow:
-        again = await uow.conversations.record_inbound_many([(num.id, person.id, earlier)], T0)
+        again = await uow.conversations.record_inbound_many([(num.id, person.id, earlier, 1)], T0)
         assert again[(num.id, person.id)].last_inbound_at == later
+        assert again[(num.id, person.id)].unread_count == 3
         await uow.commit()
     async with factory(org) as uow:
         stored = await uow.conversations.get(num.id, person.id)

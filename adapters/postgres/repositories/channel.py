@@ -7,11 +7,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import DateTime, bindparam, case, func, insert, literal, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.postgres.errors import execute_translated
+from adapters.postgres.repositories.conversation_list import conversation_list
 from adapters.postgres.tables import conversations, message_status_events, messages, whatsapp_numbers
 from application.ports.channel import (
     ConversationRepository,
@@ -19,10 +21,10 @@ from application.ports.channel import (
     StatusEvent,
     WhatsAppNumberRepository,
 )
+from application.ports.conversations import ConversationFilter, ConversationSummary, MessageCursor
 from domain.channel import Conversation, Message, NumberStatus, WhatsAppNumber
+from domain.conversations import ConversationState
 from domain.messaging import CUSTOMER_SERVICE_WINDOW, MessageDirection
-
-"""One phone_number_id per organization; one proven (active) number per phone_number_id (migration 0008)."""
 
 
 def _require(org: UUID | None) -> UUID:
@@ -100,7 +102,11 @@ class SqlAlchemyWhatsAppNumberRepository(WhatsAppNumberRepository):
 
 
 def _conversation(row: Any) -> Conversation:
-    return Conversation(**dict(row._mapping))
+    data = {c.name: row._mapping[c.name] for c in conversations.c}
+    data["state"] = ConversationState(data["state"])
+    if data["state"] is ConversationState.ASSIGNED and data["assignee_id"] is None:  # the user was deleted
+        data["state"] = ConversationState.WAITING
+    return Conversation(**data)
 
 
 class SqlAlchemyConversationRepository(ConversationRepository):
@@ -113,28 +119,54 @@ class SqlAlchemyConversationRepository(ConversationRepository):
             conversations.c.contact_id == contact_id))).first()
         return _conversation(row) if row else None
 
+    async def get_by_id(self, conversation_id: UUID, *, for_update: bool = False) -> Conversation | None:
+        query = select(conversations).where(conversations.c.organization_id == _require(self._org),
+                                            conversations.c.id == conversation_id)
+        row = (await self._s.execute(query.with_for_update() if for_update else query)).first()
+        return _conversation(row) if row else None
+
+    async def of_contact(self, contact_id: UUID, *, for_update: bool = False) -> list[Conversation]:
+        query = select(conversations).where(conversations.c.organization_id == _require(self._org),
+                                            conversations.c.contact_id == contact_id).order_by(conversations.c.id)
+        rows = (await self._s.execute(query.with_for_update() if for_update else query)).all()
+        return [_conversation(r) for r in rows]
+
+    async def list(self, where: ConversationFilter, *, limit: int, offset: int
+                   ) -> tuple[list[ConversationSummary], int]:
+        return await conversation_list(self._s, _require(self._org), where, limit=limit, offset=offset)
+
+    async def summary(self, conversation_id: UUID) -> ConversationSummary | None:
+        found, _ = await conversation_list(self._s, _require(self._org), ConversationFilter(), limit=1, offset=0,
+                                           conversation_id=conversation_id)
+        return found[0] if found else None
+
     async def get_for_update(self, number_id: UUID, contact_id: UUID, now: datetime) -> Conversation:
         org = _require(self._org)
         await self._s.execute(pg_insert(conversations).values(
-            id=uuid4(), organization_id=org, number_id=number_id, contact_id=contact_id, created_at=now,
-            updated_at=now).on_conflict_do_nothing(constraint="conversations_number_contact_key"))
+            id=uuid4(), organization_id=org, number_id=number_id, contact_id=contact_id, state="bot",
+            unread_count=0, created_at=now, updated_at=now).on_conflict_do_nothing(
+            constraint="conversations_number_contact_key"))
         row = (await self._s.execute(select(conversations).where(
             conversations.c.organization_id == org, conversations.c.number_id == number_id,
             conversations.c.contact_id == contact_id).with_for_update())).one()
         return _conversation(row)
 
-    async def record_inbound_many(self, inbound: Sequence[tuple[UUID, UUID, datetime]], now: datetime
+    async def record_inbound_many(self, inbound: Sequence[tuple[UUID, UUID, datetime, int]], now: datetime
                                   ) -> dict[tuple[UUID, UUID], Conversation]:
         org = _require(self._org)
         rows = [{"id": uuid4(), "organization_id": org, "number_id": number_id, "contact_id": contact_id,
-                 "last_inbound_at": at, "last_message_at": at, "created_at": now, "updated_at": now}
-                for number_id, contact_id, at in sorted(inbound)]
+                 "last_inbound_at": at, "last_message_at": at, "state": "bot", "unread_count": count,
+                 "created_at": now, "updated_at": now}
+                for number_id, contact_id, at, count in sorted(inbound)]
         insert_ = pg_insert(conversations)
+        current = conversations.c
         statement = insert_.on_conflict_do_update(constraint="conversations_number_contact_key", set_={
-            # the domain's rule (Conversation.record_inbound) for many rows: times only move forward
-            "last_inbound_at": func.greatest(conversations.c.last_inbound_at, insert_.excluded.last_inbound_at),
-            "last_message_at": func.greatest(conversations.c.last_message_at, insert_.excluded.last_message_at),
-            "updated_at": insert_.excluded.updated_at}).returning(*conversations.c)
+            # domain.conversations.receive for many rows: times only move forward, unread grows, closed -> bot
+            "last_inbound_at": func.greatest(current.last_inbound_at, insert_.excluded.last_inbound_at),
+            "last_message_at": func.greatest(current.last_message_at, insert_.excluded.last_message_at),
+            "unread_count": current.unread_count + insert_.excluded.unread_count,
+            "state": case((current.state == "closed", "bot"), else_=current.state),
+            "updated_at": func.greatest(current.updated_at, insert_.excluded.updated_at)}).returning(*conversations.c)
         result = (await self._s.execute(statement, rows)).all()
         return {(row.number_id, row.contact_id): _conversation(row) for row in result}
 
@@ -152,7 +184,9 @@ class SqlAlchemyConversationRepository(ConversationRepository):
         await self._s.execute(update(conversations).where(
             conversations.c.id == conversation.id, conversations.c.organization_id == _require(self._org)).values(
             last_inbound_at=conversation.last_inbound_at, last_message_at=conversation.last_message_at,
-            handoff_at=conversation.handoff_at, updated_at=conversation.updated_at))
+            handoff_at=conversation.handoff_at, state=conversation.state.value,
+            assignee_id=conversation.assignee_id, unread_count=conversation.unread_count,
+            last_read_at=conversation.last_read_at, updated_at=conversation.updated_at))
 
 
 _MESSAGE_COLUMNS = [c.name for c in messages.c if c.name != "seq"]  # seq is the database's own
@@ -289,3 +323,14 @@ class SqlAlchemyMessageRepository(MessageRepository):
             messages.c.occurred_at.desc(), messages.c.id.desc()).limit(limit).offset(offset))).all()
         total = (await self._s.execute(select(func.count()).select_from(messages).where(*scope))).scalar_one()
         return [message_from_row(r) for r in rows], int(total)
+
+    async def thread(self, number_id: UUID, contact_id: UUID, *, before: MessageCursor | None,
+                     limit: int) -> list[Message]:
+        conditions = [messages.c.organization_id == _require(self._org), messages.c.contact_id == contact_id,
+                      messages.c.number_id == number_id]
+        if before is not None:  # messages_contact_idx: (organization_id, contact_id, occurred_at DESC, id DESC)
+            conditions.append(tuple_(messages.c.occurred_at, messages.c.id) < tuple_(
+                literal(before[0], DateTime(timezone=True)), literal(before[1], PG_UUID(as_uuid=True))))
+        rows = (await self._s.execute(select(messages).where(*conditions).order_by(
+            messages.c.occurred_at.desc(), messages.c.id.desc()).limit(limit))).all()
+        return [message_from_row(r) for r in rows]

@@ -10,6 +10,7 @@ from uuid import UUID
 import structlog
 
 from application.authorization import Actor, Permission
+from application.messaging import conversations
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWorkFactory
 from domain.contacts import ContactNotFound
@@ -30,7 +31,8 @@ def triggered_flow(flows: list[Flow], text: str | None) -> tuple[Flow, str] | No
 
 
 class ReleaseConversation:
-    """An agent gives the conversation back to the bot: the contact's handoff ends on every number."""
+    """``POST /contacts/{id}/release``: every conversation of the contact a human has is closed (the bot answers
+    again), the same as ``POST /conversations/{id}/close`` on each."""
 
     def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow, self._clock = uow, clock
@@ -42,14 +44,8 @@ class ReleaseConversation:
         async with self._uow(actor.organization_id) as uow:
             if await uow.contacts.get(contact_id) is None:
                 raise ContactNotFound()
-            numbers, _ = await uow.numbers.list(limit=200, offset=0)
-            for number in numbers:
-                conversation = await uow.conversations.get(number.id, contact_id)
-                if conversation is None or conversation.handoff_at is None:
-                    continue
-                locked = await uow.conversations.get_for_update(number.id, contact_id, now)
-                locked.handoff_at, locked.updated_at = None, now
-                await uow.conversations.update(locked)
-                released += 1
+            for conversation in await uow.conversations.of_contact(contact_id, for_update=True):
+                if conversation.state.human and await conversations.close(uow, conversation, now):
+                    released += 1
             await uow.commit()
         return released

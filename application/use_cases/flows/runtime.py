@@ -12,7 +12,7 @@ execution at the same time.
   timer that is not the one it waits for.
 - ``CallHttp`` -> a ``flow_http`` job (``http_payload.py``: its templates keep the author's secret references
   apart; the job resolves them at call time and nothing resolved is stored).
-- ``HandOff`` -> the conversation is handed to a human (``handoff_at``); the bot stays silent until released.
+- ``HandOff`` -> the conversation is handed to a human (``waiting``); the bot stays silent until it is closed.
 - ``StartFlow`` -> the target flow's published version starts for the contact (the current execution has
   just completed); a target that is missing or not active fails the execution instead.
 """
@@ -28,6 +28,7 @@ from uuid import UUID, uuid4
 import structlog
 
 from application.jobs import FlowHttp, FlowTimer, enqueue
+from application.messaging import conversations
 from application.messaging.outbound import queue_outbound
 from application.ports.uow import UnitOfWork
 from application.use_cases.flows.http_payload import encode_call
@@ -171,9 +172,7 @@ class FlowRuntime:
                                         call=encode_call(command)),
                           dedupe_key=f"flow_http:{execution.id}:{command.call_id}")
         elif isinstance(command, HandOff):
-            conversation = await uow.conversations.get_for_update(number.id, contact.id, now)
-            conversation.handoff_at, conversation.updated_at = now, now
-            await uow.conversations.update(conversation)
+            await conversations.hand_off(uow, number.id, contact.id, now)
             log.info("flow.handed_off", execution_id=str(execution.id), reason=command.reason)
 
 

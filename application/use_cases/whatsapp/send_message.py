@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from application.authorization import Actor, Permission
+from application.messaging import conversations
 from application.messaging.outbound import contact_for, queue_outbound, sending_number
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWorkFactory
@@ -79,5 +80,6 @@ class SendMessage:
                     raise OutsideCustomerServiceWindow()
             message = await queue_outbound(uow, number=number, contact=contact, kind=cmd.type, content=content,
                                            now=now)
+            await conversations.agent_replied(uow, number.id, contact.id, actor.user_id, now)
             await uow.commit()
         return QueuedMessage(message_id=message.id, status=message.status)

@@ -327,13 +327,13 @@ async def test_record_inbound_many_creates_and_moves_conversations_forward_only(
     base = _now()
     async with uow_factory(org) as uow:
         [created] = (await uow.conversations.record_inbound_many(
-            [(number.id, contact.id, base)], base)).values()
+            [(number.id, contact.id, base, 1)], base)).values()
         await uow.commit()
     assert (created.last_inbound_at, created.last_message_at) == (base, base)
     async with uow_factory(org) as uow:  # an older inbound (a late webhook) never moves the window back
-        older = await uow.conversations.record_inbound_many([(number.id, contact.id, base - timedelta(hours=1))],
+        older = await uow.conversations.record_inbound_many([(number.id, contact.id, base - timedelta(hours=1), 1)],
                                                             base)
-        newer = await uow.conversations.record_inbound_many([(number.id, contact.id, base + timedelta(minutes=5))],
+        newer = await uow.conversations.record_inbound_many([(number.id, contact.id, base + timedelta(minutes=5), 1)],
                                                             base)
         await uow.commit()
     assert older[(number.id, contact.id)].last_inbound_at == base

@@ -599,7 +599,7 @@ async def say(world: World, person: Contact, text: str, keywords: tuple[str, ...
     router = InboundRouter(automations=tracker(world, keywords), runtime=FlowRuntime())
     async with world.uow(world.org) as uow:
         conversations = await uow.conversations.record_inbound_many(
-            [(world.number.id, person.id, world.clock.now())], world.clock.now())
+            [(world.number.id, person.id, world.clock.now(), 1)], world.clock.now())
         batch = await router.prepare(uow, conversations)
         contact_now = await uow.contacts.get(person.id)
         assert contact_now is not None

@@ -32,6 +32,7 @@ from application.use_cases.flows.runtime import FlowRuntime
 from application.use_cases.flows.simulate import SimulateCommand, SimulatedMessage, SimulateFlow
 from application.use_cases.vault.secret_lookup import SecretLookup
 from domain.channel import Message
+from domain.conversations import ConversationState
 from domain.errors import InvalidValue, PermissionDenied
 from domain.flows import ExecutionStatus, FlowInvalid
 from domain.flows.records import FlowInUse, FlowNotActive, FlowNotFound, FlowTrigger
@@ -93,7 +94,7 @@ class World:
         event = inbound_event(text, reply_id, self.contact.whatsapp_id, self.clock.now())
         async with self.uow(ORG) as uow:
             conversations = await uow.conversations.record_inbound_many(
-                [(self.number.id, self.contact.id, self.clock.now())], self.clock.now())
+                [(self.number.id, self.contact.id, self.clock.now(), 1)], self.clock.now())
             batch = await self.router.prepare(uow, conversations)
             outcome = await self.router.route(uow, batch, self.number, self.contact, message, event,
                                               self.clock.now())
@@ -103,6 +104,11 @@ class World:
     def sent_texts(self) -> list[Any]:
         """What the flows queued for the contact, in the order the sender sends it."""
         return [m.content for m in self.uow.store.messages.values()]
+
+    def conversation(self) -> Any:
+        [found] = [c for c in self.uow.store.conversations.values()
+                   if (c.number_id, c.contact_id) == (self.number.id, self.contact.id)]
+        return found
 
     def execution(self) -> Any:
         [execution] = self.uow.store.executions.values()
@@ -235,14 +241,16 @@ async def test_handoff_silences_until_release() -> None:
                  [edge("s", "h")], {"type": "default"})
     await w.inbound("hi")
     assert w.execution().status is ExecutionStatus.HANDED_OFF
-    assert [c.handoff_at for c in w.uow.store.conversations.values()
-            if (c.number_id, c.contact_id) == (w.number.id, w.contact.id)] == [T0]
+    handed = w.conversation()
+    assert (handed.handoff_at, handed.state, handed.assignee_id) == (T0, ConversationState.WAITING, None)
     assert await w.inbound("hello?") is InboundOutcome.HUMAN
     assert w.sent_texts() == [{"text": "A human will answer"}]
     with pytest.raises(PermissionDenied):
         await ReleaseConversation(uow=w.uow, clock=w.clock).execute(actor(Role.VIEWER), w.contact.id)
     assert await ReleaseConversation(uow=w.uow, clock=w.clock).execute(actor(Role.AGENT), w.contact.id) == 1
-    await w.inbound("hi")
+    assert w.conversation().state is ConversationState.CLOSED
+    await w.inbound("hi")  # closed -> bot: the default flow starts again, and hands off again
+    assert w.conversation().state is ConversationState.WAITING
     assert len(w.sent_texts()) == 2 and len(w.uow.store.executions) == 2
 
 

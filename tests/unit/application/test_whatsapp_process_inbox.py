@@ -23,6 +23,7 @@ from application.use_cases.flows.runtime import FlowRuntime
 from application.use_cases.whatsapp.ingest_webhook import IngestWebhook, InvalidWebhookSignature
 from application.use_cases.whatsapp.process_inbox import ProcessInbox
 from domain.channel import RECEIVED, Message, WhatsAppNumber
+from domain.conversations import ConversationState
 from domain.messaging import InboundMessage, MessageDirection
 from tests.fake_graph import builders
 from tests.fake_uow import FakeStore, FakeUnitOfWorkFactory
@@ -472,3 +473,20 @@ async def test_each_raw_sample_has_the_expected_effect(name: str) -> None:
         [message] = world.inbound()
         assert message.wamid == value["messages"][0]["id"]
         assert world.store.contacts[message.contact_id].whatsapp_id == value["messages"][0]["from"]  # type: ignore[index]
+
+
+# --------------------------------------------------------------------------- the inbox
+
+
+async def test_inbound_counts_unread_once_per_new_message_and_reopens_a_closed_conversation() -> None:
+    world = World()
+    first, second = builders.new_wamid(), builders.new_wamid()
+    await world.deliver(builders.inbound_text(PNID, USER, "one", wamid=first, timestamp=1_700_000_000))
+    await world.deliver(builders.inbound_text(PNID, USER, "two", wamid=second, timestamp=1_700_000_005))
+    await world.deliver(builders.inbound_text(PNID, USER, "two", wamid=second, timestamp=1_700_000_006))  # again
+    [conversation] = world.store.conversations.values()
+    assert (conversation.unread_count, conversation.last_message_at) == (2, at(1_700_000_005))
+    conversation.state = ConversationState.CLOSED
+    await world.deliver(builders.inbound_text(PNID, USER, "three", timestamp=1_700_000_010))
+    [conversation] = world.store.conversations.values()
+    assert (conversation.state, conversation.unread_count) == (ConversationState.BOT, 3)
