@@ -36,6 +36,7 @@ from tests.fakes_channel import (
     FakeWebhookEventStore,
 )
 from tests.fakes_flows import FakeFlowExecutionRepository, FakeFlowRepository
+from tests.fakes_templates import FakeMessageTemplateRepository
 
 _UNFINISHED = ("scheduled", "running", "paused")
 _LIVE = ("scheduled", "running", "paused", "completed")
@@ -77,6 +78,7 @@ class FakeAutomationUnitOfWork(UnitOfWork):
         self.flows = FakeFlowRepository(self)  # type: ignore[arg-type]
         self.flow_executions = FakeFlowExecutionRepository(self)  # type: ignore[arg-type]
         self.automations = FakeAutomationRepository(self)
+        self.templates = FakeMessageTemplateRepository(self)
         self.jobs = self._work.job_queue
         return self
 

@@ -50,8 +50,10 @@ from domain.channel import Conversation, Message, NumberStatus, WhatsAppNumber, 
 from domain.contacts import Contact
 from domain.identity import Role
 from domain.messaging import CUSTOMER_SERVICE_WINDOW, MessageDirection
+from domain.templates import MessageTemplate
 from domain.vault import SecretNotFound
 from tests.fakes import T0, FakeContactRepository, FakeJobQueue
+from tests.fakes_templates import FakeMessageTemplateRepository
 
 
 @dataclass
@@ -88,6 +90,7 @@ class ChannelStore:
     job_queue: FakeJobQueue = field(default_factory=FakeJobQueue)
     admissions: dict[tuple[str, datetime], int] = field(default_factory=dict)  # (key, second) -> sends
     message_seq: dict[UUID, int] = field(default_factory=dict)  # the order messages were queued in
+    templates: dict[UUID, MessageTemplate] = field(default_factory=dict)
 
     @property
     def jobs(self) -> FakeJobQueue:
@@ -118,6 +121,7 @@ class FakeChannelUnitOfWork(UnitOfWork):
         self.messages = FakeMessageRepository(self)
         self.webhook_events = FakeWebhookEventStore(self)
         self.outbox = FakeOutbox(self)
+        self.templates = FakeMessageTemplateRepository(self)
         self.jobs = self._work.job_queue
         return self
 
@@ -189,6 +193,10 @@ class FakeNumberRepository(_Repo, WhatsAppNumberRepository):
         found = next((n for n in self._db.numbers.values()
                       if n.phone_number_id == phone_number_id and n.status is NumberStatus.ACTIVE), None)
         return copy.copy(found) if found is not None else None
+
+    async def syncable_any_org(self) -> Sequence[WhatsAppNumber]:
+        return [copy.copy(n) for n in sorted(self._db.numbers.values(), key=lambda n: (
+            str(n.organization_id), n.waba_id or "", n.created_at)) if n.status is NumberStatus.ACTIVE and n.waba_id]
 
     async def routable_by_phone_number_ids(self, phone_number_ids: Sequence[str]) -> dict[str, WhatsAppNumber]:
         wanted = set(phone_number_ids)
