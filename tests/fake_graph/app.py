@@ -21,6 +21,7 @@ from tests.fake_graph.faults import (
     throughput_reached,
 )
 from tests.fake_graph.state import FakeGraph, FakeNumber, RecordedRequest
+from tests.fake_graph.templates import list_templates
 from tests.fake_graph.validation import recipient_key, validate_send
 
 _REDACTED = {"authorization", "cookie"}
@@ -36,12 +37,16 @@ def create_app(fake: FakeGraph) -> Starlette:
     async def unknown(request: Request) -> Response:
         return await _handle(fake, request, None)
 
+    async def templates(request: Request) -> Response:  # a WABA's template list
+        return await list_templates(fake, request)
+
     async def me(request: Request) -> Response:  # the token's own user/app (vault whatsapp_token test)
         return await _me(fake, request)
 
     return Starlette(routes=[
         Route("/{version}/{phone_number_id}/messages", messages, methods=["POST"]),
         Route("/{version}/me", me, methods=["GET"]),
+        Route("/{version}/{waba_id}/message_templates", templates, methods=["GET"]),
         Route("/{version}/{phone_number_id}", phone_number, methods=["GET"]),
         Route("/{path:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
     ])
