@@ -82,8 +82,10 @@ class SyncTemplates:
             for _ in range(MAX_PAGES):
                 page = await self._catalog.templates_page(number.waba_id, token, after)
                 templates.extend(page.templates)
-                if page.after is None or page.after == after:
+                if page.after is None:
                     break
+                if page.after == after:  # storing a partial list would mark the rest DELETED
+                    raise GraphRejected(f"The template list of WABA {number.waba_id} repeated its cursor.")
                 after = page.after
             else:
                 raise GraphRejected(f"The template list of WABA {number.waba_id} did not end after "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
+import httpx
 import pytest
 
 from adapters.whatsapp import AiohttpWhatsAppGateway
@@ -74,3 +75,25 @@ async def test_a_token_that_cannot_read_the_waba_is_refused(gateway: AiohttpWhat
     with pytest.raises(GraphAuthError) as expired:
         await gateway.templates_page(WABA, "EAAG-unknown")
     assert expired.value.graph_code == 190 and "EAAG-unknown" not in str(expired.value)
+
+
+async def test_the_fake_refuses_template_list_requests_meta_would_refuse(
+        fake_graph: FakeGraphServer, http_client: httpx.AsyncClient) -> None:
+    fake_graph.add_waba(WABA, TOKEN)
+    fake_graph.set_templates(WABA, [template("a"), template("b")])
+    url = f"{fake_graph.base_url}/v25.0/{WABA}/message_templates"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    unknown_field = await http_client.get(url, headers=auth, params={"fields": "name,secret_sauce"})
+    assert unknown_field.status_code == 400 and "secret_sauce" in unknown_field.json()["error"]["message"]
+    for limit in ("0", "abc", "1001"):
+        assert (await http_client.get(url, headers=auth, params={"limit": limit})).json()["error"]["code"] == 100
+    assert (await http_client.get(url, headers=auth, params={"after": "bm90IGEgY3Vyc29y"})).status_code == 400
+    in_query = await http_client.get(url, params={"access_token": TOKEN})
+    assert in_query.status_code == 401 and in_query.json()["error"]["code"] == 190
+    default = (await http_client.get(url, headers=auth, params={"limit": "1"})).json()
+    assert set(default["data"][0]) == {"name", "parameter_format", "components", "language", "status", "category",
+                                       "id"}  # Meta's default fields
+    assert default["paging"]["next"].startswith(url) and "after=" in default["paging"]["next"]
+    last = (await http_client.get(url, headers=auth, params={"limit": "1", "after": default["paging"]["cursors"][
+        "after"]})).json()
+    assert [t["name"] for t in last["data"]] == ["b"] and "next" not in last["paging"]

@@ -20,7 +20,7 @@ from application.messaging.routing import InboundRouter
 from application.messaging.statuses import StatusRecorder
 from application.messaging.webhooks import WebhookApplier
 from application.ports.templates import RemoteTemplate, TemplateCatalog, TemplatePage
-from application.ports.whatsapp import GraphAuthError
+from application.ports.whatsapp import GraphAuthError, GraphRejected
 from application.use_cases.automations.tracking import AutomationTracker
 from application.use_cases.flows.runtime import FlowRuntime
 from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
@@ -332,3 +332,18 @@ async def test_template_webhooks_update_status_quality_and_category_through_the_
     assert current().status == "REJECTED"
     await deliver(status_update_webhook(WABA, order["id"], "order", "REINSTATED"))
     assert current().status == "APPROVED"
+
+
+async def test_a_cursor_that_does_not_move_fails_the_sync_without_marking_anything_deleted() -> None:
+    world = World()
+    await world.sync([template("a"), template("b"), template("c")])
+
+    class Stuck(PagedCatalog):
+        async def templates_page(self, waba_id: str, access_token: str, after: str | None = None) -> TemplatePage:
+            page = await super().templates_page(waba_id, access_token, None)
+            return TemplatePage(templates=page.templates, after="same")
+
+    with pytest.raises(GraphRejected):
+        await SyncTemplates(uow=world.factory, catalog=Stuck([template("a")], size=1), secrets=world.secrets,
+                            clock=world.clock).execute(ORG, world.number.id)
+    assert {t.status for t in world.stored().values()} == {"APPROVED"}
