@@ -96,7 +96,7 @@ async def test_a_requested_sync_follows_meta_and_marks_removed_templates_deleted
     response = await client.post(f"{API}/whatsapp/numbers/{org.number['id']}/templates/sync", headers=org.headers)
     assert response.status_code == 202, response.text
     assert response.json() == {"status": "queued", "number_id": org.number["id"], "waba_id": waba,
-                               "already_queued": False}
+                               "already_queued": False}  # even while the registration's sync still runs
     found = await wait_templates(client, org, 1, status="DELETED")
     assert [t["name"] for t in found] == ["b"]
     statuses = {t["name"]: t["status"] for t in (await listed(client, org))[0]}
@@ -208,3 +208,27 @@ async def test_a_status_webhook_pauses_a_template_and_its_automation_fails_with_
     assert {r["error_title"] for r in rows} == {"Template promo (en_US) is PAUSED: only an APPROVED template can be "
                                                 "sent."}
     assert not [s for s in fake_graph.sent_messages if s.type == "template" and s.content.get("name") == "promo"]
+
+
+async def test_a_number_registered_without_waba_is_not_checked_and_meta_refuses_a_bad_template(
+        client: httpx.AsyncClient, fake_graph: FakeGraphServer, worker: None) -> None:
+    admin = await register(client)
+    pnid, waba, token = random_digits(), random_digits(), "EAAG" + secrets.token_hex(12)
+    fake_graph.add_number(pnid, token, waba_id=waba)  # Meta knows its WABA; PyTake was not told
+    fake_graph.add_waba(waba, token)
+    fake_graph.set_templates(waba, [template("order_update", body=ORDER)])
+    secret = await client.post(f"{API}/secrets/", headers=admin.headers,
+                               json={"key": "WA_TOKEN", "value": token, "service": "whatsapp"})
+    number = await client.post(f"{API}/whatsapp/numbers", headers=admin.headers, json={
+        "phone_number_id": pnid, "access_token_secret_id": secret.json()["id"]})
+    org = WaOrg(admin, pnid, token, secret.json()["id"], number.json())
+    unchecked = await send(client, org, random_wa_id(), type="template", template_id="nope")
+    assert unchecked.status_code == 202, unchecked.text  # queued: nothing to check it against
+    failed = await wait_status(client, org, unchecked.json()["message_id"], "failed")
+    assert failed["error_code"] == 132001
+    short = await send(client, org, random_wa_id(), type="template", template_id="order_update",
+                       components=body("Ana"))
+    assert (await wait_status(client, org, short.json()["message_id"], "failed"))["error_code"] == 132000
+    good = await send(client, org, random_wa_id(), type="template", template_id="order_update",
+                      components=body("Ana", "A-1"))
+    await wait_status(client, org, good.json()["message_id"], "sent")

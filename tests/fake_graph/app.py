@@ -21,7 +21,7 @@ from tests.fake_graph.faults import (
     throughput_reached,
 )
 from tests.fake_graph.state import FakeGraph, FakeNumber, RecordedRequest
-from tests.fake_graph.templates import list_templates
+from tests.fake_graph.templates import check_template_send, list_templates
 from tests.fake_graph.validation import recipient_key, validate_send
 
 _REDACTED = {"authorization", "cookie"}
@@ -115,7 +115,7 @@ def _messages(fake: FakeGraph, number: FakeNumber, request: Request, body: Any) 
         return _mark_read(fake, number, body)
     fault = validate_send(body)
     recipient = recipient_key(body) or ""
-    fault = fault or fake.failure_for(recipient)
+    fault = fault or fake.failure_for(recipient) or _template_fault(fake, number, body)
     if fault is not None:
         return _fault_response(fault)
     sent = fake.accept_send(number.phone_number_id, body, recipient)
@@ -127,6 +127,13 @@ def _messages(fake: FakeGraph, number: FakeNumber, request: Request, body: Any) 
     if sent.type == "template":
         message["message_status"] = "accepted"
     return JSONResponse({"messaging_product": "whatsapp", "contacts": [contact], "messages": [message]})
+
+
+def _template_fault(fake: FakeGraph, number: FakeNumber, body: dict[str, Any]) -> GraphFault | None:
+    waba = fake.waba(number.waba_id) if number.waba_id else None
+    if waba is None or body.get("type") != "template" or not isinstance(body.get("template"), dict):
+        return None
+    return check_template_send(waba.templates, body["template"])
 
 
 def _mark_read(fake: FakeGraph, number: FakeNumber, body: dict[str, Any]) -> Response:

@@ -29,6 +29,8 @@ class FakeNumber:
     status: str = "CONNECTED"
     throughput_level: str = "STANDARD"
     token_expired: bool = False
+    waba_id: str | None = None
+    """When set and the fake knows that WABA, template sends are checked against its templates like Meta does."""
 
     def details(self) -> dict[str, Any]:
         return {

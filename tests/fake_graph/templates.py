@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import base64
+import re
 import time
 import zlib
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -84,6 +86,29 @@ def _offset(cursor: str | None) -> int | None:
 
 def _fault(fault: GraphFault) -> Response:
     return JSONResponse(fault.payload(), status_code=fault.http_status)
+
+
+# --- template sends (Meta's 132001 / 132000) -------------------------------------------------------------------
+
+
+def check_template_send(templates: list[dict[str, Any]], content: Mapping[str, Any]) -> GraphFault | None:
+    """Meta's answer to a template send on a WABA whose templates are these: 132001 for a name and language it does
+    not have approved, 132000 when the body's or header's parameters do not match its placeholders."""
+    language = content.get("language")
+    code = language.get("code") if isinstance(language, Mapping) else None
+    found = next((t for t in templates if t.get("name") == content.get("name") and t.get("language") == code), None)
+    if found is None or found.get("status") != "APPROVED":
+        return GraphFault(132001, 404, details=f"template name ({content.get('name')}) does not exist in {code}")
+    sent = {str(c.get("type", "")).lower(): len(c.get("parameters") or []) for c in content.get("components") or []
+            if isinstance(c, Mapping)}
+    for component in found.get("components") or []:
+        kind = str(component.get("type", "")).lower()
+        if kind in ("header", "body") and component.get("format", "TEXT") == "TEXT":
+            expected = len(set(re.findall(r"\{\{\s*(\w+)\s*\}\}", str(component.get("text", "")))))
+            if sent.get(kind, 0) != expected:
+                return GraphFault(132000, 400, details=f"{kind}: number of localizable_params ({sent.get(kind, 0)}) "
+                                                       f"does not match the expected number of params ({expected})")
+    return None
 
 
 # --- builders ------------------------------------------------------------------------------------------------

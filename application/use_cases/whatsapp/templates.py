@@ -30,16 +30,21 @@ class SyncQueued:
     number_id: UUID
     waba_id: str
     queued: bool
-    """False when a sync of this WABA was already queued (that one will do)."""
+    """False when two syncs of this WABA were already in the queue (one of them will do)."""
 
 
 async def enqueue_template_sync(uow: UnitOfWork, number: WhatsAppNumber) -> bool:
-    """Queue the sync of the number's WABA (once per organization and WABA until it runs); False when the number
-    has no WABA id or a sync is already queued."""
+    """Queue the sync of the number's WABA; False when the number has no WABA id or both slots are taken.
+
+    Two slots per organization and WABA: a dedupe key holds while its job is queued *or running*, and a sync
+    already running may have read Meta before the change the caller wants to see, so a request finding the first
+    slot taken takes the second. At most two syncs of a WABA are in the queue, and (unless both are running) one
+    of them starts after the request."""
     if not number.waba_id:
         return False
-    return await enqueue(uow, SyncTemplatesJob(organization_id=number.organization_id, number_id=number.id),
-                         dedupe_key=f"templates:{number.organization_id}:{number.waba_id}")
+    job = SyncTemplatesJob(organization_id=number.organization_id, number_id=number.id)
+    key = f"templates:{number.organization_id}:{number.waba_id}"
+    return await enqueue(uow, job, dedupe_key=key) or await enqueue(uow, job, dedupe_key=f"{key}:again")
 
 
 class RequestTemplateSync:

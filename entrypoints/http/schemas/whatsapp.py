@@ -95,11 +95,12 @@ class WebhookAck(ResponseModel):
 
 
 class TemplateSyncOut(ResponseModel):
-    status: Literal["queued"] = Field(description="The sync is queued; the worker reads every template from Meta "
-                                                  "(a sync already queued for this WABA counts: no second one)")
+    status: Literal["queued"] = Field(description="A sync that starts after this request is queued; the worker "
+                                                  "reads every template of the WABA from Meta")
     number_id: UUID
     waba_id: str = Field(description="The WhatsApp Business Account whose templates are synced")
-    already_queued: bool = Field(description="True when a sync of this WABA was already waiting to run")
+    already_queued: bool = Field(description="True when a sync of this WABA was already waiting to run (it will do; "
+                                             "no other one was queued)")
 
 
 class MessageTemplateOut(ResponseModel):
