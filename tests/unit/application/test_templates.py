@@ -52,15 +52,9 @@ from tests.fake_graph.templates import (
     template,
 )
 from tests.fakes import T0, FakeClock
-from tests.fakes_automations import AutomationStore, FakeAutomationUnitOfWorkFactory
-from tests.fakes_channel import (
-    ChannelStore,
-    FakeChannelUnitOfWorkFactory,
-    FakeSecretResolver,
-    FakeWebhookInbox,
-    actor,
-    number,
-)
+from tests.fakes_automations import AutomationStore as Store  # the one store with every table these tests use
+from tests.fakes_automations import FakeAutomationUnitOfWorkFactory as Factory
+from tests.fakes_channel import FakeSecretResolver, FakeWebhookInbox, actor, number
 
 pytestmark = pytest.mark.unit
 
@@ -98,11 +92,11 @@ class World:
         self.clock = FakeClock(T0)
         self.secret = uuid4()
         self.number = dataclasses.replace(number(ORG, secret_id=self.secret), waba_id=waba)
-        self.factory = FakeChannelUnitOfWorkFactory(ChannelStore(numbers={self.number.id: self.number}))
+        self.factory = Factory(Store(numbers={self.number.id: self.number}))
         self.secrets = FakeSecretResolver({self.secret: TOKEN})
 
     @property
-    def store(self) -> ChannelStore:
+    def store(self) -> Store:
         return self.factory.store
 
     async def sync(self, templates: Sequence[dict[str, Any]], size: int = 2) -> PagedCatalog:
@@ -300,8 +294,7 @@ async def test_template_webhooks_update_status_quality_and_category_through_the_
     world = World()
     order = template("order", body="Hi {{1}}")
     await world.sync([order])
-    store = AutomationStore(numbers=dict(world.store.numbers), templates=dict(world.store.templates))
-    factory = FakeAutomationUnitOfWorkFactory(store)
+    factory = world.factory
     decoder = MetaWebhookDecoder("secret")
     runtime = FlowRuntime()
     tracker = AutomationTracker(flows=runtime)

@@ -17,7 +17,7 @@ from domain.flows.records import Flow, FlowStatus
 from domain.templates import TemplateNotApproved, TemplateParametersMismatch, TemplatesNotSynced, TemplateUnknown
 from tests.fake_graph.templates import template
 from tests.fakes import T0, FakeClock
-from tests.fakes_automations import FakeAutomationUnitOfWorkFactory
+from tests.fakes_automations import FakeAutomationUnitOfWorkFactory as Factory
 from tests.fakes_channel import number
 from tests.fakes_templates import FakeMessageTemplateRepository
 from tests.unit.application.test_automations import World, wa
@@ -31,7 +31,7 @@ OPENING = {"name": "promo", "language": "pt_BR", "components": [
 
 @pytest.fixture
 def tworld() -> World:
-    uow, clock, org = FakeAutomationUnitOfWorkFactory(), FakeClock(), uuid4()
+    uow, clock, org = Factory(), FakeClock(), uuid4()
     num = dataclasses.replace(number(org, throughput_mps=80), waba_id=WABA)
     flow = Flow(id=uuid4(), organization_id=org, name="Campaign", status=FlowStatus.ACTIVE, created_at=T0,
                 updated_at=T0)
