@@ -65,7 +65,10 @@ class MessageTemplate:
     components: list[dict[str, Any]] = field(default_factory=list)
     parameter_format: str | None = None
     rejected_reason: str | None = None
+    event_at: datetime | None = None
+    """Meta's time of the last template webhook applied."""
     synced_at: datetime
+    """When the last sync that listed it started reading Meta's list."""
     updated_at: datetime
 
     def ensure_sendable(self) -> None:

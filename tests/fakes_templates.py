@@ -93,9 +93,14 @@ class FakeMessageTemplateRepository(MessageTemplateRepository):
                         continue
                 elif (row.name, row.language) != (change.name, change.language):
                     continue
+                at = change.occurred_at
+                if at is not None and ((row.event_at is not None and row.event_at > at)
+                                       or row.synced_at.replace(microsecond=0) > at):
+                    continue  # stale: older than the last change applied or the last sync's read
                 if values and any(getattr(row, name) != value for name, value in values.items()):
                     for name, value in values.items():
                         setattr(row, name, value)
                     row.updated_at = now
+                    row.event_at = at if at is not None else row.event_at
                     changed += 1
         return changed

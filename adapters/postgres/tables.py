@@ -323,6 +323,7 @@ message_templates = Table(
     Column("components", JSONB, nullable=False),
     Column("parameter_format", Text),
     Column("rejected_reason", Text),
+    Column("event_at", DateTime(timezone=True)),
     Column("synced_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

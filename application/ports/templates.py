@@ -45,6 +45,9 @@ class TemplateChange:
     rejected_reason: str | None = None
     name: str | None = None
     language: str | None = None
+    occurred_at: datetime | None = None
+    """Meta's time of the change (the webhook entry's ``time``): a change older than the last one applied, or than
+    the last sync's read, is stale and ignored (Meta retries deliveries for days, in any order)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,8 +78,9 @@ class MessageTemplateRepository(Protocol):
 
     @abstractmethod
     async def apply_changes_any_org(self, changes: Sequence[TemplateChange], now: datetime) -> int:
-        """System scope: sets the given fields of every stored copy of each template (by WABA and Meta id);
-        returns the rows changed."""
+        """System scope: sets the given fields of every stored copy of each template (by WABA and Meta id, else
+        name and language), unless the change is stale (``occurred_at`` before the copy's last applied change or
+        before the second its last sync started reading); returns the rows changed."""
 
 
 class TemplateCatalog(Protocol):

@@ -134,27 +134,28 @@ def template(name: str, *, language: str = "en_US", status: str = "APPROVED", ca
             "quality_score": {"score": quality, "date": 1733000000}, "rejected_reason": rejected_reason}
 
 
-def template_webhook(waba_id: str, field: str, value: dict[str, Any]) -> dict[str, Any]:
-    return {"object": "whatsapp_business_account", "entry": [{"id": waba_id, "time": int(time.time()),
-                                                              "changes": [{"value": value, "field": field}]}]}
+def template_webhook(waba_id: str, field: str, value: dict[str, Any], at: int | None = None) -> dict[str, Any]:
+    """``at``: the entry's Unix ``time`` (default: now)."""
+    return {"object": "whatsapp_business_account", "entry": [{
+        "id": waba_id, "time": int(time.time()) if at is None else at, "changes": [{"value": value, "field": field}]}]}
 
 
 def status_update_webhook(waba_id: str, template_id: str, name: str, event: str, *, language: str = "en_US",
-                          reason: str = "NONE", category: str = "UTILITY") -> dict[str, Any]:
-    return template_webhook(waba_id, "message_template_status_update", {
+                          reason: str = "NONE", category: str = "UTILITY", at: int | None = None) -> dict[str, Any]:
+    return template_webhook(waba_id, "message_template_status_update", at=at, value={
         "event": event, "message_template_id": int(template_id), "message_template_name": name,
         "message_template_language": language, "reason": reason, "message_template_category": category})
 
 
 def quality_update_webhook(waba_id: str, template_id: str, name: str, previous: str, new: str, *,
-                           language: str = "en_US") -> dict[str, Any]:
-    return template_webhook(waba_id, "message_template_quality_update", {
+                           language: str = "en_US", at: int | None = None) -> dict[str, Any]:
+    return template_webhook(waba_id, "message_template_quality_update", at=at, value={
         "previous_quality_score": previous, "new_quality_score": new, "message_template_id": int(template_id),
         "message_template_name": name, "message_template_language": language})
 
 
 def category_update_webhook(waba_id: str, template_id: str, name: str, previous: str, new: str, *,
-                            language: str = "en_US") -> dict[str, Any]:
-    return template_webhook(waba_id, "template_category_update", {
+                            language: str = "en_US", at: int | None = None) -> dict[str, Any]:
+    return template_webhook(waba_id, "template_category_update", at=at, value={
         "message_template_id": int(template_id), "message_template_name": name,
         "message_template_language": language, "previous_category": previous, "new_category": new})

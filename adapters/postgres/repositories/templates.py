@@ -26,7 +26,8 @@ def _template(row: Any) -> MessageTemplate:
         id=row.id, organization_id=row.organization_id, waba_id=row.waba_id, meta_template_id=row.meta_template_id,
         name=row.name, language=row.language, category=row.category, status=row.status,
         quality_score=row.quality_score, components=list(row.components), parameter_format=row.parameter_format,
-        rejected_reason=row.rejected_reason, synced_at=row.synced_at, updated_at=row.updated_at)
+        rejected_reason=row.rejected_reason, event_at=row.event_at, synced_at=row.synced_at,
+        updated_at=row.updated_at)
 
 
 class SqlAlchemyMessageTemplateRepository(MessageTemplateRepository):
@@ -99,7 +100,13 @@ class SqlAlchemyMessageTemplateRepository(MessageTemplateRepository):
                 continue
             if self._org is not None:
                 target.append(t.c.organization_id == self._org)
+            stamp: dict[str, Any] = {}
+            if change.occurred_at is not None:  # stale: older than the last change applied or the last sync's read
+                target.append(or_(t.c.event_at.is_(None), t.c.event_at <= change.occurred_at))
+                target.append(func.date_trunc("second", t.c.synced_at) <= change.occurred_at)
+                stamp["event_at"] = change.occurred_at
             result = await self._s.execute(update(t).where(*target, or_(*(
-                t.c[name].is_distinct_from(value) for name, value in values.items()))).values(**values, updated_at=now))
+                t.c[name].is_distinct_from(value) for name, value in values.items()))).values(
+                **values, **stamp, updated_at=now))
             changed += int(getattr(result, "rowcount", 0) or 0)
         return changed

@@ -81,6 +81,7 @@ class SyncTemplates:
         if number is None or not number.waba_id:
             return 0
         token = await self._secrets.resolve(organization_id, number.access_token_secret_id)
+        read_from = self._clock.now()  # synced_at: a template webhook older than this is already in what we read
         templates: list[RemoteTemplate] = []
         after: str | None = None
         try:
@@ -98,9 +99,8 @@ class SyncTemplates:
         except GraphAuthError:
             await self._secrets.report_failure(organization_id, number.access_token_secret_id)
             raise
-        now = self._clock.now()
         async with self._uow(organization_id) as uow:
-            deleted = await uow.templates.replace_for_waba(number.waba_id, templates, now)
+            deleted = await uow.templates.replace_for_waba(number.waba_id, templates, read_from)
             await uow.commit()
         log.info("templates.synced", organization_id=str(organization_id), waba_id=number.waba_id,
                  templates=len(templates), marked_deleted=deleted)

@@ -73,7 +73,7 @@ async def test_filters_and_another_organization_sees_nothing(uow_factory: SqlAlc
         _, total = await uow.templates.list(TemplateFilter(waba_ids=[waba]), limit=10, offset=0)
         assert total == 3
         rows, total = await uow.templates.list(TemplateFilter(query="ORDER_"), limit=1, offset=1)
-        assert total == 3 and [(r.name, r.waba_id) for r in rows] == [("order_update", waba)]
+        assert total == 3 and [(r.name, r.waba_id) for r in rows] == [("order_update", min(waba, second))]
         rows, total = await uow.templates.list(TemplateFilter(query="%"), limit=10, offset=0)  # escaped
         assert [r.name for r in rows] == ["promo_100%"]
         rows, total = await uow.templates.list(TemplateFilter(status="paused"), limit=10, offset=0)
@@ -118,3 +118,25 @@ async def test_webhook_changes_reach_every_organizations_copy_in_system_scope(
     async with uow_factory() as uow:  # the same change again changes nothing
         assert await uow.templates.apply_changes_any_org(
             [TemplateChange(waba_id=waba, meta_template_id="777", status="PAUSED")], later) == 0
+
+
+async def test_a_stale_webhook_change_is_ignored(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    org, _ = await make_org(uow_factory)
+    waba = random_digits()
+    read_from = datetime(2026, 3, 1, 12, 0, 0, 400_000, tzinfo=UTC)  # the sync started reading then
+    await replace(uow_factory, org, waba, [remote("order", meta_id="900")], read_from)
+
+    async def apply(status: str, at: datetime) -> int:
+        async with uow_factory() as uow:
+            changed = await uow.templates.apply_changes_any_org(
+                [TemplateChange(waba_id=waba, meta_template_id="900", status=status, occurred_at=at)], at)
+            await uow.commit()
+        return changed
+
+    assert await apply("DISABLED", read_from - timedelta(seconds=1)) == 0  # already in what the sync read
+    assert await apply("PAUSED", read_from.replace(microsecond=0)) == 1  # the same second counts as after
+    assert await apply("APPROVED", read_from + timedelta(minutes=5)) == 1
+    assert await apply("PAUSED", read_from + timedelta(minutes=2)) == 0  # a late delivery of an older change
+    async with uow_factory(org) as uow:
+        found = await uow.templates.get(waba, "order", "en_US")
+    assert found is not None and (found.status, found.event_at) == ("APPROVED", read_from + timedelta(minutes=5))

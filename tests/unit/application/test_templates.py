@@ -314,17 +314,25 @@ async def test_template_webhooks_update_status_quality_and_category_through_the_
     def current() -> MessageTemplate:
         return next(iter(factory.store.templates.values()))
 
-    assert await deliver(status_update_webhook(WABA, order["id"], "order", "PAUSED")) == {"templates": 1}
+    def at(minutes: int) -> int:  # Meta's entry time, minutes after the sync started reading
+        return int((T0 + timedelta(minutes=minutes)).timestamp())
+
+    assert await deliver(status_update_webhook(WABA, order["id"], "order", "PAUSED", at=at(1))) == {"templates": 1}
     assert current().status == "PAUSED"
-    await deliver(quality_update_webhook(WABA, order["id"], "order", "GREEN", "RED"))
-    await deliver(category_update_webhook(WABA, order["id"], "order", "UTILITY", "MARKETING"))
+    await deliver(quality_update_webhook(WABA, order["id"], "order", "GREEN", "RED", at=at(2)))
+    await deliver(category_update_webhook(WABA, order["id"], "order", "UTILITY", "MARKETING", at=at(3)))
     assert (current().status, current().quality_score, current().category) == ("PAUSED", "RED", "MARKETING")
-    await deliver(status_update_webhook(WABA, order["id"], "order", "REJECTED", reason="INCORRECT_CATEGORY"))
+    await deliver(status_update_webhook(WABA, order["id"], "order", "REJECTED", reason="INCORRECT_CATEGORY",
+                                        at=at(4)))
     assert (current().status, current().rejected_reason) == ("REJECTED", "INCORRECT_CATEGORY")
-    await deliver(status_update_webhook("555", order["id"], "order", "APPROVED"))  # another WABA: not ours
+    await deliver(status_update_webhook("555", order["id"], "order", "APPROVED", at=at(5)))  # another WABA
     assert current().status == "REJECTED"
-    await deliver(status_update_webhook(WABA, order["id"], "order", "REINSTATED"))
+    await deliver(status_update_webhook(WABA, order["id"], "order", "REINSTATED", at=at(6)))
     assert current().status == "APPROVED"
+    await deliver(status_update_webhook(WABA, order["id"], "order", "PAUSED", at=at(5)))  # a late, older delivery
+    assert current().status == "APPROVED"
+    await deliver(status_update_webhook(WABA, order["id"], "order", "DISABLED", at=at(-1)))  # before the sync read
+    assert current().status == "APPROVED" and current().event_at == T0 + timedelta(minutes=6)
 
 
 async def test_a_cursor_that_does_not_move_fails_the_sync_without_marking_anything_deleted() -> None:

@@ -25,18 +25,29 @@ pytestmark = pytest.mark.unit
 WABA = "102290129340398"
 
 
+AT = 1764892800  # 2025-12-05T00:00:00Z
+WHEN = datetime.fromtimestamp(AT, UTC)
+
+
 def test_each_template_field_becomes_its_change() -> None:
-    assert parse_template_changes(status_update_webhook(WABA, "123", "promo", "REJECTED", reason="INVALID_FORMAT")) \
+    assert parse_template_changes(status_update_webhook(WABA, "123", "promo", "REJECTED", reason="INVALID_FORMAT",
+                                                        at=AT)) \
         == [TemplateChange(waba_id=WABA, meta_template_id="123", name="promo", language="en_US", status="REJECTED",
-                           category="UTILITY", rejected_reason="INVALID_FORMAT")]
+                           category="UTILITY", rejected_reason="INVALID_FORMAT", occurred_at=WHEN)]
     assert parse_template_changes(status_update_webhook(WABA, "123", "promo", "APPROVED"))[0].rejected_reason is None
     assert parse_template_changes(status_update_webhook(WABA, "123", "promo", "REINSTATED"))[0].status == "APPROVED"
     flagged = parse_template_changes(status_update_webhook(WABA, "123", "promo", "FLAGGED"))
     assert flagged[0].status is None and flagged[0].category == "UTILITY"  # no status of its own
-    assert parse_template_changes(quality_update_webhook(WABA, "123", "promo", "GREEN", "yellow")) == [
-        TemplateChange(waba_id=WABA, meta_template_id="123", name="promo", language="en_US", quality_score="YELLOW")]
-    assert parse_template_changes(category_update_webhook(WABA, "123", "promo", "UTILITY", "MARKETING")) == [
-        TemplateChange(waba_id=WABA, meta_template_id="123", name="promo", language="en_US", category="MARKETING")]
+    assert parse_template_changes(quality_update_webhook(WABA, "123", "promo", "GREEN", "yellow", at=AT)) == [
+        TemplateChange(waba_id=WABA, meta_template_id="123", name="promo", language="en_US", quality_score="YELLOW",
+                       occurred_at=WHEN)]
+    assert parse_template_changes(category_update_webhook(WABA, "123", "promo", "UTILITY", "MARKETING", at=AT)) == [
+        TemplateChange(waba_id=WABA, meta_template_id="123", name="promo", language="en_US", category="MARKETING",
+                       occurred_at=WHEN)]
+    for bad in (None, "soon", -5, True, 10**12):  # no usable time: applied without the staleness check
+        payload = status_update_webhook(WABA, "123", "promo", "PAUSED")
+        payload["entry"][0]["time"] = bad
+        assert parse_template_changes(payload)[0].occurred_at is None
 
 
 def test_the_decoder_reads_template_fields_and_leaves_messages_to_the_message_parser() -> None:

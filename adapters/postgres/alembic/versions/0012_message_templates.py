@@ -2,7 +2,8 @@
 
 - ``message_templates``: one row per (organization, WABA, name, language), filled by the template sync (Meta's
   ``GET /{waba_id}/message_templates``) and kept current by the template webhooks; a template Meta stops listing
-  becomes ``DELETED``. Sends and automations are checked against it before anything is queued.
+  becomes ``DELETED``. Sends and automations are checked against it before anything is queued. ``event_at``: Meta's
+  time of the last template webhook applied (an older one, or one older than the last sync, changes nothing).
 
 Revision ID: 0012_message_templates
 Revises: 0010_contact_imports
@@ -33,6 +34,7 @@ def upgrade() -> None:
         components jsonb NOT NULL DEFAULT '[]',
         parameter_format text,
         rejected_reason text,
+        event_at timestamptz,
         synced_at timestamptz NOT NULL,
         updated_at timestamptz NOT NULL,
         CONSTRAINT message_templates_org_waba_name_language_key UNIQUE (organization_id, waba_id, name, language)
