@@ -49,6 +49,8 @@ class FakeMessageTemplateRepository(MessageTemplateRepository):
         existing = {(r.name, r.language): r for r in self._mine() if r.waba_id == waba_id}
         for remote in templates:
             row = existing.get((remote.name, remote.language))
+            if row is not None and row.synced_at > now:
+                continue  # a sync that started reading later already stored it
             if row is None:
                 row = MessageTemplate(id=uuid4(), organization_id=org, waba_id=waba_id,
                                       meta_template_id=remote.meta_template_id, name=remote.name,

@@ -55,7 +55,8 @@ class SqlAlchemyMessageTemplateRepository(MessageTemplateRepository):
             await self._s.execute(statement.on_conflict_do_update(
                 index_elements=[t.c.organization_id, t.c.waba_id, t.c.name, t.c.language],
                 set_={**{name: new[name] for name in _SYNCED}, "synced_at": new.synced_at,
-                      "updated_at": case((changed, new.updated_at), else_=t.c.updated_at)}))
+                      "updated_at": case((changed, new.updated_at), else_=t.c.updated_at)},
+                where=t.c.synced_at <= new.synced_at))  # two syncs at once: the older read never wins
         gone = await self._s.execute(update(t).where(
             self._scoped(), t.c.waba_id == waba_id, t.c.synced_at < now, t.c.status != DELETED,
         ).values(status=DELETED, updated_at=now, synced_at=now))

@@ -140,3 +140,15 @@ async def test_a_stale_webhook_change_is_ignored(uow_factory: SqlAlchemyUnitOfWo
     async with uow_factory(org) as uow:
         found = await uow.templates.get(waba, "order", "en_US")
     assert found is not None and (found.status, found.event_at) == ("APPROVED", read_from + timedelta(minutes=5))
+
+
+async def test_a_sync_that_read_earlier_but_stores_later_does_not_win(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    org, _ = await make_org(uow_factory)
+    waba = random_digits()
+    t1 = datetime.now(UTC)
+    await replace(uow_factory, org, waba, [remote("a"), remote("b")], t1 + timedelta(seconds=5))  # later read
+    assert await replace(uow_factory, org, waba, [remote("a", status="PAUSED")], t1) == 0  # older read, stored last
+    async with uow_factory(org) as uow:
+        rows = {r.name: (r.status, r.synced_at) for r in (await uow.templates.list(TemplateFilter(waba_ids=[waba]),
+                                                                                    limit=10, offset=0))[0]}
+    assert rows == {"a": ("APPROVED", t1 + timedelta(seconds=5)), "b": ("APPROVED", t1 + timedelta(seconds=5))}
