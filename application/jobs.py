@@ -89,8 +89,18 @@ class ImportContacts(Job):
     import_id: UUID
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyncTemplates(Job):
+    """Read every template of the number's WhatsApp Business Account from Meta and store them (idempotent)."""
+
+    entrypoint: ClassVar[str] = "sync_templates"
+    organization_id: UUID
+    number_id: UUID
+
+
 EXPIRE_FLOW_EXECUTIONS = "expire_flow_executions"  # the worker's minute schedules: no payload
 RECONCILE_SENDS = "reconcile_sends"
+SYNC_ALL_TEMPLATES = "sync_all_templates"  # every TEMPLATE_SYNC_HOURS: queues a SyncTemplates per WABA
 
 
 async def enqueue(uow: UnitOfWork, job: Job, *, dedupe_key: str | None = None,

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     flow_http_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     flow_http_allowed_private_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     flow_execution_ttl_hours: int = Field(default=72, ge=1)
+    # every this many hours the worker re-reads the templates of every active number's WABA (0: never; a divisor
+    # of 24 keeps the times of day fixed)
+    template_sync_hours: int = Field(default=6, ge=0, le=24)
     # GET /metrics: with a token, scrapes need 'Authorization: Bearer <token>'; without one, only loopback clients
     # outside production may scrape (production without a token refuses every scrape)
     metrics_token: SecretStr | None = None

@@ -110,6 +110,12 @@ from application.use_cases.whatsapp.numbers import GetNumber, ListNumbers, Regis
 from application.use_cases.whatsapp.process_inbox import InboxObserver, ProcessInbox
 from application.use_cases.whatsapp.send_message import SendMessage
 from application.use_cases.whatsapp.send_queued import ReconcileUnconfirmedSends, SendObserver, SendQueuedMessages
+from application.use_cases.whatsapp.templates import (
+    EnqueueTemplateSyncs,
+    ListTemplates,
+    RequestTemplateSync,
+    SyncTemplates,
+)
 from entrypoints.config import Settings
 
 
@@ -265,6 +271,11 @@ class Container(containers.DeclarativeContainer):
     verify_number = providers.Factory(VerifyNumber, uow=uow, gateway=whatsapp_gateway, secrets=secret_resolver,
                                       clock=clock, default_mps=settings.provided.whatsapp_default_mps)
     list_numbers = providers.Factory(ListNumbers, uow=uow)
+    request_template_sync = providers.Factory(RequestTemplateSync, uow=uow)
+    sync_templates = providers.Factory(SyncTemplates, uow=uow, catalog=whatsapp_gateway, secrets=secret_resolver,
+                                       clock=clock)
+    enqueue_template_syncs = providers.Factory(EnqueueTemplateSyncs, uow=uow)
+    list_templates = providers.Factory(ListTemplates, uow=uow)
     get_number = providers.Factory(GetNumber, uow=uow)
     send_message = providers.Factory(SendMessage, uow=uow, clock=clock)
     flow_runtime = providers.Singleton(FlowRuntime, ttl=providers.Callable(

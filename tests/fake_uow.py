@@ -23,6 +23,7 @@ from domain.contact_imports import ContactImport
 from domain.contacts import Contact
 from domain.flows.records import Flow, FlowExecution, FlowVersion
 from domain.identity import Organization, User
+from domain.templates import MessageTemplate
 from domain.vault import Secret
 from tests.fakes import (
     FakeContactImportRepository,
@@ -51,6 +52,7 @@ from tests.fakes_channel import (
     WebhookRow,
 )
 from tests.fakes_flows import FakeFlowExecutionRepository, FakeFlowRepository
+from tests.fakes_templates import FakeMessageTemplateRepository
 from tests.fakes_vault import FakeSecretRepository, FakeSecretUsageRepository, FakeVaultAuditLog, VersionRow
 
 _ROWS_CLONED = ("organizations", "users", "sessions", "refresh_tokens", "throttle", "reset_tokens", "contacts",
@@ -91,6 +93,8 @@ class FakeStore:
     # automations
     automations: dict[UUID, Automation] = field(default_factory=dict)
     recipients: dict[UUID, Recipient] = field(default_factory=dict)
+    # message templates
+    templates: dict[UUID, MessageTemplate] = field(default_factory=dict)
     # vault
     secrets: dict[UUID, Secret] = field(default_factory=dict)
     secret_versions: dict[tuple[UUID, int], VersionRow] = field(default_factory=dict)
@@ -174,6 +178,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.secrets = FakeSecretRepository(self)
         self.secret_usage = FakeSecretUsageRepository(self)
         self.vault_audit = FakeVaultAuditLog(self)
+        self.templates = FakeMessageTemplateRepository(self)
         self.jobs = self._work.job_queue
         return self
 

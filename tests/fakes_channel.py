@@ -130,6 +130,10 @@ class FakeNumberRepository(_Repo, WhatsAppNumberRepository):
                       if n.phone_number_id == phone_number_id and n.status is NumberStatus.ACTIVE), None)
         return copy.copy(found) if found is not None else None
 
+    async def syncable_any_org(self) -> Sequence[WhatsAppNumber]:
+        return [copy.copy(n) for n in sorted(self._db.numbers.values(), key=lambda n: (
+            str(n.organization_id), n.waba_id or "", n.created_at)) if n.status is NumberStatus.ACTIVE and n.waba_id]
+
     async def routable_by_phone_number_ids(self, phone_number_ids: Sequence[str]) -> dict[str, WhatsAppNumber]:
         wanted = set(phone_number_ids)
         return {n.phone_number_id: copy.copy(n) for n in self._db.numbers.values()

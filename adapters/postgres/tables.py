@@ -313,3 +313,22 @@ contact_import_files = Table(
     Column("organization_id", UUID(as_uuid=True), nullable=False),
     Column("content", LargeBinary, nullable=False),
 )
+
+message_templates = Table(
+    "message_templates", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("organization_id", UUID(as_uuid=True), nullable=False),
+    Column("waba_id", Text, nullable=False),
+    Column("meta_template_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("language", Text, nullable=False),
+    Column("category", Text),
+    Column("status", Text, nullable=False),
+    Column("quality_score", Text),
+    Column("components", JSONB, nullable=False),
+    Column("parameter_format", Text),
+    Column("rejected_reason", Text),
+    Column("event_at", DateTime(timezone=True)),
+    Column("synced_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

@@ -27,6 +27,7 @@ from adapters.postgres.repositories.sessions import (
     SqlAlchemyPasswordResetTokenRepository,
     SqlAlchemySessionRepository,
 )
+from adapters.postgres.repositories.templates import SqlAlchemyMessageTemplateRepository
 from adapters.postgres.repositories.vault import (
     SqlAlchemySecretRepository,
     SqlAlchemySecretUsageRepository,
@@ -82,6 +83,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.flows = SqlAlchemyFlowRepository(s, org)
         self.flow_executions = SqlAlchemyFlowExecutionRepository(s, org)
         self.automations = SqlAlchemyAutomationRepository(s, org)
+        self.templates = SqlAlchemyMessageTemplateRepository(s, org)
         return self
 
     async def commit(self) -> None:

@@ -7,8 +7,10 @@ from datetime import datetime
 
 import orjson
 
+from adapters.whatsapp.template_webhooks import MARKER, parse_template_changes
 from adapters.whatsapp.webhook_parser import parse_webhook, sender_keys, verify_signature
 from application.ports.channel import WebhookDecoder
+from application.ports.templates import TemplateChange
 from domain.messaging import WebhookEvent
 
 
@@ -22,6 +24,12 @@ class MetaWebhookDecoder(WebhookDecoder):
     def parse(self, raw_body: bytes, received_at: datetime) -> list[WebhookEvent]:
         payload = _load(raw_body)
         return [] if payload is None else parse_webhook(payload, received_at=received_at)
+
+    def template_changes(self, raw_body: bytes) -> list[TemplateChange]:
+        if MARKER not in raw_body:
+            return []
+        payload = _load(raw_body)
+        return [] if payload is None else parse_template_changes(payload)
 
     def sender_keys(self, raw_body: bytes) -> tuple[str, ...]:
         payload = _load(raw_body)

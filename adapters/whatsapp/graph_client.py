@@ -18,6 +18,8 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 
+from adapters.whatsapp.templates import PAGE_SIZE, TEMPLATE_FIELDS, templates_page
+from application.ports.templates import TemplateCatalog, TemplatePage
 from application.ports.whatsapp import (
     GraphApiError,
     ListSection,
@@ -61,7 +63,7 @@ def recipient_fields(to: str) -> dict[str, str]:
     return {"to": "+" + _PHONE_NOISE.sub("", value)}
 
 
-class AiohttpWhatsAppGateway(WhatsAppGateway):
+class AiohttpWhatsAppGateway(WhatsAppGateway, TemplateCatalog):
     def __init__(
         self,
         session: aiohttp.ClientSession,
@@ -145,6 +147,11 @@ class AiohttpWhatsAppGateway(WhatsAppGateway):
             status=_str_or_none(answer.get("status")),
             throughput_level=_str_or_none(throughput.get("level")) if isinstance(throughput, dict) else None,
         )
+
+    async def templates_page(self, waba_id: str, access_token: str, after: str | None = None) -> TemplatePage:
+        params = {"fields": TEMPLATE_FIELDS, "limit": str(PAGE_SIZE), **({"after": after} if after else {})}
+        url = f"{self._root}/{quote(waba_id, safe='')}/message_templates"
+        return templates_page(await self._call("GET", url, access_token, params=params))
 
     # --- plumbing -------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from typing import Protocol
 from uuid import UUID
 
 from application.ports.conversations import ConversationFilter, ConversationSummary, MessageCursor
+from application.ports.templates import TemplateChange
 from domain.channel import Conversation, Message, WhatsAppNumber
 from domain.messaging import WebhookEvent
 
@@ -89,6 +90,11 @@ class WhatsAppNumberRepository(Protocol):
                                          now: datetime) -> None:
         """Other organizations' unproven registrations of this phone_number_id become ``inactive`` with ``reason``
         (their owner proved it)."""
+
+    @abstractmethod
+    async def syncable_any_org(self) -> Sequence[WhatsAppNumber]:
+        """System scope: active numbers with a WABA id (whose templates the periodic sync reads), by organization
+        and WABA."""
 
     @abstractmethod
     async def routable_by_phone_number_ids(self, phone_number_ids: Sequence[str]) -> dict[str, WhatsAppNumber]:
@@ -249,6 +255,10 @@ class WebhookDecoder(Protocol):
     @abstractmethod
     def parse(self, raw_body: bytes, received_at: datetime) -> list[WebhookEvent]:
         """Never raises; unknown or malformed parts are skipped or reported as unsupported."""
+
+    @abstractmethod
+    def template_changes(self, raw_body: bytes) -> list[TemplateChange]:
+        """What the template fields of the delivery (status, quality, category) say; never raises."""
 
     @abstractmethod
     def sender_keys(self, raw_body: bytes) -> tuple[str, ...]:

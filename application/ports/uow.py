@@ -26,6 +26,7 @@ from application.ports.identity import (
     SessionRepository,
     UserRepository,
 )
+from application.ports.templates import MessageTemplateRepository
 from application.ports.vault import SecretRepository, SecretUsageRepository, VaultAuditLog
 from domain.errors import Unavailable
 
@@ -52,6 +53,7 @@ class UnitOfWork(Protocol):
     outbox: Outbox
     webhook_events: WebhookEventStore
     automations: AutomationRepository
+    templates: MessageTemplateRepository
     flows: FlowRepository
     flow_executions: FlowExecutionRepository
     secrets: SecretRepository

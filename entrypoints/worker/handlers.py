@@ -15,6 +15,7 @@ from application.jobs import (
     FlowTimer,
     ImportContacts,
     SendEmail,
+    SyncTemplates,
     VerifyNumber,
 )
 from entrypoints.container import Container
@@ -55,13 +56,17 @@ def build_handlers(container: Container) -> dict[str, Handler]:
     async def flow_http(job: Job) -> None:
         await (await provide(container.run_flow_http_call)).execute(FlowHttp.decode(payload_of(job)))
 
+    async def sync_templates(job: Job) -> None:
+        sync = SyncTemplates.decode(payload_of(job))
+        await (await provide(container.sync_templates)).execute(sync.organization_id, sync.number_id)
+
     async def expire_flow_executions(_job: Job) -> None:
         await (await provide(container.expire_flow_executions)).execute()
 
     return {SendEmail.entrypoint: send_email, VerifyNumber.entrypoint: verify_number,
             DispatchAutomation.entrypoint: dispatch_automation, ImportContacts.entrypoint: import_contacts,
             FlowTimer.entrypoint: flow_timer, FlowHttp.entrypoint: flow_http,
-            EXPIRE_FLOW_EXECUTIONS: expire_flow_executions}
+            SyncTemplates.entrypoint: sync_templates, EXPIRE_FLOW_EXECUTIONS: expire_flow_executions}
 
 
 def build_dead_letter_hooks(container: Container) -> dict[str, DeadLetterHook]:

@@ -8,7 +8,7 @@ from pgqueuer.db import AsyncpgDriver
 from pgqueuer.executors import EntrypointExecutorParameters
 from pgqueuer.models import Schedule
 
-from application.jobs import EXPIRE_FLOW_EXECUTIONS, RECONCILE_SENDS
+from application.jobs import EXPIRE_FLOW_EXECUTIONS, RECONCILE_SENDS, SYNC_ALL_TEMPLATES
 from entrypoints.container import Container
 from entrypoints.runtime import provide
 from entrypoints.worker.errors import ClassifyingExecutor
@@ -24,6 +24,7 @@ def build_queue(container: Container, connection: asyncpg.Connection) -> PgQueue
             on_dead_letter=hooks.get(name)))
     schedule_flow_expiry(queue, container)
     schedule_send_reconciliation(queue, container)
+    schedule_template_sync(queue, container)
     return queue
 
 
@@ -41,3 +42,22 @@ def schedule_send_reconciliation(queue: PgQueuer, container: Container) -> None:
     @queue.schedule(RECONCILE_SENDS, "* * * * *")
     async def _reconcile(_: Schedule) -> None:
         await (await provide(container.reconcile_sends)).execute()
+
+
+def template_sync_cron(hours: int) -> str | None:
+    """At minute 17 of every ``hours``-th hour (None: never)."""
+    if hours <= 0:
+        return None
+    return "17 * * * *" if hours == 1 else f"17 */{hours} * * *"
+
+
+def schedule_template_sync(queue: PgQueuer, container: Container) -> None:
+    """Every TEMPLATE_SYNC_HOURS: one sync job per organization and WABA of every active number (Meta changes
+    templates without telling us when a webhook is missed)."""
+    cron = template_sync_cron(container.settings().template_sync_hours)
+    if cron is None:
+        return
+
+    @queue.schedule(SYNC_ALL_TEMPLATES, cron)
+    async def _sync(_: Schedule) -> None:
+        await (await provide(container.enqueue_template_syncs)).execute()

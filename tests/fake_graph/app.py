@@ -21,6 +21,7 @@ from tests.fake_graph.faults import (
     throughput_reached,
 )
 from tests.fake_graph.state import FakeGraph, FakeNumber, RecordedRequest
+from tests.fake_graph.templates import check_template_send, list_templates
 from tests.fake_graph.validation import recipient_key, validate_send
 
 _REDACTED = {"authorization", "cookie"}
@@ -41,6 +42,9 @@ def create_app(fake: FakeGraph) -> Starlette:
     async def unknown(request: Request) -> Response:
         return await _handle(fake, request, None)
 
+    async def templates(request: Request) -> Response:  # a WABA's template list
+        return await list_templates(fake, request)
+
     async def me(request: Request) -> Response:  # the token's own user/app (vault whatsapp_token test)
         return await _me(fake, request)
 
@@ -48,6 +52,7 @@ def create_app(fake: FakeGraph) -> Starlette:
         Route("/whatsapp_business/attachments/", media_download, methods=["GET"]),
         Route("/{version}/{phone_number_id}/messages", messages, methods=["POST"]),
         Route("/{version}/me", me, methods=["GET"]),
+        Route("/{version}/{waba_id}/message_templates", templates, methods=["GET"]),
         Route("/{version}/{phone_number_id}", phone_number, methods=["GET"]),
         Route("/{path:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
     ])
@@ -116,7 +121,7 @@ def _messages(fake: FakeGraph, number: FakeNumber, request: Request, body: Any) 
         return _mark_read(fake, number, body)
     fault = validate_send(body)
     recipient = recipient_key(body) or ""
-    fault = fault or fake.failure_for(recipient)
+    fault = fault or fake.failure_for(recipient) or _template_fault(fake, number, body)
     if fault is not None:
         return _fault_response(fault)
     sent = fake.accept_send(number.phone_number_id, body, recipient)
@@ -128,6 +133,13 @@ def _messages(fake: FakeGraph, number: FakeNumber, request: Request, body: Any) 
     if sent.type == "template":
         message["message_status"] = "accepted"
     return JSONResponse({"messaging_product": "whatsapp", "contacts": [contact], "messages": [message]})
+
+
+def _template_fault(fake: FakeGraph, number: FakeNumber, body: dict[str, Any]) -> GraphFault | None:
+    waba = fake.waba(number.waba_id) if number.waba_id else None
+    if waba is None or body.get("type") != "template" or not isinstance(body.get("template"), dict):
+        return None
+    return check_template_send(waba.templates, body["template"])
 
 
 def _mark_read(fake: FakeGraph, number: FakeNumber, body: dict[str, Any]) -> Response:

@@ -31,6 +31,8 @@ class FakeNumber:
     status: str = "CONNECTED"
     throughput_level: str = "STANDARD"
     token_expired: bool = False
+    waba_id: str | None = None
+    """When set and the fake knows that WABA, template sends are checked against its templates like Meta does."""
 
     def details(self) -> dict[str, Any]:
         return {
@@ -52,6 +54,15 @@ class FakeMedia:
     sha256: str  # what Meta reports (hex of the SHA-256); a test may set a wrong one
     url_ttl: float = 300.0  # Meta: the download URL is valid for five minutes
     downloads: int = 0
+
+
+@dataclass
+class FakeWaba:
+    """A WhatsApp Business Account: the tokens that may read it and its templates (Meta's JSON, in order)."""
+
+    waba_id: str
+    tokens: set[str]
+    templates: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +121,7 @@ class FakeGraph:
         self._unavailable: set[str] = set()
         self._media: dict[str, FakeMedia] = {}
         self._media_urls: dict[str, tuple[str, float]] = {}  # url key -> (media id, expires at, monotonic)
+        self._wabas: dict[str, FakeWaba] = {}
 
     # --- setup ----------------------------------------------------------------------------------
 
@@ -157,6 +169,23 @@ class FakeGraph:
             media = self._media[found[0]]
             media.downloads += 1
             return media
+
+    def add_waba(self, waba_id: str, token: str) -> FakeWaba:
+        """Register a WABA (or another token that may read it)."""
+        with self._lock:
+            waba = self._wabas.setdefault(waba_id, FakeWaba(waba_id, set()))
+            waba.tokens.add(token)
+            return waba
+
+    def set_templates(self, waba_id: str, templates: list[dict[str, Any]]) -> None:
+        """The WABA's templates as ``GET /{waba_id}/message_templates`` lists them (see fake_graph.templates)."""
+        with self._lock:
+            self._wabas[waba_id].templates = [dict(t) for t in templates]
+
+    def waba(self, waba_id: str) -> FakeWaba | None:
+        with self._lock:
+            found = self._wabas.get(waba_id)
+            return None if found is None else FakeWaba(found.waba_id, set(found.tokens), list(found.templates))
 
     def fail_next(
         self, times: int = 1, code: int = 130429, http_status: int = 400, *, message: str | None = None,
@@ -227,6 +256,7 @@ class FakeGraph:
             self._unavailable.clear()
             if not keep_numbers:
                 self._numbers.clear()
+                self._wabas.clear()
             for number in self._numbers.values():
                 number.token_expired = False
 
@@ -265,7 +295,8 @@ class FakeGraph:
 
     def token_known(self, token: str) -> bool:
         with self._lock:
-            return any(token in number.tokens for number in self._numbers.values())
+            return any(token in number.tokens for number in self._numbers.values()) or any(
+                token in waba.tokens for waba in self._wabas.values())
 
     def record_request(self, request: RecordedRequest) -> None:
         with self._lock:

@@ -93,6 +93,12 @@ class SqlAlchemyWhatsAppNumberRepository(WhatsAppNumberRepository):
             ).all()
         return {row.phone_number_id: _number(row) for row in rows}
 
+    async def syncable_any_org(self) -> Sequence[WhatsAppNumber]:
+        rows = (await self._s.execute(select(whatsapp_numbers).where(
+            whatsapp_numbers.c.status == "active", whatsapp_numbers.c.waba_id.is_not(None)).order_by(
+            whatsapp_numbers.c.organization_id, whatsapp_numbers.c.waba_id, whatsapp_numbers.c.created_at))).all()
+        return [_number(row) for row in rows]
+
     async def supersede_unproven_any_org(self, phone_number_id: str, *, owner_organization_id: UUID, reason: str,
                                          now: datetime) -> None:
         await self._s.execute(update(whatsapp_numbers).where(

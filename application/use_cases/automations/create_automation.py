@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 from application.authorization import Actor, Permission
 from application.messaging.outbound import sending_number
+from application.messaging.templates import check_template_send
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from domain.automations import (
@@ -140,6 +141,9 @@ class CreateAutomation:
             if str(getattr(flow.status, "value", flow.status)) != "active":
                 raise FlowNotActive()
             number = await sending_number(uow, cmd.from_number_id)
+            if cmd.template is not None:
+                await check_template_send(uow, number, cmd.template["name"], cmd.template.get("language") or "en_US",
+                                          cmd.template.get("components") or [])
             rate = min(cmd.rate_per_second or DEFAULT_RATE, float(number.throughput_mps))
             if rate <= 0:
                 raise InvalidValue("config.rate_per_second must be positive.")

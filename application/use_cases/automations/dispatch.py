@@ -16,6 +16,7 @@ from uuid import UUID
 import structlog
 
 from application.messaging.outbound import queue_outbound_many
+from application.messaging.templates import unsendable_reason
 from application.ports.channel import SendPacer
 from application.ports.common import Clock
 from application.ports.flow_starter import FlowStarter
@@ -124,8 +125,14 @@ class DispatchAutomation:
                 else:
                     sent += await self._dispatch(uow, automation, number, contact, recipient)
                 recipient.updated_at = now
-            if openings and number is not None and automation.template is not None:
-                template = automation.template
+            template = automation.template
+            refused = await unsendable_reason(uow, number, template["name"], template.get("language") or "en_US") \
+                if openings and number is not None and template is not None else None
+            if refused is not None:  # paused, disabled, deleted...: one clear reason, no send bound to fail
+                for recipient, _ in openings:
+                    recipient.state, recipient.error_title = RecipientState.FAILED, refused[:500]
+                openings = []
+            if openings and number is not None and template is not None:
                 messages = await queue_outbound_many(uow, number=number, now=now, source="automation", items=[
                     (contact, "template", template_content(template, recipient_variables(automation, recipient),
                                                            contact)) for recipient, contact in openings])

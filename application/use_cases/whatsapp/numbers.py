@@ -13,6 +13,7 @@ from application.ports.channel import SecretResolver
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from application.ports.whatsapp import GraphAuthError, PhoneNumberDetails, WhatsAppGateway
+from application.use_cases.whatsapp.templates import enqueue_template_sync
 from domain.channel import NumberStatus, WhatsAppNumber, WhatsAppNumberAlreadyRegistered, WhatsAppNumberNotFound
 from domain.errors import InvalidValue, Unavailable
 
@@ -91,6 +92,8 @@ class RegisterNumber:
             if number.status is NumberStatus.PENDING:
                 await enqueue(uow, VerifyNumberJob(organization_id=actor.organization_id, number_id=number.id),
                               dedupe_key=f"verify:{number.id}")
+            elif number.status is NumberStatus.ACTIVE:  # a verified number's templates are read at once
+                await enqueue_template_sync(uow, number)
             await uow.commit()
         return number
 
@@ -120,6 +123,8 @@ class VerifyNumber:
         number.updated_at = now = self._clock.now()
         async with self._uow() as uow:  # system scope, as at registration
             await store_proven_or_pending(uow, number, now, new=False)
+            if number.status is NumberStatus.ACTIVE:
+                await enqueue_template_sync(uow, number)
             await uow.commit()
 
 

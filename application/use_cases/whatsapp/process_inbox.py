@@ -89,6 +89,7 @@ class ProcessInbox:
             log.warning("webhook.unknown_number", phone_number_id=pnid)
         for organization_id, org_refs in by_org.items():
             await self._apply_isolating(organization_id, numbers, org_refs, outcomes, errors)
+        await self._apply_template_changes(claimed, outcomes, errors)
         await self._mark(claimed, outcomes, errors)
         totals: Counter[str] = sum(outcomes.values(), Counter())
         self._observe(totals)
@@ -116,6 +117,28 @@ class ProcessInbox:
             return
         for webhook_id, counts in applied.items():
             outcomes[webhook_id].update(counts)
+
+    async def _apply_template_changes(self, claimed: Sequence[StoredWebhook], outcomes: Outcomes,
+                                      errors: dict[UUID, str]) -> None:
+        """The template fields (status, quality, category): they name a WABA, not a number, and change every
+        organization's stored copy of the template, in one system-scope transaction for the batch."""
+        changes = [(w.id, change) for w in claimed for change in self._decoder.template_changes(w.body)]
+        if not changes:
+            return
+        try:
+            async with self._uow() as uow:
+                await uow.templates.apply_changes_any_org([change for _, change in changes], self._clock.now())
+                await uow.commit()
+        except Unavailable:
+            raise
+        except Exception as error:  # noqa: BLE001 - recorded on the webhooks like any event that fails
+            for webhook_id, _ in changes:
+                outcomes[webhook_id]["failed"] += 1
+                errors[webhook_id] = f"template change: {type(error).__name__}: {error}"[:1000]
+            log.error("webhook.template_change_failed", error_type=type(error).__name__, exc_info=error)
+            return
+        for webhook_id, _ in changes:
+            outcomes[webhook_id]["templates"] += 1
 
     async def _apply(self, organization_id: UUID, numbers: dict[str, WhatsAppNumber],
                      refs: Sequence[EventRef]) -> Outcomes:

@@ -9,6 +9,7 @@ from uuid import UUID
 from application.authorization import Actor, Permission
 from application.messaging import conversations
 from application.messaging.outbound import contact_for, queue_outbound, sending_number
+from application.messaging.templates import check_template_send
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWorkFactory
 from domain.channel import OutsideCustomerServiceWindow
@@ -73,6 +74,8 @@ class SendMessage:
         now = self._clock.now()
         async with self._uow(actor.organization_id) as uow:
             number = await sending_number(uow, cmd.from_number_id)
+            if cmd.type == "template":
+                await check_template_send(uow, number, cmd.template_id or "", cmd.language, cmd.components)
             contact = await contact_for(uow, actor.organization_id, whatsapp_id, now)
             if cmd.type in FREE_FORM_TYPES:
                 conversation = await uow.conversations.get(number.id, contact.id)

@@ -18,16 +18,19 @@ from application.use_cases.whatsapp.media import GetInboundMedia
 from application.use_cases.whatsapp.messages import GetMessage
 from application.use_cases.whatsapp.numbers import ListNumbers, RegisterNumber, RegisterNumberCommand
 from application.use_cases.whatsapp.send_message import SendMessage, SendMessageCommand
+from application.use_cases.whatsapp.templates import ListTemplates, RequestTemplateSync
 from entrypoints.config import Settings
 from entrypoints.http.deps import CurrentActor, PageParams, set_total
 from entrypoints.http.errors import error_body, error_responses, json_error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.whatsapp import (
     MessageDetailOut,
+    MessageTemplateOut,
     RegisterNumberIn,
     SendIn,
     SendOut,
     StatusEventOut,
+    TemplateSyncOut,
     WebhookAck,
     WhatsAppNumberOut,
 )
@@ -56,6 +59,40 @@ async def register_number(actor: CurrentActor, body: RegisterNumberIn,
     number = await use_case.execute(actor, RegisterNumberCommand(
         phone_number_id=body.phone_number_id, waba_id=body.waba_id, access_token_secret_id=body.access_token_secret_id))
     return WhatsAppNumberOut.model_validate(number)
+
+
+@router.post("/numbers/{number_id}/templates/sync", status_code=status.HTTP_202_ACCEPTED,
+             response_model=TemplateSyncOut, summary="Queue a sync of the number's WABA message templates from Meta",
+             description="The worker reads every template of the number's WhatsApp Business Account "
+                         "(`GET /{waba_id}/message_templates`, all pages) with the number's token and stores them; "
+                         "templates Meta no longer lists become `DELETED`. Follow it with `GET /whatsapp/templates"
+                         "?number_id=`. 400 `whatsapp_number_without_waba` when the number was registered without "
+                         "its `waba_id`.",
+             responses=error_responses(400, 401, 403, 404, 422))
+@inject
+async def sync_templates(actor: CurrentActor, number_id: UUID,
+                         use_case: RequestTemplateSync = Depends(Provide["request_template_sync"])) -> TemplateSyncOut:
+    queued = await use_case.execute(actor, number_id)
+    return TemplateSyncOut(status="queued", number_id=queued.number_id, waba_id=queued.waba_id,
+                           already_queued=not queued.queued)
+
+
+@router.get("/templates", response_model=list[MessageTemplateOut],
+            summary="List the organization's synced message templates (total in X-Total-Count)",
+            responses=error_responses(401, 403, 404, 422))
+@inject
+async def list_templates(
+    actor: CurrentActor, page: PageParams, response: Response,
+    number_id: Annotated[UUID | None, Query(description="Only the templates of this number's WABA")] = None,
+    template_status: Annotated[str | None, Query(
+        alias="status", max_length=32, description="APPROVED, PENDING, REJECTED, PAUSED, DISABLED, ...")] = None,
+    query: Annotated[str | None, Query(max_length=200, description="Substring of the template name")] = None,
+    use_case: ListTemplates = Depends(Provide["list_templates"]),
+) -> list[MessageTemplateOut]:
+    templates, total = await use_case.execute(actor, number_id=number_id, status=template_status, query=query,
+                                              limit=page.limit, offset=page.offset)
+    set_total(response, total)
+    return [MessageTemplateOut.model_validate(t) for t in templates]
 
 
 @router.post("/send", status_code=status.HTTP_202_ACCEPTED, response_model=SendOut,

@@ -102,3 +102,30 @@ class MessageDetailOut(MessageOut):
 
 class WebhookAck(ResponseModel):
     status: Literal["received", "duplicate"]
+
+
+class TemplateSyncOut(ResponseModel):
+    status: Literal["queued"] = Field(description="A sync that starts after this request is queued; the worker "
+                                                  "reads every template of the WABA from Meta")
+    number_id: UUID
+    waba_id: str = Field(description="The WhatsApp Business Account whose templates are synced")
+    already_queued: bool = Field(description="True when a sync of this WABA was already waiting to run (it will do; "
+                                             "no other one was queued)")
+
+
+class MessageTemplateOut(ResponseModel):
+    id: UUID
+    organization_id: UUID
+    waba_id: str
+    meta_template_id: str = Field(description="Meta's template id")
+    name: str
+    language: str
+    category: str | None = Field(default=None, description="MARKETING, UTILITY or AUTHENTICATION")
+    status: str = Field(description="Meta's status (APPROVED, PENDING, REJECTED, PAUSED, DISABLED, ...); DELETED when "
+                                    "Meta stopped listing it")
+    quality_score: str | None = Field(default=None, description="GREEN, YELLOW, RED or UNKNOWN")
+    components: list[dict[str, Any]] = Field(description="The template's components as Meta lists them")
+    parameter_format: str | None = Field(default=None, description="POSITIONAL or NAMED")
+    rejected_reason: str | None = None
+    synced_at: datetime = Field(description="When a sync last read it from Meta")
+    updated_at: datetime = Field(description="When it last changed (sync or webhook)")
