@@ -157,7 +157,7 @@ class FakeConversationRepository(_Repo, ConversationRepository):
         found = self._find(number_id, contact_id)
         return copy.copy(found) if found is not None else None
 
-    async def get_for_update(self, number_id: UUID, contact_id: UUID, now: datetime) -> Conversation:
+    async def get_or_create_locked(self, number_id: UUID, contact_id: UUID, now: datetime) -> Conversation:
         found = self._find(number_id, contact_id)
         if found is None:
             found = Conversation(id=uuid4(), organization_id=self._org(), number_id=number_id, contact_id=contact_id,
@@ -174,7 +174,7 @@ class FakeConversationRepository(_Repo, ConversationRepository):
                                   ) -> dict[tuple[UUID, UUID], Conversation]:
         found: dict[tuple[UUID, UUID], Conversation] = {}
         for number_id, contact_id, at, count in sorted(inbound):
-            conversation = await self.get_for_update(number_id, contact_id, now)
+            conversation = await self.get_or_create_locked(number_id, contact_id, now)
             rules.receive(conversation, at, count, now)
             await self.update(conversation)
             found[(number_id, contact_id)] = copy.copy(conversation)

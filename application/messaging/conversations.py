@@ -35,7 +35,7 @@ async def record_inbound(uow: UnitOfWork, inbound: Sequence[Inbound], now: datet
 
 async def hand_off(uow: UnitOfWork, number_id: UUID, contact_id: UUID, now: datetime) -> Conversation:
     """A flow hands the contact to a human (the conversation is created when missing)."""
-    conversation = await uow.conversations.get_for_update(number_id, contact_id, now)
+    conversation = await uow.conversations.get_or_create_locked(number_id, contact_id, now)
     return await _saved(uow, conversation) if rules.hand_off(conversation, now) else conversation
 
 
@@ -66,6 +66,6 @@ async def agent_replied(uow: UnitOfWork, number_id: UUID, contact_id: UUID, user
     theirs. Nothing when the contact never wrote to the number (no conversation)."""
     if await uow.conversations.get(number_id, contact_id) is None:
         return None
-    conversation = await uow.conversations.get_for_update(number_id, contact_id, now)
+    conversation = await uow.conversations.get_or_create_locked(number_id, contact_id, now)
     rules.agent_replied(conversation, user_id, now)
     return await _saved(uow, conversation)

@@ -123,7 +123,7 @@ class ConversationRepository(Protocol):
     async def summary(self, conversation_id: UUID) -> ConversationSummary | None: ...
 
     @abstractmethod
-    async def get_for_update(self, number_id: UUID, contact_id: UUID, now: datetime) -> Conversation:
+    async def get_or_create_locked(self, number_id: UUID, contact_id: UUID, now: datetime) -> Conversation:
         """The conversation, created when missing, locked until the transaction ends."""
 
     @abstractmethod

@@ -146,7 +146,7 @@ class SqlAlchemyConversationRepository(ConversationRepository):
                                            conversation_id=conversation_id)
         return found[0] if found else None
 
-    async def get_for_update(self, number_id: UUID, contact_id: UUID, now: datetime) -> Conversation:
+    async def get_or_create_locked(self, number_id: UUID, contact_id: UUID, now: datetime) -> Conversation:
         org = _require(self._org)
         await self._s.execute(pg_insert(conversations).values(
             id=uuid4(), organization_id=org, number_id=number_id, contact_id=contact_id, state="bot",

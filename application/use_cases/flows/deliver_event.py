@@ -20,7 +20,7 @@ async def locked_execution(uow: UnitOfWork, execution_id: UUID) -> FlowExecution
     found = await uow.flow_executions.get(execution_id)
     if found is None or not found.is_running:
         return None
-    await uow.conversations.get_for_update(found.number_id, found.contact_id, found.updated_at)
+    await uow.conversations.get_or_create_locked(found.number_id, found.contact_id, found.updated_at)
     execution = await uow.flow_executions.get(execution_id, for_update=True)
     return execution if execution is not None and execution.is_running else None
 

@@ -201,7 +201,7 @@ async def test_conversation_get_for_update_creates_once_under_concurrency(
 
     async def touch(i: int) -> UUID:
         async with uow_factory(org) as uow:
-            conversation = await uow.conversations.get_for_update(number.id, contact.id, base)
+            conversation = await uow.conversations.get_or_create_locked(number.id, contact.id, base)
             conversation.record_inbound(base + timedelta(seconds=i))
             conversation.updated_at = _now()
             await asyncio.sleep(0.01)  # hold the row lock a little: the others must wait, not duplicate
