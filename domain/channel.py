@@ -12,6 +12,8 @@ from domain.errors import Conflict, NotFound, RuleViolation
 from domain.messaging import CustomerServiceWindow, MessageDirection, MessageStatus
 
 RECEIVED = "received"  # status of inbound messages
+ACCOUNT_BANNED = "banned"
+ACCOUNT_RESTRICTED = "restricted"
 
 
 class NumberStatus(StrEnum):
@@ -65,8 +67,14 @@ class WhatsAppNumber:
     quality_rating: str | None = None
     throughput_mps: int = 80
     last_error: str | None = None
+    account_status: str | None = None  # the WABA's standing (account_update): None, "restricted" or "banned"
+    account_status_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def banned(self) -> bool:
+        return self.account_status == ACCOUNT_BANNED
 
     def ensure_can_send(self) -> None:
         if self.status is not NumberStatus.ACTIVE:

@@ -68,6 +68,7 @@ def next_status(current: MessageStatus, incoming: MessageStatus) -> MessageStatu
 class MessageDirection(StrEnum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"
+    SYSTEM = "system"  # a notice Meta reports in the conversation (number changed...): not the user's words
 
 
 class InboundMessageType(StrEnum):
@@ -197,4 +198,31 @@ class WebhookError:
     details: str | None = None
 
 
-WebhookEvent = InboundMessage | StatusUpdate | WebhookError
+class SystemKind(StrEnum):
+    """``system.type`` of a ``type: system`` message: a notice about the user, never the user's words."""
+
+    USER_CHANGED_NUMBER = "user_changed_number"  # ``system.wa_id`` is the new number (older name: customer_...)
+    USER_CHANGED_USER_ID = "user_changed_user_id"  # the BSUID changed (``system.user_id``); no ``from``
+    CUSTOMER_IDENTITY_CHANGED = "customer_identity_changed"  # the user's identity key changed (reinstall...)
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdentityChange:
+    """A ``type: system`` message: who the notice is about (``from_wa_id`` / ``from_user_id`` /
+    ``previous_user_id``) and the identity it reports now (``new_wa_id``, ``new_user_id``)."""
+
+    phone_number_id: str
+    wamid: str
+    timestamp: datetime
+    kind: SystemKind
+    raw_kind: str | None
+    from_wa_id: str | None = None
+    from_user_id: str | None = None
+    previous_user_id: str | None = None
+    new_wa_id: str | None = None
+    new_user_id: str | None = None
+    body: str | None = None
+
+
+WebhookEvent = InboundMessage | StatusUpdate | WebhookError | IdentityChange

@@ -18,8 +18,10 @@ from domain.messaging import (
     MEDIA_TYPES,
     ErrorDetail,
     InboundMessage,
+    IdentityChange,
     InboundMessageType,
     StatusUpdate,
+    SystemKind,
     WebhookError,
     WebhookEvent,
 )
@@ -75,7 +77,9 @@ def sender_keys(payload: object) -> tuple[str, ...]:
             metadata = value.get("metadata")
             number = _text(metadata.get("phone_number_id")) if isinstance(metadata, Mapping) else None
             for message in _mappings(value.get("messages")):
-                sender = _text(message.get("from")) or _text(message.get("from_user_id"))
+                system = message.get("system")
+                sender = _text(message.get("from")) or _text(message.get("from_user_id")) or (
+                    _text(system.get("previous_user_id")) if isinstance(system, Mapping) else None)
                 if sender is not None:
                     keys.add(f"{number}:{sender}")
     return tuple(sorted(keys))
@@ -91,6 +95,11 @@ def _parse_value(value: Mapping[Any, Any], fallback: datetime) -> list[WebhookEv
     contacts = _contacts(value.get("contacts"))
     events: list[WebhookEvent] = []
     for message in _mappings(value.get("messages")):
+        if message.get("type") == "system":
+            change = _system(message, phone_number_id, fallback)
+            if change is not None:
+                events.append(change)
+            continue
         inbound = _inbound(message, phone_number_id, display, contacts, fallback)
         if inbound is not None:
             events.append(inbound)
@@ -133,6 +142,30 @@ def _inbound(
     )
 
 
+_SYSTEM_KINDS = {"user_changed_number": SystemKind.USER_CHANGED_NUMBER,
+                 "customer_changed_number": SystemKind.USER_CHANGED_NUMBER,  # the name before Graph v12
+                 "user_changed_user_id": SystemKind.USER_CHANGED_USER_ID,
+                 "customer_identity_changed": SystemKind.CUSTOMER_IDENTITY_CHANGED}
+
+
+def _system(message: Mapping[Any, Any], phone_number_id: str, fallback: datetime) -> IdentityChange | None:
+    """A system notice (no ``contacts`` array: everything is in the message). ``user_changed_user_id`` has no
+    ``from``: the user is found by ``system.previous_user_id`` (or ``from_user_id``)."""
+    wamid = _text(message.get("id"))
+    if wamid is None:
+        return None
+    system = message.get("system")
+    system = system if isinstance(system, Mapping) else {}
+    raw_kind = _text(system.get("type"))
+    return IdentityChange(
+        phone_number_id=phone_number_id, wamid=wamid, timestamp=_timestamp(message.get("timestamp")) or fallback,
+        kind=_SYSTEM_KINDS.get(raw_kind or "", SystemKind.OTHER), raw_kind=raw_kind,
+        from_wa_id=_text(message.get("from")) or _text(system.get("customer")),
+        from_user_id=_text(message.get("from_user_id")), previous_user_id=_text(system.get("previous_user_id")),
+        new_wa_id=_text(system.get("wa_id")) or _text(system.get("new_wa_id")),
+        new_user_id=_text(system.get("user_id")), body=_text(system.get("body")))
+
+
 def _content(message: Mapping[Any, Any]) -> dict[str, Any]:
     """``type`` plus text, reply_id, media fields (and the reacted-to wamid) of one message."""
     unsupported: dict[str, Any] = {"type": InboundMessageType.UNSUPPORTED}
@@ -156,8 +189,6 @@ def _content(message: Mapping[Any, Any]) -> dict[str, Any]:
     if kind is InboundMessageType.REACTION:
         return {"type": kind, "text": _text(body.get("emoji")),
                 "context_wamid": _text(body.get("message_id"))}
-    if kind is InboundMessageType.SYSTEM:
-        return {"type": kind, "text": _text(body.get("body"))}
     return {"type": kind}
 
 
