@@ -17,8 +17,8 @@ from typing import Any
 from domain.messaging import (
     MEDIA_TYPES,
     ErrorDetail,
-    InboundMessage,
     IdentityChange,
+    InboundMessage,
     InboundMessageType,
     StatusUpdate,
     SystemKind,

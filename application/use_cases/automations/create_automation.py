@@ -156,7 +156,8 @@ class CreateAutomation:
             recipients = []
             for seq, (contact, variables) in enumerate(audience):
                 recipient = Recipient(id=uuid4(), automation_id=automation.id, organization_id=actor.organization_id,
-                                      contact_id=contact.id, whatsapp_id=contact.whatsapp_id or contact.bsuid or "", seq=seq,
+                                      contact_id=contact.id, seq=seq,
+                                      whatsapp_id=contact.whatsapp_id or contact.bsuid or "",
                                       variables=variables, updated_at=now)
                 if contact.opted_out:
                     recipient.state, recipient.skip_reason = RecipientState.SKIPPED, "opted_out"
