@@ -81,6 +81,15 @@ class InvalidBsuid(InvalidValue):
     default_message = "bsuid must be 1 to 128 letters, digits, '.', '_' or '-' (e.g. US.13491208655302741918)."
 
 
+_BSUID_SHAPE = re.compile(r"[A-Z]{2}\.[A-Za-z0-9._-]+")
+
+
+def is_bsuid(raw: str) -> bool:
+    """True for what reads as a BSUID (a two-letter country code, a dot, then the id: ``US.1349...``), not a
+    phone number."""
+    return _BSUID_SHAPE.fullmatch(raw.strip()) is not None
+
+
 def normalize_bsuid(raw: str) -> str:
     """A business-scoped user id as Meta writes it (``US.13491208655302741918``), trimmed."""
     text = raw.strip()

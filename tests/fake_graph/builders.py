@@ -100,6 +100,29 @@ def inbound_quick_reply(
     return inbound_message(phone_number_id, from_wa_id, "button", content, **options)
 
 
+def system_message(
+    phone_number_id: str, system_type: str, *, from_wa_id: str | None = None, new_wa_id: str | None = None,
+    from_user_id: str | None = None, user_id: str | None = None, previous_user_id: str | None = None,
+    body: str | None = None, wamid: str | None = None, timestamp: int | datetime | None = None,
+    display_phone_number: str = DEFAULT_DISPLAY_NUMBER, waba_id: str = DEFAULT_WABA_ID,
+) -> dict[str, Any]:
+    """A ``type: system`` message (Meta: webhooks/reference/messages/system): no ``contacts`` array; a
+    ``user_changed_number`` names the new number in ``system.wa_id`` (and, since Aug 2026, the new and previous
+    BSUIDs); a ``user_changed_user_id`` has no ``from``, only ``system.user_id`` / ``system.previous_user_id``."""
+    system: dict[str, Any] = {"body": body or f"User changed: {system_type}", "type": system_type}
+    for key, value in (("wa_id", new_wa_id), ("user_id", user_id), ("previous_user_id", previous_user_id)):
+        if value:
+            system[key] = value
+    message: dict[str, Any] = {}
+    if from_wa_id:
+        message["from"] = from_wa_id
+    if from_user_id:
+        message["from_user_id"] = from_user_id
+    message.update({"id": wamid or new_wamid(), "timestamp": _stamp(timestamp), "type": "system",
+                    "system": system})
+    return _envelope(phone_number_id, display_phone_number, waba_id, messages=[message])
+
+
 def _error(spec: ErrorSpec) -> dict[str, Any]:
     if isinstance(spec, Mapping):
         return dict(spec)

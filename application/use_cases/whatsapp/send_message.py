@@ -11,7 +11,6 @@ from application.messaging.outbound import contact_for, queue_outbound, sending_
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWorkFactory
 from domain.channel import OutsideCustomerServiceWindow
-from domain.contacts import normalize_whatsapp_id
 from domain.errors import InvalidValue
 
 TEXT_LIMIT = 4096
@@ -68,11 +67,10 @@ class SendMessage:
     async def execute(self, actor: Actor, cmd: SendMessageCommand) -> QueuedMessage:
         actor.require(Permission.SEND_MESSAGES)
         content = build_content(cmd)
-        whatsapp_id = normalize_whatsapp_id(cmd.to)
         now = self._clock.now()
         async with self._uow(actor.organization_id) as uow:
             number = await sending_number(uow, cmd.from_number_id)
-            contact = await contact_for(uow, actor.organization_id, whatsapp_id, now)
+            contact = await contact_for(uow, actor.organization_id, cmd.to, now)
             if cmd.type in FREE_FORM_TYPES:
                 conversation = await uow.conversations.get(number.id, contact.id)
                 if conversation is None or not conversation.window_open(now):

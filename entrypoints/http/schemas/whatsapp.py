@@ -40,7 +40,9 @@ class ButtonIn(RequestModel):
 
 
 class SendIn(RequestModel):
-    to: str = Field(min_length=1, max_length=32, description="WhatsApp id (E.164 digits; '+', spaces, dashes ok)")
+    to: str = Field(min_length=1, max_length=128,
+                    description="WhatsApp id (E.164 digits; '+', spaces, dashes ok), or a contact's BSUID "
+                                "(`US.1349...`: sent with Meta's `recipient` field)")
     message: str | None = Field(default=None, max_length=4096, description="Text (body for interactive)")
     type: Literal["text", "template", "interactive"] = "text"
     template_id: str | None = Field(default=None, max_length=512, pattern=r"^[a-z0-9_]+$",
@@ -66,7 +68,10 @@ class StatusEventOut(ResponseModel):
 
 class MessageOut(ResponseModel):
     id: UUID
-    direction: Literal["inbound", "outbound"]
+    direction: Literal["inbound", "outbound", "system"] = Field(
+        description="`system`: a notice Meta reported in the conversation (the user changed number or BSUID, "
+                    "their identity key changed); `content.system_type` says which. Not the user's words: it "
+                    "does not open the 24-hour window.")
     type: str
     content: dict[str, Any]
     status: str
