@@ -596,6 +596,13 @@ class FakeContactRepository(_Repo, ContactRepository):
                 and ((c.whatsapp_id is not None and c.whatsapp_id in numbers) or (c.bsuid is not None
                                                                                    and c.bsuid in users))]
 
+    async def adopt_whatsapp_ids(self, changes: Mapping[UUID, tuple[str, str]], now: datetime) -> None:
+        for contact_id, (old, canonical) in sorted(changes.items()):
+            stored = self._mine(contact_id)
+            if stored is None or stored.whatsapp_id != old or await self.get_by_whatsapp_id(canonical) is not None:
+                continue
+            stored.whatsapp_id, stored.updated_at = canonical, now
+
     async def add_new(self, contacts: Sequence[Contact]) -> None:
         for contact in contacts:
             try:
@@ -625,6 +632,18 @@ class FakeContactRepository(_Repo, ContactRepository):
                 setattr(twin, name, max((t for t in (mine, theirs) if t is not None), default=None))
             twin.handoff_at = twin.handoff_at or conversation.handoff_at
             del conversations[key]
+        for execution in getattr(self._db, "executions", {}).values():
+            if execution.contact_id == source_id:
+                execution.contact_id = target.id
+        recipients = getattr(self._db, "recipients", {})
+        for key, recipient in list(recipients.items()):
+            if recipient.contact_id != source_id:
+                continue
+            if any(r.contact_id == target.id and r.automation_id == recipient.automation_id
+                   for r in recipients.values()):
+                del recipients[key]  # the target's recipient of the same automation stays
+            else:
+                recipient.contact_id = target.id
         del self._db.contacts[source_id]
         await self.update(target)
     async def fill_missing_names(self, names: Mapping[UUID, str], now: datetime) -> None:

@@ -44,6 +44,11 @@ class ContactRepository(Protocol):
         fields: :meth:`Contact.absorb`). Duplicated rows are folded, never lost (see the adapter)."""
 
     @abstractmethod
+    async def adopt_whatsapp_ids(self, changes: Mapping[UUID, tuple[str, str]], now: datetime) -> None:
+        """contact id -> (number, Meta's canonical id for it): each contact still having that number takes the
+        canonical id, unless another contact already has it (the next inbound message merges the two)."""
+
+    @abstractmethod
     async def fill_missing_names(self, names: Mapping[UUID, str], now: datetime) -> None:
         """Give each contact its name unless it already has one (a WhatsApp profile name, say)."""
 

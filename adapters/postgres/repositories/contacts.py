@@ -142,6 +142,13 @@ class SqlAlchemyContactRepository(ContactRepository):
         await self._write(update(contacts).where(contacts.c.id == target.id, self._scoped())
                           .values(**_values(target)))
 
+    async def adopt_whatsapp_ids(self, changes: Mapping[UUID, tuple[str, str]], now: datetime) -> None:
+        if not changes:
+            return
+        ordered = sorted(changes.items())
+        await self._s.execute(_ADOPT, {"org": self._scoped_org_id(), "now": now, "ids": [i for i, _ in ordered],
+                                       "old": [o for _, (o, _) in ordered], "new": [n for _, (_, n) in ordered]})
+
     async def fill_missing_names(self, names: Mapping[UUID, str], now: datetime) -> None:
         if not names:
             return
@@ -317,3 +324,10 @@ _MERGE = [text(sql) for sql in (
     "UPDATE messages SET contact_id = :target WHERE organization_id = :org AND contact_id = :source",
     "DELETE FROM contacts WHERE organization_id = :org AND id = :source",
 )]
+
+_ADOPT = text("""
+    UPDATE contacts c SET whatsapp_id = i.canonical, updated_at = CAST(:now AS timestamptz)
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:old AS text[]), CAST(:new AS text[])) AS i(id, old, canonical)
+    WHERE c.organization_id = CAST(:org AS uuid) AND c.id = i.id AND c.whatsapp_id = i.old
+      AND NOT EXISTS (SELECT 1 FROM contacts o WHERE o.organization_id = CAST(:org AS uuid)
+                                                 AND o.whatsapp_id = i.canonical)""")

@@ -1,0 +1,116 @@
+"""The webhook applier on fakes: system messages change identities and nothing else; senders are found by
+number, ninth-digit spelling or BSUID; the same person's contacts are merged; canonical ids from sends."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from domain.contacts import Contact
+from domain.messaging import MessageDirection
+from tests.fake_graph import builders
+from tests.fakes import T0
+from tests.fakes_channel import contact
+from tests.unit.application.test_whatsapp_process_inbox import ORG, PNID, World
+
+pytestmark = pytest.mark.unit
+
+STAMP = int((T0 - timedelta(minutes=5)).timestamp())
+
+
+def people(world: World) -> list[Contact]:
+    return sorted(world.store.contacts.values(), key=lambda c: (c.created_at, c.id))
+
+
+def add(world: World, whatsapp_id: str | None, *, bsuid: str | None = None, minutes_ago: int = 60) -> Contact:
+    person = contact(ORG, whatsapp_id or "0", T0 - timedelta(minutes=minutes_ago))
+    person.whatsapp_id, person.bsuid = whatsapp_id, bsuid
+    world.store.contacts[person.id] = person
+    return person
+
+
+async def test_a_number_change_is_a_system_message_that_opens_no_window_and_moves_the_contact() -> None:
+    world = World()
+    old = add(world, "5511987654321")
+    summary = await world.deliver(builders.system_message(
+        PNID, "user_changed_number", from_wa_id="5511987654321", new_wa_id="5521987654321", user_id="BR.77",
+        body="STOP", timestamp=STAMP))
+    assert summary == {"system": 1}
+    [person] = people(world)
+    assert (person.id, person.whatsapp_id, person.bsuid, person.opted_out) == (old.id, "5521987654321", "BR.77",
+                                                                                False)
+    [notice] = world.store.messages.values()
+    assert (notice.direction, notice.type, notice.contact_id, notice.content["system_type"]) == (
+        MessageDirection.SYSTEM, "system", old.id, "user_changed_number")
+    assert world.store.conversations == {} and world.inbound() == []
+
+
+async def test_a_number_change_onto_an_existing_contact_merges_it_and_its_messages() -> None:
+    world = World()
+    old, new = add(world, "16505551234", minutes_ago=90), add(world, "12195555358", minutes_ago=30)
+    new.tags, new.email = ["lead"], "s@example.com"
+    await world.deliver(builders.inbound_text(PNID, "12195555358", "from the new phone", timestamp=STAMP - 60))
+    assert await world.deliver(builders.system_message(
+        PNID, "user_changed_number", from_wa_id="16505551234", new_wa_id="12195555358",
+        timestamp=STAMP)) == {"system": 1}
+    [person] = people(world)
+    assert (person.id, person.whatsapp_id, person.tags, person.email) == (old.id, "12195555358", ["lead"],
+                                                                          "s@example.com")
+    assert {m.contact_id for m in world.store.messages.values()} == {old.id}
+    assert [c.contact_id for c in world.store.conversations.values()] == [old.id]
+
+
+async def test_a_bsuid_change_updates_the_contact_found_by_its_previous_bsuid() -> None:
+    world = World()
+    person = add(world, "16505551234", bsuid="US.111")
+    assert await world.deliver(builders.system_message(
+        PNID, "user_changed_user_id", user_id="US.222", previous_user_id="US.111", timestamp=STAMP)) == {"system": 1}
+    assert (world.store.contacts[person.id].bsuid, world.store.contacts[person.id].whatsapp_id) == (
+        "US.222", "16505551234")
+
+
+async def test_a_bsuid_change_for_nobody_known_is_recorded_only() -> None:
+    world = World()
+    assert await world.deliver(builders.system_message(
+        PNID, "user_changed_user_id", user_id="US.222", previous_user_id="US.111", timestamp=STAMP)) == {"system": 1}
+    assert world.store.contacts == {} and [m.contact_id for m in world.store.messages.values()] == [None]
+
+
+async def test_ninth_digit_spelling_lands_on_the_existing_contact() -> None:
+    world = World()
+    ana = add(world, "5511987654321")
+    assert await world.deliver(builders.inbound_text(PNID, "551187654321", "oi", timestamp=STAMP)) == {"inbound": 1}
+    [person] = people(world)
+    assert (person.id, person.whatsapp_id) == (ana.id, "5511987654321")
+    assert [m.contact_id for m in world.inbound()] == [ana.id]
+
+
+async def test_two_spellings_of_one_number_are_merged_into_the_oldest() -> None:
+    world = World()
+    first, second = add(world, "551187654321", minutes_ago=120), add(world, "5511987654321", minutes_ago=10)
+    second.name = "Ana"
+    await world.deliver(builders.inbound_text(PNID, "5511987654321", "oi", timestamp=STAMP))
+    [person] = people(world)
+    assert (person.id, person.whatsapp_id, person.name) == (first.id, "551187654321", "Ana")
+
+
+async def test_a_username_user_then_seen_with_a_phone_is_one_contact() -> None:
+    world = World()
+    await world.deliver(builders.inbound_text(PNID, None, "hi", user_id="US.9", name="Sheena", timestamp=STAMP))
+    [username] = people(world)
+    phone = add(world, "16505551234", minutes_ago=1)  # older than the username contact: it survives
+    await world.deliver(builders.inbound_text(PNID, "16505551234", "both", user_id="US.9", timestamp=STAMP + 1))
+    [person] = people(world)
+    assert (person.whatsapp_id, person.bsuid, person.name) == ("16505551234", "US.9", "Sheena")
+    assert person.id == phone.id and username.id not in world.store.contacts
+    assert len(world.inbound()) == 2 and {m.contact_id for m in world.inbound()} == {person.id}
+
+
+async def test_merges_never_cross_organizations() -> None:
+    world = World()
+    stranger = contact(ORG.__class__(int=ORG.int ^ 1), "16505551234")
+    world.store.contacts[stranger.id] = stranger
+    await world.deliver(builders.inbound_text(PNID, "16505551234", "hi", user_id="US.9", timestamp=STAMP))
+    mine = [c for c in people(world) if c.organization_id == ORG]
+    assert len(mine) == 1 and mine[0].id != stranger.id and world.store.contacts[stranger.id].bsuid is None
