@@ -19,6 +19,7 @@ from tests.e2e.whatsapp_support import (
     random_digits,
     random_wa_id,
     send,
+    send_template,
     sends_of,
     wait_processed,
     wait_status,
@@ -214,3 +215,25 @@ async def test_merges_never_cross_organizations(client: httpx.AsyncClient, fake_
     [mine] = await contacts_named(database_url, org, phone, user)
     assert (mine["whatsapp_id"], mine["bsuid"]) == (phone, user)
 
+
+
+async def test_metas_canonical_wa_id_from_a_send_is_stored_on_the_contact(
+        client: httpx.AsyncClient, org: WaOrg, fake_graph: FakeGraphServer, database_url: str) -> None:
+    local = random_digits(8, "9")
+    typed, canonical = f"55319{local}", f"5531{local}"  # an older Minas Gerais account: WhatsApp drops the 9
+    created = await client.post(f"{API}/contacts", headers=org.headers, json={"whatsapp_id": typed})
+    assert created.status_code == 201, created.text
+    message_id = await send_template(client, org, typed)
+    await wait_status(client, org, message_id, "sent")
+    [sent] = sends_of(fake_graph, message_id)
+    assert sent.body["to"] == f"+{typed}"
+    [person] = await contacts_named(database_url, org, typed, canonical)
+    assert (str(person["id"]), person["whatsapp_id"]) == (created.json()["id"], canonical)
+    assert await inbound(client, database_url, builders.inbound_text(
+        org.phone_number_id, canonical, "recebi", timestamp=T)) == {"inbound": 1}
+    assert len(await contact_messages(client, org, created.json()["id"])) == 2
+    # a number Meta knows as written stays as written
+    other = f"55119{random_digits(8, '9')}"
+    sent_id = await send_template(client, org, other)
+    await wait_status(client, org, sent_id, "sent")
+    assert [c["whatsapp_id"] for c in await contacts_named(database_url, org, other)] == [other]

@@ -19,7 +19,8 @@ NOW = datetime(2026, 12, 1, tzinfo=UTC)
 USER_CHANGED_NUMBER = {"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
     "value": {"messaging_product": "whatsapp",
               "metadata": {"display_phone_number": "15550783881", "phone_number_id": PNID},
-              "messages": [{"from": "16505551234", "id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=",
+              "messages": [{"from": "16505551234",
+                            "id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=",
                             "timestamp": "1739321024", "type": "system",
                             "system": {"body": "User Sheena Nelson changed from 16505551234 to 12195555358",
                                        "wa_id": "12195555358", "type": "user_changed_number"}}]},
