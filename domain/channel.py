@@ -42,6 +42,12 @@ class NumberNotActive(RuleViolation):
     default_message = "This WhatsApp number is not active."
 
 
+class WhatsAppAccountBanned(RuleViolation):
+    code = "whatsapp_account_banned"
+    default_message = ("Meta disabled this number's WhatsApp Business Account (account_update): nothing can be "
+                       "sent from it until the account is reinstated.")
+
+
 class OutsideCustomerServiceWindow(RuleViolation):
     code = "outside_customer_service_window"
     default_message = ("The contact has not written in the last 24 hours: only a template message can be sent "
@@ -79,6 +85,8 @@ class WhatsAppNumber:
     def ensure_can_send(self) -> None:
         if self.status is not NumberStatus.ACTIVE:
             raise NumberNotActive()
+        if self.banned:
+            raise WhatsAppAccountBanned()
 
 
 @dataclass(slots=True, kw_only=True)

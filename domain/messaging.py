@@ -225,4 +225,55 @@ class IdentityChange:
     body: str | None = None
 
 
-WebhookEvent = InboundMessage | StatusUpdate | WebhookError | IdentityChange
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserPreference:
+    """``user_preferences``: a user stopped (``stop``) or resumed (``resume``) marketing messages."""
+
+    phone_number_id: str
+    wa_id: str | None
+    user_id: str | None
+    category: str
+    value: str
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountUpdate:
+    """``account_update`` about a WABA (routed by ``waba_id``: it names no phone number).
+
+    ``standing`` is what it means for sending: ``banned`` (DISABLED_UPDATE with ban state DISABLE),
+    ``restricted`` (ACCOUNT_RESTRICTION), ``reinstated`` (ban state REINSTATE), or None (anything else: kept on the
+    webhook, nothing changes)."""
+
+    waba_id: str
+    event: str
+    standing: str | None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NumberQualityUpdate:
+    """``phone_number_quality_update``: a number (named by its display number inside the WABA) changed
+    throughput level (``THROUGHPUT_UPGRADE``: 1,000 messages/s) or quality (``FLAGGED`` / ``UNFLAGGED``...)."""
+
+    waba_id: str
+    display_phone_number: str
+    event: str
+    current_limit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IgnoredChange:
+    """A webhook ``field`` this backend does not apply: counted as ``ignored`` on its stored webhook (the raw
+    body stays in the inbox), never dropped silently."""
+
+    field: str
+    waba_id: str | None
+
+
+AccountEvent = AccountUpdate | NumberQualityUpdate
+"""Events about a WABA or one of its numbers, routed by the WABA id."""
+NumberEvent = InboundMessage | StatusUpdate | WebhookError | IdentityChange | UserPreference
+"""Events routed by the ``phone_number_id`` they carry."""
+WebhookEvent = (InboundMessage | StatusUpdate | WebhookError | IdentityChange | UserPreference | AccountUpdate
+                | NumberQualityUpdate | IgnoredChange)

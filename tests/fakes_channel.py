@@ -190,6 +190,12 @@ class FakeNumberRepository(_Repo, WhatsAppNumberRepository):
                       if n.phone_number_id == phone_number_id and n.status is NumberStatus.ACTIVE), None)
         return copy.copy(found) if found is not None else None
 
+    async def routable_by_waba_ids(self, waba_ids: Sequence[str]) -> dict[str, Sequence[WhatsAppNumber]]:
+        return {waba: [copy.copy(n) for n in sorted(self._db.numbers.values(), key=lambda n: n.id)
+                       if n.waba_id == waba and n.status is NumberStatus.ACTIVE]
+                for waba in waba_ids if any(n.waba_id == waba and n.status is NumberStatus.ACTIVE
+                                            for n in self._db.numbers.values())}
+
     async def routable_by_phone_number_ids(self, phone_number_ids: Sequence[str]) -> dict[str, WhatsAppNumber]:
         wanted = set(phone_number_ids)
         return {n.phone_number_id: copy.copy(n) for n in self._db.numbers.values()

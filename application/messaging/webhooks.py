@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 
 import structlog
 
+from application.messaging.account_events import AccountEvents
 from application.messaging.identities import ContactResolver, Sender, senders_of
 from application.messaging.refs import Count as _Count
 from application.messaging.refs import EventRef, Outcomes
@@ -23,10 +24,12 @@ from application.ports.uow import UnitOfWork
 from domain.channel import RECEIVED, Message, WhatsAppNumber
 from domain.contacts import Contact
 from domain.messaging import (
+    AccountEvent,
     IdentityChange,
     InboundMessage,
     MessageDirection,
     StatusUpdate,
+    UserPreference,
     WebhookError,
 )
 
@@ -39,10 +42,11 @@ log = structlog.get_logger("pytake.webhook")
 
 class WebhookApplier:
     def __init__(self, *, router: InboundRouter, statuses: StatusRecorder,
-                 resolver: ContactResolver | None = None, identity: IdentityChanges | None = None) -> None:
+                 resolver: ContactResolver | None = None) -> None:
         self._router, self._statuses = router, statuses
         self._resolver = resolver or ContactResolver()
-        self._identity = identity or IdentityChanges()
+        self._identity = IdentityChanges()
+        self._account = AccountEvents(automations=router.automations, resolver=self._resolver)
 
     async def apply(self, uow: UnitOfWork, numbers: Mapping[str, WhatsAppNumber], refs: Sequence[EventRef],
                     now: datetime) -> Outcomes:
@@ -54,12 +58,15 @@ class WebhookApplier:
 
         inbound = [r for r in refs if isinstance(r.event, InboundMessage)]
         system = [r for r in refs if isinstance(r.event, IdentityChange)]
+        account = [r for r in refs if isinstance(r.event, AccountEvent | UserPreference)]
         statuses = [r for r in refs if isinstance(r.event, StatusUpdate)]
         for ref in refs:
             if isinstance(ref.event, WebhookError):
                 log.warning("webhook.error_reported", phone_number_id=ref.event.phone_number_id,
                             code=ref.event.code, title=ref.event.title)
                 count(ref, "errors")
+        if account:
+            await self._account.apply(uow, numbers, account, now, count)
         if system:  # before the messages: a number change applies to what the user writes next
             await self._identity.apply(uow, numbers, system, now, count)
         if inbound:

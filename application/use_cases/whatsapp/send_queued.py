@@ -84,6 +84,10 @@ def canonical_ids(results: list[_Result]) -> dict[UUID, tuple[str, str]]:
     return found
 
 
+BANNED_REASON = ("Not sent: Meta disabled the WhatsApp Business Account of the sending number (account_update "
+                 "DISABLE).")
+
+
 class SendQueuedMessages:
     def __init__(self, *, uow: UnitOfWorkFactory, gateway: WhatsAppGateway, secrets: SecretResolver,
                  statuses: StatusRecorder, clock: Clock, observer: SendObserver | None = None,
@@ -100,6 +104,8 @@ class SendQueuedMessages:
             return SendRound()
         if number.status is not NumberStatus.ACTIVE:
             return await self._fail_queued(number, "The sending number is not active.")
+        if number.banned:  # Meta refuses every send (368 and the like): fail them now, clearly, not one by one
+            return await self._fail_queued(number, BANNED_REASON)
         try:  # counted below: one use per message sent with it
             token = await self._secrets.resolve(organization_id, number.access_token_secret_id, count=False)
         except DomainError as error:  # missing or inactive secret: the messages wait for a usable token

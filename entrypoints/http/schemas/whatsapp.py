@@ -22,8 +22,14 @@ class WhatsAppNumberOut(ResponseModel):
     waba_id: str | None = None
     access_token_secret_id: UUID
     quality_rating: str | None = None
-    throughput_mps: int
+    throughput_mps: int = Field(description="Messages per second the sender allows: 80, or 1000 after Meta's "
+                                            "THROUGHPUT_UPGRADE (phone_number_quality_update webhook).")
     last_error: str | None = None
+    account_status: Literal["restricted", "banned"] | None = Field(
+        default=None, description="The WhatsApp Business Account's standing from Meta's account_update webhook: "
+                                  "`banned` stops sending (queued messages fail), `restricted` is informative; "
+                                  "null in good standing or after a reinstatement.")
+    account_status_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
 
