@@ -439,7 +439,7 @@ class FakeOutbox(_Repo, Outbox):
             stored = self._db.messages[message.id]
             stored.send_claimed_at, stored.attempts = now, stored.attempts + 1
             person = self._db.contacts.get(message.contact_id) if message.contact_id else None
-            claimed.append((copy.deepcopy(stored), person.whatsapp_id if person else None))
+            claimed.append((copy.deepcopy(stored), (person.whatsapp_id or person.bsuid) if person else None))
         self._db.admissions[(f"number:{number_id}", second)] = used + len(claimed)
         more = any(self._due(m, now) for m in self._queued(number_id))
         spent = used + len(claimed) >= per_second
@@ -480,6 +480,7 @@ class FakeWhatsAppGateway(WhatsAppGateway):
     """Records every call; answers a fresh wamid, or the next scripted error of :meth:`fail_next`."""
 
     def __init__(self) -> None:
+        self.canonical: dict[str, str] = {}  # number sent to -> the wa_id Meta answers for it
         self.calls: list[GatewayCall] = []
         self.errors: deque[GraphApiError] = deque()
         self.details: dict[str, PhoneNumberDetails] = {}
@@ -498,7 +499,7 @@ class FakeWhatsAppGateway(WhatsAppGateway):
         self.calls.append(GatewayCall(method, phone_number_id, access_token, to, tracking, args))
         if self.errors:
             raise self.errors.popleft()
-        return SentMessage(wamid=f"wamid.fake{next(self._ids)}", wa_id=to)
+        return SentMessage(wamid=f"wamid.fake{next(self._ids)}", wa_id=self.canonical.get(to, to))
 
     async def send_text(self, phone_number_id: str, access_token: str, to: str, body: str, preview_url: bool = False,
                         reply_to: str | None = None, tracking: str | None = None) -> SentMessage:

@@ -63,7 +63,7 @@ class AccountEvents:
     async def _account(uow: UnitOfWork, targets: Sequence[WhatsAppNumber], event: AccountUpdate,
                        now: datetime) -> None:
         if event.standing not in _STANDING:
-            log.info("account.update_recorded", waba_id=event.waba_id, event=event.event, detail=event.detail)
+            log.info("account.update_recorded", waba_id=event.waba_id, meta_event=event.event, detail=event.detail)
             return
         for stale in targets:
             number = await uow.numbers.get(stale.id)
@@ -72,7 +72,7 @@ class AccountEvents:
             number.account_status, number.account_status_at, number.updated_at = _STANDING[event.standing], now, now
             await uow.numbers.update(number)
             log.warning("account.standing_changed", number_id=str(number.id), waba_id=event.waba_id,
-                        event=event.event, standing=event.standing, detail=event.detail)
+                        meta_event=event.event, standing=event.standing, detail=event.detail)
 
     @staticmethod
     async def _quality(uow: UnitOfWork, targets: Sequence[WhatsAppNumber], event: NumberQualityUpdate,
@@ -86,7 +86,7 @@ class AccountEvents:
             number.quality_rating = _QUALITY.get(event.event, number.quality_rating)
             number.updated_at = now
             await uow.numbers.update(number)
-            log.info("account.number_quality", number_id=str(number.id), event=event.event,
+            log.info("account.number_quality", number_id=str(number.id), meta_event=event.event,
                      throughput_mps=number.throughput_mps, quality_rating=number.quality_rating,
                      limit=event.current_limit)
 
