@@ -24,12 +24,16 @@ from domain.contacts import Contact, whatsapp_id_spellings
 log = structlog.get_logger("pytake.contacts")
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Sender:
     """A normalized identity from a webhook: a phone number (wa_id), a BSUID, or both."""
 
     whatsapp_id: str | None
     bsuid: str | None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.whatsapp_id or "", self.bsuid or ""
 
     def matches(self, contact: Contact) -> bool:
         if self.bsuid is not None and contact.bsuid == self.bsuid:
@@ -62,7 +66,7 @@ class ContactResolver:
         when several match, named after the profile when it has no name yet."""
         if not senders:
             return {}
-        ordered = sorted(senders)
+        ordered = sorted(senders, key=lambda s: s.key)
         numbers = sorted({n for s in ordered if s.whatsapp_id for n in whatsapp_id_spellings(s.whatsapp_id)})
         bsuids = sorted({s.bsuid for s in ordered if s.bsuid})
         found = await uow.contacts.find_by_identities(numbers, bsuids)
@@ -72,15 +76,16 @@ class ContactResolver:
                 Contact(id=uuid4(), organization_id=organization_id, whatsapp_id=s.whatsapp_id, bsuid=s.bsuid,
                         name=(senders[s] or "")[:255] or None, created_at=now, updated_at=now) for s in missing])
             found = await uow.contacts.find_by_identities(numbers, bsuids)
-        gone: set[UUID] = set()
+        gone: dict[UUID, Contact] = {}  # merged away -> the contact that absorbed it
         resolved: dict[Sender, Contact] = {}
         names: dict[UUID, str] = {}
         for sender in ordered:
-            matching = [c for c in found if c.id not in gone and sender.matches(c)]
+            matching = list({(c := _followed(found_one, gone)).id: c for found_one in found
+                             if sender.matches(found_one)}.values())
             if not matching:  # added by another transaction that then rolled back: apply the batch again
                 raise TransactionConflict("A sender's contact vanished while the batch was applied.")
             contact = survivor_of(matching)
-            gone.update(await merge_all(uow, contact, matching, now))
+            gone.update(dict.fromkeys(await merge_all(uow, contact, matching, now), contact))
             if await self._learn(uow, contact, sender, now):
                 log.info("contact.identity_learned", contact_id=str(contact.id), has_phone=bool(contact.whatsapp_id),
                          has_bsuid=bool(contact.bsuid))
@@ -90,7 +95,8 @@ class ContactResolver:
             resolved[sender] = contact
         if names:
             await uow.contacts.fill_missing_names(names, now)
-        return resolved
+        # an earlier sender's contact may have been merged into a later one's
+        return {sender: _followed(contact, gone) for sender, contact in resolved.items()}
 
     @staticmethod
     async def _learn(uow: UnitOfWork, contact: Contact, sender: Sender, now: datetime) -> bool:
@@ -104,6 +110,13 @@ class ContactResolver:
             contact.updated_at = now
             await uow.contacts.update(contact)
         return changed
+
+
+def _followed(contact: Contact, gone: dict[UUID, Contact]) -> Contact:
+    """The contact that absorbed ``contact`` (itself when it was not merged away)."""
+    while contact.id in gone:
+        contact = gone[contact.id]
+    return contact
 
 
 def senders_of(identities: Sequence[tuple[Sender, str | None]]) -> dict[Sender, str | None]:

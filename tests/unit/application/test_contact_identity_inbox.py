@@ -114,3 +114,30 @@ async def test_merges_never_cross_organizations() -> None:
     await world.deliver(builders.inbound_text(PNID, "16505551234", "hi", user_id="US.9", timestamp=STAMP))
     mine = [c for c in people(world) if c.organization_id == ORG]
     assert len(mine) == 1 and mine[0].id != stranger.id and world.store.contacts[stranger.id].bsuid is None
+
+
+async def test_a_contact_merged_away_by_a_later_sender_of_the_batch_is_followed_to_its_survivor() -> None:
+    world = World()
+    older = add(world, "12195555358", minutes_ago=120)  # the number the user has now
+    newer = add(world, "16505551234", bsuid="US.7", minutes_ago=10)  # the old number, with the user's BSUID
+    payload = builders.batch(builders.inbound_text(PNID, "16505551234", "from the old phone", timestamp=STAMP),
+                             builders.inbound_text(PNID, "12195555358", "from the new", user_id="US.7",
+                                                   timestamp=STAMP + 1))
+    assert await world.deliver(payload) == {"inbound": 2}
+    [person] = people(world)
+    assert person.id == older.id and newer.id not in world.store.contacts
+    assert {m.contact_id for m in world.inbound()} == {older.id}
+
+
+async def test_one_batch_mixing_username_users_and_phone_users() -> None:
+    world = World()
+    payload = builders.batch(
+        builders.inbound_text(PNID, None, "a", user_id="US.1", timestamp=STAMP),
+        builders.inbound_text(PNID, "16505551234", "b", timestamp=STAMP),
+        builders.inbound_text(PNID, "5511987654321", "c", user_id="BR.2", timestamp=STAMP),
+        builders.inbound_text(PNID, "551187654321", "d", timestamp=STAMP + 1))
+    assert await world.deliver(payload) == {"inbound": 4}
+    identities = sorted((c.whatsapp_id or "", c.bsuid or "") for c in people(world))
+    assert identities == [("", "US.1"), ("16505551234", ""), ("5511987654321", "BR.2")]
+    by_text = {m.content["text"]: m.contact_id for m in world.inbound()}
+    assert by_text["c"] == by_text["d"]
