@@ -35,6 +35,11 @@ class Sender:
     def key(self) -> tuple[str, str]:
         return self.whatsapp_id or "", self.bsuid or ""
 
+    def same_as(self, other: Sender) -> bool:
+        if self.bsuid is not None and self.bsuid == other.bsuid:
+            return True
+        return self.whatsapp_id is not None and other.whatsapp_id in whatsapp_id_spellings(self.whatsapp_id)
+
     def matches(self, contact: Contact) -> bool:
         if self.bsuid is not None and contact.bsuid == self.bsuid:
             return True
@@ -70,7 +75,10 @@ class ContactResolver:
         numbers = sorted({n for s in ordered if s.whatsapp_id for n in whatsapp_id_spellings(s.whatsapp_id)})
         bsuids = sorted({s.bsuid for s in ordered if s.bsuid})
         found = await uow.contacts.find_by_identities(numbers, bsuids)
-        missing = [s for s in ordered if not any(s.matches(c) for c in found)]
+        missing: list[Sender] = []
+        for sender in ordered:  # one new contact per person, even when the batch spells them two ways
+            if not any(sender.matches(c) for c in found) and not any(sender.same_as(m) for m in missing):
+                missing.append(sender)
         if missing:
             await uow.contacts.add_new([
                 Contact(id=uuid4(), organization_id=organization_id, whatsapp_id=s.whatsapp_id, bsuid=s.bsuid,
