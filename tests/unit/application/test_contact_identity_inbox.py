@@ -3,11 +3,14 @@ number, ninth-digit spelling or BSUID; the same person's contacts are merged; ca
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from domain.contacts import Contact
+from domain.contacts import Contact, whatsapp_id_spellings
 from domain.messaging import MessageDirection
 from tests.fake_graph import builders
 from tests.fakes import T0
@@ -142,3 +145,45 @@ async def test_one_batch_mixing_username_users_and_phone_users() -> None:
     assert identities == [("", "US.1"), ("16505551234", ""), ("551187654321", "BR.2")]
     by_text = {m.content["text"]: m.contact_id for m in world.inbound()}
     assert by_text["c"] == by_text["d"]
+
+
+PEOPLE = [("55119", "87654321", "US.1"), ("55319", "76543210", "BR.2"), ("55219", "65432109", "BR.3")]
+FORMS = ("with_nine", "without_nine", "bsuid_only", "phone_and_bsuid")
+
+
+def _payload(person: int, form: str, text: str, at: int) -> dict:  # type: ignore[type-arg]
+    prefix, local, user = PEOPLE[person]
+    phone = {"with_nine": prefix + local, "without_nine": prefix[:-1] + local}.get(form, prefix + local)
+    return builders.inbound_text(PNID, None if form == "bsuid_only" else phone, text,
+                                 user_id=user if form in ("bsuid_only", "phone_and_bsuid") else None, timestamp=at)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.tuples(st.integers(0, 2), st.sampled_from(FORMS)), min_size=1, max_size=5),
+                min_size=1, max_size=3))
+def test_any_sequence_of_batches_keeps_every_message_on_one_contact_per_known_identity(
+        batches: list[list[tuple[int, str]]]) -> None:
+    async def run() -> None:
+        world, sent, n = World(), [], 0
+        for batch in batches:
+            payloads = []
+            for person, form in batch:
+                n += 1
+                payloads.append(_payload(person, form, f"{person}:{form}:{n}", STAMP + n))
+                sent.append((person, form, f"{person}:{form}:{n}"))
+            assert await world.deliver(builders.batch(*payloads)) == {"inbound": len(batch)}
+        contacts = people(world)
+        for a in contacts:  # no two contacts share a number (in either spelling) or a BSUID
+            for b in contacts:
+                if a.id != b.id:
+                    assert a.bsuid is None or a.bsuid != b.bsuid
+                    assert a.whatsapp_id is None or b.whatsapp_id not in whatsapp_id_spellings(a.whatsapp_id)
+        by_text = {m.content["text"]: m.contact_id for m in world.inbound()}
+        assert len(by_text) == len(sent) and all(c in world.store.contacts for c in by_text.values())
+        for person in range(3):
+            mine = [(form, by_text[text]) for p, form, text in sent if p == person]
+            phone = {c for form, c in mine if form != "bsuid_only"}
+            assert len(phone) <= 1  # every spelling of the number reaches one contact
+            if any(form == "phone_and_bsuid" for form, _ in mine):
+                assert len({c for _, c in mine}) == 1  # once seen together, one contact for both
+    asyncio.run(run())
