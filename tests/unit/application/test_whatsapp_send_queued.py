@@ -9,6 +9,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from application.messaging.account_events import AccountEvents
+from application.messaging.identities import ContactResolver
+from application.messaging.refs import EventRef
 from application.messaging.statuses import StatusRecorder
 from application.ports.channel import StatusEvent
 from application.ports.whatsapp import graph_error
@@ -21,6 +24,7 @@ from application.use_cases.whatsapp.send_queued import (
 )
 from domain.channel import Message, NumberStatus
 from domain.contacts import Contact
+from domain.messaging import NumberQualityUpdate
 from tests.fakes import T0, FakeClock
 from tests.fakes_automations import AutomationStore, FakeAutomationUnitOfWorkFactory
 from tests.fakes_channel import FakeSecretResolver, FakeWhatsAppGateway, contact, number, outbound
@@ -344,3 +348,21 @@ async def test_a_contact_known_only_by_bsuid_is_sent_to_by_it() -> None:
     await world.round()
     [call] = world.gateway.sends
     assert call.to == "US.13491208655302741918" and world.message(queued.id).status == "sent"
+
+
+async def test_a_throughput_upgrade_webhook_raises_the_pace_from_the_next_round() -> None:
+    world = World(mps=5)
+    world.number.waba_id = "waba-1"
+    for i in range(12):
+        world.queue(world.person(f"55119000000{i:02d}"))
+    assert (await world.round()).claimed == 5
+    upgrade = NumberQualityUpdate(waba_id="waba-1", display_phone_number=world.number.phone_number,
+                                  event="THROUGHPUT_UPGRADE", current_limit="TIER_UNLIMITED")
+    async with world.factory(ORG) as uow:
+        await AccountEvents(automations=AutomationTracker(flows=FlowRuntime()), resolver=ContactResolver()).apply(
+            uow, {world.number.phone_number_id: world.number}, [EventRef(uuid4(), 1, 0, upgrade)], T0,
+            lambda _ref, _outcome: None)
+        await uow.commit()
+    assert world.store.numbers[world.number.id].throughput_mps == 1000
+    world.clock.advance(seconds=1)
+    assert (await world.round()).claimed == 7  # the rest at once: the budget is 1000/s now
