@@ -603,6 +603,15 @@ class FakeContactRepository(_Repo, ContactRepository):
                 continue
             stored.whatsapp_id, stored.updated_at = canonical, now
 
+    async def adopt_bsuids(self, bsuids: Mapping[UUID, str], now: datetime) -> None:
+        org = self._scoped_org()
+        for contact_id, bsuid in sorted(bsuids.items()):
+            stored = self._mine(contact_id)
+            if stored is None or stored.bsuid is not None or any(
+                    c.bsuid == bsuid and c.organization_id == org for c in self._db.contacts.values()):
+                continue
+            stored.bsuid, stored.updated_at = bsuid, now
+
     async def add_new(self, contacts: Sequence[Contact]) -> None:
         for contact in contacts:
             try:

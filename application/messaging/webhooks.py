@@ -142,9 +142,27 @@ class WebhookApplier:
                 wamid=update.wamid, from_webhook=True)))
         if not changes:
             return
+        await self._learn_bsuids(uow, changes, now)
         recorded = await self._statuses.record(uow, [c for _, c in changes], now)
         for (ref, _), news in zip(changes, recorded.news, strict=True):
             count(ref, "statuses" if news else "duplicates")
+
+
+    @staticmethod
+    async def _learn_bsuids(uow: UnitOfWork, changes: Sequence[tuple[EventRef, StatusChange]], now: datetime
+                            ) -> None:
+        """Status webhooks name the recipient's BSUID (``recipient_user_id`` or their ``contacts`` block): a
+        contact we reached by phone learns it (one statement), so the user's later messages without a phone
+        number land on it."""
+        learned: dict[UUID, str] = {}
+        for ref, change in changes:
+            update = ref.event
+            assert isinstance(update, StatusUpdate)
+            sender = sender_of(None, update.recipient_user_id)
+            if sender is not None and sender.bsuid is not None and change.message.contact_id is not None:
+                learned[change.message.contact_id] = sender.bsuid
+        if learned:
+            await uow.contacts.adopt_bsuids(learned, now)
 
 
 def _our_id(update: StatusUpdate) -> UUID | None:

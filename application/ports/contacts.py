@@ -49,6 +49,10 @@ class ContactRepository(Protocol):
         canonical id, unless another contact already has it (the next inbound message merges the two)."""
 
     @abstractmethod
+    async def adopt_bsuids(self, bsuids: Mapping[UUID, str], now: datetime) -> None:
+        """contact id -> BSUID: each contact without a BSUID takes it, unless another contact has it."""
+
+    @abstractmethod
     async def fill_missing_names(self, names: Mapping[UUID, str], now: datetime) -> None:
         """Give each contact its name unless it already has one (a WhatsApp profile name, say)."""
 

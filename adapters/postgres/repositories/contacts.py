@@ -149,6 +149,13 @@ class SqlAlchemyContactRepository(ContactRepository):
         await self._s.execute(_ADOPT, {"org": self._scoped_org_id(), "now": now, "ids": [i for i, _ in ordered],
                                        "old": [o for _, (o, _) in ordered], "new": [n for _, (_, n) in ordered]})
 
+    async def adopt_bsuids(self, bsuids: Mapping[UUID, str], now: datetime) -> None:
+        if not bsuids:
+            return
+        ordered = sorted(bsuids.items())
+        await self._s.execute(_ADOPT_BSUIDS, {"org": self._scoped_org_id(), "now": now,
+                                              "ids": [i for i, _ in ordered], "bsuids": [b for _, b in ordered]})
+
     async def fill_missing_names(self, names: Mapping[UUID, str], now: datetime) -> None:
         if not names:
             return
@@ -331,3 +338,9 @@ _ADOPT = text("""
     WHERE c.organization_id = CAST(:org AS uuid) AND c.id = i.id AND c.whatsapp_id = i.old
       AND NOT EXISTS (SELECT 1 FROM contacts o WHERE o.organization_id = CAST(:org AS uuid)
                                                  AND o.whatsapp_id = i.canonical)""")
+
+_ADOPT_BSUIDS = text("""
+    UPDATE contacts c SET bsuid = i.bsuid, updated_at = CAST(:now AS timestamptz)
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:bsuids AS text[])) AS i(id, bsuid)
+    WHERE c.organization_id = CAST(:org AS uuid) AND c.id = i.id AND c.bsuid IS NULL
+      AND NOT EXISTS (SELECT 1 FROM contacts o WHERE o.organization_id = CAST(:org AS uuid) AND o.bsuid = i.bsuid)""")

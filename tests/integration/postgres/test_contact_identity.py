@@ -174,3 +174,17 @@ async def test_numbers_are_routed_by_waba_and_keep_their_account_status(
     async with uow_factory(org) as uow:
         again = await uow.numbers.get(number.id)
     assert again is not None and (again.account_status, again.banned, again.throughput_mps) == ("banned", True, 1000)
+
+
+async def test_bsuids_from_statuses_are_adopted_unless_taken(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    org, _ = await make_org(uow_factory)
+    user, taken = "US." + random_digits(12, "1"), "US." + random_digits(12, "2")
+    plain, holder, known = (person(org, random_digits(13, "5")), person(org, None, taken),
+                            person(org, random_digits(13, "5"), "US.0" + random_digits(8, "3")))
+    async with uow_factory(org) as uow:
+        await uow.contacts.add_new([plain, holder, known])
+        await uow.contacts.adopt_bsuids({plain.id: user, known.id: taken}, T)
+        await uow.commit()
+    async with uow_factory(org) as uow:
+        assert (await uow.contacts.get(plain.id)).bsuid == user  # type: ignore[union-attr]
+        assert (await uow.contacts.get(known.id)).bsuid == known.bsuid  # type: ignore[union-attr]

@@ -187,3 +187,14 @@ def test_any_sequence_of_batches_keeps_every_message_on_one_contact_per_known_id
             if any(form == "phone_and_bsuid" for form, _ in mine):
                 assert len({c for _, c in mine}) == 1  # once seen together, one contact for both
     asyncio.run(run())
+
+
+async def test_a_status_naming_the_recipients_bsuid_teaches_it_to_the_contact() -> None:
+    world = World()
+    sent = world.queue_outbound(wamid="wamid.out1", status="sent")
+    assert await world.deliver(builders.status_update(PNID, "wamid.out1", "delivered", "16505551234",
+                                                      recipient_user_id="US.42", timestamp=STAMP)) == {"statuses": 1}
+    assert world.store.contacts[sent.contact_id].bsuid == "US.42"  # type: ignore[index]
+    assert await world.deliver(builders.inbound_text(PNID, None, "it's me", user_id="US.42",
+                                                     timestamp=STAMP + 5)) == {"inbound": 1}
+    assert [m.contact_id for m in world.inbound()] == [sent.contact_id] and len(world.store.contacts) == 1
