@@ -13,6 +13,8 @@ from domain.errors import Conflict, NotFound, RuleViolation
 from domain.messaging import CustomerServiceWindow, MessageDirection, MessageStatus
 
 RECEIVED = "received"  # status of inbound messages
+ACCOUNT_BANNED = "banned"
+ACCOUNT_RESTRICTED = "restricted"
 
 
 class NumberStatus(StrEnum):
@@ -41,6 +43,12 @@ class NumberNotActive(RuleViolation):
     default_message = "This WhatsApp number is not active."
 
 
+class WhatsAppAccountBanned(RuleViolation):
+    code = "whatsapp_account_banned"
+    default_message = ("Meta disabled this number's WhatsApp Business Account (account_update): nothing can be "
+                       "sent from it until the account is reinstated.")
+
+
 class OutsideCustomerServiceWindow(RuleViolation):
     code = "outside_customer_service_window"
     default_message = ("The contact has not written in the last 24 hours: only a template message can be sent "
@@ -66,12 +74,20 @@ class WhatsAppNumber:
     quality_rating: str | None = None
     throughput_mps: int = 80
     last_error: str | None = None
+    account_status: str | None = None  # the WABA's standing (account_update): None, "restricted" or "banned"
+    account_status_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def banned(self) -> bool:
+        return self.account_status == ACCOUNT_BANNED
 
     def ensure_can_send(self) -> None:
         if self.status is not NumberStatus.ACTIVE:
             raise NumberNotActive()
+        if self.banned:
+            raise WhatsAppAccountBanned()
 
 
 @dataclass(slots=True, kw_only=True)

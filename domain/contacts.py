@@ -51,6 +51,53 @@ def normalize_whatsapp_id(raw: str) -> str:
     return digits
 
 
+_BRAZIL_MOBILE = re.compile(r"55([1-9]{2})(9?)([6-9][0-9]{7})")
+_BSUID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+def ninth_digit_variant(whatsapp_id: str) -> str | None:
+    """The other spelling of a Brazilian mobile number, with or without the ninth digit; None for anything else.
+
+    A Brazilian mobile is ``55``, a two-digit area code, then ``9`` and eight digits whose first is 6 to 9, or
+    those eight digits alone (the spelling before 2016, which WhatsApp still uses as the wa_id of older accounts):
+    ``5511987654321`` <-> ``551187654321``. Landlines (first digit 2 to 5) and other countries have no variant.
+    """
+    found = _BRAZIL_MOBILE.fullmatch(whatsapp_id)
+    if found is None:
+        return None
+    area, nine, local = found.groups()
+    return f"55{area}{local}" if nine else f"55{area}9{local}"
+
+
+def whatsapp_id_spellings(whatsapp_id: str) -> tuple[str, ...]:
+    """``whatsapp_id`` and its ninth-digit variant when it has one."""
+    variant = ninth_digit_variant(whatsapp_id)
+    return (whatsapp_id,) if variant is None else (whatsapp_id, variant)
+
+
+class InvalidBsuid(InvalidValue):
+    field = "bsuid"
+    code = "invalid_bsuid"
+    default_message = "bsuid must be 1 to 128 letters, digits, '.', '_' or '-' (e.g. US.13491208655302741918)."
+
+
+_BSUID_SHAPE = re.compile(r"[A-Z]{2}\.[A-Za-z0-9._-]+")
+
+
+def is_bsuid(raw: str) -> bool:
+    """True for what reads as a BSUID (a two-letter country code, a dot, then the id: ``US.1349...``), not a
+    phone number."""
+    return _BSUID_SHAPE.fullmatch(raw.strip()) is not None
+
+
+def normalize_bsuid(raw: str) -> str:
+    """A business-scoped user id as Meta writes it (``US.13491208655302741918``), trimmed."""
+    text = raw.strip()
+    if not _BSUID.fullmatch(text):
+        raise InvalidBsuid()
+    return text
+
+
 def normalize_tags(tags: list[str]) -> list[str]:
     """Trim, drop duplicates (case-insensitive, first spelling kept), keep order."""
     seen: set[str] = set()
@@ -71,7 +118,8 @@ def normalize_tags(tags: list[str]) -> list[str]:
 class Contact:
     id: UUID
     organization_id: UUID
-    whatsapp_id: str
+    whatsapp_id: str | None  # the phone number (wa_id); None for a username user known only by their BSUID
+    bsuid: str | None = None  # Meta's business-scoped user id, when a webhook told it
     name: str | None = None
     email: str | None = None
     tags: list[str] = field(default_factory=list)
@@ -87,3 +135,18 @@ class Contact:
         if not opted_out:
             self.opted_out_at = None
         self.opted_out = opted_out
+
+    def absorb(self, other: Contact, now: datetime) -> None:
+        """Take what ``other`` (the same person, about to be merged into this contact) knows and this one does
+        not: a name, an e-mail, its tags (case-insensitive union, at most 50), attribute keys this one lacks, the
+        phone number or BSUID this one lacks. An opt-out on either side is kept (never sent to by mistake)."""
+        self.name = self.name or other.name
+        self.email = self.email or other.email
+        known = {t.lower() for t in self.tags}
+        self.tags = (self.tags + [t for t in other.tags if t.lower() not in known])[:MAX_TAGS]
+        self.attributes = {**other.attributes, **self.attributes}
+        self.whatsapp_id = self.whatsapp_id or other.whatsapp_id
+        self.bsuid = self.bsuid or other.bsuid
+        if other.opted_out and not self.opted_out:
+            self.opted_out, self.opted_out_at = True, other.opted_out_at or now
+        self.updated_at = now

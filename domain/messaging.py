@@ -69,6 +69,7 @@ def next_status(current: MessageStatus, incoming: MessageStatus) -> MessageStatu
 class MessageDirection(StrEnum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"
+    SYSTEM = "system"  # a notice Meta reports in the conversation (number changed...): not the user's words
 
 
 class InboundMessageType(StrEnum):
@@ -219,4 +220,82 @@ class WebhookError:
     details: str | None = None
 
 
-WebhookEvent = InboundMessage | StatusUpdate | WebhookError
+class SystemKind(StrEnum):
+    """``system.type`` of a ``type: system`` message: a notice about the user, never the user's words."""
+
+    USER_CHANGED_NUMBER = "user_changed_number"  # ``system.wa_id`` is the new number (older name: customer_...)
+    USER_CHANGED_USER_ID = "user_changed_user_id"  # the BSUID changed (``system.user_id``); no ``from``
+    CUSTOMER_IDENTITY_CHANGED = "customer_identity_changed"  # the user's identity key changed (reinstall...)
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdentityChange:
+    """A ``type: system`` message: who the notice is about (``from_wa_id`` / ``from_user_id`` /
+    ``previous_user_id``) and the identity it reports now (``new_wa_id``, ``new_user_id``)."""
+
+    phone_number_id: str
+    wamid: str
+    timestamp: datetime
+    kind: SystemKind
+    raw_kind: str | None
+    from_wa_id: str | None = None
+    from_user_id: str | None = None
+    previous_user_id: str | None = None
+    new_wa_id: str | None = None
+    new_user_id: str | None = None
+    body: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserPreference:
+    """``user_preferences``: a user stopped (``stop``) or resumed (``resume``) marketing messages."""
+
+    phone_number_id: str
+    wa_id: str | None
+    user_id: str | None
+    category: str
+    value: str
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountUpdate:
+    """``account_update`` about a WABA (routed by ``waba_id``: it names no phone number).
+
+    ``standing`` is what it means for sending: ``banned`` (DISABLED_UPDATE with ban state DISABLE),
+    ``restricted`` (ACCOUNT_RESTRICTION), ``reinstated`` (ban state REINSTATE), or None (anything else: kept on the
+    webhook, nothing changes)."""
+
+    waba_id: str
+    event: str
+    standing: str | None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NumberQualityUpdate:
+    """``phone_number_quality_update``: a number (named by its display number inside the WABA) changed
+    throughput level (``THROUGHPUT_UPGRADE``: 1,000 messages/s) or quality (``FLAGGED`` / ``UNFLAGGED``...)."""
+
+    waba_id: str
+    display_phone_number: str
+    event: str
+    current_limit: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IgnoredChange:
+    """A webhook ``field`` this backend does not apply: counted as ``ignored`` on its stored webhook (the raw
+    body stays in the inbox), never dropped silently."""
+
+    field: str
+    waba_id: str | None
+
+
+AccountEvent = AccountUpdate | NumberQualityUpdate
+"""Events about a WABA or one of its numbers, routed by the WABA id."""
+NumberEvent = InboundMessage | StatusUpdate | WebhookError | IdentityChange | UserPreference
+"""Events routed by the ``phone_number_id`` they carry."""
+WebhookEvent = (InboundMessage | StatusUpdate | WebhookError | IdentityChange | UserPreference | AccountUpdate
+                | NumberQualityUpdate | IgnoredChange)

@@ -463,13 +463,20 @@ def _matches(contact: Contact, query: str) -> bool:
 
 class FakeContactRepository(_Repo, ContactRepository):
     def _check(self, contact: Contact) -> None:
-        if not _DB_WHATSAPP_ID.fullmatch(contact.whatsapp_id):
+        if contact.whatsapp_id is None and contact.bsuid is None:
+            raise ConstraintViolation("contacts: contacts_identity_present violated")
+        if contact.bsuid is not None and any(
+                c.bsuid == contact.bsuid and c.id != contact.id and c.organization_id == contact.organization_id
+                for c in self._db.contacts.values()):
+            raise ContactAlreadyExists()
+        if contact.whatsapp_id is not None and not _DB_WHATSAPP_ID.fullmatch(contact.whatsapp_id):
             raise ConstraintViolation(f"contacts: whatsapp_id CHECK violated by {contact.whatsapp_id!r}")
         if (contact.name is not None and len(contact.name) > 255) or (
                 contact.email is not None and len(contact.email) > 254):
             raise ConstraintViolation("contacts: name or email too long")
-        if any(c.whatsapp_id == contact.whatsapp_id and c.id != contact.id
-               and c.organization_id == contact.organization_id for c in self._db.contacts.values()):
+        if contact.whatsapp_id is not None and any(
+                c.whatsapp_id == contact.whatsapp_id and c.id != contact.id
+                and c.organization_id == contact.organization_id for c in self._db.contacts.values()):
             raise ContactAlreadyExists()
 
     def _mine(self, contact_id: UUID) -> Contact | None:
@@ -486,6 +493,7 @@ class FakeContactRepository(_Repo, ContactRepository):
         self._db.contacts[contact.id] = clone_row(contact)
 
     async def get_or_add(self, contact: Contact) -> Contact:
+        assert contact.whatsapp_id is not None
         existing = await self.get_by_whatsapp_id(contact.whatsapp_id)
         if existing is not None:
             return existing
@@ -493,8 +501,74 @@ class FakeContactRepository(_Repo, ContactRepository):
         return clone_row(contact)
 
     async def get_or_add_many(self, contacts: Sequence[Contact]) -> dict[str, Contact]:
-        return {c.whatsapp_id: await self.get_or_add(c) for c in sorted(contacts, key=lambda c: c.whatsapp_id)}
+        return {c.whatsapp_id or "": await self.get_or_add(c)
+                for c in sorted(contacts, key=lambda c: c.whatsapp_id or "")}
 
+    async def find_by_identities(self, whatsapp_ids: Sequence[str], bsuids: Sequence[str]) -> list[Contact]:
+        org, numbers, users = self._scoped_org(), set(whatsapp_ids), set(bsuids)
+        return [clone_row(c) for c in sorted(self._db.contacts.values(), key=lambda c: c.id) if c.organization_id == org
+                and ((c.whatsapp_id is not None and c.whatsapp_id in numbers) or (c.bsuid is not None
+                                                                                   and c.bsuid in users))]
+
+    async def adopt_whatsapp_ids(self, changes: Mapping[UUID, tuple[str, str]], now: datetime) -> None:
+        for contact_id, (old, canonical) in sorted(changes.items()):
+            stored = self._mine(contact_id)
+            if stored is None or stored.whatsapp_id != old or await self.get_by_whatsapp_id(canonical) is not None:
+                continue
+            stored.whatsapp_id, stored.updated_at = canonical, now
+
+    async def adopt_bsuids(self, bsuids: Mapping[UUID, str], now: datetime) -> None:
+        org = self._scoped_org()
+        for contact_id, bsuid in sorted(bsuids.items()):
+            stored = self._mine(contact_id)
+            if stored is None or stored.bsuid is not None or any(
+                    c.bsuid == bsuid and c.organization_id == org for c in self._db.contacts.values()):
+                continue
+            stored.bsuid, stored.updated_at = bsuid, now
+
+    async def add_new(self, contacts: Sequence[Contact]) -> None:
+        for contact in contacts:
+            try:
+                await self.add(contact)
+            except ContactAlreadyExists:
+                continue
+
+    async def merge_into(self, source_id: UUID, target: Contact, now: datetime) -> None:
+        """As the SQL: what points at the source moves to the target (the stores this fake shares: a channel
+        store's messages and conversations, folded like the adapter folds them)."""
+        if self._mine(source_id) is None or self._mine(target.id) is None:
+            return
+        for message in getattr(self._db, "messages", {}).values():
+            if message.contact_id == source_id:
+                message.contact_id = target.id
+        conversations = getattr(self._db, "conversations", {})
+        for key, conversation in list(conversations.items()):
+            if conversation.contact_id != source_id:
+                continue
+            twin = next((c for c in conversations.values() if c.contact_id == target.id
+                         and c.number_id == conversation.number_id), None)
+            if twin is None:
+                conversation.contact_id = target.id
+                continue
+            for name in ("last_inbound_at", "last_message_at"):
+                mine, theirs = getattr(twin, name), getattr(conversation, name)
+                setattr(twin, name, max((t for t in (mine, theirs) if t is not None), default=None))
+            twin.handoff_at = twin.handoff_at or conversation.handoff_at
+            del conversations[key]
+        for execution in getattr(self._db, "executions", {}).values():
+            if execution.contact_id == source_id:
+                execution.contact_id = target.id
+        recipients = getattr(self._db, "recipients", {})
+        for key, recipient in list(recipients.items()):
+            if recipient.contact_id != source_id:
+                continue
+            if any(r.contact_id == target.id and r.automation_id == recipient.automation_id
+                   for r in recipients.values()):
+                del recipients[key]  # the target's recipient of the same automation stays
+            else:
+                recipient.contact_id = target.id
+        del self._db.contacts[source_id]
+        await self.update(target)
     async def fill_missing_names(self, names: Mapping[UUID, str], now: datetime) -> None:
         for contact_id, name in names.items():
             stored = self._mine(contact_id)
@@ -533,7 +607,7 @@ class FakeContactRepository(_Repo, ContactRepository):
         if stored is None:
             return  # an UPDATE that matches no row
         self._check(contact)
-        for name in ("whatsapp_id", "name", "email", "tags", "attributes", "opted_out", "opted_out_at",
+        for name in ("whatsapp_id", "bsuid", "name", "email", "tags", "attributes", "opted_out", "opted_out_at",
                      "updated_at"):
             setattr(stored, name, copy.deepcopy(getattr(contact, name)))
 

@@ -134,6 +134,12 @@ class FakeNumberRepository(_Repo, WhatsAppNumberRepository):
         return [copy.copy(n) for n in sorted(self._db.numbers.values(), key=lambda n: (
             str(n.organization_id), n.waba_id or "", n.created_at)) if n.status is NumberStatus.ACTIVE and n.waba_id]
 
+    async def routable_by_waba_ids(self, waba_ids: Sequence[str]) -> dict[str, Sequence[WhatsAppNumber]]:
+        return {waba: [copy.copy(n) for n in sorted(self._db.numbers.values(), key=lambda n: n.id)
+                       if n.waba_id == waba and n.status is NumberStatus.ACTIVE]
+                for waba in waba_ids if any(n.waba_id == waba and n.status is NumberStatus.ACTIVE
+                                            for n in self._db.numbers.values())}
+
     async def routable_by_phone_number_ids(self, phone_number_ids: Sequence[str]) -> dict[str, WhatsAppNumber]:
         wanted = set(phone_number_ids)
         return {n.phone_number_id: copy.copy(n) for n in self._db.numbers.values()
@@ -436,7 +442,7 @@ class FakeOutbox(_Repo, Outbox):
             stored = self._db.messages[message.id]
             stored.send_claimed_at, stored.attempts = now, stored.attempts + 1
             person = self._db.contacts.get(message.contact_id) if message.contact_id else None
-            claimed.append((copy.deepcopy(stored), person.whatsapp_id if person else None))
+            claimed.append((copy.deepcopy(stored), (person.whatsapp_id or person.bsuid) if person else None))
         self._db.admissions[(f"number:{number_id}", second)] = used + len(claimed)
         more = any(self._due(m, now) for m in self._queued(number_id))
         spent = used + len(claimed) >= per_second
@@ -477,6 +483,7 @@ class FakeWhatsAppGateway(WhatsAppGateway):
     """Records every call; answers a fresh wamid, or the next scripted error of :meth:`fail_next`."""
 
     def __init__(self) -> None:
+        self.canonical: dict[str, str] = {}  # number sent to -> the wa_id Meta answers for it
         self.calls: list[GatewayCall] = []
         self.errors: deque[GraphApiError] = deque()
         self.details: dict[str, PhoneNumberDetails] = {}
@@ -495,7 +502,7 @@ class FakeWhatsAppGateway(WhatsAppGateway):
         self.calls.append(GatewayCall(method, phone_number_id, access_token, to, tracking, args))
         if self.errors:
             raise self.errors.popleft()
-        return SentMessage(wamid=f"wamid.fake{next(self._ids)}", wa_id=to)
+        return SentMessage(wamid=f"wamid.fake{next(self._ids)}", wa_id=self.canonical.get(to, to))
 
     async def send_text(self, phone_number_id: str, access_token: str, to: str, body: str, preview_url: bool = False,
                         reply_to: str | None = None, tracking: str | None = None) -> SentMessage:

@@ -20,6 +20,7 @@ from domain.vault import SecretAlreadyExists
 
 CONSTRAINT_TO_ERROR: Mapping[str, Callable[[], DomainError]] = {
     "contacts_org_whatsapp_id_key": ContactAlreadyExists,
+    "contacts_org_bsuid_key": ContactAlreadyExists,
     "users_email_key": EmailAlreadyRegistered,
     "whatsapp_numbers_org_phone_number_id_key": WhatsAppNumberAlreadyRegistered,
     "whatsapp_numbers_proven_phone_number_id_key": WhatsAppNumberAlreadyRegistered,

@@ -92,7 +92,8 @@ contacts = Table(
     "contacts", metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("organization_id", UUID(as_uuid=True), nullable=False),
-    Column("whatsapp_id", Text, nullable=False),
+    Column("whatsapp_id", Text),  # null for a username user known only by their BSUID
+    Column("bsuid", Text),
     Column("name", Text),
     Column("email", Text),
     Column("tags", ARRAY(Text), nullable=False),
@@ -118,6 +119,8 @@ whatsapp_numbers = Table(
     Column("quality_rating", Text),
     Column("throughput_mps", Integer, nullable=False),
     Column("last_error", Text),
+    Column("account_status", Text),
+    Column("account_status_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

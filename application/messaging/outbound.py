@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 
 from application.ports.uow import UnitOfWork
 from domain.channel import Message, NoActiveNumber, WhatsAppNumber, WhatsAppNumberNotFound
-from domain.contacts import Contact
+from domain.contacts import Contact, is_bsuid, normalize_bsuid, normalize_whatsapp_id, whatsapp_id_spellings
 from domain.messaging import MessageDirection, MessageStatus
 
 OUTBOX_TOPIC = "outbox"
@@ -35,9 +35,24 @@ async def sending_number(uow: UnitOfWork, number_id: UUID | None) -> WhatsAppNum
     return number
 
 
-async def contact_for(uow: UnitOfWork, organization_id: UUID, whatsapp_id: str, now: datetime) -> Contact:
-    """The organization's contact with this WhatsApp id, created when there is none."""
-    contact = await uow.contacts.get_by_whatsapp_id(whatsapp_id)
+async def contact_for(uow: UnitOfWork, organization_id: UUID, to: str, now: datetime) -> Contact:
+    """The organization's contact ``to`` names, created when there is none: a phone number (its Brazilian
+    ninth-digit spelling finds the same contact) or a BSUID (``US.1349...``: sent to with ``recipient``).
+    Raises InvalidWhatsAppId / InvalidBsuid."""
+    if is_bsuid(to):
+        bsuid = normalize_bsuid(to)
+        found = await uow.contacts.find_by_identities([], [bsuid])
+        if not found:
+            await uow.contacts.add_new([Contact(id=uuid4(), organization_id=organization_id, whatsapp_id=None,
+                                                bsuid=bsuid, created_at=now, updated_at=now)])
+            found = await uow.contacts.find_by_identities([], [bsuid])
+        return found[0]
+    whatsapp_id = normalize_whatsapp_id(to)
+    spellings = whatsapp_id_spellings(whatsapp_id)
+    known = await uow.contacts.find_by_identities(list(spellings), []) if len(spellings) > 1 else []
+    contact = next((c for c in known if c.whatsapp_id == whatsapp_id), known[0] if known else None)
+    if contact is None:
+        contact = await uow.contacts.get_by_whatsapp_id(whatsapp_id)
     if contact is None:  # two requests for a new number may race here: get_or_add lets both through
         contact = await uow.contacts.get_or_add(Contact(
             id=uuid4(), organization_id=organization_id, whatsapp_id=whatsapp_id, created_at=now, updated_at=now))

@@ -58,6 +58,10 @@ class InboundRouter:
     def __init__(self, *, automations: AutomationTracker, runtime: FlowRuntime) -> None:
         self._automations, self._runtime = automations, runtime
 
+    @property
+    def automations(self) -> AutomationTracker:
+        return self._automations
+
     @staticmethod
     async def prepare(uow: UnitOfWork, conversations: dict[tuple[UUID, UUID], Conversation]) -> InboundBatch:
         """Recipients and running executions of the conversations' contacts, locked in id order (the

@@ -7,45 +7,49 @@ automation is done message by message, in Meta's timestamp order.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from uuid import UUID, uuid4
 
 import structlog
 
 from application.messaging import conversations as inbox
+from application.messaging.account_events import AccountEvents
 from application.messaging.annotations import AnnotationApplier, event_content
+from application.messaging.identities import ContactResolver, Sender, senders_of
+from application.messaging.refs import Count as _Count
+from application.messaging.refs import EventRef, Outcomes
 from application.messaging.routing import InboundRouter
 from application.messaging.statuses import StatusChange, StatusRecorder
+from application.messaging.system_events import IdentityChanges, sender_of
 from application.ports.uow import UnitOfWork
 from domain.channel import RECEIVED, Message, WhatsAppNumber
-from domain.contacts import Contact, InvalidWhatsAppId, normalize_whatsapp_id
-from domain.messaging import InboundMessage, MessageDirection, StatusUpdate, WebhookError, WebhookEvent
+from domain.contacts import Contact
+from domain.messaging import (
+    AccountEvent,
+    IdentityChange,
+    InboundMessage,
+    MessageDirection,
+    StatusUpdate,
+    UserPreference,
+    WebhookError,
+)
+
+__all__ = ["EventRef", "Outcomes", "WebhookApplier"]
 
 log = structlog.get_logger("pytake.webhook")
 
 
-@dataclass(frozen=True, slots=True)
-class EventRef:
-    """One event of one stored webhook: where it came from and in which order it arrived."""
-
-    webhook_id: UUID
-    seq: int
-    index: int
-    event: WebhookEvent
-
-
-Outcomes = dict[UUID, Counter[str]]
-"""Per webhook id: how many of its events ended how (``inbound``, ``duplicates``, ``statuses``...)."""
-_Count = Callable[[EventRef, str], None]
 
 
 class WebhookApplier:
     def __init__(self, *, router: InboundRouter, statuses: StatusRecorder,
-                 annotations: AnnotationApplier | None = None) -> None:
+                 annotations: AnnotationApplier | None = None, resolver: ContactResolver | None = None) -> None:
         self._router, self._statuses = router, statuses
         self._annotations = annotations or AnnotationApplier()
+        self._resolver = resolver or ContactResolver()
+        self._identity = IdentityChanges()
+        self._account = AccountEvents(automations=router.automations, resolver=self._resolver)
 
     async def apply(self, uow: UnitOfWork, numbers: Mapping[str, WhatsAppNumber], refs: Sequence[EventRef],
                     now: datetime) -> Outcomes:
@@ -58,12 +62,18 @@ class WebhookApplier:
         inbound = [r for r in refs if isinstance(r.event, InboundMessage) and not r.event.is_annotation]
         annotations = sorted(((r, r.event) for r in refs if isinstance(r.event, InboundMessage)
                               and r.event.is_annotation), key=lambda x: (x[1].timestamp, x[0].seq, x[0].index))
+        system = [r for r in refs if isinstance(r.event, IdentityChange)]
+        account = [r for r in refs if isinstance(r.event, AccountEvent | UserPreference)]
         statuses = [r for r in refs if isinstance(r.event, StatusUpdate)]
         for ref in refs:
             if isinstance(ref.event, WebhookError):
                 log.warning("webhook.error_reported", phone_number_id=ref.event.phone_number_id,
                             code=ref.event.code, title=ref.event.title)
                 count(ref, "errors")
+        if account:
+            await self._account.apply(uow, numbers, account, now, count)
+        if system:  # before the messages: a number change applies to what the user writes next
+            await self._identity.apply(uow, numbers, system, now, count)
         if inbound:
             await self._inbound(uow, numbers, inbound, now, count)
         if annotations:  # after the batch's new messages: a reaction to a message of the same batch finds it
@@ -74,22 +84,23 @@ class WebhookApplier:
 
     async def _inbound(self, uow: UnitOfWork, numbers: Mapping[str, WhatsAppNumber], refs: Sequence[EventRef],
                        now: datetime, count: _Count) -> None:
-        senders: list[tuple[EventRef, InboundMessage, WhatsAppNumber, str]] = []
+        senders: list[tuple[EventRef, InboundMessage, WhatsAppNumber, Sender]] = []
         for ref in refs:
             event = ref.event
             assert isinstance(event, InboundMessage)
-            try:
-                senders.append((ref, event, numbers[event.phone_number_id],
-                                normalize_whatsapp_id(event.from_wa_id or "")))
-            except InvalidWhatsAppId:
-                log.info("webhook.inbound_without_phone", wamid=event.wamid)
-                count(ref, "skipped_no_phone")
+            sender = sender_of(event.from_wa_id, event.from_user_id)
+            if sender is None:
+                log.info("webhook.inbound_without_sender", wamid=event.wamid)
+                count(ref, "skipped_no_sender")
+                continue
+            senders.append((ref, event, numbers[event.phone_number_id], sender))
         if not senders:
             return
         # Meta's timestamp order (one-second resolution), then arrival order, then order inside a webhook
         senders.sort(key=lambda s: (s[1].timestamp, s[0].seq, s[0].index))
         organization_id = senders[0][2].organization_id
-        contacts = await self._contacts(uow, organization_id, senders, now)
+        contacts = await self._resolver.resolve(uow, organization_id, senders_of(
+            [(sender, event.profile_name) for _, event, _, sender in senders]), now)
         messages = [_stored(event, number, contacts[wa_id], now) for _, event, number, wa_id in senders]
         new = await uow.messages.add_inbound_many(messages)
         latest: dict[tuple[UUID, UUID], datetime] = {}
@@ -109,28 +120,6 @@ class WebhookApplier:
             assert batch is not None
             await self._router.route(uow, batch, number, contacts[wa_id], message, event, now)
             count(ref, "inbound")
-
-    @staticmethod
-    async def _contacts(uow: UnitOfWork, organization_id: UUID,
-                        senders: Sequence[tuple[EventRef, InboundMessage, WhatsAppNumber, str]],
-                        now: datetime) -> dict[str, Contact]:
-        """The senders' contacts, created when new (named after their WhatsApp profile), and named after it
-        when they have no name yet."""
-        profiles: dict[str, str | None] = {}
-        for _, event, _, wa_id in senders:
-            name = (event.profile_name or "")[:255] or None
-            profiles[wa_id] = profiles.get(wa_id) or name
-        contacts = await uow.contacts.get_or_add_many([
-            Contact(id=uuid4(), organization_id=organization_id, whatsapp_id=wa_id, name=name, created_at=now,
-                    updated_at=now) for wa_id, name in sorted(profiles.items())])
-        names = {contacts[wa_id].id: name for wa_id, name in profiles.items()
-                 if name and not contacts[wa_id].name}
-        if names:
-            await uow.contacts.fill_missing_names(names, now)
-            for wa_id, name in profiles.items():
-                if name and not contacts[wa_id].name:
-                    contacts[wa_id].name, contacts[wa_id].updated_at = name, now
-        return contacts
 
     async def _status_updates(self, uow: UnitOfWork, refs: Sequence[EventRef], now: datetime,
                               count: _Count) -> None:
@@ -162,9 +151,27 @@ class WebhookApplier:
                 wamid=update.wamid, from_webhook=True)))
         if not changes:
             return
+        await self._learn_bsuids(uow, changes, now)
         recorded = await self._statuses.record(uow, [c for _, c in changes], now)
         for (ref, _), news in zip(changes, recorded.news, strict=True):
             count(ref, "statuses" if news else "duplicates")
+
+
+    @staticmethod
+    async def _learn_bsuids(uow: UnitOfWork, changes: Sequence[tuple[EventRef, StatusChange]], now: datetime
+                            ) -> None:
+        """Status webhooks name the recipient's BSUID (``recipient_user_id`` or their ``contacts`` block): a
+        contact we reached by phone learns it (one statement), so the user's later messages without a phone
+        number land on it."""
+        learned: dict[UUID, str] = {}
+        for ref, change in changes:
+            update = ref.event
+            assert isinstance(update, StatusUpdate)
+            sender = sender_of(None, update.recipient_user_id)
+            if sender is not None and sender.bsuid is not None and change.message.contact_id is not None:
+                learned[change.message.contact_id] = sender.bsuid
+        if learned:
+            await uow.contacts.adopt_bsuids(learned, now)
 
 
 def _our_id(update: StatusUpdate) -> UUID | None:

@@ -97,6 +97,11 @@ class WhatsAppNumberRepository(Protocol):
         and WABA."""
 
     @abstractmethod
+    async def routable_by_waba_ids(self, waba_ids: Sequence[str]) -> dict[str, Sequence[WhatsAppNumber]]:
+        """System scope: the active numbers of these WhatsApp Business Accounts, by WABA id (account-level
+        webhooks name only the WABA)."""
+
+    @abstractmethod
     async def routable_by_phone_number_ids(self, phone_number_ids: Sequence[str]) -> dict[str, WhatsAppNumber]:
         """System scope: the numbers inbound webhooks are routed to, by ``phone_number_id``."""
 

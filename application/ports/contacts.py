@@ -29,6 +29,30 @@ class ContactRepository(Protocol):
         """:meth:`get_or_add` for many numbers at once (one statement each way), keyed by whatsapp_id."""
 
     @abstractmethod
+    async def find_by_identities(self, whatsapp_ids: Sequence[str], bsuids: Sequence[str]) -> list[Contact]:
+        """The contacts whose number is one of ``whatsapp_ids`` or whose BSUID is one of ``bsuids`` (one
+        statement), locked for update in id order."""
+
+    @abstractmethod
+    async def add_new(self, contacts: Sequence[Contact]) -> None:
+        """Bulk insert; a contact whose number or BSUID another one already has is not added."""
+
+    @abstractmethod
+    async def merge_into(self, source_id: UUID, target: Contact, now: datetime) -> None:
+        """Move everything of contact ``source_id`` (messages, conversations, flow executions, automation
+        recipients) to ``target``, delete the source, then store ``target`` (which already absorbed the source's
+        fields: :meth:`Contact.absorb`). Duplicated rows are folded, never lost (see the adapter)."""
+
+    @abstractmethod
+    async def adopt_whatsapp_ids(self, changes: Mapping[UUID, tuple[str, str]], now: datetime) -> None:
+        """contact id -> (number, Meta's canonical id for it): each contact still having that number takes the
+        canonical id, unless another contact already has it (the next inbound message merges the two)."""
+
+    @abstractmethod
+    async def adopt_bsuids(self, bsuids: Mapping[UUID, str], now: datetime) -> None:
+        """contact id -> BSUID: each contact without a BSUID takes it, unless another contact has it."""
+
+    @abstractmethod
     async def fill_missing_names(self, names: Mapping[UUID, str], now: datetime) -> None:
         """Give each contact its name unless it already has one (a WhatsApp profile name, say)."""
 

@@ -27,7 +27,7 @@ API = "/api/v1"
 
 # The user fields the API documents (SPEC.md "Auth": User = {...}).
 USER_FIELDS = {"id", "email", "name", "role", "organization_id", "is_active", "created_at", "updated_at"}
-CONTACT_FIELDS = {"id", "whatsapp_id", "name", "email", "tags", "attributes", "opted_out", "organization_id",
+CONTACT_FIELDS = {"id", "whatsapp_id", "bsuid", "name", "email", "tags", "attributes", "opted_out", "organization_id",
                   "created_at", "updated_at"}
 ROLES = ("viewer", "agent", "org_admin", "super_admin")
 

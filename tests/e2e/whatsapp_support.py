@@ -251,3 +251,35 @@ def worker_processes(settings: Settings, database_url: str, logs: Path, count: i
         for process in processes:
             if process.process is not None:
                 assert process.stop() == 0, process.tail()
+
+
+async def org_with_waba(client: httpx.AsyncClient, fake: FakeGraphServer,
+                        templates: list[dict[str, Any]] | None = None) -> tuple[WaOrg, str]:
+    """An organization whose number is registered with its WABA id; the fake lists ``templates`` for the WABA
+    (None: the WABA is unknown to the token)."""
+    admin = await register(client)
+    pnid, waba, token = random_digits(), random_digits(), "EAAG" + secrets.token_hex(12)
+    fake.add_number(pnid, token, display_phone_number="15550783881", verified_name="Acme")
+    if templates is not None:
+        fake.add_waba(waba, token)
+        fake.set_templates(waba, templates)
+    secret = await client.post(f"{API}/secrets/", headers=admin.headers,
+                               json={"key": "WA_TOKEN", "value": token, "service": "whatsapp"})
+    number = await client.post(f"{API}/whatsapp/numbers", headers=admin.headers, json={
+        "phone_number_id": pnid, "waba_id": waba, "access_token_secret_id": secret.json()["id"]})
+    assert number.status_code == 201 and number.json()["status"] == "active", number.text
+    return WaOrg(admin, pnid, token, secret.json()["id"], number.json()), waba
+
+
+async def listed(client: httpx.AsyncClient, org: WaOrg, **params: Any) -> tuple[list[dict[str, Any]], int]:
+    response = await client.get(f"{API}/whatsapp/templates", headers=org.headers, params=params)
+    assert response.status_code == 200, response.text
+    return response.json(), int(response.headers["x-total-count"])
+
+
+async def wait_templates(client: httpx.AsyncClient, org: WaOrg, total: int, **params: Any) -> list[dict[str, Any]]:
+    async def probe() -> list[dict[str, Any]] | None:
+        found, count = await listed(client, org, number_id=org.number["id"], limit=200, **params)
+        return found if count == total else None
+
+    return await wait_until(probe, timeout=15, what=f"{total} templates listed ({params})")

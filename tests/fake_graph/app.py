@@ -22,7 +22,7 @@ from tests.fake_graph.faults import (
 )
 from tests.fake_graph.state import FakeGraph, FakeNumber, RecordedRequest
 from tests.fake_graph.templates import check_template_send, list_templates
-from tests.fake_graph.validation import recipient_key, validate_send
+from tests.fake_graph.validation import canonical_wa_id, recipient_key, validate_send
 
 _REDACTED = {"authorization", "cookie"}
 
@@ -127,7 +127,7 @@ def _messages(fake: FakeGraph, number: FakeNumber, request: Request, body: Any) 
     sent = fake.accept_send(number.phone_number_id, body, recipient)
     if sent is None:
         return _fault_response(throughput_reached())
-    contact = {"input": body["to"], "wa_id": recipient} if "to" in body else {
+    contact = {"input": body["to"], "wa_id": canonical_wa_id(recipient)} if "to" in body else {
         "input": recipient, "user_id": recipient}
     message: dict[str, str] = {"id": sent.wamid}
     if sent.type == "template":

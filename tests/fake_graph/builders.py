@@ -126,6 +126,79 @@ def inbound_quick_reply(
     return inbound_message(phone_number_id, from_wa_id, "button", content, **options)
 
 
+def system_message(
+    phone_number_id: str, system_type: str, *, from_wa_id: str | None = None, new_wa_id: str | None = None,
+    from_user_id: str | None = None, user_id: str | None = None, previous_user_id: str | None = None,
+    body: str | None = None, wamid: str | None = None, timestamp: int | datetime | None = None,
+    display_phone_number: str = DEFAULT_DISPLAY_NUMBER, waba_id: str = DEFAULT_WABA_ID,
+) -> dict[str, Any]:
+    """A ``type: system`` message (Meta: webhooks/reference/messages/system): no ``contacts`` array; a
+    ``user_changed_number`` names the new number in ``system.wa_id`` (and, since Aug 2026, the new and previous
+    BSUIDs); a ``user_changed_user_id`` has no ``from``, only ``system.user_id`` / ``system.previous_user_id``."""
+    system: dict[str, Any] = {"body": body or f"User changed: {system_type}", "type": system_type}
+    for key, value in (("wa_id", new_wa_id), ("user_id", user_id), ("previous_user_id", previous_user_id)):
+        if value:
+            system[key] = value
+    message: dict[str, Any] = {}
+    if from_wa_id:
+        message["from"] = from_wa_id
+    if from_user_id:
+        message["from_user_id"] = from_user_id
+    message.update({"id": wamid or new_wamid(), "timestamp": _stamp(timestamp), "type": "system",
+                    "system": system})
+    return _envelope(phone_number_id, display_phone_number, waba_id, messages=[message])
+
+
+def _field(waba_id: str, field: str, value: Mapping[str, Any], timestamp: int | datetime | None) -> dict[str, Any]:
+    return {"object": "whatsapp_business_account",
+            "entry": [{"id": waba_id, "time": int(_stamp(timestamp)), "changes": [{"value": dict(value),
+                                                                                   "field": field}]}]}
+
+
+def account_update(event: str, *, ban_state: str | None = None, restrictions: Sequence[str] = (),
+                   violation: str | None = None, waba_id: str = DEFAULT_WABA_ID,
+                   timestamp: int | datetime | None = None) -> dict[str, Any]:
+    """``account_update`` (Meta: webhooks/reference/account_update): DISABLED_UPDATE with ``ban_info``,
+    ACCOUNT_RESTRICTION with ``restriction_info``, ACCOUNT_VIOLATION with ``violation_info``..."""
+    value: dict[str, Any] = {"event": event}
+    if ban_state is not None:
+        value["ban_info"] = {"waba_ban_state": ban_state, "waba_ban_date": "2026-12-01"}
+    if restrictions:
+        value["restriction_info"] = [{"restriction_type": kind, "expiration": "2026-12-31T00:00:00+0000"}
+                                     for kind in restrictions]
+    if violation is not None:
+        value["violation_info"] = {"violation_type": violation}
+    return _field(waba_id, "account_update", value, timestamp)
+
+
+def quality_update(event: str, *, display_phone_number: str = DEFAULT_DISPLAY_NUMBER,
+                   current_limit: str | None = "TIER_UNLIMITED", waba_id: str = DEFAULT_WABA_ID,
+                   timestamp: int | datetime | None = None) -> dict[str, Any]:
+    """``phone_number_quality_update`` (Meta's example: THROUGHPUT_UPGRADE with current_limit TIER_UNLIMITED)."""
+    value: dict[str, Any] = {"display_phone_number": display_phone_number, "event": event}
+    if current_limit is not None:
+        value["max_daily_conversations_per_business"] = current_limit
+    return _field(waba_id, "phone_number_quality_update", value, timestamp)
+
+
+def user_preference(phone_number_id: str, wa_id: str, value: str, *, category: str = "marketing_messages",
+                    display_phone_number: str = DEFAULT_DISPLAY_NUMBER, waba_id: str = DEFAULT_WABA_ID,
+                    timestamp: int | datetime | None = None) -> dict[str, Any]:
+    """``user_preferences``: a user stopped or resumed marketing messages (``value``: stop | resume)."""
+    detail = f"User requested to {value} marketing messages"
+    return _field(waba_id, "user_preferences", {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": display_phone_number, "phone_number_id": phone_number_id},
+        "contacts": [{"wa_id": wa_id}],
+        "user_preferences": [{"wa_id": wa_id, "detail": detail, "category": category, "value": value,
+                              "timestamp": int(_stamp(timestamp))}]}, timestamp)
+
+
+def other_field(field: str, value: Mapping[str, Any], *, waba_id: str = DEFAULT_WABA_ID) -> dict[str, Any]:
+    """Any other webhook field (``security``, ``business_capability_update``...)."""
+    return _field(waba_id, field, value, None)
+
+
 def _error(spec: ErrorSpec) -> dict[str, Any]:
     if isinstance(spec, Mapping):
         return dict(spec)

@@ -207,3 +207,17 @@ def _media(kind: str, content: Mapping[str, Any]) -> GraphFault | None:
     if "filename" in content and kind != "document":
         return bad_param(f"Param {kind}['filename'] is not allowed.")
     return None
+
+
+LEGACY_AREAS = frozenset(str(area) for area in range(31, 40))
+"""Brazilian area codes whose (older) WhatsApp accounts the fake knows without the ninth digit."""
+
+
+def canonical_wa_id(digits: str) -> str:
+    """Meta's WhatsApp id for the number sent to (``contacts[0].wa_id`` of a send answer): as sent, except a
+    Brazilian mobile of a :data:`LEGACY_AREAS` area code written with the ninth digit, which WhatsApp knows
+    without it (``5531987654321`` -> ``553187654321``), as Meta answers for accounts made before the ninth digit."""
+    if len(digits) == 13 and digits.startswith("55") and digits[2:4] in LEGACY_AREAS and digits[4] == "9" \
+            and digits[5] in "6789":
+        return digits[:4] + digits[5:]
+    return digits

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -84,6 +85,14 @@ class SqlAlchemyWhatsAppNumberRepository(WhatsAppNumberRepository):
         row = (await self._s.execute(select(whatsapp_numbers).where(  # proven only: the partial unique index
             whatsapp_numbers.c.phone_number_id == phone_number_id, whatsapp_numbers.c.status == "active"))).first()
         return _number(row) if row else None
+
+    async def routable_by_waba_ids(self, waba_ids: Sequence[str]) -> dict[str, Sequence[WhatsAppNumber]]:
+        if not waba_ids:
+            return {}
+        rows = (await self._s.execute(select(whatsapp_numbers).where(
+            whatsapp_numbers.c.waba_id.in_(list(waba_ids)), whatsapp_numbers.c.status == "active")
+            .order_by(whatsapp_numbers.c.waba_id, whatsapp_numbers.c.id))).all()
+        return {waba: [_number(r) for r in group] for waba, group in groupby(rows, key=lambda r: r.waba_id)}
 
     async def routable_by_phone_number_ids(self, phone_number_ids: Sequence[str]) -> dict[str, WhatsAppNumber]:
         if not phone_number_ids:

@@ -8,7 +8,23 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, bindparam, delete, func, insert, literal, select, text, tuple_, update
+from sqlalchemy import (
+    ARRAY,
+    DateTime,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -26,14 +42,15 @@ _CHUNK = 2000
 
 
 def _contact(row: Any) -> Contact:
-    return Contact(id=row.id, organization_id=row.organization_id, whatsapp_id=row.whatsapp_id, name=row.name,
+    return Contact(id=row.id, organization_id=row.organization_id, whatsapp_id=row.whatsapp_id, bsuid=row.bsuid,
+                   name=row.name,
                    email=row.email, tags=list(row.tags or []), attributes=dict(row.attributes or {}),
                    opted_out=row.opted_out, opted_out_at=row.opted_out_at, created_at=row.created_at,
                    updated_at=row.updated_at)
 
 
 def _values(contact: Contact) -> dict[str, Any]:
-    return {"whatsapp_id": contact.whatsapp_id, "name": contact.name, "email": contact.email,
+    return {"whatsapp_id": contact.whatsapp_id, "bsuid": contact.bsuid, "name": contact.name, "email": contact.email,
             "tags": contact.tags, "attributes": contact.attributes, "opted_out": contact.opted_out,
             "opted_out_at": contact.opted_out_at, "updated_at": contact.updated_at}
 
@@ -72,6 +89,8 @@ class SqlAlchemyContactRepository(ContactRepository):
             index_elements=["organization_id", "whatsapp_id"]).returning(contacts.c.id))).first()
         if inserted is not None:
             return contact
+        if contact.whatsapp_id is None:
+            raise ValueError("get_or_add needs a whatsapp_id")
         existing = await self.get_by_whatsapp_id(contact.whatsapp_id)
         if existing is None:  # the other transaction rolled back after all: ours wins on a second try
             return await self.get_or_add(contact)
@@ -79,7 +98,7 @@ class SqlAlchemyContactRepository(ContactRepository):
 
     async def get_or_add_many(self, new_contacts: Sequence[Contact]) -> dict[str, Contact]:
         rows = [{"id": c.id, "organization_id": self._scoped_org(c), "created_at": c.created_at, **_values(c)}
-                for c in sorted(new_contacts, key=lambda c: c.whatsapp_id)]
+                for c in sorted(new_contacts, key=lambda c: c.whatsapp_id or "")]
         if not rows:
             return {}
         # as in get_or_add: ON CONFLICT waits for a concurrent insert of the same number, and the SELECT that
@@ -91,6 +110,44 @@ class SqlAlchemyContactRepository(ContactRepository):
         if missing:
             found.update(await self.get_or_add_many(missing))
         return found
+
+    async def find_by_identities(self, whatsapp_ids: Sequence[str], bsuids: Sequence[str]) -> list[Contact]:
+        if not whatsapp_ids and not bsuids:
+            return []
+        # one statement for the batch, each branch on its unique index; locked in id order (merges and identity
+        # updates follow), so two transactions meeting on the same contacts wait instead of deadlocking
+        rows = (await self._s.execute(select(*_COLUMNS).where(self._scoped(), or_(
+            contacts.c.whatsapp_id == any_(cast(list(whatsapp_ids), ARRAY(Text))),
+            contacts.c.bsuid == any_(cast(list(bsuids), ARRAY(Text))))).order_by(contacts.c.id).with_for_update(
+            of=contacts))).all()
+        return [_contact(r) for r in rows]
+
+    async def add_new(self, new_contacts: Sequence[Contact]) -> None:
+        rows = [{"id": c.id, "organization_id": self._scoped_org(c), "created_at": c.created_at, **_values(c)}
+                for c in sorted(new_contacts, key=lambda c: (c.whatsapp_id or "", c.bsuid or ""))]
+        if rows:  # a number or BSUID another transaction added meanwhile is left as it is (the caller reads again)
+            await self._s.execute(pg_insert(contacts).on_conflict_do_nothing(), rows)
+
+    async def merge_into(self, source_id: UUID, target: Contact, now: datetime) -> None:
+        params = {"source": source_id, "target": target.id, "org": self._scoped_org(target), "now": now}
+        for statement in _MERGE:
+            await self._s.execute(statement, params)
+        await self._write(update(contacts).where(contacts.c.id == target.id, self._scoped())
+                          .values(**_values(target)))
+
+    async def adopt_whatsapp_ids(self, changes: Mapping[UUID, tuple[str, str]], now: datetime) -> None:
+        if not changes:
+            return
+        ordered = sorted(changes.items())
+        await self._s.execute(_ADOPT, {"org": self._scoped_org_id(), "now": now, "ids": [i for i, _ in ordered],
+                                       "old": [o for _, (o, _) in ordered], "new": [n for _, (_, n) in ordered]})
+
+    async def adopt_bsuids(self, bsuids: Mapping[UUID, str], now: datetime) -> None:
+        if not bsuids:
+            return
+        ordered = sorted(bsuids.items())
+        await self._s.execute(_ADOPT_BSUIDS, {"org": self._scoped_org_id(), "now": now,
+                                              "ids": [i for i, _ in ordered], "bsuids": [b for _, b in ordered]})
 
     async def fill_missing_names(self, names: Mapping[UUID, str], now: datetime) -> None:
         if not names:
@@ -235,3 +292,48 @@ _IMPORT_UPSERT = text(_IMPORT_INPUT + f""", updated AS (
     RETURNING 1
 )
 SELECT {_COUNTS}, (SELECT count(*) FROM updated) AS updated""")
+
+
+# Merging contact ``source`` into ``target`` (same organization: both ids are checked against it). Everything that
+# points at the source moves to the target; where the target already has the same row (a conversation on the same
+# number, a recipient of the same automation, a running execution on the same number), the two are folded: the
+# conversation keeps the latest times, the target's recipient stays and the source's running execution ends as
+# ``failed`` (``contact_merged``) before it moves, so history is kept and the one-running rule holds.
+_MERGE = [text(sql) for sql in (
+    """UPDATE conversations t SET last_inbound_at = greatest(t.last_inbound_at, s.last_inbound_at),
+                                  last_message_at = greatest(t.last_message_at, s.last_message_at),
+                                  handoff_at = coalesce(t.handoff_at, s.handoff_at), updated_at = :now
+       FROM conversations s
+       WHERE s.organization_id = :org AND t.organization_id = :org AND s.contact_id = :source
+         AND t.contact_id = :target AND s.number_id = t.number_id""",
+    """DELETE FROM conversations s USING conversations t
+       WHERE s.organization_id = :org AND t.organization_id = :org AND s.contact_id = :source
+         AND t.contact_id = :target AND s.number_id = t.number_id""",
+    "UPDATE conversations SET contact_id = :target WHERE organization_id = :org AND contact_id = :source",
+    """UPDATE flow_executions s SET status = 'failed', fail_reason = 'contact_merged', finished_at = :now,
+                                   updated_at = :now
+       FROM flow_executions t
+       WHERE s.organization_id = :org AND t.organization_id = :org AND s.contact_id = :source
+         AND t.contact_id = :target AND s.number_id = t.number_id
+         AND s.status IN ('running', 'waiting') AND t.status IN ('running', 'waiting')""",
+    "UPDATE flow_executions SET contact_id = :target WHERE organization_id = :org AND contact_id = :source",
+    """DELETE FROM automation_recipients s USING automation_recipients t
+       WHERE s.organization_id = :org AND t.organization_id = :org AND s.contact_id = :source
+         AND t.contact_id = :target AND s.automation_id = t.automation_id""",
+    "UPDATE automation_recipients SET contact_id = :target WHERE organization_id = :org AND contact_id = :source",
+    "UPDATE messages SET contact_id = :target WHERE organization_id = :org AND contact_id = :source",
+    "DELETE FROM contacts WHERE organization_id = :org AND id = :source",
+)]
+
+_ADOPT = text("""
+    UPDATE contacts c SET whatsapp_id = i.canonical, updated_at = CAST(:now AS timestamptz)
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:old AS text[]), CAST(:new AS text[])) AS i(id, old, canonical)
+    WHERE c.organization_id = CAST(:org AS uuid) AND c.id = i.id AND c.whatsapp_id = i.old
+      AND NOT EXISTS (SELECT 1 FROM contacts o WHERE o.organization_id = CAST(:org AS uuid)
+                                                 AND o.whatsapp_id = i.canonical)""")
+
+_ADOPT_BSUIDS = text("""
+    UPDATE contacts c SET bsuid = i.bsuid, updated_at = CAST(:now AS timestamptz)
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:bsuids AS text[])) AS i(id, bsuid)
+    WHERE c.organization_id = CAST(:org AS uuid) AND c.id = i.id AND c.bsuid IS NULL
+      AND NOT EXISTS (SELECT 1 FROM contacts o WHERE o.organization_id = CAST(:org AS uuid) AND o.bsuid = i.bsuid)""")

@@ -46,7 +46,7 @@ _CLAIM = text("""
         ORDER BY q.seq
         LIMIT :limit
         FOR UPDATE OF q SKIP LOCKED)
-    RETURNING m.*, (SELECT c.whatsapp_id FROM contacts c WHERE c.id = m.contact_id) AS recipient
+    RETURNING m.*, (SELECT coalesce(c.whatsapp_id, c.bsuid) FROM contacts c WHERE c.id = m.contact_id) AS recipient
 """)
 _MORE_DUE = text("""
     SELECT EXISTS (SELECT 1 FROM messages WHERE organization_id = :org AND number_id = :number

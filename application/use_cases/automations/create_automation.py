@@ -90,7 +90,7 @@ async def _resolve_audience(uow: UnitOfWork, organization_id: UUID, entries: lis
                for n in numbers if n not in by_number]
     if created:
         await uow.contacts.add_many(created)
-        by_number.update(await uow.contacts.get_many_by_whatsapp_ids([c.whatsapp_id for c in created]))
+        by_number.update(await uow.contacts.get_many_by_whatsapp_ids([c.whatsapp_id for c in created if c.whatsapp_id]))
     seen: set[UUID] = set()
     audience: list[tuple[Contact, dict[str, Any]]] = []
     for entry in entries:
@@ -160,7 +160,8 @@ class CreateAutomation:
             recipients = []
             for seq, (contact, variables) in enumerate(audience):
                 recipient = Recipient(id=uuid4(), automation_id=automation.id, organization_id=actor.organization_id,
-                                      contact_id=contact.id, whatsapp_id=contact.whatsapp_id, seq=seq,
+                                      contact_id=contact.id, seq=seq,
+                                      whatsapp_id=contact.whatsapp_id or contact.bsuid or "",
                                       variables=variables, updated_at=now)
                 if contact.opted_out:
                     recipient.state, recipient.skip_reason = RecipientState.SKIPPED, "opted_out"

@@ -129,7 +129,8 @@ def export_header() -> str:
 
 
 def export_rows(contacts: Iterable[Contact]) -> str:
-    return _write([[c.whatsapp_id, _guard(c.name or ""), _guard(c.email or ""), _guard(TAG_SEPARATOR.join(c.tags)),
+    return _write([[c.whatsapp_id or "", _guard(c.name or ""), _guard(c.email or ""),
+                     _guard(TAG_SEPARATOR.join(c.tags)),
                     json.dumps(c.attributes, ensure_ascii=False, separators=(",", ":")) if c.attributes else ""]
                    for c in contacts])
 

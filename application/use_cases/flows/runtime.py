@@ -61,7 +61,7 @@ VERSION_MISSING = "flow_version_missing"
 
 
 def contact_info(contact: Contact) -> ContactInfo:
-    return ContactInfo(whatsapp_id=contact.whatsapp_id, name=contact.name, email=contact.email,
+    return ContactInfo(whatsapp_id=contact.whatsapp_id or "", name=contact.name, email=contact.email,
                        attributes=dict(contact.attributes))
 
 

@@ -31,6 +31,7 @@ from application.ports.common import Clock
 from application.ports.uow import TransactionConflict, UnitOfWorkFactory
 from domain.channel import WhatsAppNumber
 from domain.errors import Unavailable
+from domain.messaging import AccountEvent, IgnoredChange, NumberEvent
 
 log = structlog.get_logger("pytake.webhook")
 
@@ -76,17 +77,12 @@ class ProcessInbox:
                 for i, event in enumerate(self._decoder.parse(w.body, w.received_at or self._clock.now()))]
         outcomes: Outcomes = {w.id: Counter() for w in claimed}
         errors: dict[UUID, str] = {}
-        async with self._uow() as uow:
-            numbers = await uow.numbers.routable_by_phone_number_ids(sorted({r.event.phone_number_id for r in refs}))
-        by_org: dict[UUID, list[EventRef]] = defaultdict(list)
         for ref in refs:
-            number = numbers.get(ref.event.phone_number_id)
-            if number is None:
-                outcomes[ref.webhook_id]["unroutable"] += 1
-            else:
-                by_org[number.organization_id].append(ref)
-        for pnid in sorted({r.event.phone_number_id for r in refs} - set(numbers)):
-            log.warning("webhook.unknown_number", phone_number_id=pnid)
+            if isinstance(ref.event, IgnoredChange):  # a field nobody applies: counted, the raw body stays kept
+                outcomes[ref.webhook_id]["ignored"] += 1
+                log.info("webhook.field_ignored", field=ref.event.field, webhook_id=str(ref.webhook_id))
+        refs = [r for r in refs if not isinstance(r.event, IgnoredChange)]
+        by_org, numbers = await self._route(refs, outcomes)
         for organization_id, org_refs in by_org.items():
             await self._apply_isolating(organization_id, numbers, org_refs, outcomes, errors)
         await self._apply_template_changes(claimed, outcomes, errors)
@@ -94,6 +90,37 @@ class ProcessInbox:
         totals: Counter[str] = sum(outcomes.values(), Counter())
         self._observe(totals)
         return InboxBatch(len(claimed), len(refs), totals["failed"])
+
+    async def _route(self, refs: Sequence[EventRef], outcomes: Outcomes
+                     ) -> tuple[dict[UUID, list[EventRef]], dict[str, WhatsAppNumber]]:
+        """Each event's organization: by its number's ``phone_number_id``, or, for account-level events (which
+        name only the WABA), every organization with a number of that WABA. Unknown ones count ``unroutable``."""
+        pnids = sorted({e.phone_number_id for r in refs if isinstance(e := r.event, NumberEvent)})
+        wabas = sorted({e.waba_id for r in refs if isinstance(e := r.event, AccountEvent)})
+        async with self._uow() as uow:
+            numbers = await uow.numbers.routable_by_phone_number_ids(pnids) if pnids else {}
+            of_waba = await uow.numbers.routable_by_waba_ids(wabas) if wabas else {}
+        by_org: dict[UUID, list[EventRef]] = defaultdict(list)
+        for ref in refs:
+            event = ref.event
+            if isinstance(event, AccountEvent):
+                owners = {n.organization_id for n in of_waba.get(event.waba_id, [])}
+                for organization_id in sorted(owners):
+                    by_org[organization_id].append(ref)
+                if not owners:
+                    outcomes[ref.webhook_id]["unroutable"] += 1
+                continue
+            number = numbers.get(event.phone_number_id) if isinstance(event, NumberEvent) else None
+            if number is None:
+                outcomes[ref.webhook_id]["unroutable"] += 1
+            else:
+                by_org[number.organization_id].append(ref)
+        for pnid in sorted(set(pnids) - set(numbers)):
+            log.warning("webhook.unknown_number", phone_number_id=pnid)
+        for waba in sorted(set(wabas) - set(of_waba)):
+            log.warning("webhook.unknown_waba", waba_id=waba)
+        numbers.update({n.phone_number_id: n for found in of_waba.values() for n in found})
+        return by_org, numbers
 
     async def _apply_isolating(self, organization_id: UUID, numbers: dict[str, WhatsAppNumber],
                                refs: Sequence[EventRef], outcomes: Outcomes, errors: dict[UUID, str]) -> None:

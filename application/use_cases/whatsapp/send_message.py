@@ -13,7 +13,6 @@ from application.messaging.templates import check_template_send
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWorkFactory
 from domain.channel import OutsideCustomerServiceWindow
-from domain.contacts import normalize_whatsapp_id
 from domain.errors import InvalidValue
 
 TEXT_LIMIT = 4096
@@ -70,13 +69,12 @@ class SendMessage:
     async def execute(self, actor: Actor, cmd: SendMessageCommand) -> QueuedMessage:
         actor.require(Permission.SEND_MESSAGES)
         content = build_content(cmd)
-        whatsapp_id = normalize_whatsapp_id(cmd.to)
         now = self._clock.now()
         async with self._uow(actor.organization_id) as uow:
             number = await sending_number(uow, cmd.from_number_id)
             if cmd.type == "template":
                 await check_template_send(uow, number, cmd.template_id or "", cmd.language, cmd.components)
-            contact = await contact_for(uow, actor.organization_id, whatsapp_id, now)
+            contact = await contact_for(uow, actor.organization_id, cmd.to, now)
             if cmd.type in FREE_FORM_TYPES:
                 conversation = await uow.conversations.get(number.id, contact.id)
                 if conversation is None or not conversation.window_open(now):

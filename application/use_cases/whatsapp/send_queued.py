@@ -32,6 +32,7 @@ from application.ports.common import Clock
 from application.ports.uow import UnitOfWorkFactory
 from application.ports.whatsapp import GraphApiError, GraphAuthError, ListRow, ListSection, SentMessage, WhatsAppGateway
 from domain.channel import Message, NumberStatus, WhatsAppNumber
+from domain.contacts import InvalidWhatsAppId, normalize_whatsapp_id
 from domain.errors import DomainError, Unavailable
 from domain.messaging import MessageStatus
 
@@ -61,8 +62,30 @@ class SendRound:
 @dataclass(frozen=True, slots=True)
 class _Result:
     message: Message
+    to: str | None = None
     sent: SentMessage | None = None
     error: GraphApiError | None = None
+
+
+def canonical_ids(results: list[_Result]) -> dict[UUID, tuple[str, str]]:
+    """Contact id -> (the number sent to, Meta's WhatsApp id for it) where they differ: Meta's ``contacts[0].wa_id``
+    is the canonical id (a Brazilian number without its ninth digit, say), the one its webhooks will carry."""
+    found: dict[UUID, tuple[str, str]] = {}
+    for result in results:
+        sent, contact_id = result.sent, result.message.contact_id
+        if sent is None or sent.wa_id is None or result.to is None or contact_id is None:
+            continue
+        try:
+            canonical = normalize_whatsapp_id(sent.wa_id)
+        except InvalidWhatsAppId:
+            continue
+        if canonical != result.to:
+            found[contact_id] = (result.to, canonical)
+    return found
+
+
+BANNED_REASON = ("Not sent: Meta disabled the WhatsApp Business Account of the sending number (account_update "
+                 "DISABLE).")
 
 
 class SendQueuedMessages:
@@ -81,6 +104,8 @@ class SendQueuedMessages:
             return SendRound()
         if number.status is not NumberStatus.ACTIVE:
             return await self._fail_queued(number, "The sending number is not active.")
+        if number.banned:  # Meta refuses every send (368 and the like): fail them now, clearly, not one by one
+            return await self._fail_queued(number, BANNED_REASON)
         try:  # counted below: one use per message sent with it
             token = await self._secrets.resolve(organization_id, number.access_token_secret_id, count=False)
         except DomainError as error:  # missing or inactive secret: the messages wait for a usable token
@@ -100,7 +125,7 @@ class SendQueuedMessages:
         if to is None:
             return _Result(message, error=GraphApiError("The contact no longer exists."))
         try:
-            return _Result(message, sent=await self._call(number, token, message, to))
+            return _Result(message, to, sent=await self._call(number, token, message, to))
         except GraphApiError as error:
             return _Result(message, error=error)
 
@@ -159,6 +184,9 @@ class SendQueuedMessages:
                 outcome = self._outcome(message, result, now, changes, released)
                 self._observe(outcome)
             await self._statuses.record(uow, changes, now, also_save=released)
+            canonical = canonical_ids(results)
+            if canonical:
+                await uow.contacts.adopt_whatsapp_ids(canonical, now)
             await uow.commit()
 
     def _outcome(self, message: Message, result: _Result, now: datetime, changes: list[StatusChange],

@@ -97,6 +97,10 @@ async def list_templates(
 
 @router.post("/send", status_code=status.HTTP_202_ACCEPTED, response_model=SendOut,
              summary="Queue a message (text and interactive only inside the 24-hour window; templates always)",
+             description="`to` is a phone number (a Brazilian number with or without the ninth digit reaches the "
+                         "same contact) or a contact's BSUID (sent with Meta's `recipient` field). 400 "
+                         "`outside_customer_service_window`, `whatsapp_number_not_active`, "
+                         "`whatsapp_account_banned` (Meta disabled the number's WhatsApp Business Account).",
              responses=error_responses(400, 401, 403, 404, 422))
 @inject
 async def send(actor: CurrentActor, body: SendIn, use_case: SendMessage = Depends(Provide["send_message"])) -> SendOut:

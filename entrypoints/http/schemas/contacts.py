@@ -16,7 +16,10 @@ _ATTRIBUTES_DOC = "Custom fields (string keys, JSON values; at most 100)."
 
 class ContactOut(ResponseModel):
     id: UUID
-    whatsapp_id: str
+    whatsapp_id: str | None = Field(description="The phone number (E.164 digits). null for a WhatsApp username user "
+                                                "known only by their BSUID, until a webhook tells their number.")
+    bsuid: str | None = Field(default=None, description="Meta's business-scoped user id (e.g. "
+                                                        "`US.13491208655302741918`), when a webhook told it.")
     name: str | None = None
     email: str | None = None
     tags: list[str] = []

@@ -22,8 +22,14 @@ class WhatsAppNumberOut(ResponseModel):
     waba_id: str | None = None
     access_token_secret_id: UUID
     quality_rating: str | None = None
-    throughput_mps: int
+    throughput_mps: int = Field(description="Messages per second the sender allows: 80, or 1000 after Meta's "
+                                            "THROUGHPUT_UPGRADE (phone_number_quality_update webhook).")
     last_error: str | None = None
+    account_status: Literal["restricted", "banned"] | None = Field(
+        default=None, description="The WhatsApp Business Account's standing from Meta's account_update webhook: "
+                                  "`banned` stops sending (queued messages fail), `restricted` is informative; "
+                                  "null in good standing or after a reinstatement.")
+    account_status_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -40,7 +46,9 @@ class ButtonIn(RequestModel):
 
 
 class SendIn(RequestModel):
-    to: str = Field(min_length=1, max_length=32, description="WhatsApp id (E.164 digits; '+', spaces, dashes ok)")
+    to: str = Field(min_length=1, max_length=128,
+                    description="WhatsApp id (E.164 digits; '+', spaces, dashes ok), or a contact's BSUID "
+                                "(`US.1349...`: sent with Meta's `recipient` field)")
     message: str | None = Field(default=None, max_length=4096, description="Text (body for interactive)")
     type: Literal["text", "template", "interactive"] = "text"
     template_id: str | None = Field(default=None, max_length=512, pattern=r"^[a-z0-9_]+$",
@@ -66,7 +74,10 @@ class StatusEventOut(ResponseModel):
 
 class MessageOut(ResponseModel):
     id: UUID
-    direction: Literal["inbound", "outbound"]
+    direction: Literal["inbound", "outbound", "system"] = Field(
+        description="`system`: a notice Meta reported in the conversation (the user changed number or BSUID, "
+                    "their identity key changed); `content.system_type` says which. Not the user's words: it "
+                    "does not open the 24-hour window.")
     type: str
     content: dict[str, Any] = Field(description=(
         "What the message carries. `text` (text body, caption, reply title, a summary for location/contacts/"

@@ -181,3 +181,30 @@ def test_running_in_a_thread_for_sync_fixtures() -> None:
         response = httpx.get(f"{fake.base_url}/v25.0/400", headers={"Authorization": "Bearer token-d"})
         assert response.json()["id"] == "400"
         assert fake.requests[0].headers["authorization"] == "<redacted>"
+
+
+@pytest.mark.parametrize(("to", "wa_id"), [
+    ("+55 31 98765-4321", "553187654321"),  # an older Minas Gerais account: Meta answers without the ninth digit
+    ("+5511987654321", "5511987654321"),  # Sao Paulo: as written
+    ("+553132654321", "553132654321"),  # a landline: no ninth digit to drop
+])
+async def test_send_answers_metas_canonical_wa_id(fake_graph: FakeGraphServer, http_client: httpx.AsyncClient,
+                                                  to: str, wa_id: str) -> None:
+    response = await http_client.post(f"{fake_graph.base_url}/v25.0/{PHONE}/messages", json={**TEXT, "to": to},
+                                      headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200
+    assert response.json()["contacts"] == [{"input": to, "wa_id": wa_id}]
+
+
+async def test_a_bsuid_recipient_is_answered_with_user_id_and_a_malformed_one_refused(
+        fake_graph: FakeGraphServer, http_client: httpx.AsyncClient) -> None:
+    body = {key: value for key, value in TEXT.items() if key != "to"}
+    ok = await http_client.post(f"{fake_graph.base_url}/v25.0/{PHONE}/messages",
+                                json={**body, "recipient": "US.13491208655302741918"},
+                                headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200
+    assert ok.json()["contacts"] == [{"input": "US.13491208655302741918", "user_id": "US.13491208655302741918"}]
+    bad = await http_client.post(f"{fake_graph.base_url}/v25.0/{PHONE}/messages",
+                                 json={**body, "recipient": "not a bsuid"},
+                                 headers={"Authorization": f"Bearer {TOKEN}"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] in (100, 131009)

@@ -275,11 +275,13 @@ async def test_samples_are_stored_with_their_type_and_content(sample: dict, expe
     assert (message.type, message.content) == expected
 
 
-async def test_a_username_user_without_phone_is_recorded_as_skipped() -> None:
+async def test_a_username_user_without_phone_becomes_a_contact_known_by_bsuid() -> None:
     world = World()
-    assert await world.deliver(samples.W13_USERNAME_USER) == {"skipped_no_phone": 1}
-    assert world.inbound() == [] and world.store.contacts == {}
-    assert next(iter(world.store.webhook_events.values())).status == "processed"
+    assert await world.deliver(samples.W13_USERNAME_USER) == {"inbound": 1}
+    [person] = world.store.contacts.values()
+    assert (person.whatsapp_id, person.bsuid, person.name) == (None, "US.13491208655302741918", "Sheena Nelson")
+    [message] = world.inbound()
+    assert message.contact_id == person.id and message.content == {"text": "Does it come in another color?"}
 
 
 async def test_unknown_phone_number_id_is_recorded_unroutable() -> None:
@@ -449,7 +451,7 @@ SAMPLE_EFFECTS = {
     "W4_LIST_REPLY": {"inbound": 1}, "W5_TEMPLATE_QUICK_REPLY": {"inbound": 1}, "W6_INBOUND_IMAGE": {"inbound": 1},
     "W7_STATUS_SENT": {"statuses": 1}, "W8_STATUS_DELIVERED": {"statuses": 1}, "W9_STATUS_READ": {"statuses": 1},
     "W10_STATUS_FAILED": {"statuses": 1}, "W11_VALUE_ERROR": {"errors": 1}, "W12_UNSUPPORTED": {"inbound": 1},
-    "W13_USERNAME_USER": {"skipped_no_phone": 1},
+    "W13_USERNAME_USER": {"inbound": 1},
 }
 SAMPLE_STATUS = {"W7_STATUS_SENT": ("sent", None), "W8_STATUS_DELIVERED": ("delivered", None),
                  "W9_STATUS_READ": ("read", None), "W10_STATUS_FAILED": ("failed", 131049)}
@@ -472,7 +474,9 @@ async def test_each_raw_sample_has_the_expected_effect(name: str) -> None:
     if SAMPLE_EFFECTS[name] == {"inbound": 1}:
         [message] = world.inbound()
         assert message.wamid == value["messages"][0]["id"]
-        assert world.store.contacts[message.contact_id].whatsapp_id == value["messages"][0]["from"]  # type: ignore[index]
+        person = world.store.contacts[message.contact_id]  # type: ignore[index]
+        assert person.whatsapp_id == value["messages"][0].get("from")
+        assert person.bsuid == (value["messages"][0].get("from_user_id") or value["contacts"][0].get("user_id"))
 
 
 # --------------------------------------------------------------------------- the inbox

@@ -9,6 +9,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from application.messaging.account_events import AccountEvents
+from application.messaging.identities import ContactResolver
+from application.messaging.refs import EventRef
 from application.messaging.statuses import StatusRecorder
 from application.ports.channel import StatusEvent
 from application.ports.whatsapp import graph_error
@@ -21,6 +24,7 @@ from application.use_cases.whatsapp.send_queued import (
 )
 from domain.channel import Message, NumberStatus
 from domain.contacts import Contact
+from domain.messaging import NumberQualityUpdate
 from tests.fake_uow import FakeStore, FakeUnitOfWorkFactory
 from tests.fakes import T0, FakeClock
 from tests.fakes_channel import FakeSecretResolver, FakeWhatsAppGateway, contact, number, outbound
@@ -305,3 +309,60 @@ async def test_the_sweep_fails_a_send_that_stayed_unconfirmed_and_leaves_the_oth
     assert message.error_title and "never confirmed" in message.error_title
     assert world.message(confirmed.id).status == "queued" and world.message(recent.id).status == "queued"
     assert await sweep.execute() == 0 and world.gateway.calls == []
+
+
+async def test_a_banned_account_fails_its_queued_messages_with_a_clear_reason_without_sending() -> None:
+    world = World()
+    world.number.account_status = "banned"
+    queued = world.queue()
+    await world.round()
+    assert world.gateway.calls == [] and world.message(queued.id).status == "failed"
+    assert "disabled the WhatsApp Business Account" in (world.message(queued.id).error_title or "")
+
+
+async def test_a_restricted_account_still_sends() -> None:
+    world = World()
+    world.number.account_status = "restricted"
+    queued = world.queue()
+    await world.round()
+    assert world.message(queued.id).status == "sent"
+
+
+async def test_metas_canonical_wa_id_replaces_the_number_sent_to_unless_another_contact_has_it() -> None:
+    world = World()
+    ana, taken, other = world.person("5531987654321"), world.person("5532987654321"), world.person("553287654321")
+    world.gateway.canonical = {"5531987654321": "553187654321", "5532987654321": "553287654321"}
+    first, second = world.queue(to=ana), world.queue(to=taken)
+    await world.round()
+    assert world.message(first.id).status == world.message(second.id).status == "sent"
+    assert world.store.contacts[ana.id].whatsapp_id == "553187654321"
+    assert world.store.contacts[taken.id].whatsapp_id == "5532987654321"  # the next inbound message merges them
+    assert world.store.contacts[other.id].whatsapp_id == "553287654321"
+
+
+async def test_a_contact_known_only_by_bsuid_is_sent_to_by_it() -> None:
+    world = World()
+    username = world.person("00000000")
+    username.whatsapp_id, username.bsuid = None, "US.13491208655302741918"
+    queued = world.queue(to=username)
+    await world.round()
+    [call] = world.gateway.sends
+    assert call.to == "US.13491208655302741918" and world.message(queued.id).status == "sent"
+
+
+async def test_a_throughput_upgrade_webhook_raises_the_pace_from_the_next_round() -> None:
+    world = World(mps=5)
+    world.number.waba_id = "waba-1"
+    for i in range(12):
+        world.queue(world.person(f"55119000000{i:02d}"))
+    assert (await world.round()).claimed == 5
+    upgrade = NumberQualityUpdate(waba_id="waba-1", display_phone_number=world.number.phone_number,
+                                  event="THROUGHPUT_UPGRADE", current_limit="TIER_UNLIMITED")
+    async with world.factory(ORG) as uow:
+        await AccountEvents(automations=AutomationTracker(flows=FlowRuntime()), resolver=ContactResolver()).apply(
+            uow, {world.number.phone_number_id: world.number}, [EventRef(uuid4(), 1, 0, upgrade)], T0,
+            lambda _ref, _outcome: None)
+        await uow.commit()
+    assert world.store.numbers[world.number.id].throughput_mps == 1000
+    world.clock.advance(seconds=1)
+    assert (await world.round()).claimed == 7  # the rest at once: the budget is 1000/s now

@@ -87,7 +87,7 @@ def test_webhook_values_map_to_statuses(raw: str, expected: S | None) -> None:
 
 
 def test_directions() -> None:
-    assert [direction.value for direction in MessageDirection] == ["inbound", "outbound"]
+    assert [direction.value for direction in MessageDirection] == ["inbound", "outbound", "system"]
 
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

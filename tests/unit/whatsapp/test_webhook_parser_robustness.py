@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.whatsapp.webhook_parser import parse_webhook
-from domain.messaging import InboundMessage, InboundMessageType, StatusUpdate
+from domain.messaging import IgnoredChange, InboundMessage, InboundMessageType, StatusUpdate
 from tests.fake_graph import builders
 from tests.fixtures import whatsapp_samples as samples
 
@@ -84,12 +84,13 @@ def _message_of(payload: dict[str, Any]) -> dict[str, Any]:
     return payload["entry"][0]["changes"][0]["value"]["messages"][0]
 
 
-def test_other_fields_and_values_without_routing_are_skipped() -> None:
+def test_other_fields_are_ignored_changes_and_values_without_routing_are_skipped() -> None:
     other_field = copy.deepcopy(samples.W1_INBOUND_TEXT)
-    other_field["entry"][0]["changes"][0]["field"] = "message_template_status_update"
+    other_field["entry"][0]["changes"][0]["field"] = "security"
     no_metadata = copy.deepcopy(samples.W1_INBOUND_TEXT)
     del no_metadata["entry"][0]["changes"][0]["value"]["metadata"]
-    assert parse_webhook(other_field) == [] and parse_webhook(no_metadata) == []
+    assert parse_webhook(other_field) == [IgnoredChange(field="security", waba_id="102290129340398")]
+    assert parse_webhook(no_metadata) == []
 
 
 def test_messages_without_id_or_sender_are_skipped() -> None:

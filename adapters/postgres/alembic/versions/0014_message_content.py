@@ -8,7 +8,7 @@ Revises: 0010_contact_imports
 from alembic import op
 
 revision = "0014_message_content"
-down_revision = "0012_message_templates"
+down_revision = "0013_contact_identity"
 branch_labels = None
 depends_on = None
 
