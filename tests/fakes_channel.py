@@ -195,6 +195,21 @@ class FakeNumberRepository(_Repo, WhatsAppNumberRepository):
         return {n.phone_number_id: copy.copy(n) for n in self._db.numbers.values()
                 if n.phone_number_id in wanted and n.status is NumberStatus.ACTIVE}
 
+    async def save_send_pause(self, number: WhatsAppNumber) -> None:
+        stored = self._db.numbers.get(number.id)
+        if stored is not None and stored.organization_id == self._org():
+            stored.send_pause_code, stored.send_pause_reason = number.send_pause_code, number.send_pause_reason
+            stored.send_paused_at, stored.send_paused_until = number.send_paused_at, number.send_paused_until
+
+    async def clear_token_pauses(self, secret_id: UUID) -> Sequence[WhatsAppNumber]:
+        cleared = []
+        for number in self._db.numbers.values():
+            if number.organization_id == self._org() and number.access_token_secret_id == secret_id \
+                    and number.send_pause_code is not None and number.send_paused_until is None:
+                number.send_pause_code = number.send_pause_reason = number.send_paused_at = None
+                cleared.append(copy.copy(number))
+        return cleared
+
     async def supersede_unproven_any_org(self, phone_number_id: str, *, owner_organization_id: UUID, reason: str,
                                          now: datetime) -> None:
         for n in self._db.numbers.values():
@@ -447,8 +462,9 @@ class FakeOutbox(_Repo, Outbox):
         return [copy.deepcopy(m) for m in self._queued(number_id) if m.send_claimed_at is None][:limit]
 
     async def due_numbers(self, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
+        paused = {n.id for n in self._db.numbers.values() if n.sending_paused(now)}
         return sorted({(m.organization_id, m.number_id) for m in self._db.messages.values()
-                       if m.status == "queued" and self._due(m, now)})[:limit]
+                       if m.status == "queued" and self._due(m, now) and m.number_id not in paused})[:limit]
 
     async def unconfirmed(self, claimed_before: datetime, limit: int) -> list[tuple[UUID, UUID]]:
         found = sorted((m for m in self._db.messages.values() if m.status == "queued" and m.wamid is None

@@ -66,6 +66,7 @@ class FakeVaultUnitOfWork(UnitOfWork):
         self.secret_usage = FakeSecretUsageRepository(self)
         self.vault_audit = FakeVaultAuditLog(self)
         self.login_throttle = FakeLoginThrottle(self)  # type: ignore[arg-type]  # it needs .work.throttle only
+        self.numbers = _TokenPauses(self._factory)  # type: ignore[assignment]  # the breaker hook only
         return self
 
     async def commit(self) -> None:
@@ -79,8 +80,20 @@ class FakeVaultUnitOfWork(UnitOfWork):
         self._work = None
 
 
+class _TokenPauses:
+    """The vault's only use of the numbers: a changed value closes token breakers (recorded, no numbers here)."""
+
+    def __init__(self, factory: FakeVaultUnitOfWorkFactory) -> None:
+        self._factory = factory
+
+    async def clear_token_pauses(self, secret_id: UUID) -> list[object]:
+        self._factory.token_changes.append(secret_id)
+        return []
+
+
 class FakeVaultUnitOfWorkFactory(UnitOfWorkFactory):
     def __init__(self) -> None:
+        self.token_changes: list[UUID] = []
         self.store = VaultStore()
         self.commits = 0
         self.fail_commits = False

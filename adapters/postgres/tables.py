@@ -120,6 +120,10 @@ whatsapp_numbers = Table(
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("send_pause_code", Integer),
+    Column("send_pause_reason", Text),
+    Column("send_paused_at", DateTime(timezone=True)),
+    Column("send_paused_until", DateTime(timezone=True)),
 )
 
 conversations = Table(

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 
+from adapters.whatsapp.errors import graph_error, retry_after_hint
 from application.ports.whatsapp import (
     GraphApiError,
     ListSection,
@@ -25,7 +26,6 @@ from application.ports.whatsapp import (
     PhoneNumberDetails,
     SentMessage,
     WhatsAppGateway,
-    graph_error,
 )
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
@@ -176,13 +176,13 @@ class AiohttpWhatsAppGateway(WhatsAppGateway):
         try:
             async with self._session.request(method, url, headers=headers, data=data, params=params,
                                              allow_redirects=False, **extra) as response:
-                status, raw = response.status, await response.read()
+                status, raw, answered = response.status, await response.read(), response.headers
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise _network_error(exc, method) from None
         payload = _json_or_none(raw)
         if 200 <= status < 300 and isinstance(payload, dict) and "error" not in payload:
             return payload
-        raise _response_error(status, payload, access_token)
+        raise _response_error(status, payload, access_token, retry_after_hint(answered))
 
 
 def _interactive(
@@ -241,7 +241,7 @@ def _redact(text: str, secret: str) -> str:
     return text.replace(secret, "***") if secret else text
 
 
-def _response_error(status: int, payload: Any, access_token: str) -> GraphApiError:
+def _response_error(status: int, payload: Any, access_token: str, retry_after: float | None = None) -> GraphApiError:
     error = payload.get("error") if isinstance(payload, dict) else None
     if not isinstance(error, dict):
         return graph_error(status, None, message=f"Graph API answered HTTP {status} without an error object.",
@@ -261,5 +261,5 @@ def _response_error(status: int, payload: Any, access_token: str) -> GraphApiErr
         status, code, message=text, title=title or None, error_details=details or None,
         error_subcode=subcode if isinstance(subcode, int) else None,
         fbtrace_id=_str_or_none(error.get("fbtrace_id")), is_transient=error.get("is_transient") is True,
-        may_have_been_sent=code is None and status >= 500,
+        may_have_been_sent=code is None and status >= 500, retry_after=retry_after,
     )

@@ -6,6 +6,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from pgqueuer.models import Job
 
 from application.jobs import (
@@ -17,11 +18,13 @@ from application.jobs import (
     SendEmail,
     VerifyNumber,
 )
+from domain.errors import DomainError
 from entrypoints.container import Container
 from entrypoints.runtime import provide
 
 Handler = Callable[[Job], Awaitable[None]]
 DeadLetterHook = Callable[[Job, BaseException], Awaitable[None]]
+log = structlog.get_logger("pytake.worker")
 
 
 def payload_of(job: Job) -> dict[str, Any]:
@@ -65,7 +68,13 @@ def build_handlers(container: Container) -> dict[str, Handler]:
 
 
 def build_dead_letter_hooks(container: Container) -> dict[str, DeadLetterHook]:
-    """What to record when a job gives up for good (its retries exhausted, or a poison job)."""
+    """What to record when a job gives up for good (its retries exhausted, or a poison job): every job with a
+    subject leaves it in a final, explained state. (Sends are not jobs: the sender fails a message with Meta's
+    last error once its attempts are spent.) A payload that cannot be decoded has no subject to tell."""
+
+    def why(error: BaseException) -> str:
+        text = error.message if isinstance(error, DomainError) else type(error).__name__
+        return text[:300]
 
     async def import_gave_up(job: Job, error: BaseException) -> None:
         work = ImportContacts.decode(payload_of(job))
@@ -74,4 +83,40 @@ def build_dead_letter_hooks(container: Container) -> dict[str, DeadLetterHook]:
                                reason="The import stopped after repeated errors "
                                       f"({type(error).__name__}); run it again to resume where it stopped.")
 
-    return {ImportContacts.entrypoint: import_gave_up}
+    async def verification_gave_up(job: Job, error: BaseException) -> None:
+        check = VerifyNumber.decode(payload_of(job))
+        await (await provide(container.give_up_number_verification)).execute(
+            check.organization_id, check.number_id,
+            f"Verification with the Graph API gave up: {why(error)}. Register the number again.")
+
+    async def dispatch_gave_up(job: Job, error: BaseException) -> None:
+        dispatch = DispatchAutomation.decode(payload_of(job))
+        await (await provide(container.stop_automation_dispatch)).execute(
+            dispatch.organization_id, dispatch.automation_id,
+            f"Dispatching stopped after repeated errors ({why(error)}); resume the automation to continue.")
+
+    async def timer_gave_up(job: Job, _error: BaseException) -> None:
+        timer = FlowTimer.decode(payload_of(job))
+        await (await provide(container.fail_flow_execution)).execute(timer.organization_id, timer.execution_id)
+
+    async def http_gave_up(job: Job, _error: BaseException) -> None:
+        call = FlowHttp.decode(payload_of(job))
+        await (await provide(container.fail_flow_execution)).execute(call.organization_id, call.execution_id)
+
+    hooks = {ImportContacts.entrypoint: import_gave_up, VerifyNumber.entrypoint: verification_gave_up,
+             DispatchAutomation.entrypoint: dispatch_gave_up, FlowTimer.entrypoint: timer_gave_up,
+             FlowHttp.entrypoint: http_gave_up}
+    return {name: _tolerant(name, hook) for name, hook in hooks.items()}
+
+
+def _tolerant(name: str, hook: DeadLetterHook) -> DeadLetterHook:
+    """A hook never turns a dead letter into a crash: a payload it cannot read or a failing database is logged."""
+
+    async def run(job: Job, error: BaseException) -> None:
+        try:
+            await hook(job, error)
+        except Exception as failure:  # noqa: BLE001 - the job stays dead-lettered for operators either way
+            log.error("job.dead_letter_hook_failed", entrypoint=name, job_id=job.id,
+                      error_type=type(failure).__name__)
+
+    return run

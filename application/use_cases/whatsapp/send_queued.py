@@ -9,7 +9,11 @@ One round:
 4. record every outcome in one transaction: accepted (``sent`` + the wamid), refused for good (``failed``
    with Meta's code), refused for now (back in the queue after a backoff, or ``failed`` with the last error
    once the attempts are spent), or unknown (the claim stays: the status webhook, which echoes our id, or
-   the sweep of unconfirmed sends settles it; it is never sent again).
+   the sweep of unconfirmed sends settles it; it is never sent again);
+5. a refusal that concerns the number itself opens its circuit breaker, in the same transaction: Meta paused
+   it (spam rate limit, policy block: for the time Meta gave) or its access token is invalid (until the token
+   is changed in the vault). The message goes back to the queue without spending an attempt, and no round
+   claims anything from the number until the breaker closes; every worker replica sees it in the number's row.
 
 If the database is gone when the outcomes are to be recorded, recording is retried: Meta was called, and
 what it answered must not be lost.
@@ -29,7 +33,7 @@ import structlog
 from application.messaging.statuses import StatusChange, StatusRecorder
 from application.ports.channel import SecretResolver
 from application.ports.common import Clock
-from application.ports.uow import UnitOfWorkFactory
+from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from application.ports.whatsapp import GraphApiError, GraphAuthError, ListRow, ListSection, SentMessage, WhatsAppGateway
 from domain.channel import Message, NumberStatus, WhatsAppNumber
 from domain.errors import DomainError, Unavailable
@@ -41,6 +45,7 @@ MEDIA_HOLD = timedelta(seconds=3)
 """After a media message, the next message to the same recipient waits for its status webhook, at most this
 long (media is uploaded by WhatsApp and may otherwise arrive after the text that follows it)."""
 MAX_ATTEMPTS = 8
+MAX_BACKOFF = timedelta(hours=1)
 BATCH_LIMIT = 200
 RECORD_RETRY_SECONDS = 120.0
 
@@ -68,10 +73,11 @@ class _Result:
 class SendQueuedMessages:
     def __init__(self, *, uow: UnitOfWorkFactory, gateway: WhatsAppGateway, secrets: SecretResolver,
                  statuses: StatusRecorder, clock: Clock, observer: SendObserver | None = None,
-                 media_hold: timedelta = MEDIA_HOLD, max_attempts: int = MAX_ATTEMPTS) -> None:
+                 media_hold: timedelta = MEDIA_HOLD, max_attempts: int = MAX_ATTEMPTS,
+                 max_backoff: timedelta = MAX_BACKOFF) -> None:
         self._uow, self._gateway, self._secrets, self._statuses, self._clock = uow, gateway, secrets, statuses, clock
         self._observe: SendObserver = observer or (lambda _outcome: None)
-        self._media_hold, self._max_attempts = media_hold, max_attempts
+        self._media_hold, self._max_attempts, self._max_backoff = media_hold, max(max_attempts, 1), max_backoff
 
     async def execute(self, organization_id: UUID, number_id: UUID) -> SendRound:
         async with self._uow(organization_id) as uow:
@@ -81,6 +87,8 @@ class SendQueuedMessages:
             return SendRound()
         if number.status is not NumberStatus.ACTIVE:
             return await self._fail_queued(number, "The sending number is not active.")
+        if number.sending_paused(self._clock.now()):  # the breaker is open: the messages wait, none fails
+            return SendRound()
         try:  # counted below: one use per message sent with it
             token = await self._secrets.resolve(organization_id, number.access_token_secret_id, count=False)
         except DomainError as error:  # missing or inactive secret: the messages wait for a usable token
@@ -149,6 +157,7 @@ class SendQueuedMessages:
         now = self._clock.now()
         changes: list[StatusChange] = []
         released: list[Message] = []
+        outcomes: list[str] = []
         async with self._uow(number.organization_id) as uow:
             # fresh copies: a status webhook may already have moved a message (it echoes our id)
             fresh = await uow.messages.get_many([r.message.id for r in results], for_update=True)
@@ -156,10 +165,25 @@ class SendQueuedMessages:
                 message = fresh.get(result.message.id)
                 if message is None:
                     continue
-                outcome = self._outcome(message, result, now, changes, released)
-                self._observe(outcome)
+                outcomes.append(self._outcome(message, result, now, changes, released))
+            breaker = _breaker([r.error for r in results if r.error is not None and _pauses_number(r.error)])
+            if breaker is not None:
+                await self._open_breaker(uow, number, breaker, now)
             await self._statuses.record(uow, changes, now, also_save=released)
             await uow.commit()
+        for outcome in outcomes:  # told once the outcomes are committed (a retried recording counts once)
+            self._observe(outcome)
+
+    async def _open_breaker(self, uow: UnitOfWork, number: WhatsAppNumber, error: GraphApiError,
+                            now: datetime) -> None:
+        current = await uow.numbers.get(number.id)
+        if current is None:
+            return
+        until = None if error.token_invalid else now + timedelta(seconds=error.pause_number_seconds or 0.0)
+        current.pause_sending(error.graph_code, error.title or error.message, now, until)
+        await uow.numbers.save_send_pause(current)
+        log.warning("send.number_paused", number_id=str(number.id), graph_code=error.graph_code,
+                    until=until.isoformat() if until else "token_changed")
 
     def _outcome(self, message: Message, result: _Result, now: datetime, changes: list[StatusChange],
                  released: list[Message]) -> str:
@@ -173,9 +197,16 @@ class SendQueuedMessages:
         if error.retryable and error.may_have_been_sent:
             log.warning("send.outcome_unknown", **fields)
             return "unconfirmed"  # the claim stays: never sent again
+        if _pauses_number(error):  # not this message's fault: back in the queue, no attempt spent
+            message.send_claimed_at, message.next_attempt_at = None, None
+            message.attempts = max(message.attempts - 1, 0)
+            released.append(message)
+            log.info("send.held_by_breaker", **fields)
+            return "paused"
         if error.retryable and message.attempts < self._max_attempts:
             message.send_claimed_at = None
-            message.next_attempt_at = now + timedelta(seconds=error.backoff_seconds(message.attempts - 1) or 1.0)
+            wait = min(error.backoff_seconds(message.attempts - 1) or 1.0, self._max_backoff.total_seconds())
+            message.next_attempt_at = now + timedelta(seconds=wait)
             released.append(message)
             log.info("send.retry_later", attempts=message.attempts, **fields)
             return "retry"
@@ -184,7 +215,8 @@ class SendQueuedMessages:
             title = f"Gave up after {message.attempts} attempts: {title}"
         log.info("send.failed", **fields)
         changes.append(StatusChange(message=message, status=MessageStatus.FAILED, at=now,
-                                    error_code=error.graph_code, error_title=title[:500]))
+                                    error_code=error.graph_code, error_title=title[:500],
+                                    credentials_rejected=isinstance(error, GraphAuthError)))
         return "failed"
 
     async def _fail_queued(self, number: WhatsAppNumber, reason: str) -> SendRound:
@@ -197,6 +229,17 @@ class SendQueuedMessages:
         for _ in queued:
             self._observe("failed")
         return SendRound(claimed=len(queued), more_due=len(queued) == BATCH_LIMIT)
+
+
+def _pauses_number(error: GraphApiError) -> bool:
+    return error.token_invalid or error.pause_number_seconds is not None
+
+
+def _breaker(errors: list[GraphApiError]) -> GraphApiError | None:
+    """The refusal that decides the number's pause: an invalid token (no end) before the longest pause."""
+    if not errors:
+        return None
+    return max(errors, key=lambda e: (e.token_invalid, e.pause_number_seconds or 0.0))
 
 
 class ReconcileUnconfirmedSends:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from entrypoints.http.schemas.common import RequestModel, ResponseModel, free_json
+
+
+class SendingPauseOut(ResponseModel):
+    """The number's circuit breaker is open: its queued messages wait (none fails for it) and resume by themselves."""
+
+    graph_code: int = Field(description="Meta's error that paused sending: 131048 spam rate limit, 368 temporarily "
+                                        "blocked for policy violations, 190 access token expired or invalid")
+    reason: str | None = Field(default=None, description="What Meta said")
+    since: datetime | None = None
+    until: datetime | None = Field(default=None, description="When sending resumes; null: once the access token "
+                                                             "is changed in the vault (PUT or rotate with a value)")
 
 
 class WhatsAppNumberOut(ResponseModel):
@@ -26,6 +37,21 @@ class WhatsAppNumberOut(ResponseModel):
     last_error: str | None = None
     created_at: datetime
     updated_at: datetime
+    sending_pause: SendingPauseOut | None = Field(default=None, description="Set while sending on the number is "
+                                                                            "paused (circuit breaker)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _with_pause(cls, data: Any) -> Any:
+        """From a number entity: its fields, and its breaker while it is open."""
+        paused = getattr(data, "sending_paused", None)
+        if not callable(paused):
+            return data
+        values = {name: getattr(data, name) for name in cls.model_fields if hasattr(data, name)}
+        if paused(datetime.now(UTC)):
+            values["sending_pause"] = SendingPauseOut(graph_code=data.send_pause_code, reason=data.send_pause_reason,
+                                                      since=data.send_paused_at, until=data.send_paused_until)
+        return values
 
 
 class RegisterNumberIn(RequestModel):
