@@ -51,8 +51,7 @@ def _fault_response(fault: GraphFault) -> Response:
     if not fault.json_body:
         return PlainTextResponse("Internal Server Error" if fault.http_status >= 500 else "Error",
                                  status_code=fault.http_status)
-    return JSONResponse(fault.payload(), status_code=fault.http_status, headers={"WWW-Authenticate": "OAuth"}
-                        if fault.code == 190 else None)
+    return JSONResponse(fault.payload(), status_code=fault.http_status, headers=fault.headers() or None)
 
 
 async def _handle(fake: FakeGraph, request: Request, handler: Any) -> Response:

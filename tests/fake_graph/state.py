@@ -112,10 +112,12 @@ class FakeGraph:
 
     def fail_next(
         self, times: int = 1, code: int = 130429, http_status: int = 400, *, message: str | None = None,
-        details: str | None = None, json_body: bool = True,
+        details: str | None = None, json_body: bool = True, retry_after: int | None = None,
+        regain_access_minutes: int | None = None,
     ) -> None:
         """The next ``times`` authorized POSTs to ``/messages`` (sends and mark-read) answer this error."""
-        fault = GraphFault(code, http_status, message=message, details=details, json_body=json_body)
+        fault = GraphFault(code, http_status, message=message, details=details, json_body=json_body,
+                           retry_after=retry_after, regain_access_minutes=regain_access_minutes)
         with self._lock:
             self._failures.queue.extend([fault] * times)
 
