@@ -19,9 +19,9 @@ from pgqueuer.models import Job
 from entrypoints.config import Settings
 from entrypoints.worker.handlers import build_dead_letter_hooks
 from entrypoints.worker.main import run_worker
-from tests.e2e.test_automations_campaigns import launch, recipients, wait_stats
 from tests.e2e.flows_support import edge, node, publish
 from tests.e2e.support import parse_time
+from tests.e2e.test_automations_campaigns import launch, recipients, wait_stats
 from tests.e2e.whatsapp_support import (
     API,
     WaOrg,
