@@ -41,6 +41,8 @@ from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from application.ports.whatsapp import (
     GraphApiError,
     ListSection,
+    Location,
+    MediaHeader,
     MediaKind,
     PhoneNumberDetails,
     SentMessage,
@@ -522,10 +524,11 @@ class FakeWhatsAppGateway(WhatsAppGateway):
                                 language=language, components=list(components))
 
     async def send_buttons(self, phone_number_id: str, access_token: str, to: str, body: str,
-                           buttons: Sequence[tuple[str, str]], header: str | None = None, footer: str | None = None,
-                           *, reply_to: str | None = None, tracking: str | None = None) -> SentMessage:
+                           buttons: Sequence[tuple[str, str]], header: str | MediaHeader | None = None,
+                           footer: str | None = None, *, reply_to: str | None = None,
+                           tracking: str | None = None) -> SentMessage:
         return await self._send("send_buttons", phone_number_id, access_token, to, tracking, body=body,
-                                buttons=list(buttons))
+                                buttons=list(buttons), header=header, footer=footer, reply_to=reply_to)
 
     async def send_list(self, phone_number_id: str, access_token: str, to: str, body: str, button: str,
                         sections: Sequence[ListSection], header: str | None = None, footer: str | None = None, *,
@@ -533,14 +536,43 @@ class FakeWhatsAppGateway(WhatsAppGateway):
         return await self._send("send_list", phone_number_id, access_token, to, tracking, body=body, button=button,
                                 sections=list(sections))
 
-    async def send_media(self, phone_number_id: str, access_token: str, to: str, kind: MediaKind, link: str,
-                         caption: str | None = None, filename: str | None = None, *, reply_to: str | None = None,
-                         tracking: str | None = None) -> SentMessage:
+    async def send_media(self, phone_number_id: str, access_token: str, to: str, kind: MediaKind, link: str | None,
+                         caption: str | None = None, filename: str | None = None, *, media_id: str | None = None,
+                         reply_to: str | None = None, tracking: str | None = None) -> SentMessage:
         return await self._send("send_media", phone_number_id, access_token, to, tracking, kind=kind, link=link,
-                                caption=caption)
+                                caption=caption, filename=filename, media_id=media_id, reply_to=reply_to)
 
-    async def mark_read(self, phone_number_id: str, access_token: str, message_wamid: str) -> None:
+    async def send_reaction(self, phone_number_id: str, access_token: str, to: str, message_wamid: str, emoji: str,
+                            *, tracking: str | None = None) -> SentMessage:
+        return await self._send("send_reaction", phone_number_id, access_token, to, tracking,
+                                message_wamid=message_wamid, emoji=emoji)
+
+    async def send_location(self, phone_number_id: str, access_token: str, to: str, location: Location, *,
+                            reply_to: str | None = None, tracking: str | None = None) -> SentMessage:
+        return await self._send("send_location", phone_number_id, access_token, to, tracking, location=location,
+                                reply_to=reply_to)
+
+    async def send_contacts(self, phone_number_id: str, access_token: str, to: str,
+                            contacts: Sequence[Mapping[str, Any]], *, reply_to: str | None = None,
+                            tracking: str | None = None) -> SentMessage:
+        return await self._send("send_contacts", phone_number_id, access_token, to, tracking,
+                                contacts=list(contacts), reply_to=reply_to)
+
+    async def mark_read(self, phone_number_id: str, access_token: str, message_wamid: str,
+                        typing: bool = False) -> None:
+        self.calls.append(GatewayCall("mark_read", phone_number_id, access_token, "", None, {"typing": typing,
+                                                                                           "wamid": message_wamid}))
+        if self.errors:
+            raise self.errors.popleft()
         self.read.append((phone_number_id, message_wamid))
+
+    async def upload_media(self, phone_number_id: str, access_token: str, content: bytes, mime_type: str,
+                           filename: str) -> str:
+        self.calls.append(GatewayCall("upload_media", phone_number_id, access_token, "", None, {
+            "content": content, "mime_type": mime_type, "filename": filename}))
+        if self.errors:
+            raise self.errors.popleft()
+        return f"media{next(self._ids)}"
 
     async def get_phone_number(self, phone_number_id: str, access_token: str) -> PhoneNumberDetails:
         self.calls.append(GatewayCall("get_phone_number", phone_number_id, access_token, "", None, {}))

@@ -15,7 +15,8 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from domain.errors import DomainError, RuleViolation, Unavailable
 
-MediaKind = Literal["image", "document", "video", "audio"]
+MediaKind = Literal["image", "document", "video", "audio", "sticker"]
+HeaderKind = Literal["image", "video", "document"]
 
 @dataclass(frozen=True, slots=True)
 class SentMessage:
@@ -47,6 +48,24 @@ class ListRow:
 class ListSection:
     title: str | None
     rows: tuple[ListRow, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaHeader:
+    """An interactive message's media header: uploaded media by ``media_id`` or a hosted file by ``link``."""
+
+    kind: HeaderKind
+    media_id: str | None = None
+    link: str | None = None
+    filename: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Location:
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
 
 
 class WhatsAppGateway(Protocol):
@@ -92,13 +111,13 @@ class WhatsAppGateway(Protocol):
         to: str,
         body: str,
         buttons: Sequence[tuple[str, str]],
-        header: str | None = None,
+        header: str | MediaHeader | None = None,
         footer: str | None = None,
         *,
         reply_to: str | None = None,
         tracking: str | None = None,
     ) -> SentMessage:
-        """Reply buttons given as ``(id, title)`` pairs; ``header`` is a text header."""
+        """Reply buttons given as ``(id, title)`` pairs; ``header`` is a text header or a media header."""
 
     @abstractmethod
     async def send_list(
@@ -123,17 +142,41 @@ class WhatsAppGateway(Protocol):
         access_token: str,
         to: str,
         kind: MediaKind,
-        link: str,
+        link: str | None,
         caption: str | None = None,
         filename: str | None = None,
         *,
+        media_id: str | None = None,
         reply_to: str | None = None,
         tracking: str | None = None,
     ) -> SentMessage:
-        """Media by hosted ``link``; ``caption`` is ignored for audio, ``filename`` applies to documents."""
+        """Media by uploaded ``media_id`` or by hosted ``link`` (exactly one); ``caption`` is ignored for audio and
+        stickers, ``filename`` applies to documents."""
 
     @abstractmethod
-    async def mark_read(self, phone_number_id: str, access_token: str, message_wamid: str) -> None: ...
+    async def send_reaction(self, phone_number_id: str, access_token: str, to: str, message_wamid: str, emoji: str,
+                            *, tracking: str | None = None) -> SentMessage:
+        """React to a message of the conversation (an empty ``emoji`` removes the reaction)."""
+
+    @abstractmethod
+    async def send_location(self, phone_number_id: str, access_token: str, to: str, location: Location, *,
+                            reply_to: str | None = None, tracking: str | None = None) -> SentMessage: ...
+
+    @abstractmethod
+    async def send_contacts(self, phone_number_id: str, access_token: str, to: str,
+                            contacts: Sequence[Mapping[str, Any]], *, reply_to: str | None = None,
+                            tracking: str | None = None) -> SentMessage:
+        """Contact cards in Meta's JSON (``[{"name": {"formatted_name": ...}, "phones": [...]}]``)."""
+
+    @abstractmethod
+    async def mark_read(self, phone_number_id: str, access_token: str, message_wamid: str,
+                        typing: bool = False) -> None:
+        """Mark an inbound message (and the earlier ones) read; ``typing`` also shows the typing indicator."""
+
+    @abstractmethod
+    async def upload_media(self, phone_number_id: str, access_token: str, content: bytes, mime_type: str,
+                           filename: str) -> str:
+        """Upload a file to Meta for this number; its media id (usable in sends for 30 days)."""
 
     @abstractmethod
     async def get_phone_number(self, phone_number_id: str, access_token: str) -> PhoneNumberDetails:

@@ -22,6 +22,7 @@ TITLES: dict[int, str] = {
     131016: "Service unavailable",
     131026: "Message undeliverable",
     131047: "Re-engagement message",
+    131053: "Media upload error",
     131048: "Spam rate limit hit",
     131056: "(Business Account, Consumer Account) pair rate limit hit",
     131057: "Account in maintenance mode",

@@ -34,7 +34,16 @@ from application.messaging.statuses import StatusChange, StatusRecorder
 from application.ports.channel import SecretResolver
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
-from application.ports.whatsapp import GraphApiError, GraphAuthError, ListRow, ListSection, SentMessage, WhatsAppGateway
+from application.ports.whatsapp import (
+    GraphApiError,
+    GraphAuthError,
+    ListRow,
+    ListSection,
+    Location,
+    MediaHeader,
+    SentMessage,
+    WhatsAppGateway,
+)
 from domain.channel import Message, NumberStatus, WhatsAppNumber
 from domain.errors import DomainError, Unavailable
 from domain.messaging import MessageStatus
@@ -49,6 +58,7 @@ MAX_BACKOFF = timedelta(hours=1)
 BATCH_LIMIT = 200
 RECORD_RETRY_SECONDS = 120.0
 
+MEDIA_KINDS = frozenset({"image", "document", "video", "audio", "sticker"})
 SendObserver = Callable[[str], None]
 """Told each send's outcome: sent, failed, unconfirmed, or retry (refused for now)."""
 
@@ -114,22 +124,36 @@ class SendQueuedMessages:
 
     async def _call(self, number: WhatsAppNumber, token: str, message: Message, to: str) -> SentMessage:
         pnid, content, tracking = number.phone_number_id, message.content, str(message.id)
+        gateway, reply_to = self._gateway, content.get("reply_to")
         if message.type == "template":
             template: dict[str, Any] = content["template"]
-            return await self._gateway.send_template(pnid, token, to, template["name"], template["language"],
-                                                     template.get("components") or (), tracking=tracking)
+            return await gateway.send_template(pnid, token, to, template["name"], template["language"],
+                                               template.get("components") or (), reply_to=reply_to, tracking=tracking)
         if message.type == "interactive" and content.get("sections"):
             sections = [ListSection(s.get("title"), tuple(ListRow(r["id"], r["title"], r.get("description"))
                                                            for r in s["rows"])) for s in content["sections"]]
-            return await self._gateway.send_list(pnid, token, to, content["text"], content.get("button", "Options"),
-                                                 sections, tracking=tracking)
+            return await gateway.send_list(pnid, token, to, content["text"], content.get("button", "Options"),
+                                           sections, reply_to=reply_to, tracking=tracking)
         if message.type == "interactive":
             buttons = [(b["id"], b["title"]) for b in content["buttons"]]
-            return await self._gateway.send_buttons(pnid, token, to, content["text"], buttons, tracking=tracking)
-        if message.type in {"image", "document", "video", "audio"}:
-            return await self._gateway.send_media(pnid, token, to, message.type, content["link"],  # type: ignore[arg-type]
-                                                  content.get("caption"), tracking=tracking)
-        return await self._gateway.send_text(pnid, token, to, content["text"], tracking=tracking)
+            return await gateway.send_buttons(pnid, token, to, content["text"], buttons, _header(content.get("header")),
+                                              content.get("footer"), reply_to=reply_to, tracking=tracking)
+        if message.type in MEDIA_KINDS:
+            return await gateway.send_media(pnid, token, to, message.type, content.get("link"),  # type: ignore[arg-type]
+                                            content.get("caption"), content.get("filename"),
+                                            media_id=content.get("media_id"), reply_to=reply_to, tracking=tracking)
+        if message.type == "reaction":
+            return await gateway.send_reaction(pnid, token, to, content["message_id"], content["emoji"],
+                                               tracking=tracking)
+        if message.type == "location":
+            place = Location(latitude=content["latitude"], longitude=content["longitude"], name=content.get("name"),
+                             address=content.get("address"))
+            return await gateway.send_location(pnid, token, to, place, reply_to=reply_to, tracking=tracking)
+        if message.type == "contacts":
+            return await gateway.send_contacts(pnid, token, to, content["contacts"], reply_to=reply_to,
+                                               tracking=tracking)
+        return await gateway.send_text(pnid, token, to, content["text"], bool(content.get("preview_url")),
+                                       reply_to=reply_to, tracking=tracking)
 
     async def _record(self, number: WhatsAppNumber, results: list[_Result]) -> None:
         deadline = asyncio.get_running_loop().time() + RECORD_RETRY_SECONDS
@@ -240,6 +264,16 @@ def _breaker(errors: list[GraphApiError]) -> GraphApiError | None:
     if not errors:
         return None
     return max(errors, key=lambda e: (e.token_invalid, e.pause_number_seconds or 0.0))
+
+
+def _header(stored: dict[str, Any] | None) -> str | MediaHeader | None:
+    """A stored interactive header: ``{"type": "text", "text"}`` or ``{"type": kind, "media_id"|"link"}``."""
+    if not stored:
+        return None
+    if stored.get("type") == "text":
+        return str(stored["text"])
+    return MediaHeader(kind=stored["type"], media_id=stored.get("media_id"), link=stored.get("link"),
+                       filename=stored.get("filename"))
 
 
 class ReconcileUnconfirmedSends:

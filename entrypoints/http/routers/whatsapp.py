@@ -18,6 +18,7 @@ from entrypoints.config import Settings
 from entrypoints.http.deps import CurrentActor, PageParams, set_total
 from entrypoints.http.errors import error_body, error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
+from entrypoints.http.schemas.send import cards
 from entrypoints.http.schemas.whatsapp import (
     MessageDetailOut,
     RegisterNumberIn,
@@ -55,13 +56,17 @@ async def register_number(actor: CurrentActor, body: RegisterNumberIn,
 
 
 @router.post("/send", status_code=status.HTTP_202_ACCEPTED, response_model=SendOut,
-             summary="Queue a message (text and interactive only inside the 24-hour window; templates always)",
+             summary="Queue a message (templates always; every other type only inside the 24-hour window)",
              responses=error_responses(400, 401, 403, 404, 422))
 @inject
 async def send(actor: CurrentActor, body: SendIn, use_case: SendMessage = Depends(Provide["send_message"])) -> SendOut:
     queued = await use_case.execute(actor, SendMessageCommand(
         to=body.to, message=body.message, type=body.type, template_id=body.template_id, language=body.language,
-        components=body.components, buttons=[(b.id, b.title) for b in body.buttons],
+        components=body.components, buttons=[(b.id, b.title) for b in body.buttons], header=body.header_json(),
+        footer=body.footer, media=body.media(),
+        reaction=body.reaction.model_dump() if body.reaction else None,
+        location=body.location.model_dump(exclude_none=True) if body.location else None,
+        contacts=cards(body.contacts), reply_to=body.context.message_id if body.context else None,
         from_number_id=body.from_number_id))
     return SendOut(message_id=queued.message_id, status=queued.status)
 

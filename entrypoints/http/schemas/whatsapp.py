@@ -8,7 +8,10 @@ from uuid import UUID
 
 from pydantic import Field, model_validator
 
-from entrypoints.http.schemas.common import RequestModel, ResponseModel, free_json
+from entrypoints.http.schemas.common import RequestModel, ResponseModel
+from entrypoints.http.schemas.send import SendIn
+
+__all__ = ["SendIn"]
 
 
 class SendingPauseOut(ResponseModel):
@@ -58,24 +61,6 @@ class RegisterNumberIn(RequestModel):
     phone_number_id: str = Field(min_length=1, max_length=32, examples=["106540352242922"])
     waba_id: str | None = Field(default=None, max_length=32)
     access_token_secret_id: UUID = Field(description="Vault secret holding the number's access token")
-
-
-class ButtonIn(RequestModel):
-    id: str = Field(min_length=1, max_length=256)
-    title: str = Field(min_length=1, max_length=20)
-
-
-class SendIn(RequestModel):
-    to: str = Field(min_length=1, max_length=32, description="WhatsApp id (E.164 digits; '+', spaces, dashes ok)")
-    message: str | None = Field(default=None, max_length=4096, description="Text (body for interactive)")
-    type: Literal["text", "template", "interactive"] = "text"
-    template_id: str | None = Field(default=None, max_length=512, pattern=r"^[a-z0-9_]+$",
-                                    description="Approved template name (type=template)")
-    language: str = Field(default="en_US", max_length=15, description="Template language code")
-    components: list[dict[str, Any]] = free_json("Template components in Meta's JSON.", default_factory=list,
-                                                 max_length=20)
-    buttons: list[ButtonIn] = Field(default_factory=list, max_length=3, description="Reply buttons (interactive)")
-    from_number_id: UUID | None = Field(default=None, description="Sender; default: the first active number")
 
 
 class SendOut(ResponseModel):
