@@ -104,6 +104,14 @@ from application.use_cases.vault.reveal_value import RevealSecretValue
 from application.use_cases.vault.secret_lookup import SecretLookup
 from application.use_cases.vault.verify_secret import TestSecret
 from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
+from application.use_cases.whatsapp.media import (
+    FailMediaUpload,
+    GetMediaUpload,
+    MarkMessageRead,
+    RunMarkRead,
+    RunMediaUpload,
+    StartMediaUpload,
+)
 from application.use_cases.whatsapp.messages import GetMessage, ListContactMessages
 from application.use_cases.whatsapp.numbers import (
     GetNumber,
@@ -316,6 +324,13 @@ class Container(containers.DeclarativeContainer):
         lease=providers.Callable(lambda s: timedelta(seconds=s), settings.provided.worker_heartbeat_seconds))
     release_jobs_of = providers.Object(release_jobs_of)
     get_message = providers.Factory(GetMessage, uow=uow)
+    start_media_upload = providers.Factory(StartMediaUpload, uow=uow, clock=clock)
+    get_media_upload = providers.Factory(GetMediaUpload, uow=uow)
+    run_media_upload = providers.Factory(RunMediaUpload, uow=uow, gateway=whatsapp_gateway, secrets=secret_resolver,
+                                         clock=clock)
+    fail_media_upload = providers.Factory(FailMediaUpload, uow=uow, clock=clock)
+    mark_message_read = providers.Factory(MarkMessageRead, uow=uow)
+    run_mark_read = providers.Factory(RunMarkRead, uow=uow, gateway=whatsapp_gateway, secrets=secret_resolver)
     list_contact_messages = providers.Factory(ListContactMessages, uow=uow)
 
     # flows

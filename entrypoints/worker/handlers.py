@@ -15,7 +15,9 @@ from application.jobs import (
     FlowHttp,
     FlowTimer,
     ImportContacts,
+    MarkRead,
     SendEmail,
+    UploadMedia,
     VerifyNumber,
 )
 from domain.errors import DomainError
@@ -58,12 +60,21 @@ def build_handlers(container: Container) -> dict[str, Handler]:
     async def flow_http(job: Job) -> None:
         await (await provide(container.run_flow_http_call)).execute(FlowHttp.decode(payload_of(job)))
 
+    async def upload_media(job: Job) -> None:
+        work = UploadMedia.decode(payload_of(job))
+        await (await provide(container.run_media_upload)).execute(work.organization_id, work.upload_id)
+
+    async def mark_read(job: Job) -> None:
+        read = MarkRead.decode(payload_of(job))
+        await (await provide(container.run_mark_read)).execute(read.organization_id, read.message_id, read.typing)
+
     async def expire_flow_executions(_job: Job) -> None:
         await (await provide(container.expire_flow_executions)).execute()
 
     return {SendEmail.entrypoint: send_email, VerifyNumber.entrypoint: verify_number,
             DispatchAutomation.entrypoint: dispatch_automation, ImportContacts.entrypoint: import_contacts,
             FlowTimer.entrypoint: flow_timer, FlowHttp.entrypoint: flow_http,
+            UploadMedia.entrypoint: upload_media, MarkRead.entrypoint: mark_read,
             EXPIRE_FLOW_EXECUTIONS: expire_flow_executions}
 
 
@@ -103,7 +114,13 @@ def build_dead_letter_hooks(container: Container) -> dict[str, DeadLetterHook]:
         call = FlowHttp.decode(payload_of(job))
         await (await provide(container.fail_flow_execution)).execute(call.organization_id, call.execution_id)
 
-    hooks = {ImportContacts.entrypoint: import_gave_up, VerifyNumber.entrypoint: verification_gave_up,
+    async def upload_gave_up(job: Job, error: BaseException) -> None:
+        work = UploadMedia.decode(payload_of(job))
+        await (await provide(container.fail_media_upload)).execute(
+            work.organization_id, work.upload_id, f"The upload to WhatsApp gave up: {why(error)}. Upload it again.")
+
+    hooks = {ImportContacts.entrypoint: import_gave_up, UploadMedia.entrypoint: upload_gave_up,
+             VerifyNumber.entrypoint: verification_gave_up,
              DispatchAutomation.entrypoint: dispatch_gave_up, FlowTimer.entrypoint: timer_gave_up,
              FlowHttp.entrypoint: http_gave_up}
     return {name: _tolerant(name, hook) for name, hook in hooks.items()}

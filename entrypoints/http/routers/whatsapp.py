@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from application.authorization import Permission
 from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
+from application.use_cases.whatsapp.media import GetMediaUpload, MarkMessageRead, MediaUploadCommand, StartMediaUpload
 from application.use_cases.whatsapp.messages import GetMessage
 from application.use_cases.whatsapp.numbers import ListNumbers, RegisterNumber, RegisterNumberCommand
 from application.use_cases.whatsapp.send_message import SendMessage, SendMessageCommand
+from domain.media import UPLOAD_LIMIT, MediaTooLarge, MediaUpload
 from entrypoints.config import Settings
 from entrypoints.http.deps import CurrentActor, PageParams, set_total
 from entrypoints.http.errors import error_body, error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
-from entrypoints.http.schemas.send import cards
+from entrypoints.http.schemas.send import MarkReadIn, cards
 from entrypoints.http.schemas.whatsapp import (
+    MediaUploadOut,
     MessageDetailOut,
     RegisterNumberIn,
     SendIn,
@@ -28,6 +32,7 @@ from entrypoints.http.schemas.whatsapp import (
     WebhookAck,
     WhatsAppNumberOut,
 )
+from entrypoints.http.uploads import read_upload
 
 router = APIRouter(prefix="/whatsapp", tags=["whatsapp"], route_class=DeprecationAwareRoute)
 
@@ -69,6 +74,63 @@ async def send(actor: CurrentActor, body: SendIn, use_case: SendMessage = Depend
         contacts=cards(body.contacts), reply_to=body.context.message_id if body.context else None,
         from_number_id=body.from_number_id))
     return SendOut(message_id=queued.message_id, status=queued.status)
+
+
+_MEDIA_BODY: dict[str, Any] = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"], "additionalProperties": False, "properties": {
+        "file": {"type": "string", "format": "binary",
+                 "description": "The file, with its content type: image/jpeg, image/png (5 MB), image/webp "
+                                "(stickers, 500 KB), video/mp4, video/3gpp, audio/aac, audio/amr, audio/mpeg, "
+                                "audio/mp4, audio/ogg, text/plain, application/pdf and Office documents; at most "
+                                f"{UPLOAD_LIMIT // (1024 * 1024)} MiB here (send larger documents by link)"},
+        "type": {"type": "string", "maxLength": 128,
+                 "description": "The MIME type, when the file part does not carry the right one"},
+    }}}}}
+
+
+@router.post("/numbers/{number_id}/media", status_code=status.HTTP_202_ACCEPTED, response_model=MediaUploadOut,
+             summary="Upload a file to WhatsApp for this number (queued; poll for Meta's media id)",
+             description="The file is stored and a worker uploads it to Meta (`POST /{phone_number_id}/media`); "
+                         "follow it with `GET /whatsapp/media/{id}` until `status` is `uploaded` and use its "
+                         "`media_id` in `POST /whatsapp/send` (`{\"type\": \"image\", \"image\": {\"id\": ...}}`). "
+                         "Agents and admins.",
+             openapi_extra={"requestBody": _MEDIA_BODY}, responses=error_responses(400, 401, 403, 404, 413, 422))
+@inject
+async def upload_media(number_id: UUID, request: Request, actor: CurrentActor, response: Response,
+                       use_case: StartMediaUpload = Depends(Provide["start_media_upload"])) -> MediaUploadOut:
+    actor.require(Permission.SEND_MESSAGES)  # before reading the body
+    upload = await read_upload(request, max_file_bytes=UPLOAD_LIMIT, too_large=MediaTooLarge, fields=("type",))
+    mime_type = upload.fields.get("type") or upload.content_type or ""
+    started = await use_case.execute(actor, MediaUploadCommand(number_id=number_id, filename=upload.filename or "",
+                                                               mime_type=mime_type, content=upload.content))
+    response.headers["Location"] = f"/api/v1/whatsapp/media/{started.id}"
+    return media_out(started)
+
+
+@router.get("/media/{upload_id}", response_model=MediaUploadOut, summary="A media upload and Meta's media id",
+            responses=error_responses(401, 403, 404, 422))
+@inject
+async def get_media(upload_id: UUID, actor: CurrentActor,
+                    use_case: GetMediaUpload = Depends(Provide["get_media_upload"])) -> MediaUploadOut:
+    return media_out(await use_case.execute(actor, upload_id))
+
+
+def media_out(upload: MediaUpload) -> MediaUploadOut:
+    return MediaUploadOut.model_validate({**{k: getattr(upload, k) for k in MediaUploadOut.model_fields
+                                             if k != "kind"}, "kind": upload.kind})
+
+
+@router.post("/messages/{message_id}/read", status_code=status.HTTP_202_ACCEPTED, response_model=SendOut,
+             summary="Mark an inbound message as read, optionally showing the typing indicator (queued)",
+             description="Meta marks this message and the earlier ones of the conversation read; with "
+                         "`typing_indicator` the contact sees \"typing...\" until you reply or for 25 seconds. "
+                         "Agents and admins.",
+             responses=error_responses(400, 401, 403, 404, 422))
+@inject
+async def mark_read(message_id: UUID, actor: CurrentActor, body: MarkReadIn | None = None,
+                    use_case: MarkMessageRead = Depends(Provide["mark_message_read"])) -> SendOut:
+    await use_case.execute(actor, message_id, typing=body.typing_indicator if body else False)
+    return SendOut(message_id=message_id, status="queued")
 
 
 @router.get("/messages/{message_id}", response_model=MessageDetailOut,

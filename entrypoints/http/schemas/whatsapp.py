@@ -103,3 +103,21 @@ class MessageDetailOut(MessageOut):
 
 class WebhookAck(ResponseModel):
     status: Literal["received", "duplicate"]
+
+
+class MediaUploadOut(ResponseModel):
+    """A file uploaded to WhatsApp for a number: ``queued`` until the worker has Meta's ``media_id``, then
+    ``uploaded`` (send it with ``{"image": {"id": media_id}}``...) or ``failed`` (``error_code``, ``error``)."""
+
+    id: UUID
+    number_id: UUID
+    status: Literal["queued", "uploaded", "failed"]
+    media_id: str | None = Field(default=None, description="Meta's media id, for sends (valid 30 days)")
+    kind: Literal["image", "video", "audio", "document", "sticker"] = Field(description="How to send it")
+    filename: str
+    mime_type: str
+    size_bytes: int
+    error_code: int | None = None
+    error: str | None = None
+    created_at: datetime
+    uploaded_at: datetime | None = None
