@@ -37,6 +37,7 @@ from application.ports.channel import (
     WebhookOutcome,
     WhatsAppNumberRepository,
 )
+from application.ports.media import MediaUploadRepository
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from application.ports.whatsapp import (
     GraphApiError,
@@ -51,6 +52,7 @@ from application.ports.whatsapp import (
 from domain.channel import Conversation, Message, NumberStatus, WhatsAppNumber, WhatsAppNumberAlreadyRegistered
 from domain.contacts import Contact
 from domain.identity import Role
+from domain.media import MediaStatus, MediaUpload
 from domain.messaging import CUSTOMER_SERVICE_WINDOW, MessageDirection
 from domain.vault import SecretNotFound
 from tests.fakes import T0, FakeContactRepository, FakeJobQueue
@@ -90,6 +92,7 @@ class ChannelStore:
     job_queue: FakeJobQueue = field(default_factory=FakeJobQueue)
     admissions: dict[tuple[str, datetime], int] = field(default_factory=dict)  # (key, second) -> sends
     message_seq: dict[UUID, int] = field(default_factory=dict)  # the order messages were queued in
+    media: dict[UUID, tuple[MediaUpload, bytes | None]] = field(default_factory=dict)  # upload, its file
 
     @property
     def jobs(self) -> FakeJobQueue:
@@ -120,6 +123,7 @@ class FakeChannelUnitOfWork(UnitOfWork):
         self.messages = FakeMessageRepository(self)
         self.webhook_events = FakeWebhookEventStore(self)
         self.outbox = FakeOutbox(self)
+        self.media = FakeMediaUploadRepository(self)
         self.jobs = self._work.job_queue
         return self
 
@@ -153,6 +157,25 @@ class _Repo:
         if self._uow.organization_id is None:
             raise RuntimeError("organization-scoped repository used in system scope")
         return self._uow.organization_id
+
+
+class FakeMediaUploadRepository(_Repo, MediaUploadRepository):
+    async def add(self, upload: MediaUpload, content: bytes) -> None:
+        self._db.media[upload.id] = (copy.copy(upload), content)
+
+    async def get(self, upload_id: UUID) -> MediaUpload | None:
+        found = self._db.media.get(upload_id)
+        return copy.copy(found[0]) if found is not None and found[0].organization_id == self._org() else None
+
+    async def content(self, upload_id: UUID) -> bytes | None:
+        found = self._db.media.get(upload_id)
+        return found[1] if found is not None and found[0].organization_id == self._org() else None
+
+    async def save(self, upload: MediaUpload) -> None:
+        found = self._db.media.get(upload.id)
+        if found is not None and found[0].organization_id == self._org():
+            content = found[1] if upload.status is MediaStatus.QUEUED else None
+            self._db.media[upload.id] = (copy.copy(upload), content)
 
 
 class FakeNumberRepository(_Repo, WhatsAppNumberRepository):

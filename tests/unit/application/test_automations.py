@@ -22,6 +22,7 @@ from application.use_cases.automations.control import (
     PauseAutomation,
     ResumeAutomation,
     StartAutomation,
+    StopAutomationDispatch,
 )
 from application.use_cases.automations.create_automation import (
     AudienceEntry,
@@ -747,3 +748,15 @@ async def test_a_send_whose_outcome_stayed_unknown_fails_its_recipient_when_reco
     assert world.store.messages[first.message_id].status == "failed"
     counts = (await GetAutomationStats(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)).counts
     assert (counts.failed, counts.sent, counts.pending) == (1, 1, 0)
+
+
+async def test_a_dispatch_that_gave_up_pauses_the_automation_with_the_reason_and_resume_continues(
+        world: World) -> None:
+    automation, _ = await dispatched(world)
+    stop = StopAutomationDispatch(uow=world.uow, clock=world.clock)
+    assert await stop.execute(world.org, automation.id, "Dispatching stopped after repeated errors (boom)")
+    stored = world.automation(automation)
+    assert (stored.status, stored.paused_reason) == (S.PAUSED, "Dispatching stopped after repeated errors (boom)")
+    assert not await stop.execute(world.org, automation.id, "again")  # already paused: nothing changes
+    await ResumeAutomation(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)
+    assert world.automation(automation).status is S.RUNNING and world.automation(automation).paused_reason is None
