@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.flows_support import edge, node, publish
 from tests.e2e.whatsapp_support import (
     API,
     WaOrg,
@@ -214,3 +215,20 @@ async def test_mark_read_with_the_typing_indicator(client: httpx.AsyncClient, or
 
 async def _shown(fake: FakeGraphServer, org: WaOrg, wamid: str) -> bool:
     return (org.phone_number_id, wamid) in fake.typing_shown
+
+
+async def test_a_flow_message_node_sends_an_uploaded_document_by_its_id(
+        client: httpx.AsyncClient, org: WaOrg, fake_graph: FakeGraphServer) -> None:
+    nodes = [node("start", "start"),
+             node("menu", "message", text="Our menu, {{contact.name}}", media_type="document",
+                  media_id="1376223850470843", filename="menu.pdf")]
+    await publish(client, org, nodes, [edge("start", "menu")], {"type": "keyword", "keywords": ["menu"]},  # type: ignore[arg-type]
+                  name="Menu")
+    wa_id = random_wa_id()
+    await deliver(client, builders.inbound_text(org.phone_number_id, wa_id, "menu", name="Ana"))
+
+    async def document() -> list[Any]:
+        return [s for s in fake_graph.sent_messages if s.recipient == wa_id and s.type == "document"]
+
+    [sent] = await wait_until(document, timeout=10, what="the flow's document")
+    assert sent.body["document"] == {"id": "1376223850470843", "caption": "Our menu, Ana", "filename": "menu.pdf"}
