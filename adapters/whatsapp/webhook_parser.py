@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.whatsapp.errors import PAUSE_CODES
 from domain.messaging import (
     MEDIA_TYPES,
     ErrorDetail,
@@ -218,7 +219,7 @@ def _errors(raw: object) -> list[ErrorDetail]:
         data = error.get("error_data")
         details = _text(data.get("details")) if isinstance(data, Mapping) else None
         title = _text(error.get("title")) or _text(error.get("message")) or ""
-        errors.append(ErrorDetail(code, title, details))
+        errors.append(ErrorDetail(code, title, details, PAUSE_CODES.get(code)))
     return errors
 
 

@@ -32,6 +32,7 @@ from tests.e2e.whatsapp_support import (
     requests_of,
     send_template,
     sends_of,
+    wait_processed,
     wait_status,
     wait_until,
 )
@@ -152,6 +153,28 @@ async def test_a_policy_block_or_a_usage_header_sets_how_long_the_number_waits(
     assert (await wait_status(client, org, message_id, "queued"))["error_code"] is None
     assert (await wait_status(client, org, second, "queued"))["error_code"] is None
     assert len(requests_of(fake_graph, message_id)) == 1 and requests_of(fake_graph, second) == []
+
+
+async def test_a_spam_limit_reported_by_a_status_webhook_opens_the_breaker_too(
+        client: httpx.AsyncClient, org: WaOrg, fake_graph: FakeGraphServer, database_url: str) -> None:
+    wa_id = random_wa_id()
+    first = await send_template(client, org, wa_id)
+    sent = await wait_status(client, org, first, "sent", timeout=10)
+    failed_at = datetime.now(UTC).replace(microsecond=0)
+    body = await deliver(client, builders.status_update(
+        org.phone_number_id, sent["wamid"], "failed", wa_id, timestamp=failed_at,
+        errors=[(131048, "Spam rate limit hit", "Message failed to send because there are restrictions on how many "
+                                                 "messages can be sent from this phone number.")]))
+    await wait_processed(database_url, body)
+    detail = await wait_status(client, org, first, "failed")
+    assert (detail["error_code"], detail["error_title"]) == (131048, "Spam rate limit hit")
+    pause = await wait_until(lambda: _pause(client, org), what="the breaker opened by the webhook")
+    assert pause["graph_code"] == 131048
+    assert parse_time(pause["until"]) == failed_at + timedelta(hours=1)
+    second = await send_template(client, org, random_wa_id())
+    await asyncio.sleep(1.5)
+    assert (await wait_status(client, org, second, "queued"))["error_code"] is None
+    assert requests_of(fake_graph, second) == []
 
 
 async def test_an_expired_token_holds_the_numbers_messages_until_the_secret_gets_a_new_value(
