@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import threading
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pgqueuer.models import Job
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from entrypoints.config import Settings
 from entrypoints.worker.handlers import build_dead_letter_hooks
@@ -38,7 +43,7 @@ from tests.e2e.whatsapp_support import (
 )
 from tests.fake_graph import builders
 from tests.fake_graph.faults import TITLES
-from tests.fake_graph.server import FakeGraphServer
+from tests.fake_graph.server import FakeGraphServer, ServedApp
 
 pytestmark = pytest.mark.e2e
 
@@ -279,3 +284,44 @@ def _job(entrypoint: str, payload: dict[str, Any]) -> Job:
                                "execute_after": now, "status": "picked", "entrypoint": entrypoint,
                                "payload": json.dumps(payload).encode(), "attempts": 1, "queue_manager_id": None,
                                "slot": 0, "headers": None})
+
+
+async def test_a_flow_http_call_that_gives_up_fails_its_execution_and_a_late_result_changes_nothing(
+        client: httpx.AsyncClient, org: WaOrg, fake_graph: FakeGraphServer, app: FastAPI, database_url: str) -> None:
+    released = threading.Event()
+
+    async def slow(_: Request) -> Response:
+        await asyncio.to_thread(released.wait, 10)
+        return JSONResponse({"ok": True})
+
+    with ServedApp.running(Starlette(routes=[Route("/slow", slow, methods=["POST"])])) as served:
+        flow = await publish(client, org, [node("start", "start"),  # type: ignore[arg-type]
+                                           node("call", "http_request", method="POST", url=served.base_url + "/slow",
+                                                timeout_seconds=10),
+                                           node("ok", "end", text="done"), node("err", "end", text="failed")],
+                             [edge("start", "call"), edge("call", "ok", "success"), edge("call", "err", "error")],
+                             {"type": "default"}, name="Calls")
+        wa_id = random_wa_id()
+        await deliver(client, builders.inbound_text(org.phone_number_id, wa_id, "hi"))
+
+        async def waiting() -> dict[str, Any] | None:
+            listed = (await client.get(f"{API}/flows/{flow['id']}/executions", headers=org.headers)).json()
+            return listed[0] if listed and listed[0]["status"] == "waiting" else None
+
+        execution = await wait_until(waiting, timeout=10, what="the execution to wait on its HTTP call")
+        hooks = build_dead_letter_hooks(app.state.container)
+        payload = {"organization_id": org.admin.organization_id, "execution_id": execution["id"],
+                   "call": {"call_id": "x"}}
+        await hooks["flow_http"](_job("flow_http", payload), RuntimeError("boom"))
+        released.set()  # the call returns now: its result reaches an execution that is over
+
+        async def job_done() -> bool:
+            rows = await fetch(database_url, "SELECT count(*) FROM pgqueuer WHERE entrypoint = 'flow_http' AND "
+                                             "convert_from(payload, 'UTF8')::jsonb->>'execution_id' = $1",
+                               execution["id"])
+            return rows[0][0] == 0
+
+        await wait_until(job_done, timeout=10, what="the HTTP job to finish")
+    listed = (await client.get(f"{API}/flows/{flow['id']}/executions", headers=org.headers)).json()
+    assert (listed[0]["status"], listed[0]["fail_reason"]) == ("failed", "job_gave_up")
+    assert not [s for s in fake_graph.sent_messages if s.recipient == wa_id]  # neither "done" nor "failed" sent
