@@ -98,6 +98,25 @@ class SyncTemplates(Job):
     number_id: UUID
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UploadMedia(Job):
+    """Upload a stored file to Meta for its number (the media id is recorded on the upload)."""
+
+    entrypoint: ClassVar[str] = "upload_media"
+    organization_id: UUID
+    upload_id: UUID
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarkRead(Job):
+    """Tell Meta an inbound message was read (and, with ``typing``, show the typing indicator)."""
+
+    entrypoint: ClassVar[str] = "mark_read"
+    organization_id: UUID
+    message_id: UUID
+    typing: bool = False
+
+
 EXPIRE_FLOW_EXECUTIONS = "expire_flow_executions"  # the worker's minute schedules: no payload
 RECONCILE_SENDS = "reconcile_sends"
 SYNC_ALL_TEMPLATES = "sync_all_templates"  # every TEMPLATE_SYNC_HOURS: queues a SyncTemplates per WABA

@@ -78,6 +78,12 @@ class WhatsAppNumber:
     account_status_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+    send_pause_code: int | None = None
+    """The circuit breaker: the Graph error that paused sending on this number (None: not paused)."""
+    send_pause_reason: str | None = None
+    send_paused_at: datetime | None = None
+    send_paused_until: datetime | None = None
+    """When sending resumes by itself; None with a code: when the access token is changed in the vault."""
 
     @property
     def banned(self) -> bool:
@@ -88,6 +94,18 @@ class WhatsAppNumber:
             raise NumberNotActive()
         if self.banned:
             raise WhatsAppAccountBanned()
+
+    def sending_paused(self, now: datetime) -> bool:
+        """The breaker is open: queued messages wait (they neither fail nor go out)."""
+        return self.send_pause_code is not None and (self.send_paused_until is None or self.send_paused_until > now)
+
+    def pause_sending(self, code: int | None, reason: str, now: datetime, until: datetime | None) -> None:
+        """Open the breaker until ``until`` (None: until the access token changes); a later end wins."""
+        if self.sending_paused(now) and until is not None and (
+                self.send_paused_until is None or self.send_paused_until > until):
+            return  # already paused longer (or until the token changes)
+        self.send_pause_code, self.send_pause_reason = code if code is not None else 0, reason[:500]
+        self.send_paused_at, self.send_paused_until = now, until
 
 
 @dataclass(slots=True, kw_only=True)

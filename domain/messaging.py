@@ -140,11 +140,14 @@ class CustomerServiceWindow:
 
 
 class ErrorDetail(NamedTuple):
-    """One ``errors[]`` entry of a webhook: Graph code, title and ``error_data.details``."""
+    """One ``errors[]`` entry of a webhook: Graph code, title and ``error_data.details``.
+
+    ``pauses_number_seconds``: the error means Meta paused the sending number for about this long."""
 
     code: int
     title: str
     details: str | None = None
+    pauses_number_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # inbound media (GET /whatsapp/media/{id}): largest download served; disk kept for copies (0: no copies)
     media_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
     media_cache_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
+    # a send refused for now (rate limits, outages) is tried this many times, then failed with Meta's last error
+    whatsapp_send_max_attempts: int = Field(default=8, ge=1, le=100)
+    whatsapp_send_max_backoff_seconds: float = Field(default=3600.0, gt=0)  # the longest wait between two tries
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["http://localhost:3000"])
     frontend_url: str = "http://localhost:3000"
     smtp_host: str | None = None
@@ -56,6 +59,7 @@ class Settings(BaseSettings):
         default_factory=lambda: ["STOP", "PARAR", "SAIR", "CANCELAR", "UNSUBSCRIBE", "DESCADASTRAR"])
     worker_poll_seconds: float = Field(default=1.0, gt=0)  # delayed and retried jobs are seen this soon
     worker_heartbeat_seconds: float = Field(default=30.0, gt=0)  # a crashed worker's jobs are re-picked after it
+    worker_job_max_attempts: int = Field(default=8, ge=1, le=100)  # then a job is dead-lettered, its subject failed
     worker_inbox_batch: int = Field(default=200, ge=1, le=5000)  # stored webhooks one inbox batch claims
     worker_processes: int = Field(default=1, ge=1, le=64)  # worker processes `make run` / `pytake worker` start
     api_workers: int = Field(default=1, ge=1, le=64)  # uvicorn worker processes `pytake api` serves with

@@ -52,6 +52,7 @@ from application.use_cases.automations.control import (
     PauseAutomation,
     ResumeAutomation,
     StartAutomation,
+    StopAutomationDispatch,
 )
 from application.use_cases.automations.create_automation import CreateAutomation
 from application.use_cases.automations.dispatch import DispatchAutomation
@@ -73,7 +74,7 @@ from application.use_cases.contacts.manage_contacts import (
 from application.use_cases.contacts.run_import import FailContactImport, RunContactImport
 from application.use_cases.conversations.manage import AssignConversation, CloseConversation, MarkConversationRead
 from application.use_cases.conversations.read import GetConversation, ListConversationMessages, ListConversations
-from application.use_cases.flows.deliver_event import DeliverFlowEvent
+from application.use_cases.flows.deliver_event import DeliverFlowEvent, FailFlowExecution
 from application.use_cases.flows.expire_executions import ExpireFlowExecutions
 from application.use_cases.flows.inbound import ReleaseConversation
 from application.use_cases.flows.manage_flows import (
@@ -106,7 +107,13 @@ from application.use_cases.vault.verify_secret import TestSecret
 from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
 from application.use_cases.whatsapp.media import GetInboundMedia
 from application.use_cases.whatsapp.messages import GetMessage, ListContactMessages
-from application.use_cases.whatsapp.numbers import GetNumber, ListNumbers, RegisterNumber, VerifyNumber
+from application.use_cases.whatsapp.numbers import (
+    GetNumber,
+    GiveUpNumberVerification,
+    ListNumbers,
+    RegisterNumber,
+    VerifyNumber,
+)
 from application.use_cases.whatsapp.process_inbox import InboxObserver, ProcessInbox
 from application.use_cases.whatsapp.send_message import SendMessage
 from application.use_cases.whatsapp.send_queued import ReconcileUnconfirmedSends, SendObserver, SendQueuedMessages
@@ -115,6 +122,14 @@ from application.use_cases.whatsapp.templates import (
     ListTemplates,
     RequestTemplateSync,
     SyncTemplates,
+)
+from application.use_cases.whatsapp.upload_media import (
+    FailMediaUpload,
+    GetMediaUpload,
+    MarkMessageRead,
+    RunMarkRead,
+    RunMediaUpload,
+    StartMediaUpload,
 )
 from entrypoints.config import Settings
 
@@ -270,6 +285,7 @@ class Container(containers.DeclarativeContainer):
                                         clock=clock, default_mps=settings.provided.whatsapp_default_mps)
     verify_number = providers.Factory(VerifyNumber, uow=uow, gateway=whatsapp_gateway, secrets=secret_resolver,
                                       clock=clock, default_mps=settings.provided.whatsapp_default_mps)
+    give_up_number_verification = providers.Factory(GiveUpNumberVerification, uow=uow, clock=clock)
     list_numbers = providers.Factory(ListNumbers, uow=uow)
     request_template_sync = providers.Factory(RequestTemplateSync, uow=uow)
     sync_templates = providers.Factory(SyncTemplates, uow=uow, catalog=whatsapp_gateway, secrets=secret_resolver,
@@ -286,8 +302,11 @@ class Container(containers.DeclarativeContainer):
     inbound_router = providers.Singleton(InboundRouter, automations=automation_tracker, runtime=flow_runtime)
     webhook_applier = providers.Singleton(WebhookApplier, router=inbound_router, statuses=status_recorder)
     send_observer: providers.Object[SendObserver | None] = providers.Object(None)  # the worker: its metrics
-    send_queued = providers.Singleton(SendQueuedMessages, uow=uow, gateway=whatsapp_gateway, secrets=secret_resolver,
-                                      statuses=status_recorder, clock=clock, observer=send_observer)
+    send_queued = providers.Singleton(
+        SendQueuedMessages, uow=uow, gateway=whatsapp_gateway, secrets=secret_resolver, statuses=status_recorder,
+        clock=clock, observer=send_observer, max_attempts=settings.provided.whatsapp_send_max_attempts,
+        max_backoff=providers.Callable(lambda s: timedelta(seconds=s),
+                                       settings.provided.whatsapp_send_max_backoff_seconds))
     reconcile_sends = providers.Factory(ReconcileUnconfirmedSends, uow=uow, statuses=status_recorder, clock=clock)
     webhook_inbox_pool = providers.Resource(inbox_pool, providers.Callable(_plain_dsn, database_url),
                                             app_role=settings.provided.database_app_role)
@@ -306,6 +325,13 @@ class Container(containers.DeclarativeContainer):
         cache_bytes=settings.provided.media_cache_bytes)
     get_inbound_media = providers.Factory(GetInboundMedia, uow=uow, secrets=secret_resolver, media=media_store,
                                           max_bytes=settings.provided.media_max_bytes)
+    start_media_upload = providers.Factory(StartMediaUpload, uow=uow, clock=clock)
+    get_media_upload = providers.Factory(GetMediaUpload, uow=uow)
+    run_media_upload = providers.Factory(RunMediaUpload, uow=uow, gateway=whatsapp_gateway, secrets=secret_resolver,
+                                         clock=clock)
+    fail_media_upload = providers.Factory(FailMediaUpload, uow=uow, clock=clock)
+    mark_message_read = providers.Factory(MarkMessageRead, uow=uow)
+    run_mark_read = providers.Factory(RunMarkRead, uow=uow, gateway=whatsapp_gateway, secrets=secret_resolver)
     list_contact_messages = providers.Factory(ListContactMessages, uow=uow)
 
     # flows
@@ -330,6 +356,7 @@ class Container(containers.DeclarativeContainer):
         HttpxFlowHttpCaller, flow_http_client, allowed_hosts=settings.provided.flow_http_allowed_hosts,
         allowed_private_hosts=settings.provided.flow_http_allowed_private_hosts)
     deliver_flow_event = providers.Factory(DeliverFlowEvent, uow=uow, runtime=flow_runtime, clock=clock)
+    fail_flow_execution = providers.Factory(FailFlowExecution, uow=uow, clock=clock)
     flow_secret_lookup = providers.Factory(SecretLookup, uow=uow, resolve=resolve_secret)
     run_flow_http_call = providers.Factory(RunFlowHttpCall, uow=uow, caller=flow_http_caller,
                                            secrets=flow_secret_lookup, events=deliver_flow_event)
@@ -348,6 +375,7 @@ class Container(containers.DeclarativeContainer):
     pause_automation = providers.Factory(PauseAutomation, uow=uow, clock=clock)
     resume_automation = providers.Factory(ResumeAutomation, uow=uow, clock=clock)
     cancel_automation = providers.Factory(CancelAutomation, uow=uow, clock=clock)
+    stop_automation_dispatch = providers.Factory(StopAutomationDispatch, uow=uow, clock=clock)
     get_automation = providers.Factory(GetAutomation, uow=uow)
     list_automations = providers.Factory(ListAutomations, uow=uow)
     automation_stats = providers.Factory(GetAutomationStats, uow=uow, clock=clock)

@@ -23,6 +23,7 @@ from domain.contact_imports import ContactImport
 from domain.contacts import Contact
 from domain.flows.records import Flow, FlowExecution, FlowVersion
 from domain.identity import Organization, User
+from domain.media import MediaUpload
 from domain.templates import MessageTemplate
 from domain.vault import Secret
 from tests.fakes import (
@@ -44,6 +45,7 @@ from tests.fakes import (
 from tests.fakes_automations import FakeAutomationRepository
 from tests.fakes_channel import (
     FakeConversationRepository,
+    FakeMediaUploadRepository,
     FakeMessageRepository,
     FakeNumberRepository,
     FakeOutbox,
@@ -83,6 +85,7 @@ class FakeStore:
     messages: dict[UUID, Message] = field(default_factory=dict)
     status_events: list[StatusRow] = field(default_factory=list)
     webhook_events: dict[UUID, WebhookRow] = field(default_factory=dict)
+    media: dict[UUID, tuple[MediaUpload, bytes | None]] = field(default_factory=dict)  # upload, its file
     admissions: dict[tuple[str, datetime], int] = field(default_factory=dict)  # (key, second) -> sends
     message_seq: dict[UUID, int] = field(default_factory=dict)  # the order messages were queued in
     # flows
@@ -172,6 +175,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.messages = FakeMessageRepository(self)
         self.webhook_events = FakeWebhookEventStore(self)
         self.outbox = FakeOutbox(self)
+        self.media = FakeMediaUploadRepository(self)
         self.flows = FakeFlowRepository(self)
         self.flow_executions = FakeFlowExecutionRepository(self)
         self.automations = FakeAutomationRepository(self)

@@ -36,9 +36,12 @@ from application.ports.channel import (
     WhatsAppNumberRepository,
 )
 from application.ports.conversations import ConversationFilter, ConversationSummary, LastMessage, MessageCursor
+from application.ports.media_uploads import MediaUploadRepository
 from application.ports.whatsapp import (
     GraphApiError,
     ListSection,
+    Location,
+    MediaHeader,
     MediaKind,
     PhoneNumberDetails,
     SentMessage,
@@ -48,6 +51,7 @@ from domain import conversations as rules
 from domain.channel import Conversation, Message, NumberStatus, WhatsAppNumber, WhatsAppNumberAlreadyRegistered
 from domain.contacts import Contact
 from domain.identity import Role
+from domain.media import MediaStatus, MediaUpload
 from domain.messaging import CUSTOMER_SERVICE_WINDOW, MessageDirection
 from domain.vault import SecretNotFound
 from tests.fakes import T0
@@ -91,6 +95,25 @@ class _Repo:
         if self._uow.organization_id is None:
             raise RuntimeError("organization-scoped repository used in system scope")
         return self._uow.organization_id
+
+
+class FakeMediaUploadRepository(_Repo, MediaUploadRepository):
+    async def add(self, upload: MediaUpload, content: bytes) -> None:
+        self._db.media[upload.id] = (copy.copy(upload), content)
+
+    async def get(self, upload_id: UUID) -> MediaUpload | None:
+        found = self._db.media.get(upload_id)
+        return copy.copy(found[0]) if found is not None and found[0].organization_id == self._org() else None
+
+    async def content(self, upload_id: UUID) -> bytes | None:
+        found = self._db.media.get(upload_id)
+        return found[1] if found is not None and found[0].organization_id == self._org() else None
+
+    async def save(self, upload: MediaUpload) -> None:
+        found = self._db.media.get(upload.id)
+        if found is not None and found[0].organization_id == self._org():
+            content = found[1] if upload.status is MediaStatus.QUEUED else None
+            self._db.media[upload.id] = (copy.copy(upload), content)
 
 
 class FakeNumberRepository(_Repo, WhatsAppNumberRepository):
@@ -144,6 +167,21 @@ class FakeNumberRepository(_Repo, WhatsAppNumberRepository):
         wanted = set(phone_number_ids)
         return {n.phone_number_id: copy.copy(n) for n in self._db.numbers.values()
                 if n.phone_number_id in wanted and n.status is NumberStatus.ACTIVE}
+
+    async def save_send_pause(self, number: WhatsAppNumber) -> None:
+        stored = self._db.numbers.get(number.id)
+        if stored is not None and stored.organization_id == self._org():
+            stored.send_pause_code, stored.send_pause_reason = number.send_pause_code, number.send_pause_reason
+            stored.send_paused_at, stored.send_paused_until = number.send_paused_at, number.send_paused_until
+
+    async def clear_token_pauses(self, secret_id: UUID) -> Sequence[WhatsAppNumber]:
+        cleared = []
+        for number in self._db.numbers.values():
+            if number.organization_id == self._org() and number.access_token_secret_id == secret_id \
+                    and number.send_pause_code is not None and number.send_paused_until is None:
+                number.send_pause_code = number.send_pause_reason = number.send_paused_at = None
+                cleared.append(copy.copy(number))
+        return cleared
 
     async def supersede_unproven_any_org(self, phone_number_id: str, *, owner_organization_id: UUID, reason: str,
                                          now: datetime) -> None:
@@ -456,8 +494,9 @@ class FakeOutbox(_Repo, Outbox):
         return [copy.deepcopy(m) for m in self._queued(number_id) if m.send_claimed_at is None][:limit]
 
     async def due_numbers(self, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
+        paused = {n.id for n in self._db.numbers.values() if n.sending_paused(now)}
         return sorted({(m.organization_id, m.number_id) for m in self._db.messages.values()
-                       if m.status == "queued" and self._due(m, now)})[:limit]
+                       if m.status == "queued" and self._due(m, now) and m.number_id not in paused})[:limit]
 
     async def unconfirmed(self, claimed_before: datetime, limit: int) -> list[tuple[UUID, UUID]]:
         found = sorted((m for m in self._db.messages.values() if m.status == "queued" and m.wamid is None
@@ -516,10 +555,11 @@ class FakeWhatsAppGateway(WhatsAppGateway):
                                 language=language, components=list(components))
 
     async def send_buttons(self, phone_number_id: str, access_token: str, to: str, body: str,
-                           buttons: Sequence[tuple[str, str]], header: str | None = None, footer: str | None = None,
-                           *, reply_to: str | None = None, tracking: str | None = None) -> SentMessage:
+                           buttons: Sequence[tuple[str, str]], header: str | MediaHeader | None = None,
+                           footer: str | None = None, *, reply_to: str | None = None,
+                           tracking: str | None = None) -> SentMessage:
         return await self._send("send_buttons", phone_number_id, access_token, to, tracking, body=body,
-                                buttons=list(buttons))
+                                buttons=list(buttons), header=header, footer=footer, reply_to=reply_to)
 
     async def send_list(self, phone_number_id: str, access_token: str, to: str, body: str, button: str,
                         sections: Sequence[ListSection], header: str | None = None, footer: str | None = None, *,
@@ -527,14 +567,43 @@ class FakeWhatsAppGateway(WhatsAppGateway):
         return await self._send("send_list", phone_number_id, access_token, to, tracking, body=body, button=button,
                                 sections=list(sections))
 
-    async def send_media(self, phone_number_id: str, access_token: str, to: str, kind: MediaKind, link: str,
-                         caption: str | None = None, filename: str | None = None, *, reply_to: str | None = None,
-                         tracking: str | None = None) -> SentMessage:
+    async def send_media(self, phone_number_id: str, access_token: str, to: str, kind: MediaKind, link: str | None,
+                         caption: str | None = None, filename: str | None = None, *, media_id: str | None = None,
+                         reply_to: str | None = None, tracking: str | None = None) -> SentMessage:
         return await self._send("send_media", phone_number_id, access_token, to, tracking, kind=kind, link=link,
-                                caption=caption)
+                                caption=caption, filename=filename, media_id=media_id, reply_to=reply_to)
 
-    async def mark_read(self, phone_number_id: str, access_token: str, message_wamid: str) -> None:
+    async def send_reaction(self, phone_number_id: str, access_token: str, to: str, message_wamid: str, emoji: str,
+                            *, tracking: str | None = None) -> SentMessage:
+        return await self._send("send_reaction", phone_number_id, access_token, to, tracking,
+                                message_wamid=message_wamid, emoji=emoji)
+
+    async def send_location(self, phone_number_id: str, access_token: str, to: str, location: Location, *,
+                            reply_to: str | None = None, tracking: str | None = None) -> SentMessage:
+        return await self._send("send_location", phone_number_id, access_token, to, tracking, location=location,
+                                reply_to=reply_to)
+
+    async def send_contacts(self, phone_number_id: str, access_token: str, to: str,
+                            contacts: Sequence[Mapping[str, Any]], *, reply_to: str | None = None,
+                            tracking: str | None = None) -> SentMessage:
+        return await self._send("send_contacts", phone_number_id, access_token, to, tracking,
+                                contacts=list(contacts), reply_to=reply_to)
+
+    async def mark_read(self, phone_number_id: str, access_token: str, message_wamid: str,
+                        typing: bool = False) -> None:
+        self.calls.append(GatewayCall("mark_read", phone_number_id, access_token, "", None, {"typing": typing,
+                                                                                           "wamid": message_wamid}))
+        if self.errors:
+            raise self.errors.popleft()
         self.read.append((phone_number_id, message_wamid))
+
+    async def upload_media(self, phone_number_id: str, access_token: str, content: bytes, mime_type: str,
+                           filename: str) -> str:
+        self.calls.append(GatewayCall("upload_media", phone_number_id, access_token, "", None, {
+            "content": content, "mime_type": mime_type, "filename": filename}))
+        if self.errors:
+            raise self.errors.popleft()
+        return f"media{next(self._ids)}"
 
     async def get_phone_number(self, phone_number_id: str, access_token: str) -> PhoneNumberDetails:
         self.calls.append(GatewayCall("get_phone_number", phone_number_id, access_token, "", None, {}))

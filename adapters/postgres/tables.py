@@ -123,6 +123,10 @@ whatsapp_numbers = Table(
     Column("account_status_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("send_pause_code", Integer),
+    Column("send_pause_reason", Text),
+    Column("send_paused_at", DateTime(timezone=True)),
+    Column("send_paused_until", DateTime(timezone=True)),
 )
 
 conversations = Table(
@@ -334,4 +338,24 @@ message_templates = Table(
     Column("event_at", DateTime(timezone=True)),
     Column("synced_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+whatsapp_media = Table(
+    "whatsapp_media", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("organization_id", UUID(as_uuid=True), nullable=False),
+    Column("number_id", UUID(as_uuid=True), nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("mime_type", Text, nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("content", LargeBinary),
+    Column("status", Text, nullable=False),
+    Column("media_id", Text),
+    Column("error_code", Integer),
+    Column("error", Text),
+    Column("created_by", UUID(as_uuid=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("uploaded_at", DateTime(timezone=True)),
 )

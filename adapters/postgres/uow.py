@@ -21,6 +21,7 @@ from adapters.postgres.repositories.contact_imports import SqlAlchemyContactImpo
 from adapters.postgres.repositories.contacts import SqlAlchemyContactRepository
 from adapters.postgres.repositories.flows import SqlAlchemyFlowExecutionRepository, SqlAlchemyFlowRepository
 from adapters.postgres.repositories.identity import SqlAlchemyOrganizationRepository, SqlAlchemyUserRepository
+from adapters.postgres.repositories.media import SqlAlchemyMediaUploadRepository
 from adapters.postgres.repositories.outbox import SqlAlchemyOutbox
 from adapters.postgres.repositories.sessions import (
     SqlAlchemyLoginThrottle,
@@ -76,6 +77,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.secret_usage = SqlAlchemySecretUsageRepository(s, org)
         self.vault_audit = SqlAlchemyVaultAuditLog(s, org)
         self.numbers = SqlAlchemyWhatsAppNumberRepository(s, org)
+        self.media = SqlAlchemyMediaUploadRepository(s, org)
         self.conversations = SqlAlchemyConversationRepository(s, org)
         self.messages = SqlAlchemyMessageRepository(s, org)
         self.outbox = SqlAlchemyOutbox(s, org)

@@ -18,16 +18,18 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 
+from adapters.whatsapp.errors import graph_error, retry_after_hint
 from adapters.whatsapp.templates import PAGE_SIZE, TEMPLATE_FIELDS, templates_page
 from application.ports.templates import TemplateCatalog, TemplatePage
 from application.ports.whatsapp import (
     GraphApiError,
     ListSection,
+    Location,
+    MediaHeader,
     MediaKind,
     PhoneNumberDetails,
     SentMessage,
     WhatsAppGateway,
-    graph_error,
 )
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
@@ -42,6 +44,7 @@ _CODE_PREFIX = re.compile(r"^\(#\d+\)\s*")
 _NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL)
 """Failures before the request left: Meta never saw it."""
 _JSON = {"Accept": "application/json", "Content-Type": "application/json"}
+_ACCEPT = {"Accept": "application/json"}
 
 
 async def graph_session() -> AsyncIterator[aiohttp.ClientSession]:
@@ -98,7 +101,7 @@ class AiohttpWhatsAppGateway(WhatsAppGateway, TemplateCatalog):
 
     async def send_buttons(
         self, phone_number_id: str, access_token: str, to: str, body: str,
-        buttons: Sequence[tuple[str, str]], header: str | None = None, footer: str | None = None, *,
+        buttons: Sequence[tuple[str, str]], header: str | MediaHeader | None = None, footer: str | None = None, *,
         reply_to: str | None = None, tracking: str | None = None,
     ) -> SentMessage:
         replies = [{"type": "reply", "reply": {"id": id_, "title": title}} for id_, title in buttons]
@@ -117,22 +120,60 @@ class AiohttpWhatsAppGateway(WhatsAppGateway, TemplateCatalog):
                                 tracking)
 
     async def send_media(
-        self, phone_number_id: str, access_token: str, to: str, kind: MediaKind, link: str,
-        caption: str | None = None, filename: str | None = None, *, reply_to: str | None = None,
-        tracking: str | None = None,
+        self, phone_number_id: str, access_token: str, to: str, kind: MediaKind, link: str | None,
+        caption: str | None = None, filename: str | None = None, *, media_id: str | None = None,
+        reply_to: str | None = None, tracking: str | None = None,
     ) -> SentMessage:
-        media: dict[str, Any] = {"link": link}
-        if caption is not None and kind != "audio":
+        media = _media_ref(media_id, link)
+        if caption is not None and kind not in ("audio", "sticker"):
             media["caption"] = caption
         if filename is not None and kind == "document":
             media["filename"] = filename
         return await self._send(phone_number_id, access_token, to, kind, media, reply_to, tracking)
 
-    async def mark_read(self, phone_number_id: str, access_token: str, message_wamid: str) -> None:
-        body = {"messaging_product": "whatsapp", "status": "read", "message_id": message_wamid}
+    async def send_reaction(self, phone_number_id: str, access_token: str, to: str, message_wamid: str, emoji: str,
+                            *, tracking: str | None = None) -> SentMessage:
+        reaction = {"message_id": message_wamid, "emoji": emoji}
+        return await self._send(phone_number_id, access_token, to, "reaction", reaction, None, tracking)
+
+    async def send_location(self, phone_number_id: str, access_token: str, to: str, location: Location, *,
+                            reply_to: str | None = None, tracking: str | None = None) -> SentMessage:
+        # Meta documents latitude and longitude as strings of decimal degrees
+        place: dict[str, Any] = {"latitude": _degrees(location.latitude), "longitude": _degrees(location.longitude)}
+        if location.name is not None:
+            place["name"] = location.name
+        if location.address is not None:
+            place["address"] = location.address
+        return await self._send(phone_number_id, access_token, to, "location", place, reply_to, tracking)
+
+    async def send_contacts(self, phone_number_id: str, access_token: str, to: str,
+                            contacts: Sequence[Mapping[str, Any]], *, reply_to: str | None = None,
+                            tracking: str | None = None) -> SentMessage:
+        cards = [dict(card) for card in contacts]
+        return await self._send(phone_number_id, access_token, to, "contacts", cards, reply_to, tracking)
+
+    async def mark_read(self, phone_number_id: str, access_token: str, message_wamid: str,
+                        typing: bool = False) -> None:
+        body: dict[str, Any] = {"messaging_product": "whatsapp", "status": "read", "message_id": message_wamid}
+        if typing:
+            body["typing_indicator"] = {"type": "text"}
         answer = await self._call("POST", self._messages_url(phone_number_id), access_token, body)
         if answer.get("success") is not True:
             raise graph_error(200, None, message="Mark-as-read was not confirmed by the Graph API.")
+
+    async def upload_media(self, phone_number_id: str, access_token: str, content: bytes, mime_type: str,
+                           filename: str) -> str:
+        form = aiohttp.FormData()
+        form.add_field("messaging_product", "whatsapp")
+        form.add_field("type", mime_type)
+        form.add_field("file", content, filename=filename, content_type=mime_type)
+        url = f"{self._root}/{quote(phone_number_id, safe='')}/media"
+        answer = await self._call("POST", url, access_token, form=form)
+        media_id = answer.get("id")
+        if not isinstance(media_id, str) or not media_id:
+            raise graph_error(None, None, message="The Graph API accepted the upload without a media id.",
+                              may_have_been_sent=True)
+        return media_id
 
     async def get_phone_number(self, phone_number_id: str, access_token: str) -> PhoneNumberDetails:
         url = f"{self._root}/{quote(phone_number_id, safe='')}"
@@ -159,8 +200,8 @@ class AiohttpWhatsAppGateway(WhatsAppGateway, TemplateCatalog):
         return f"{self._root}/{quote(phone_number_id, safe='')}/messages"
 
     async def _send(
-        self, phone_number_id: str, access_token: str, to: str, type_: str, content: Mapping[str, Any],
-        reply_to: str | None, tracking: str | None,
+        self, phone_number_id: str, access_token: str, to: str, type_: str,
+        content: Mapping[str, Any] | Sequence[Mapping[str, Any]], reply_to: str | None, tracking: str | None,
     ) -> SentMessage:
         body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
         body.update(recipient_fields(to))
@@ -175,28 +216,43 @@ class AiohttpWhatsAppGateway(WhatsAppGateway, TemplateCatalog):
 
     async def _call(
         self, method: str, url: str, access_token: str, body: Mapping[str, Any] | None = None,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None, form: aiohttp.FormData | None = None,
     ) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {access_token}", **_JSON}
+        headers = {"Authorization": f"Bearer {access_token}", **(_JSON if form is None else _ACCEPT)}
         extra: dict[str, Any] = {} if self._timeout is None else {"timeout": self._timeout}
-        data = orjson.dumps(body) if body is not None else None
+        data: Any = form if form is not None else orjson.dumps(body) if body is not None else None
         try:
             async with self._session.request(method, url, headers=headers, data=data, params=params,
                                              allow_redirects=False, **extra) as response:
-                status, raw = response.status, await response.read()
+                status, raw, answered = response.status, await response.read(), response.headers
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise _network_error(exc, method) from None
         payload = _json_or_none(raw)
         if 200 <= status < 300 and isinstance(payload, dict) and "error" not in payload:
             return payload
-        raise _response_error(status, payload, access_token)
+        raise _response_error(status, payload, access_token, retry_after_hint(answered))
+
+
+def _media_ref(media_id: str | None, link: str | None) -> dict[str, Any]:
+    if (media_id is None) == (link is None):
+        raise ValueError("media needs exactly one of media_id and link")
+    return {"id": media_id} if media_id is not None else {"link": link}
+
+
+def _degrees(value: float) -> str:
+    return repr(float(value))
 
 
 def _interactive(
-    kind: str, body: str, header: str | None, footer: str | None, action: Mapping[str, Any]
+    kind: str, body: str, header: str | MediaHeader | None, footer: str | None, action: Mapping[str, Any]
 ) -> dict[str, Any]:
     interactive: dict[str, Any] = {"type": kind}
-    if header is not None:
+    if isinstance(header, MediaHeader):
+        media = _media_ref(header.media_id, header.link)
+        if header.filename is not None and header.kind == "document":
+            media["filename"] = header.filename
+        interactive["header"] = {"type": header.kind, header.kind: media}
+    elif header is not None:
         interactive["header"] = {"type": "text", "text": header}
     interactive["body"] = {"text": body}
     if footer is not None:
@@ -248,7 +304,7 @@ def _redact(text: str, secret: str) -> str:
     return text.replace(secret, "***") if secret else text
 
 
-def _response_error(status: int, payload: Any, access_token: str) -> GraphApiError:
+def _response_error(status: int, payload: Any, access_token: str, retry_after: float | None = None) -> GraphApiError:
     error = payload.get("error") if isinstance(payload, dict) else None
     if not isinstance(error, dict):
         return graph_error(status, None, message=f"Graph API answered HTTP {status} without an error object.",
@@ -268,5 +324,5 @@ def _response_error(status: int, payload: Any, access_token: str) -> GraphApiErr
         status, code, message=text, title=title or None, error_details=details or None,
         error_subcode=subcode if isinstance(subcode, int) else None,
         fbtrace_id=_str_or_none(error.get("fbtrace_id")), is_transient=error.get("is_transient") is True,
-        may_have_been_sent=code is None and status >= 500,
+        may_have_been_sent=code is None and status >= 500, retry_after=retry_after,
     )

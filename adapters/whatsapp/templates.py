@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.whatsapp.errors import graph_error
 from application.ports.templates import RemoteTemplate, TemplatePage
-from application.ports.whatsapp import graph_error
 
 TEMPLATE_FIELDS = "id,name,language,status,category,components,quality_score,rejected_reason,parameter_format"
 PAGE_SIZE = 100

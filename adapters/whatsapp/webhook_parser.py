@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.whatsapp.errors import PAUSE_CODES
 from adapters.whatsapp.inbound_content import clean_text, message_content
 from adapters.whatsapp.template_webhooks import TEMPLATE_FIELDS
 from domain.messaging import (
@@ -288,7 +289,7 @@ def _errors(raw: object) -> list[ErrorDetail]:
         data = error.get("error_data")
         details = _text(data.get("details")) if isinstance(data, Mapping) else None
         title = _text(error.get("title")) or _text(error.get("message")) or ""
-        errors.append(ErrorDetail(code, title, details))
+        errors.append(ErrorDetail(code, title, details, PAUSE_CODES.get(code)))
     return errors
 
 

@@ -78,3 +78,12 @@ async def queue_outbound_many(uow: UnitOfWork, *, number: WhatsAppNumber,
     await uow.messages.add_many(messages)
     await uow.jobs.wake(OUTBOX_TOPIC, f"{number.organization_id}:{number.id}")
     return messages
+
+
+async def resume_after_token_change(uow: UnitOfWork, secret_id: UUID) -> int:
+    """The secret's value changed: close the breakers an invalid token opened on the numbers using it and wake
+    their senders (inside the caller's transaction); how many numbers resume."""
+    numbers = await uow.numbers.clear_token_pauses(secret_id)
+    for number in numbers:
+        await uow.jobs.wake(OUTBOX_TOPIC, f"{number.organization_id}:{number.id}")
+    return len(numbers)

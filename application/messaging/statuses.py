@@ -36,6 +36,8 @@ class StatusChange:
     error_title: str | None = None
     wamid: str | None = None
     from_webhook: bool = False
+    credentials_rejected: bool = False
+    """The send failed because Meta refused the number's credentials (the automation pauses, not fails)."""
 
 
 class StatusRecorder:
@@ -69,7 +71,8 @@ class StatusRecorder:
         new_events = await uow.messages.record_status_events(events) if events else set()
         changed = list(moved.values())
         if changed:
-            await self._automations.on_statuses(uow, changed, now)
+            refused = {c.message.id for c in changes if c.credentials_rejected}
+            await self._automations.on_statuses(uow, changed, now, credentials_rejected=refused)
         news, seen = [], set()
         for i, change in enumerate(changes):  # a change is news when it moved the status or is a status's first
             pair = (change.message.id, change.status.value)

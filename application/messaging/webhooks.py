@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 import structlog
@@ -79,7 +79,7 @@ class WebhookApplier:
         if annotations:  # after the batch's new messages: a reaction to a message of the same batch finds it
             await self._annotations.apply(uow, numbers, annotations, now, count)
         if statuses:
-            await self._status_updates(uow, statuses, now, count)
+            await self._status_updates(uow, numbers, statuses, now, count)
         return outcomes
 
     async def _inbound(self, uow: UnitOfWork, numbers: Mapping[str, WhatsAppNumber], refs: Sequence[EventRef],
@@ -121,8 +121,8 @@ class WebhookApplier:
             await self._router.route(uow, batch, number, contacts[wa_id], message, event, now)
             count(ref, "inbound")
 
-    async def _status_updates(self, uow: UnitOfWork, refs: Sequence[EventRef], now: datetime,
-                              count: _Count) -> None:
+    async def _status_updates(self, uow: UnitOfWork, numbers: Mapping[str, WhatsAppNumber],
+                              refs: Sequence[EventRef], now: datetime, count: _Count) -> None:
         updates = [(ref, ref.event) for ref in refs if isinstance(ref.event, StatusUpdate)]
         known = [(ref, u) for ref, u in updates if u.message_status is not None]
         for ref, _ in (x for x in updates if x[1].message_status is None):
@@ -152,6 +152,7 @@ class WebhookApplier:
         if not changes:
             return
         await self._learn_bsuids(uow, changes, now)
+        await _open_breakers(uow, numbers, [u for _, u in known], now)
         recorded = await self._statuses.record(uow, [c for _, c in changes], now)
         for (ref, _), news in zip(changes, recorded.news, strict=True):
             count(ref, "statuses" if news else "duplicates")
@@ -172,6 +173,20 @@ class WebhookApplier:
                 learned[change.message.contact_id] = sender.bsuid
         if learned:
             await uow.contacts.adopt_bsuids(learned, now)
+async def _open_breakers(uow: UnitOfWork, numbers: Mapping[str, WhatsAppNumber], updates: Sequence[StatusUpdate],
+                         now: datetime) -> None:
+    """A send Meta failed later because it paused the number (131048 often arrives this way): the number's breaker
+    opens, so the messages after it wait instead of failing one by one."""
+    for update in updates:
+        number = numbers.get(update.phone_number_id)
+        pause = next((e for e in update.errors if e.pauses_number_seconds), None)
+        if number is None or pause is None or pause.pauses_number_seconds is None:
+            continue
+        until = update.timestamp + timedelta(seconds=pause.pauses_number_seconds)
+        if until > now:
+            number.pause_sending(pause.code, pause.title, now, until)
+            await uow.numbers.save_send_pause(number)
+            log.warning("webhook.number_paused", number_id=str(number.id), graph_code=pause.code)
 
 
 def _our_id(update: StatusUpdate) -> UUID | None:

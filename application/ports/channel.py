@@ -105,6 +105,15 @@ class WhatsAppNumberRepository(Protocol):
     async def routable_by_phone_number_ids(self, phone_number_ids: Sequence[str]) -> dict[str, WhatsAppNumber]:
         """System scope: the numbers inbound webhooks are routed to, by ``phone_number_id``."""
 
+    @abstractmethod
+    async def save_send_pause(self, number: WhatsAppNumber) -> None:
+        """Write the number's circuit breaker (the ``send_pause*`` fields) and nothing else."""
+
+    @abstractmethod
+    async def clear_token_pauses(self, secret_id: UUID) -> Sequence[WhatsAppNumber]:
+        """Close the breakers opened by an invalid token on the numbers that use this secret (its value just
+        changed); the numbers whose breaker closed."""
+
 
 class ConversationRepository(Protocol):
     """Organization-scoped. State changes go through ``application.messaging.conversations`` only."""

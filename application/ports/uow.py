@@ -26,6 +26,7 @@ from application.ports.identity import (
     SessionRepository,
     UserRepository,
 )
+from application.ports.media_uploads import MediaUploadRepository
 from application.ports.templates import MessageTemplateRepository
 from application.ports.vault import SecretRepository, SecretUsageRepository, VaultAuditLog
 from domain.errors import Unavailable
@@ -48,6 +49,7 @@ class UnitOfWork(Protocol):
     contacts: ContactRepository
     contact_imports: ContactImportRepository
     numbers: WhatsAppNumberRepository
+    media: MediaUploadRepository
     conversations: ConversationRepository
     messages: MessageRepository
     outbox: Outbox

@@ -2,8 +2,8 @@
 
 Every method takes the sending number's ``phone_number_id`` and its ``access_token`` first; the
 caller resolves the token from the vault on every use and the gateway never stores or logs it.
-Errors are classified here, without any HTTP library, so the worker can decide retry or
-dead-letter from ``retryable`` and :meth:`GraphApiError.backoff_seconds`.
+Errors carry their meaning only (retryable, may have been sent, when to retry, pause the number, token
+invalid); which of Meta's codes means what lives in the adapter (``adapters/whatsapp/errors.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from domain.errors import DomainError, RuleViolation, Unavailable
 
-MediaKind = Literal["image", "document", "video", "audio"]
+MediaKind = Literal["image", "document", "video", "audio", "sticker"]
+HeaderKind = Literal["image", "video", "document"]
 
 @dataclass(frozen=True, slots=True)
 class SentMessage:
@@ -47,6 +48,24 @@ class ListRow:
 class ListSection:
     title: str | None
     rows: tuple[ListRow, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaHeader:
+    """An interactive message's media header: uploaded media by ``media_id`` or a hosted file by ``link``."""
+
+    kind: HeaderKind
+    media_id: str | None = None
+    link: str | None = None
+    filename: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Location:
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
 
 
 class WhatsAppGateway(Protocol):
@@ -92,13 +111,13 @@ class WhatsAppGateway(Protocol):
         to: str,
         body: str,
         buttons: Sequence[tuple[str, str]],
-        header: str | None = None,
+        header: str | MediaHeader | None = None,
         footer: str | None = None,
         *,
         reply_to: str | None = None,
         tracking: str | None = None,
     ) -> SentMessage:
-        """Reply buttons given as ``(id, title)`` pairs; ``header`` is a text header."""
+        """Reply buttons given as ``(id, title)`` pairs; ``header`` is a text header or a media header."""
 
     @abstractmethod
     async def send_list(
@@ -123,17 +142,41 @@ class WhatsAppGateway(Protocol):
         access_token: str,
         to: str,
         kind: MediaKind,
-        link: str,
+        link: str | None,
         caption: str | None = None,
         filename: str | None = None,
         *,
+        media_id: str | None = None,
         reply_to: str | None = None,
         tracking: str | None = None,
     ) -> SentMessage:
-        """Media by hosted ``link``; ``caption`` is ignored for audio, ``filename`` applies to documents."""
+        """Media by uploaded ``media_id`` or by hosted ``link`` (exactly one); ``caption`` is ignored for audio and
+        stickers, ``filename`` applies to documents."""
 
     @abstractmethod
-    async def mark_read(self, phone_number_id: str, access_token: str, message_wamid: str) -> None: ...
+    async def send_reaction(self, phone_number_id: str, access_token: str, to: str, message_wamid: str, emoji: str,
+                            *, tracking: str | None = None) -> SentMessage:
+        """React to a message of the conversation (an empty ``emoji`` removes the reaction)."""
+
+    @abstractmethod
+    async def send_location(self, phone_number_id: str, access_token: str, to: str, location: Location, *,
+                            reply_to: str | None = None, tracking: str | None = None) -> SentMessage: ...
+
+    @abstractmethod
+    async def send_contacts(self, phone_number_id: str, access_token: str, to: str,
+                            contacts: Sequence[Mapping[str, Any]], *, reply_to: str | None = None,
+                            tracking: str | None = None) -> SentMessage:
+        """Contact cards in Meta's JSON (``[{"name": {"formatted_name": ...}, "phones": [...]}]``)."""
+
+    @abstractmethod
+    async def mark_read(self, phone_number_id: str, access_token: str, message_wamid: str,
+                        typing: bool = False) -> None:
+        """Mark an inbound message (and the earlier ones) read; ``typing`` also shows the typing indicator."""
+
+    @abstractmethod
+    async def upload_media(self, phone_number_id: str, access_token: str, content: bytes, mime_type: str,
+                           filename: str) -> str:
+        """Upload a file to Meta for this number; its media id (usable in sends for 30 days)."""
 
     @abstractmethod
     async def get_phone_number(self, phone_number_id: str, access_token: str) -> PhoneNumberDetails:
@@ -142,12 +185,20 @@ class WhatsAppGateway(Protocol):
 
 # --- typed errors --------------------------------------------------------------------------------
 
-RATE_LIMIT_CODES: frozenset[int] = frozenset({4, 80007, 130429, 131056})
-TRANSIENT_CODES: frozenset[int] = frozenset({1, 2, 131000, 131016, 131057, 133004})
-AUTH_CODES: frozenset[int] = frozenset({0, 3, 10, 190, *range(200, 300)})
+MAX_BACKOFF_SECONDS = 3600.0
 
-_MINUTES_CODES = frozenset({4, 80007})
-_MAX_BACKOFF = 3600.0
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Wait before retry number ``attempt + 1``: ``first * factor ** attempt`` seconds, at most ``cap``."""
+
+    first: float = 2.0
+    factor: float = 2.0
+    cap: float = MAX_BACKOFF_SECONDS
+
+    def seconds(self, attempt: int) -> float:
+        step = min(max(attempt, 0), 64)
+        return float(min(self.first * self.factor ** step, self.cap))
 
 
 class GraphApiError(DomainError):
@@ -155,7 +206,9 @@ class GraphApiError(DomainError):
 
     ``may_have_been_sent`` is True when the request may have reached Meta (read timeout, 5xx, an
     unreadable 2xx): the worker reconciles through the status webhook's ``biz_opaque_callback_data``
-    instead of trusting that nothing was sent.
+    instead of trusting that nothing was sent. ``pause_number_seconds``: the sending number itself is
+    paused by Meta (spam rate limit, policy block) for about this long: stop sending on it, keep the
+    messages. ``token_invalid``: the access token is expired or revoked: nothing sends until it changes.
     """
 
     code: ClassVar[str] = "whatsapp_api_error"
@@ -173,6 +226,9 @@ class GraphApiError(DomainError):
         error_subcode: int | None = None,
         fbtrace_id: str | None = None,
         may_have_been_sent: bool = False,
+        backoff: Backoff | None = None,
+        pause_number_seconds: float | None = None,
+        token_invalid: bool = False,
     ) -> None:
         super().__init__(
             message,
@@ -186,15 +242,18 @@ class GraphApiError(DomainError):
         self.error_subcode = error_subcode
         self.fbtrace_id = fbtrace_id
         self.may_have_been_sent = may_have_been_sent
+        self.backoff = backoff or Backoff()
+        self.pause_number_seconds = pause_number_seconds
+        self.token_invalid = token_invalid
         self.retry_after_seconds: float | None = self.backoff_seconds(0)
 
     def backoff_seconds(self, attempt: int) -> float | None:
         """Suggested wait before retry number ``attempt + 1`` (None: do not retry). Add jitter."""
-        return backoff_seconds(self.graph_code, attempt) if self.retryable else None
+        return self.backoff.seconds(attempt) if self.retryable else None
 
 
 class GraphRateLimited(GraphApiError, Unavailable):
-    """130429 throughput, 131056 pair rate, 4 app / 80007 WABA call limits. Retry later."""
+    """Throughput, pair rate, app or account call limits: retry later."""
 
     code = "whatsapp_rate_limited"
     default_message = "The WhatsApp Cloud API rate limit was reached."
@@ -206,6 +265,15 @@ class GraphTransientError(GraphApiError, Unavailable):
 
     code = "whatsapp_unavailable"
     default_message = "The WhatsApp Cloud API is temporarily unavailable."
+    retryable = True
+
+
+class GraphNumberPaused(GraphApiError, Unavailable):
+    """Meta stopped the number from sending for a while (spam rate limit, policy block): every message from
+    it waits ``pause_number_seconds``, none fails for it."""
+
+    code = "whatsapp_number_paused"
+    default_message = "WhatsApp paused sending on this number for a while."
     retryable = True
 
 
@@ -224,75 +292,3 @@ class GraphRejected(GraphApiError, RuleViolation):
 
     code = "whatsapp_request_rejected"
     default_message = "The WhatsApp Cloud API rejected the message."
-
-
-def classify_graph_error(
-    http_status: int | None, graph_code: int | None, *, is_transient: bool = False
-) -> type[GraphApiError]:
-    """Error class of a failed call. ``graph_code`` None means no Graph JSON (network error, HTML 5xx)."""
-    if graph_code is not None:
-        if graph_code in RATE_LIMIT_CODES:
-            return GraphRateLimited
-        if graph_code in TRANSIENT_CODES:
-            return GraphTransientError
-        if graph_code in AUTH_CODES:
-            return GraphAuthError
-        if is_transient or (http_status is not None and http_status >= 500):
-            return GraphTransientError
-        return GraphRejected
-    if http_status is None or http_status >= 500 or http_status in (408, 425):
-        return GraphTransientError
-    if http_status == 429:
-        return GraphRateLimited
-    if http_status in (401, 403):
-        return GraphAuthError
-    return GraphRejected
-
-
-def backoff_seconds(graph_code: int | None, attempt: int) -> float:
-    """Base wait by code class before retry ``attempt + 1`` (attempt counts from 0), capped at 1 h.
-
-    130429 -> 1 s doubling; 131056 -> 4^attempt s (Meta's pair-rate rule); 4/80007 -> 2 minutes
-    doubling; 131057 -> 60 s; other transient failures -> 2 s doubling.
-    """
-    step = max(attempt, 0)
-    if graph_code == 130429:
-        delay = 2.0 ** min(step, 12)
-    elif graph_code == 131056:
-        delay = 4.0 ** min(step, 6)
-    elif graph_code in _MINUTES_CODES:
-        delay = 120.0 * 2.0 ** min(step, 5)
-    elif graph_code == 131057:
-        delay = 60.0
-    else:
-        delay = 2.0 * 2.0 ** min(step, 11)
-    return min(delay, _MAX_BACKOFF)
-
-
-def graph_error(
-    http_status: int | None,
-    graph_code: int | None,
-    *,
-    message: str | None = None,
-    title: str | None = None,
-    error_details: str | None = None,
-    error_subcode: int | None = None,
-    fbtrace_id: str | None = None,
-    is_transient: bool = False,
-    may_have_been_sent: bool = False,
-) -> GraphApiError:
-    """Build the right :class:`GraphApiError` subclass for a failed call."""
-    error_class = classify_graph_error(http_status, graph_code, is_transient=is_transient)
-    if message is None:
-        label = f"Graph error {graph_code}" if graph_code is not None else f"HTTP {http_status}"
-        message = f"{label}: {title or error_class.default_message}"
-    return error_class(
-        message,
-        graph_code=graph_code,
-        http_status=http_status,
-        title=title,
-        error_details=error_details,
-        error_subcode=error_subcode,
-        fbtrace_id=fbtrace_id,
-        may_have_been_sent=may_have_been_sent,
-    )

@@ -31,10 +31,14 @@ class ListSection:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SendText:
-    """A text message, or an image sent by link with ``text`` as its caption when ``media_url`` is set."""
+    """A text message, or a media message (``media_type``, by ``media_url`` or ``media_id``) with ``text`` as its
+    caption."""
 
     text: str
     media_url: str | None = None
+    media_type: str = "image"
+    media_id: str | None = None
+    filename: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

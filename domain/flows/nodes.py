@@ -50,8 +50,14 @@ class StartSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageSpec:
+    """A text, or a media message (``media_type``) by hosted ``media_url`` or uploaded ``media_id`` with ``text`` as
+    its caption (documents: and ``filename``)."""
+
     text: str
     media_url: str | None = None
+    media_type: str = "image"
+    media_id: str | None = None
+    filename: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -63,10 +63,28 @@ def parse_node(node: FlowNode) -> ParsedNode:
     return ParsedNode(spec=spec, problems=tuple(reader.problems))
 
 
+MEDIA_TYPES = ("image", "video", "document", "audio")
+
+
 def _message(r: DataReader) -> MessageSpec:
     media_url = r.url("media_url", required=False)
-    text = r.text("text", required=media_url is None, max_len=CAPTION_MAX if media_url else TEXT_MAX)
-    return MessageSpec(text=text or "", media_url=media_url)
+    media_id = r.text("media_id", required=False, max_len=64)
+    if media_id is not None and not media_id.isdigit():
+        r.problem(f"{r.name('media_id')} must be the numeric media id an upload returned")
+    if media_url is not None and media_id is not None:
+        r.problem("give either 'media_url' or 'media_id', not both")
+    media = media_url is not None or media_id is not None
+    media_type = r.text("media_type", required=False) or "image"
+    if media_type not in MEDIA_TYPES:
+        r.problem(f"{r.name('media_type')} must be one of {', '.join(MEDIA_TYPES)}")
+    text = r.text("text", required=not media, max_len=CAPTION_MAX if media else TEXT_MAX)
+    if media and media_type == "audio" and text:
+        r.problem("an audio message takes no 'text' (send the text in its own message node)")
+    filename = r.text("filename", required=False, max_len=240)
+    if filename is not None and media_type != "document":
+        r.problem("'filename' applies to documents only")
+    return MessageSpec(text=text or "", media_url=media_url, media_type=media_type, media_id=media_id,
+                       filename=filename)
 
 
 def _template(r: DataReader) -> TemplateSpec:

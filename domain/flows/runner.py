@@ -159,10 +159,13 @@ class Runner:
     def interp(self, template: str) -> str:
         return interpolate(template, self.variables, self.contact)
 
-    def send_text(self, template: str, *, media_url: str | None = None) -> None:
-        text = self.interp(template)[: CAPTION_MAX if media_url else TEXT_MAX]
-        if text.strip() or media_url:
-            self.commands.append(SendText(text=text, media_url=media_url))
+    def send_text(self, template: str, *, media_url: str | None = None, media_type: str = "image",
+                  media_id: str | None = None, filename: str | None = None) -> None:
+        media = media_url is not None or media_id is not None
+        text = self.interp(template)[: CAPTION_MAX if media else TEXT_MAX]
+        if text.strip() or media:
+            self.commands.append(SendText(text=text, media_url=media_url, media_type=media_type, media_id=media_id,
+                                          filename=filename))
 
     def prompt(self, spec: QuestionSpec | ButtonsSpec | ListSpec, *, retry: bool = False) -> None:
         match spec:
@@ -194,7 +197,8 @@ class Runner:
                 return Go()
             case MessageSpec():
                 media = self._url(spec.media_url) if spec.media_url else None
-                self.send_text(spec.text, media_url=media)
+                self.send_text(spec.text, media_url=media, media_type=spec.media_type, media_id=spec.media_id,
+                               filename=spec.filename)
                 return Go()
             case TemplateSpec():
                 parameters = tuple(self.interp(p) for p in spec.parameters)

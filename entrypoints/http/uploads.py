@@ -32,6 +32,7 @@ class Upload:
     content: bytes
     filename: str | None
     fields: dict[str, str]
+    content_type: str | None = None
 
 
 async def _limited(request: Request, limit: int, too_large: type[DomainError]) -> AsyncGenerator[bytes, None]:
@@ -79,7 +80,7 @@ async def read_upload(request: Request, *, max_file_bytes: int, too_large: type[
                 if "\x00" in value:
                     raise InvalidUpload(f"'{name}' must not contain the NUL character.", field=name)
                 values[name] = value.strip()
-        return Upload(content=content, filename=upload.filename, fields=values)
+        return Upload(content=content, filename=upload.filename, fields=values, content_type=upload.content_type)
     finally:
         await form.close()
 

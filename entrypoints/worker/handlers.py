@@ -6,6 +6,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from pgqueuer.models import Job
 
 from application.jobs import (
@@ -14,15 +15,19 @@ from application.jobs import (
     FlowHttp,
     FlowTimer,
     ImportContacts,
+    MarkRead,
     SendEmail,
     SyncTemplates,
+    UploadMedia,
     VerifyNumber,
 )
+from domain.errors import DomainError
 from entrypoints.container import Container
 from entrypoints.runtime import provide
 
 Handler = Callable[[Job], Awaitable[None]]
 DeadLetterHook = Callable[[Job, BaseException], Awaitable[None]]
+log = structlog.get_logger("pytake.worker")
 
 
 def payload_of(job: Job) -> dict[str, Any]:
@@ -60,17 +65,32 @@ def build_handlers(container: Container) -> dict[str, Handler]:
         sync = SyncTemplates.decode(payload_of(job))
         await (await provide(container.sync_templates)).execute(sync.organization_id, sync.number_id)
 
+    async def upload_media(job: Job) -> None:
+        work = UploadMedia.decode(payload_of(job))
+        await (await provide(container.run_media_upload)).execute(work.organization_id, work.upload_id)
+
+    async def mark_read(job: Job) -> None:
+        read = MarkRead.decode(payload_of(job))
+        await (await provide(container.run_mark_read)).execute(read.organization_id, read.message_id, read.typing)
+
     async def expire_flow_executions(_job: Job) -> None:
         await (await provide(container.expire_flow_executions)).execute()
 
     return {SendEmail.entrypoint: send_email, VerifyNumber.entrypoint: verify_number,
             DispatchAutomation.entrypoint: dispatch_automation, ImportContacts.entrypoint: import_contacts,
             FlowTimer.entrypoint: flow_timer, FlowHttp.entrypoint: flow_http,
-            SyncTemplates.entrypoint: sync_templates, EXPIRE_FLOW_EXECUTIONS: expire_flow_executions}
+            SyncTemplates.entrypoint: sync_templates, UploadMedia.entrypoint: upload_media,
+            MarkRead.entrypoint: mark_read, EXPIRE_FLOW_EXECUTIONS: expire_flow_executions}
 
 
 def build_dead_letter_hooks(container: Container) -> dict[str, DeadLetterHook]:
-    """What to record when a job gives up for good (its retries exhausted, or a poison job)."""
+    """What to record when a job gives up for good (its retries exhausted, or a poison job): every job with a
+    subject leaves it in a final, explained state. (Sends are not jobs: the sender fails a message with Meta's
+    last error once its attempts are spent.) A payload that cannot be decoded has no subject to tell."""
+
+    def why(error: BaseException) -> str:
+        text = error.message if isinstance(error, DomainError) else type(error).__name__
+        return text[:300]
 
     async def import_gave_up(job: Job, error: BaseException) -> None:
         work = ImportContacts.decode(payload_of(job))
@@ -79,4 +99,46 @@ def build_dead_letter_hooks(container: Container) -> dict[str, DeadLetterHook]:
                                reason="The import stopped after repeated errors "
                                       f"({type(error).__name__}); run it again to resume where it stopped.")
 
-    return {ImportContacts.entrypoint: import_gave_up}
+    async def verification_gave_up(job: Job, error: BaseException) -> None:
+        check = VerifyNumber.decode(payload_of(job))
+        await (await provide(container.give_up_number_verification)).execute(
+            check.organization_id, check.number_id,
+            f"Verification with the Graph API gave up: {why(error)}. Register the number again.")
+
+    async def dispatch_gave_up(job: Job, error: BaseException) -> None:
+        dispatch = DispatchAutomation.decode(payload_of(job))
+        await (await provide(container.stop_automation_dispatch)).execute(
+            dispatch.organization_id, dispatch.automation_id,
+            f"Dispatching stopped after repeated errors ({why(error)}); resume the automation to continue.")
+
+    async def timer_gave_up(job: Job, _error: BaseException) -> None:
+        timer = FlowTimer.decode(payload_of(job))
+        await (await provide(container.fail_flow_execution)).execute(timer.organization_id, timer.execution_id)
+
+    async def http_gave_up(job: Job, _error: BaseException) -> None:
+        call = FlowHttp.decode(payload_of(job))
+        await (await provide(container.fail_flow_execution)).execute(call.organization_id, call.execution_id)
+
+    async def upload_gave_up(job: Job, error: BaseException) -> None:
+        work = UploadMedia.decode(payload_of(job))
+        await (await provide(container.fail_media_upload)).execute(
+            work.organization_id, work.upload_id, f"The upload to WhatsApp gave up: {why(error)}. Upload it again.")
+
+    hooks = {ImportContacts.entrypoint: import_gave_up, UploadMedia.entrypoint: upload_gave_up,
+             VerifyNumber.entrypoint: verification_gave_up,
+             DispatchAutomation.entrypoint: dispatch_gave_up, FlowTimer.entrypoint: timer_gave_up,
+             FlowHttp.entrypoint: http_gave_up}
+    return {name: _tolerant(name, hook) for name, hook in hooks.items()}
+
+
+def _tolerant(name: str, hook: DeadLetterHook) -> DeadLetterHook:
+    """A hook never turns a dead letter into a crash: a payload it cannot read or a failing database is logged."""
+
+    async def run(job: Job, error: BaseException) -> None:
+        try:
+            await hook(job, error)
+        except Exception as failure:  # noqa: BLE001 - the job stays dead-lettered for operators either way
+            log.error("job.dead_letter_hook_failed", entrypoint=name, job_id=job.id,
+                      error_type=type(failure).__name__)
+
+    return run

@@ -21,7 +21,7 @@ def build_queue(container: Container, connection: asyncpg.Connection) -> PgQueue
     for name, handler in build_handlers(container).items():
         queue.qm.register_executor(name, ClassifyingExecutor(EntrypointExecutorParameters(
             func=handler, concurrency_limit=0, accepts_context=False, on_failure="hold"),
-            on_dead_letter=hooks.get(name)))
+            on_dead_letter=hooks.get(name), max_attempts=container.settings().worker_job_max_attempts))
     schedule_flow_expiry(queue, container)
     schedule_send_reconciliation(queue, container)
     schedule_template_sync(queue, container)

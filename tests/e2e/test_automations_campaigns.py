@@ -273,30 +273,26 @@ async def test_131047_fails_that_recipient_with_its_code_while_the_others_succee
     assert len(sent_rows) == 18 and all(r["error_code"] is None for r in sent_rows)
 
 
-async def test_an_expired_token_pauses_the_automation_instead_of_failing_everyone(
+async def test_an_expired_token_holds_the_campaign_on_its_number_until_the_token_is_replaced(
         client: httpx.AsyncClient, fake_graph: FakeGraphServer, worker: None) -> None:
     org = await campaign_org(client, fake_graph)
     automation_id, wa_ids = await launch(client, org, 200, 50)
     await wait_openings(fake_graph, org, 40)
     fake_graph.set_token_expired(org.phone_number_id)
-    try:
-        paused = await wait_stats(client, org, automation_id, lambda s: s["status"] == "paused", timeout=10)
-        reason = paused["paused_reason"]
-        assert reason and "190" in reason and "token" in reason.lower(), reason
-        await asyncio.sleep(1.5)  # sends already queued when it paused fail with 190 too and come back
-        settled = await stats(client, org, automation_id)
-        sent_before = len(openings(fake_graph, org))
-        assert (settled["status"], settled["failed"], settled["sent"]) == ("paused", 0, sent_before)
-        assert settled["pending"] == 200 - sent_before and settled["pending"] > 100  # most stay pending
-        detail = (await client.get(f"{API}/flow-automations/{automation_id}", headers=org.headers)).json()
-        assert detail["paused_reason"] == reason
-        rejected = [r for r in fake_graph.requests
-                    if r.path.endswith(f"/{org.phone_number_id}/messages") and r.status == 401]
-        assert 1 <= len(rejected) < 60  # only what was in flight, not the whole audience
-    finally:
-        fake_graph.set_token_expired(org.phone_number_id, False)
-    resumed = await control(client, org, automation_id, "resume")
-    assert resumed.json()["paused_reason"] is None
+    await asyncio.sleep(1.5)  # the sends in flight come back 401: the number's breaker opens, nothing fails
+    fake_graph.set_token_expired(org.phone_number_id, False)  # Meta would accept again; the breaker holds
+    numbers = (await client.get(f"{API}/whatsapp/numbers", headers=org.headers)).json()
+    assert numbers[0]["sending_pause"]["graph_code"] == 190 and numbers[0]["sending_pause"]["until"] is None
+    held = len(openings(fake_graph, org))
+    await asyncio.sleep(1.5)
+    assert len(openings(fake_graph, org)) == held, "sent while the token breaker was open"
+    waiting = await stats(client, org, automation_id)
+    assert (waiting["failed"], waiting["sent"]) == (0, held) and waiting["status"] == "running"
+    rejected = [r for r in fake_graph.requests
+                if r.path.endswith(f"/{org.phone_number_id}/messages") and r.status == 401]
+    assert 1 <= len(rejected) < 60  # only what was in flight, not the whole audience
+    replaced = await client.put(f"{API}/secrets/{org.secret_id}", headers=org.headers, json={"value": org.token})
+    assert replaced.status_code == 200, replaced.text
     done = await wait_stats(client, org, automation_id, lambda s: s["sent"] + s["failed"] >= 200, timeout=60)
     assert (done["status"], done["sent"], done["failed"], done["pending"]) == ("completed", 200, 0, 0)
     assert_exactly_once(fake_graph, org, wa_ids)

@@ -153,23 +153,6 @@ async def test_window_closed_131047_fails_with_its_code_and_is_not_retried(
         fake_graph.fail_for(wa_id, None)
 
 
-async def test_expired_token_190_fails_the_message_and_counts_a_failure_on_the_secret(
-        client: httpx.AsyncClient, org: WaOrg, fake_graph: FakeGraphServer) -> None:
-    usage_url = f"{API}/secrets/{org.secret_id}/usage"
-    before = (await client.get(usage_url, headers=org.headers)).json()
-    assert before["success_rate"] == 1.0
-    fake_graph.set_token_expired(org.phone_number_id)
-    message_id = await send_template(client, org, random_wa_id())
-    detail = await wait_status(client, org, message_id, "failed", "sent")
-    assert (detail["status"], detail["error_code"]) == ("failed", 190)
-    assert [r.status for r in requests_of(fake_graph, message_id)] == [401]
-    after = (await client.get(usage_url, headers=org.headers)).json()
-    assert after["total_requests"] == before["total_requests"] + 1
-    successes_before = round(before["success_rate"] * before["total_requests"])
-    assert round(after["success_rate"] * after["total_requests"]) == successes_before  # the new use is a failure
-    assert after["success_rate"] < 1.0
-
-
 async def test_roles_viewer_cannot_send_or_register_agent_can_send(
         client: httpx.AsyncClient, org: WaOrg, fake_graph: FakeGraphServer) -> None:
     viewer = await add_member(client, org.admin, "viewer")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 from typing import Any
@@ -16,13 +17,12 @@ from tests.fake_graph.faults import (
     GraphFault,
     bad_param,
     invalid_token,
-    missing,
     object_missing,
     throughput_reached,
 )
 from tests.fake_graph.state import FakeGraph, FakeNumber, RecordedRequest
 from tests.fake_graph.templates import check_template_send, list_templates
-from tests.fake_graph.validation import canonical_wa_id, recipient_key, validate_send
+from tests.fake_graph.validation import canonical_wa_id, recipient_key, validate_read, validate_send
 
 _REDACTED = {"authorization", "cookie"}
 
@@ -39,6 +39,9 @@ def create_app(fake: FakeGraph) -> Starlette:
     async def media_download(request: Request) -> Response:
         return await _media_download(fake, request)
 
+    async def media(request: Request) -> Response:
+        return await _handle(fake, request, _media_upload)
+
     async def unknown(request: Request) -> Response:
         return await _handle(fake, request, None)
 
@@ -51,6 +54,7 @@ def create_app(fake: FakeGraph) -> Starlette:
     return Starlette(routes=[
         Route("/whatsapp_business/attachments/", media_download, methods=["GET"]),
         Route("/{version}/{phone_number_id}/messages", messages, methods=["POST"]),
+        Route("/{version}/{phone_number_id}/media", media, methods=["POST"]),
         Route("/{version}/me", me, methods=["GET"]),
         Route("/{version}/{waba_id}/message_templates", templates, methods=["GET"]),
         Route("/{version}/{phone_number_id}", phone_number, methods=["GET"]),
@@ -62,8 +66,7 @@ def _fault_response(fault: GraphFault) -> Response:
     if not fault.json_body:
         return PlainTextResponse("Internal Server Error" if fault.http_status >= 500 else "Error",
                                  status_code=fault.http_status)
-    return JSONResponse(fault.payload(), status_code=fault.http_status, headers={"WWW-Authenticate": "OAuth"}
-                        if fault.code == 190 else None)
+    return JSONResponse(fault.payload(), status_code=fault.http_status, headers=fault.headers() or None)
 
 
 async def _handle(fake: FakeGraph, request: Request, handler: Any) -> Response:
@@ -87,6 +90,8 @@ async def _handle(fake: FakeGraph, request: Request, handler: Any) -> Response:
         else:
             assert number is not None
             response = handler(fake, number, request, body)
+            if inspect.isawaitable(response):
+                response = await response
     headers = {name: "<redacted>" if name in _REDACTED else value for name, value in request.headers.items()}
     fake.record_request(RecordedRequest(
         method=request.method, path=request.url.path, query=request.url.query, headers=headers, json=body,
@@ -143,13 +148,50 @@ def _template_fault(fake: FakeGraph, number: FakeNumber, body: dict[str, Any]) -
 
 
 def _mark_read(fake: FakeGraph, number: FakeNumber, body: dict[str, Any]) -> Response:
-    if body.get("messaging_product") != "whatsapp":
-        return _fault_response(missing("messaging_product"))
-    wamid = body.get("message_id")
-    if not isinstance(wamid, str) or not wamid:
-        return _fault_response(missing("message_id"))
-    fake.accept_read(number.phone_number_id, wamid)
+    fault = validate_read(body)
+    if fault is not None:
+        return _fault_response(fault)
+    fake.accept_read(number.phone_number_id, body["message_id"], typing=body.get("typing_indicator") is not None)
     return JSONResponse({"success": True})
+
+
+# Meta:business-messaging/whatsapp/business-phone-numbers/media "Supported media types"
+UPLOAD_LIMITS: dict[str, int] = {
+    "audio/aac": 16 << 20, "audio/amr": 16 << 20, "audio/mpeg": 16 << 20, "audio/mp4": 16 << 20,
+    "audio/ogg": 16 << 20, "text/plain": 100 << 20, "application/pdf": 100 << 20,
+    "application/vnd.ms-excel": 100 << 20, "application/msword": 100 << 20,
+    "application/vnd.ms-powerpoint": 100 << 20,
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": 100 << 20,
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": 100 << 20,
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": 100 << 20,
+    "image/jpeg": 5 << 20, "image/png": 5 << 20, "image/webp": 500 << 10, "video/mp4": 16 << 20,
+    "video/3gpp": 16 << 20,
+}
+
+
+async def _media_upload(fake: FakeGraph, number: FakeNumber, request: Request, body: Any) -> Response:
+    """``POST /{phone_number_id}/media``: multipart with ``messaging_product=whatsapp``, ``type`` (the MIME type)
+    and ``file``; answers ``{"id": <media id>}``."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return _fault_response(bad_param("Upload media as multipart/form-data."))
+    form = await request.form()
+    if form.get("messaging_product") != "whatsapp":
+        return _fault_response(GraphFault(131008, 400, details="The parameter messaging_product is required."))
+    mime_type, upload = form.get("type"), form.get("file")
+    if not isinstance(mime_type, str) or not mime_type:
+        return _fault_response(GraphFault(131008, 400, details="The parameter type is required."))
+    if isinstance(upload, str) or upload is None or not upload.filename:
+        return _fault_response(GraphFault(131008, 400, details="The parameter file is required."))
+    content = await upload.read()
+    limit = UPLOAD_LIMITS.get(mime_type)
+    if limit is None or (upload.content_type or mime_type) != mime_type:
+        return _fault_response(GraphFault(131053, 400, details=f"Unsupported media type {mime_type}."))
+    if not content or len(content) > limit:
+        return _fault_response(GraphFault(131053, 400, details=f"Media file size must be at most {limit} bytes."))
+    if set(form.keys()) - {"messaging_product", "type", "file"}:
+        return _fault_response(bad_param("Unexpected upload fields."))
+    media = fake.accept_upload(number.phone_number_id, mime_type, upload.filename, content)
+    return JSONResponse({"id": media.id})
 
 
 def _phone_number(fake: FakeGraph, number: FakeNumber, request: Request, body: Any) -> Response:

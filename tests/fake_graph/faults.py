@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ TITLES: dict[int, str] = {
     4: "Application request limit reached",
     100: "Invalid parameter",
     190: "Access token has expired",
+    368: "Temporarily blocked for policies violations",
     80007: "Rate limit issues",
     130429: "Rate limit hit",
     131000: "Something went wrong",
@@ -20,6 +22,8 @@ TITLES: dict[int, str] = {
     131016: "Service unavailable",
     131026: "Message undeliverable",
     131047: "Re-engagement message",
+    131053: "Media upload error",
+    131048: "Spam rate limit hit",
     131056: "(Business Account, Consumer Account) pair rate limit hit",
     131057: "Account in maintenance mode",
     132001: "Template name does not exist in the translation",
@@ -44,6 +48,20 @@ class GraphFault:
     error_subcode: int | None = None
     error_type: str = "OAuthException"
     json_body: bool = True
+    retry_after: int | None = None
+    """Seconds sent as ``Retry-After``."""
+    regain_access_minutes: int | None = None
+    """Sent as ``X-Business-Use-Case-Usage``'s ``estimated_time_to_regain_access`` (Graph's rate-limit header)."""
+
+    def headers(self) -> dict[str, str]:
+        headers = {"WWW-Authenticate": "OAuth"} if self.code == 190 else {}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        if self.regain_access_minutes is not None:
+            headers["X-Business-Use-Case-Usage"] = json.dumps({"102290129340398": [{
+                "type": "whatsapp", "call_count": 100, "total_cputime": 1, "total_time": 1,
+                "estimated_time_to_regain_access": self.regain_access_minutes}]})
+        return headers
 
     def payload(self) -> dict[str, Any]:
         title = TITLES.get(self.code, "Unknown error")

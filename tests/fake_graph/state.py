@@ -95,6 +95,17 @@ class AcceptedSend:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class UploadedMedia:
+    """A file accepted by ``POST /{phone_number_id}/media``."""
+
+    id: str
+    phone_number_id: str
+    mime_type: str
+    filename: str
+    content: bytes
+
+
 @dataclass
 class _Failures:
     queue: deque[GraphFault] = field(default_factory=deque)
@@ -114,6 +125,8 @@ class FakeGraph:
         self._requests: list[RecordedRequest] = []
         self._sent: list[AcceptedSend] = []
         self._read: list[tuple[str, str]] = []
+        self._typing: list[tuple[str, str]] = []
+        self._media: dict[str, UploadedMedia] = {}
         self._send_times: dict[str, deque[float]] = {}
         self._delay = 0.0
         self._max_mps: int | None = None
@@ -189,10 +202,12 @@ class FakeGraph:
 
     def fail_next(
         self, times: int = 1, code: int = 130429, http_status: int = 400, *, message: str | None = None,
-        details: str | None = None, json_body: bool = True,
+        details: str | None = None, json_body: bool = True, retry_after: int | None = None,
+        regain_access_minutes: int | None = None,
     ) -> None:
         """The next ``times`` authorized POSTs to ``/messages`` (sends and mark-read) answer this error."""
-        fault = GraphFault(code, http_status, message=message, details=details, json_body=json_body)
+        fault = GraphFault(code, http_status, message=message, details=details, json_body=json_body,
+                           retry_after=retry_after, regain_access_minutes=regain_access_minutes)
         with self._lock:
             self._failures.queue.extend([fault] * times)
 
@@ -249,6 +264,8 @@ class FakeGraph:
             self._requests.clear()
             self._sent.clear()
             self._read.clear()
+            self._typing.clear()
+            self._media.clear()
             self._send_times.clear()
             self._media.clear()
             self._media_urls.clear()
@@ -271,6 +288,26 @@ class FakeGraph:
     def sent_messages(self) -> list[AcceptedSend]:
         with self._lock:
             return list(self._sent)
+
+    @property
+    def typing_shown(self) -> list[tuple[str, str]]:
+        """``(phone_number_id, wamid)`` of every mark-as-read that asked for the typing indicator."""
+        with self._lock:
+            return list(self._typing)
+
+    @property
+    def uploaded_media(self) -> dict[str, UploadedMedia]:
+        """Every accepted upload by media id."""
+        with self._lock:
+            return dict(self._media)
+
+    def accept_upload(self, phone_number_id: str, mime_type: str, filename: str, content: bytes) -> UploadedMedia:
+        with self._lock:
+            media = UploadedMedia(id=str(10**15 + len(self._media) * 7919 + random.randrange(1000)),
+                                  phone_number_id=phone_number_id, mime_type=mime_type, filename=filename,
+                                  content=content)
+            self._media[media.id] = media
+            return media
 
     @property
     def marked_read(self) -> list[tuple[str, str]]:
@@ -339,9 +376,11 @@ class FakeGraph:
             self._sent.append(sent)
             return sent
 
-    def accept_read(self, phone_number_id: str, wamid: str) -> None:
+    def accept_read(self, phone_number_id: str, wamid: str, *, typing: bool = False) -> None:
         with self._lock:
             self._read.append((phone_number_id, wamid))
+            if typing:
+                self._typing.append((phone_number_id, wamid))
 
 
 def new_wamid() -> str:

@@ -39,6 +39,8 @@ def validate_send(body: Mapping[str, Any]) -> GraphFault | None:
     if kind not in SEND_TYPES:
         return bad_param(f"Param type must be one of {{{', '.join(sorted(SEND_TYPES))}}}.")
     content = body.get(kind)
+    if kind == "contacts":
+        return _contacts(content)
     if not isinstance(content, Mapping):
         return missing(str(kind))
     context = body.get("context")
@@ -56,6 +58,83 @@ def validate_send(body: Mapping[str, Any]) -> GraphFault | None:
         return _interactive(content)
     if kind in MEDIA_TYPES:
         return _media(kind, content)
+    if kind == "reaction":
+        return _reaction(content, body)
+    if kind == "location":
+        return _location(content)
+    return None
+
+
+def validate_read(body: Mapping[str, Any]) -> GraphFault | None:
+    """Mark-as-read, optionally with the typing indicator (Meta:typing-indicators)."""
+    if body.get("messaging_product") != "whatsapp":
+        return missing("messaging_product")
+    if not isinstance(body.get("message_id"), str) or not body["message_id"]:
+        return missing("message_id")
+    extra = set(body) - {"messaging_product", "status", "message_id", "typing_indicator"}
+    if extra:
+        return bad_param(f"Unexpected parameters: {', '.join(sorted(extra))}.")
+    typing = body.get("typing_indicator")
+    if typing is not None and typing != {"type": "text"}:
+        return invalid("typing_indicator must be {'type': 'text'}.")
+    return None
+
+
+def _reaction(content: Mapping[str, Any], body: Mapping[str, Any]) -> GraphFault | None:
+    if "context" in body:
+        return bad_param("A reaction cannot reply to a message: give reaction['message_id'].")
+    if not isinstance(content.get("message_id"), str) or not content["message_id"]:
+        return missing("reaction['message_id']")
+    if not isinstance(content.get("emoji"), str):
+        return missing("reaction['emoji']")
+    if set(content) - {"message_id", "emoji"}:
+        return bad_param("Param reaction takes message_id and emoji only.")
+    return None
+
+
+def _degrees(value: Any, limit: float) -> bool:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return False
+    try:
+        number = float(value)
+    except ValueError:
+        return False
+    return -limit <= number <= limit
+
+
+def _location(content: Mapping[str, Any]) -> GraphFault | None:
+    for name, limit in (("latitude", 90.0), ("longitude", 180.0)):
+        if name not in content:
+            return missing(f"location['{name}']")
+        if not _degrees(content[name], limit):
+            return invalid(f"location['{name}'] must be decimal degrees.")
+    for name in ("name", "address"):
+        if name in content and not isinstance(content[name], str):
+            return invalid(f"location['{name}'] must be a string.")
+    if set(content) - {"latitude", "longitude", "name", "address"}:
+        return bad_param("Param location takes latitude, longitude, name and address only.")
+    return None
+
+
+_CARD_FIELDS = frozenset({"name", "phones", "emails", "urls", "addresses", "org", "birthday"})
+
+
+def _contacts(content: Any) -> GraphFault | None:
+    if not isinstance(content, list) or not 1 <= len(content) <= 257:
+        return invalid("contacts must be a list of 1 to 257 contact objects.")
+    for card in content:
+        if not isinstance(card, Mapping):
+            return invalid("Each contact must be an object.")
+        name = card.get("name")
+        if not isinstance(name, Mapping) or not isinstance(name.get("formatted_name"), str) \
+                or not name["formatted_name"]:
+            return missing("contacts['name']['formatted_name']")
+        if set(card) - _CARD_FIELDS:
+            return bad_param(f"Unexpected contact fields: {', '.join(sorted(set(card) - _CARD_FIELDS))}.")
+        for listed in ("phones", "emails", "urls", "addresses"):
+            if listed in card and not (isinstance(card[listed], list)
+                                       and all(isinstance(item, Mapping) for item in card[listed])):
+                return invalid(f"contacts['{listed}'] must be a list of objects.")
     return None
 
 
@@ -135,7 +214,12 @@ def _header(kind: str, header: Any) -> GraphFault | None:
         return invalid(f"header['type'] must be one of {', '.join(allowed)}.")
     if header_type == "text":
         return _length(header.get("text"), "header['text']", 60)
-    return None
+    media = header.get(header_type)
+    if not isinstance(media, Mapping):
+        return missing(f"header['{header_type}']")
+    if "caption" in media:
+        return bad_param(f"Param header['{header_type}']['caption'] is not allowed.")
+    return _media(str(header_type), media)
 
 
 def _buttons(action: Mapping[str, Any]) -> GraphFault | None:
@@ -192,6 +276,8 @@ def _list(action: Mapping[str, Any]) -> GraphFault | None:
 
 def _media(kind: str, content: Mapping[str, Any]) -> GraphFault | None:
     link, media_id = content.get("link"), content.get("id")
+    if media_id is not None and not (isinstance(media_id, str) and media_id.isdigit()):
+        return invalid(f"{kind}['id'] must be a media id.")
     if link is None and media_id is None:
         return missing(f"{kind}['link'] or {kind}['id']")
     if link is not None and media_id is not None:

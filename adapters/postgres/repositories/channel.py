@@ -116,6 +116,22 @@ class SqlAlchemyWhatsAppNumberRepository(WhatsAppNumberRepository):
             .values(status="inactive", last_error=reason, updated_at=now))
 
 
+    async def save_send_pause(self, number: WhatsAppNumber) -> None:
+        await self._s.execute(update(whatsapp_numbers).where(
+            whatsapp_numbers.c.id == number.id, whatsapp_numbers.c.organization_id == _require(self._org))
+            .values(send_pause_code=number.send_pause_code, send_pause_reason=number.send_pause_reason,
+                    send_paused_at=number.send_paused_at, send_paused_until=number.send_paused_until))
+
+    async def clear_token_pauses(self, secret_id: UUID) -> Sequence[WhatsAppNumber]:
+        rows = (await self._s.execute(update(whatsapp_numbers).where(
+            whatsapp_numbers.c.organization_id == _require(self._org),
+            whatsapp_numbers.c.access_token_secret_id == secret_id,
+            whatsapp_numbers.c.send_pause_code.is_not(None), whatsapp_numbers.c.send_paused_until.is_(None))
+            .values(send_pause_code=None, send_pause_reason=None, send_paused_at=None)
+            .returning(*whatsapp_numbers.c))).all()
+        return [_number(row) for row in rows]
+
+
 def _conversation(row: Any) -> Conversation:
     data = {c.name: row._mapping[c.name] for c in conversations.c}
     data["state"] = ConversationState(data["state"])

@@ -57,9 +57,14 @@ _QUEUED = text("""
     SELECT * FROM messages WHERE organization_id = :org AND number_id = :number AND status = 'queued'
       AND send_claimed_at IS NULL ORDER BY seq LIMIT :limit FOR UPDATE SKIP LOCKED
 """)
+# numbers whose breaker is open are left alone: their messages wait, and are found again once it closes
 _DUE_NUMBERS = text("""
-    SELECT DISTINCT organization_id, number_id FROM messages
-    WHERE status = 'queued' AND send_claimed_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= :now)
+    SELECT DISTINCT m.organization_id, m.number_id FROM messages m
+    WHERE m.status = 'queued' AND m.send_claimed_at IS NULL AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= :now)
+      AND NOT EXISTS (
+          SELECT 1 FROM whatsapp_numbers n
+          WHERE n.id = m.number_id AND n.send_pause_code IS NOT NULL
+            AND (n.send_paused_until IS NULL OR n.send_paused_until > :now))
     LIMIT :limit
 """)
 _UNCONFIRMED = text("""

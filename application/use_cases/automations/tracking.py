@@ -3,7 +3,7 @@ when every recipient's opening send is final."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from datetime import datetime
 from uuid import UUID
 
@@ -11,7 +11,6 @@ import structlog
 
 from application.ports.flow_starter import FlowStarter
 from application.ports.uow import UnitOfWork
-from application.ports.whatsapp import AUTH_CODES
 from application.use_cases.automations.dispatch import recipient_variables
 from domain.automations import AutomationStatus, Recipient, RecipientState
 from domain.channel import Message, WhatsAppNumber
@@ -36,8 +35,11 @@ class AutomationTracker:
     def is_opt_out(self, text: str | None) -> bool:
         return (text or "").strip().upper() in self._opt_out
 
-    async def on_statuses(self, uow: UnitOfWork, messages: Sequence[Message], now: datetime) -> None:
-        """Messages whose status moved (inside the caller's transaction): their recipients follow."""
+    async def on_statuses(self, uow: UnitOfWork, messages: Sequence[Message], now: datetime, *,
+                          credentials_rejected: Set[UUID] = frozenset()) -> None:
+        """Messages whose status moved (inside the caller's transaction): their recipients follow. A send that
+        failed because Meta refused the number's credentials (``credentials_rejected``) pauses the automation and
+        puts its recipient back to pending instead."""
         recipients = await uow.automations.recipients_by_messages([m.id for m in messages])
         if not recipients:
             return
@@ -47,7 +49,7 @@ class AutomationTracker:
             recipient = recipients.get(message.id)
             if recipient is None:
                 continue
-            if message.status == "failed" and message.error_code in AUTH_CODES:
+            if message.status == "failed" and message.id in credentials_rejected:
                 await self._pause_on_credentials(uow, recipient.automation_id, message.error_code, now)
                 recipient.state, recipient.message_id, recipient.dispatched_at = RecipientState.PENDING, None, None
                 recipient.updated_at = now

@@ -68,8 +68,14 @@ def contact_info(contact: Contact) -> ContactInfo:
 def message_of(command: Command) -> tuple[str, dict[str, Any]] | None:
     """The stored message (kind, content) a send command becomes; None for other commands."""
     match command:
-        case SendText(media_url=str() as link):
-            return "image", {"link": link, **({"caption": command.text} if command.text.strip() else {})}
+        case SendText() if command.media_url is not None or command.media_id is not None:
+            media: dict[str, Any] = ({"media_id": command.media_id} if command.media_id is not None
+                                     else {"link": command.media_url})
+            if command.text.strip() and command.media_type != "audio":
+                media["caption"] = command.text
+            if command.filename is not None and command.media_type == "document":
+                media["filename"] = command.filename
+            return command.media_type, media
         case SendText():
             return "text", {"text": command.text}
         case SendTemplate():

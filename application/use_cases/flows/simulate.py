@@ -69,8 +69,10 @@ class Simulation:
 def transcript_entry(command: Command) -> dict[str, Any] | None:
     match command:
         case SendText():
+            media = {"media_type": command.media_type, "media_url": command.media_url, "media_id": command.media_id}
             return {"from": "bot", "kind": "text", "text": command.text,
-                    **({"media_url": command.media_url} if command.media_url else {})}
+                    **({k: v for k, v in media.items() if v is not None}
+                       if command.media_url or command.media_id else {})}
         case SendButtons():
             return {"from": "bot", "kind": "buttons", "text": command.text,
                     "buttons": [{"id": b.id, "title": b.title} for b in command.buttons]}

@@ -6,6 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from application.authorization import Actor, Permission
+from application.messaging.outbound import resume_after_token_change
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from application.ports.vault import SecretCipher
@@ -40,6 +41,8 @@ class RotateSecret:
                 plaintext, change = new_value, secret.change_value(now)
             await store_new_version(uow, self._cipher, secret, change.new_version, change.released, plaintext, now)
             await uow.secrets.update(secret)
+            if new_value is not None:  # a new token: numbers paused for an invalid one send again
+                await resume_after_token_change(uow, secret.id)
             return secret, {"kind": "rekey" if new_value is None else "value", "version": secret.current_version,
                             "kek_version": self._cipher.active_key_version, "status": secret.status.value}
 

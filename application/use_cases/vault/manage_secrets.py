@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from application.authorization import Actor, Permission
+from application.messaging.outbound import resume_after_token_change
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from application.ports.vault import SecretCipher
@@ -95,6 +96,7 @@ class UpdateSecret:
             if value is not None:
                 change = secret.change_value(now)
                 await store_new_version(uow, self._cipher, secret, change.new_version, change.released, value, now)
+                await resume_after_token_change(uow, secret.id)  # numbers paused for an invalid token resume
                 fields.append("value")
             if secret.update_metadata(now=now, environment=environment, service=service):
                 fields.append("metadata")

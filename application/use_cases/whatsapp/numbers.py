@@ -128,6 +128,25 @@ class VerifyNumber:
             await uow.commit()
 
 
+class GiveUpNumberVerification:
+    """The verification job failed for good: a number still ``pending`` becomes ``inactive`` with the reason in
+    ``last_error`` (register it again once Meta answers)."""
+
+    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
+    async def execute(self, organization_id: UUID, number_id: UUID, reason: str) -> bool:
+        async with self._uow(organization_id) as uow:
+            number = await uow.numbers.get(number_id)
+            if number is None or number.status is not NumberStatus.PENDING:
+                return False
+            number.status, number.last_error = NumberStatus.INACTIVE, reason[:500]
+            number.updated_at = self._clock.now()
+            await uow.numbers.update(number)
+            await uow.commit()
+        return True
+
+
 class ListNumbers:
     def __init__(self, *, uow: UnitOfWorkFactory) -> None:
         self._uow = uow

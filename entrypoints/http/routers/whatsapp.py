@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import mimetypes
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from dependency_injector.wiring import Provide, inject
@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from starlette.background import BackgroundTask
 
+from application.authorization import Permission
 from application.ports.media import MediaStore
 from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
 from application.use_cases.whatsapp.media import GetInboundMedia
@@ -19,11 +20,20 @@ from application.use_cases.whatsapp.messages import GetMessage
 from application.use_cases.whatsapp.numbers import ListNumbers, RegisterNumber, RegisterNumberCommand
 from application.use_cases.whatsapp.send_message import SendMessage, SendMessageCommand
 from application.use_cases.whatsapp.templates import ListTemplates, RequestTemplateSync
+from application.use_cases.whatsapp.upload_media import (
+    GetMediaUpload,
+    MarkMessageRead,
+    MediaUploadCommand,
+    StartMediaUpload,
+)
+from domain.media import UPLOAD_LIMIT, MediaTooLarge, MediaUpload, MediaUploadNotFound
 from entrypoints.config import Settings
 from entrypoints.http.deps import CurrentActor, PageParams, set_total
 from entrypoints.http.errors import error_body, error_responses, json_error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
+from entrypoints.http.schemas.send import MarkReadIn, cards
 from entrypoints.http.schemas.whatsapp import (
+    MediaUploadOut,
     MessageDetailOut,
     MessageTemplateOut,
     RegisterNumberIn,
@@ -34,6 +44,7 @@ from entrypoints.http.schemas.whatsapp import (
     WebhookAck,
     WhatsAppNumberOut,
 )
+from entrypoints.http.uploads import read_upload
 
 router = APIRouter(prefix="/whatsapp", tags=["whatsapp"], route_class=DeprecationAwareRoute)
 
@@ -96,19 +107,86 @@ async def list_templates(
 
 
 @router.post("/send", status_code=status.HTTP_202_ACCEPTED, response_model=SendOut,
-             summary="Queue a message (text and interactive only inside the 24-hour window; templates always)",
+             summary="Queue a message (templates always; every other type only inside the 24-hour window)",
              description="`to` is a phone number (a Brazilian number with or without the ninth digit reaches the "
                          "same contact) or a contact's BSUID (sent with Meta's `recipient` field). 400 "
                          "`outside_customer_service_window`, `whatsapp_number_not_active`, "
-                         "`whatsapp_account_banned` (Meta disabled the number's WhatsApp Business Account).",
+                         "`whatsapp_account_banned` (Meta disabled the number's WhatsApp Business Account), "
+                         "`template_not_found`, `template_not_approved`, `template_parameters_mismatch`, "
+                         "`templates_not_synced`.",
              responses=error_responses(400, 401, 403, 404, 422))
 @inject
 async def send(actor: CurrentActor, body: SendIn, use_case: SendMessage = Depends(Provide["send_message"])) -> SendOut:
     queued = await use_case.execute(actor, SendMessageCommand(
         to=body.to, message=body.message, type=body.type, template_id=body.template_id, language=body.language,
-        components=body.components, buttons=[(b.id, b.title) for b in body.buttons],
+        components=body.components, buttons=[(b.id, b.title) for b in body.buttons], header=body.header_json(),
+        footer=body.footer, media=body.media(),
+        reaction=body.reaction.model_dump() if body.reaction else None,
+        location=body.location.model_dump(exclude_none=True) if body.location else None,
+        contacts=cards(body.contacts), reply_to=body.context.message_id if body.context else None,
         from_number_id=body.from_number_id))
     return SendOut(message_id=queued.message_id, status=queued.status)
+
+
+_MEDIA_BODY: dict[str, Any] = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"], "additionalProperties": False, "properties": {
+        "file": {"type": "string", "format": "binary",
+                 "description": "The file, with its content type: image/jpeg, image/png (5 MB), image/webp "
+                                "(stickers, 500 KB), video/mp4, video/3gpp, audio/aac, audio/amr, audio/mpeg, "
+                                "audio/mp4, audio/ogg, text/plain, application/pdf and Office documents; at most "
+                                f"{UPLOAD_LIMIT // (1024 * 1024)} MiB here (send larger documents by link)"},
+        "type": {"type": "string", "maxLength": 128,
+                 "description": "The MIME type, when the file part does not carry the right one"},
+    }}}}}
+
+
+@router.post("/numbers/{number_id}/media", status_code=status.HTTP_202_ACCEPTED, response_model=MediaUploadOut,
+             summary="Upload a file to WhatsApp for this number (queued; poll for Meta's media id)",
+             description="The file is stored and a worker uploads it to Meta (`POST /{phone_number_id}/media`); "
+                         "follow it with `GET /whatsapp/numbers/{number_id}/media/{id}` until `status` is "
+                         "`uploaded` and use its `media_id` in `POST /whatsapp/send` "
+                         "(`{\"type\": \"image\", \"image\": {\"id\": ...}}`). "
+                         "Agents and admins.",
+             openapi_extra={"requestBody": _MEDIA_BODY}, responses=error_responses(400, 401, 403, 404, 413, 422))
+@inject
+async def upload_media(number_id: UUID, request: Request, actor: CurrentActor, response: Response,
+                       use_case: StartMediaUpload = Depends(Provide["start_media_upload"])) -> MediaUploadOut:
+    actor.require(Permission.SEND_MESSAGES)  # before reading the body
+    upload = await read_upload(request, max_file_bytes=UPLOAD_LIMIT, too_large=MediaTooLarge, fields=("type",))
+    mime_type = upload.fields.get("type") or upload.content_type or ""
+    started = await use_case.execute(actor, MediaUploadCommand(number_id=number_id, filename=upload.filename or "",
+                                                               mime_type=mime_type, content=upload.content))
+    response.headers["Location"] = f"/api/v1/whatsapp/numbers/{number_id}/media/{started.id}"
+    return media_out(started)
+
+
+@router.get("/numbers/{number_id}/media/{upload_id}", response_model=MediaUploadOut,
+            summary="A media upload and Meta's media id", responses=error_responses(401, 403, 404, 422))
+@inject
+async def get_media_upload(number_id: UUID, upload_id: UUID, actor: CurrentActor,
+                    use_case: GetMediaUpload = Depends(Provide["get_media_upload"])) -> MediaUploadOut:
+    upload = await use_case.execute(actor, upload_id)
+    if upload.number_id != number_id:  # another number's upload is not found under this one
+        raise MediaUploadNotFound()
+    return media_out(upload)
+
+
+def media_out(upload: MediaUpload) -> MediaUploadOut:
+    return MediaUploadOut.model_validate({**{k: getattr(upload, k) for k in MediaUploadOut.model_fields
+                                             if k != "kind"}, "kind": upload.kind})
+
+
+@router.post("/messages/{message_id}/read", status_code=status.HTTP_202_ACCEPTED, response_model=SendOut,
+             summary="Mark an inbound message as read, optionally showing the typing indicator (queued)",
+             description="Meta marks this message and the earlier ones of the conversation read; with "
+                         "`typing_indicator` the contact sees \"typing...\" until you reply or for 25 seconds. "
+                         "Agents and admins.",
+             responses=error_responses(400, 401, 403, 404, 422))
+@inject
+async def mark_read(message_id: UUID, actor: CurrentActor, body: MarkReadIn | None = None,
+                    use_case: MarkMessageRead = Depends(Provide["mark_message_read"])) -> SendOut:
+    await use_case.execute(actor, message_id, typing=body.typing_indicator if body else False)
+    return SendOut(message_id=message_id, status="queued")
 
 
 @router.get("/messages/{message_id}", response_model=MessageDetailOut,

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from entrypoints.http.schemas.common import RequestModel, ResponseModel, free_json
+from entrypoints.http.schemas.common import RequestModel, ResponseModel
+from entrypoints.http.schemas.send import SendIn
+
+__all__ = ["SendIn"]
+
+
+class SendingPauseOut(ResponseModel):
+    """The number's circuit breaker is open: its queued messages wait (none fails for it) and resume by themselves."""
+
+    graph_code: int = Field(description="Meta's error that paused sending: 131048 spam rate limit, 368 temporarily "
+                                        "blocked for policy violations, 190 access token expired or invalid")
+    reason: str | None = Field(default=None, description="What Meta said")
+    since: datetime | None = None
+    until: datetime | None = Field(default=None, description="When sending resumes; null: once the access token "
+                                                             "is changed in the vault (PUT or rotate with a value)")
 
 
 class WhatsAppNumberOut(ResponseModel):
@@ -32,32 +46,27 @@ class WhatsAppNumberOut(ResponseModel):
     account_status_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+    sending_pause: SendingPauseOut | None = Field(default=None, description="Set while sending on the number is "
+                                                                            "paused (circuit breaker)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _with_pause(cls, data: Any) -> Any:
+        """From a number entity: its fields, and its breaker while it is open."""
+        paused = getattr(data, "sending_paused", None)
+        if not callable(paused):
+            return data
+        values = {name: getattr(data, name) for name in cls.model_fields if hasattr(data, name)}
+        if paused(datetime.now(UTC)):
+            values["sending_pause"] = SendingPauseOut(graph_code=data.send_pause_code, reason=data.send_pause_reason,
+                                                      since=data.send_paused_at, until=data.send_paused_until)
+        return values
 
 
 class RegisterNumberIn(RequestModel):
     phone_number_id: str = Field(min_length=1, max_length=32, examples=["106540352242922"])
     waba_id: str | None = Field(default=None, max_length=32)
     access_token_secret_id: UUID = Field(description="Vault secret holding the number's access token")
-
-
-class ButtonIn(RequestModel):
-    id: str = Field(min_length=1, max_length=256)
-    title: str = Field(min_length=1, max_length=20)
-
-
-class SendIn(RequestModel):
-    to: str = Field(min_length=1, max_length=128,
-                    description="WhatsApp id (E.164 digits; '+', spaces, dashes ok), or a contact's BSUID "
-                                "(`US.1349...`: sent with Meta's `recipient` field)")
-    message: str | None = Field(default=None, max_length=4096, description="Text (body for interactive)")
-    type: Literal["text", "template", "interactive"] = "text"
-    template_id: str | None = Field(default=None, max_length=512, pattern=r"^[a-z0-9_]+$",
-                                    description="Approved template name (type=template)")
-    language: str = Field(default="en_US", max_length=15, description="Template language code")
-    components: list[dict[str, Any]] = free_json("Template components in Meta's JSON.", default_factory=list,
-                                                 max_length=20)
-    buttons: list[ButtonIn] = Field(default_factory=list, max_length=3, description="Reply buttons (interactive)")
-    from_number_id: UUID | None = Field(default=None, description="Sender; default: the first active number")
 
 
 class SendOut(ResponseModel):
@@ -140,3 +149,19 @@ class MessageTemplateOut(ResponseModel):
     rejected_reason: str | None = None
     synced_at: datetime = Field(description="When a sync last read it from Meta")
     updated_at: datetime = Field(description="When it last changed (sync or webhook)")
+class MediaUploadOut(ResponseModel):
+    """A file uploaded to WhatsApp for a number: ``queued`` until the worker has Meta's ``media_id``, then
+    ``uploaded`` (send it with ``{"image": {"id": media_id}}``...) or ``failed`` (``error_code``, ``error``)."""
+
+    id: UUID
+    number_id: UUID
+    status: Literal["queued", "uploaded", "failed"]
+    media_id: str | None = Field(default=None, description="Meta's media id, for sends (valid 30 days)")
+    kind: Literal["image", "video", "audio", "document", "sticker"] = Field(description="How to send it")
+    filename: str
+    mime_type: str
+    size_bytes: int
+    error_code: int | None = None
+    error: str | None = None
+    created_at: datetime
+    uploaded_at: datetime | None = None

@@ -147,9 +147,13 @@ async def test_unknown_paths_answer_a_graph_error(
     fake_graph: FakeGraphServer, http_client: httpx.AsyncClient
 ) -> None:
     response = await http_client.post(
-        f"{fake_graph.base_url}/v25.0/{PHONE}/media", headers={"Authorization": f"Bearer {TOKEN}"}
+        f"{fake_graph.base_url}/v25.0/{PHONE}/message_templates", headers={"Authorization": f"Bearer {TOKEN}"}
     )
     assert response.status_code == 400 and response.json()["error"]["code"] == 2500
+    not_multipart = await http_client.post(
+        f"{fake_graph.base_url}/v25.0/{PHONE}/media", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert not_multipart.status_code == 400 and not_multipart.json()["error"]["code"] == 100
 
 
 async def test_reset_forgets_records_and_knobs(

@@ -22,6 +22,7 @@ from application.use_cases.automations.control import (
     PauseAutomation,
     ResumeAutomation,
     StartAutomation,
+    StopAutomationDispatch,
 )
 from application.use_cases.automations.create_automation import (
     AudienceEntry,
@@ -523,13 +524,14 @@ def tracker(world: World, keywords: tuple[str, ...] | None = None) -> Automation
 
 
 async def status(world: World, message_id: UUID, value: MessageStatus, *, code: int | None = None,
-                 title: str | None = None) -> bool:
+                 title: str | None = None, credentials: bool = False) -> bool:
     """What the sender and the webhook processor do: record the status (automations follow)."""
     async with world.uow(world.org) as uow:
         message = await uow.messages.get(message_id)
         assert message is not None
         recorded = await StatusRecorder(automations=tracker(world)).record(uow, [StatusChange(
-            message=message, status=value, at=world.clock.now(), error_code=code, error_title=title)],
+            message=message, status=value, at=world.clock.now(), error_code=code, error_title=title,
+            credentials_rejected=credentials)],
             world.clock.now())
         await uow.commit()
     return message_id in recorded.moved
@@ -554,13 +556,13 @@ async def test_recipient_state_moves_with_the_opening_message(world: World) -> N
 async def test_an_auth_failure_pauses_the_automation_and_returns_the_recipient_to_pending(world: World) -> None:
     automation, [first, second] = await dispatched(world)
     assert first.message_id and second.message_id
-    await status(world, first.message_id, MessageStatus.FAILED, code=190, title="Invalid OAuth access token")
+    await status(world, first.message_id, MessageStatus.FAILED, code=10, title="Permission denied", credentials=True)
     stored = world.automation(automation)
     assert stored.status is S.PAUSED
-    assert stored.paused_reason is not None and "190" in stored.paused_reason and "token" in stored.paused_reason
+    assert stored.paused_reason is not None and "error 10" in stored.paused_reason and "token" in stored.paused_reason
     back = world.store.recipients[first.id]
     assert (back.state, back.message_id, back.dispatched_at, back.error_code) == (R.PENDING, None, None, None)
-    await status(world, second.message_id, MessageStatus.FAILED, code=190, title="Invalid OAuth access token")
+    await status(world, second.message_id, MessageStatus.FAILED, code=10, title="Permission denied", credentials=True)
     assert world.store.recipients[second.id].dispatched_at is None
     assert world.automation(automation).paused_reason == stored.paused_reason
     # resume: both are dispatched again, each with one new opening message
@@ -747,3 +749,15 @@ async def test_a_send_whose_outcome_stayed_unknown_fails_its_recipient_when_reco
     assert world.store.messages[first.message_id].status == "failed"
     counts = (await GetAutomationStats(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)).counts
     assert (counts.failed, counts.sent, counts.pending) == (1, 1, 0)
+
+
+async def test_a_dispatch_that_gave_up_pauses_the_automation_with_the_reason_and_resume_continues(
+        world: World) -> None:
+    automation, _ = await dispatched(world)
+    stop = StopAutomationDispatch(uow=world.uow, clock=world.clock)
+    assert await stop.execute(world.org, automation.id, "Dispatching stopped after repeated errors (boom)")
+    stored = world.automation(automation)
+    assert (stored.status, stored.paused_reason) == (S.PAUSED, "Dispatching stopped after repeated errors (boom)")
+    assert not await stop.execute(world.org, automation.id, "again")  # already paused: nothing changes
+    await ResumeAutomation(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)
+    assert world.automation(automation).status is S.RUNNING and world.automation(automation).paused_reason is None

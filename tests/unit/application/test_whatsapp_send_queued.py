@@ -9,12 +9,13 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from adapters.whatsapp.errors import graph_error
 from application.messaging.account_events import AccountEvents
 from application.messaging.identities import ContactResolver
+from application.messaging.outbound import resume_after_token_change
 from application.messaging.refs import EventRef
 from application.messaging.statuses import StatusRecorder
 from application.ports.channel import StatusEvent
-from application.ports.whatsapp import graph_error
 from application.use_cases.automations.tracking import AutomationTracker
 from application.use_cases.flows.runtime import FlowRuntime
 from application.use_cases.whatsapp.send_queued import (
@@ -239,13 +240,50 @@ async def test_a_permanent_refusal_fails_at_once_with_its_code() -> None:
     assert world.secrets.uses == [(SECRET, 1, 0)]  # Meta answered: the token was used, and it was fine
 
 
-async def test_an_expired_token_fails_the_message_and_counts_a_failed_use_of_the_token() -> None:
+async def test_an_expired_token_opens_the_breaker_until_the_token_changes_and_nothing_fails() -> None:
     world = World()
-    queued = world.queue()
+    first = world.queue()
     world.gateway.fail_next(graph_error(401, 190, title="Access token has expired"))
-    await world.round()
-    assert world.secrets.uses == [(SECRET, 0, 1)]
-    assert (world.message(queued.id).status, world.message(queued.id).error_code) == ("failed", 190)
+    assert (await world.round()).claimed == 1
+    assert world.secrets.uses == [(SECRET, 0, 1)]  # Meta refused the credential: a failed use of the secret
+    message = world.message(first.id)
+    assert (message.status, message.error_code, message.attempts, message.send_claimed_at) == ("queued", None, 0, None)
+    paused = world.store.numbers[world.number.id]
+    assert (paused.send_pause_code, paused.send_paused_until) == (190, None) and paused.sending_paused(T0)
+    assert paused.send_pause_reason == "Access token has expired"
+    second = world.queue(world.person("5511900000077"))
+    world.clock.advance(hours=30)  # no end of its own: only a new token closes it
+    assert (await world.round()).claimed == 0 and len(world.gateway.sends) == 1
+    async with world.factory(ORG) as uow:
+        assert await uow.outbox.due_numbers(world.clock.now(), 10) == []  # the scan leaves the number alone
+        assert await resume_after_token_change(uow, SECRET) == 1
+        await uow.commit()
+    assert not world.store.numbers[world.number.id].sending_paused(world.clock.now())
+    assert (await world.round()).claimed == 2
+    assert {world.message(first.id).status, world.message(second.id).status} == {"sent"}
+    assert world.heard == ["paused", "sent", "sent"]
+
+
+@pytest.mark.parametrize(("code", "hint", "pause"), [(131048, 600.0, 600.0), (368, None, 86400.0),
+                                                     (131048, None, 3600.0)])
+async def test_spam_limit_or_policy_block_pauses_the_number_for_metas_time_then_sending_resumes(
+        code: int, hint: float | None, pause: float) -> None:
+    world = World()
+    people = [world.person(f"55119000001{i:02d}") for i in range(3)]
+    queued = [world.queue(person) for person in people]
+    world.gateway.fail_next(graph_error(400, code, title="Temporarily blocked", retry_after=hint))
+    assert (await world.round()).claimed == 3
+    number = world.store.numbers[world.number.id]
+    assert (number.send_pause_code, number.send_paused_until) == (code, T0 + timedelta(seconds=pause))
+    assert [world.message(m.id).status for m in queued] == ["queued", "sent", "sent"]  # the others got through
+    assert world.message(queued[0].id).attempts == 0  # held by the breaker: no attempt spent
+    later = world.queue(people[1])
+    world.clock.advance(seconds=pause - 1)
+    assert (await world.round()).claimed == 0
+    world.clock.advance(seconds=2)
+    assert (await world.round()).claimed == 2
+    assert {world.message(m.id).status for m in (queued[0], later)} == {"sent"}
+    assert world.secrets.uses[0] == (SECRET, 3, 0)  # a paused number is not the token's fault
 
 
 async def test_an_inactive_number_fails_its_queued_messages_without_sending() -> None:

@@ -6,8 +6,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from adapters.whatsapp.errors import graph_error
 from application.ports.uow import DatabaseUnavailable
-from application.ports.whatsapp import graph_error
 from entrypoints.http.errors import install_error_handlers
 
 pytestmark = pytest.mark.unit

@@ -43,6 +43,16 @@ def test_message_with_media_sends_image_by_link_with_caption() -> None:
     assert commands[0] == SendText(text="Look", media_url="https://cdn.io/a%20b.png")
 
 
+def test_message_with_an_uploaded_document_sends_it_by_media_id() -> None:
+    flow = linear(node("m", "message", text="Your menu, {{contact.name}}", media_type="document",
+                       media_id="1376223850470843", filename="menu.pdf"))
+
+    _, commands = start(flow)
+
+    assert commands[0] == SendText(text=f"Your menu, {CONTACT.name}", media_type="document",
+                                   media_id="1376223850470843", filename="menu.pdf")
+
+
 def test_message_whose_text_is_empty_after_interpolation_sends_nothing() -> None:
     state, commands = start(linear(node("m", "message", text="{{nothing}}")))
 

@@ -232,6 +232,14 @@ def test_secret_refs_only_in_http_request() -> None:
         ({"media_url": "https://x.io/a.png"}, []),
         ({"media_url": "ftp://x.io/a.png", "text": "hi"}, ["'media_url' must be an http:// or https:// URL"]),
         ({"media_url": "https://x.io/a.png", "text": "x" * 1025}, ["'text' must be at most 1024 characters"]),
+        ({"media_id": "1479537139650973", "media_type": "video"}, []),
+        ({"media_id": "1479537139650973", "media_type": "document", "filename": "menu.pdf", "text": "Menu"}, []),
+        ({"media_id": "abc"}, ["'media_id' must be the numeric media id an upload returned"]),
+        ({"media_id": "1", "media_url": "https://x.io/a.png"}, ["give either 'media_url' or 'media_id', not both"]),
+        ({"media_id": "1", "media_type": "gif"}, ["'media_type' must be one of image, video, document, audio"]),
+        ({"media_id": "1", "media_type": "audio", "text": "hi"},
+         ["an audio message takes no 'text' (send the text in its own message node)"]),
+        ({"media_id": "1", "filename": "a.png"}, ["'filename' applies to documents only"]),
     ],
 )
 def test_message_data(data: dict[str, Any], expected: list[str]) -> None:

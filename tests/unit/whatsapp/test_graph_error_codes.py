@@ -1,4 +1,4 @@
-"""Graph error codes -> typed errors, retry classes and suggested backoff (no HTTP library involved)."""
+"""The adapter's Graph error codes -> typed errors, retry classes and suggested backoff (no HTTP library involved)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adapters.whatsapp.errors import backoff_seconds, classify_graph_error, graph_error, retry_after_hint
 from application.ports.whatsapp import (
     GraphApiError,
     GraphAuthError,
+    GraphNumberPaused,
     GraphRateLimited,
     GraphRejected,
     GraphTransientError,
-    backoff_seconds,
-    classify_graph_error,
-    graph_error,
 )
 from domain.errors import DomainError, RuleViolation, Unavailable
 
@@ -38,7 +37,7 @@ def test_credential_codes(code: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "code", [131047, 131026, 100, 131008, 131009, 132000, 132001, 131048, 131049, 131050, 368, 131062, 300]
+    "code", [131047, 131026, 100, 131008, 131009, 132000, 132001, 131049, 131050, 131062, 300]
 )
 def test_everything_else_is_rejected(code: int) -> None:
     assert classify_graph_error(400, code) is GraphRejected
@@ -143,3 +142,32 @@ def test_non_retryable_errors_suggest_no_backoff() -> None:
     network = graph_error(None, None, message="timed out", may_have_been_sent=True)
     assert isinstance(network, GraphTransientError) and network.may_have_been_sent
     assert network.message == "timed out" and network.retry_after_seconds == 2.0
+
+
+@pytest.mark.parametrize(("code", "default"), [(131048, 3600.0), (368, 86400.0)])
+def test_spam_rate_limit_and_policy_block_pause_the_number_for_metas_time_or_a_default(
+        code: int, default: float) -> None:
+    assert classify_graph_error(400, code) is GraphNumberPaused
+    error = graph_error(400, code, title="blocked")
+    assert error.pause_number_seconds == default and error.retryable and error.backoff_seconds(0) == default
+    assert not error.token_invalid
+    hinted = graph_error(400, code, title="blocked", retry_after=900.0)
+    assert hinted.pause_number_seconds == 900.0 and hinted.backoff_seconds(3) == 900.0
+
+
+@pytest.mark.parametrize(("code", "token_invalid"), [(190, True), (0, True), (10, False), (200, False)])
+def test_only_an_expired_or_invalid_token_is_token_invalid(code: int, token_invalid: bool) -> None:
+    error = graph_error(401, code, title="Access token")
+    assert isinstance(error, GraphAuthError) and error.token_invalid is token_invalid
+    assert error.pause_number_seconds is None
+
+
+def test_metas_usage_headers_give_the_time_to_regain_access() -> None:
+    usage = '{"1234": [{"type": "whatsapp", "call_count": 100, "total_cputime": 1, "total_time": 1, ' \
+            '"estimated_time_to_regain_access": 15}]}'
+    assert retry_after_hint({"X-Business-Use-Case-Usage": usage}) == 900.0
+    assert retry_after_hint({"x-app-usage": '{"call_count": 100, "estimated_time_to_regain_access": 2}'}) == 120.0
+    assert retry_after_hint({"Retry-After": "30"}) == 30.0
+    assert retry_after_hint({"X-Business-Use-Case-Usage": "not json"}) is None
+    assert retry_after_hint({"X-Business-Use-Case-Usage": '{"1": [{"estimated_time_to_regain_access": 0}]}'}) is None
+    assert retry_after_hint({}) is None
