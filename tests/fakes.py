@@ -24,6 +24,7 @@ from application.errors import InvalidToken
 from application.ports.common import Clock, JobQueue, Mailer
 from application.ports.contact_imports import ContactImportRepository
 from application.ports.contacts import ContactRepository
+from application.ports.events import EventTicket, StoredEvent
 from application.ports.identity import (
     AccessClaims,
     AccessTokenService,
@@ -41,6 +42,7 @@ from application.ports.uow import TransactionConflict, UnitOfWork, UnitOfWorkFac
 from domain.contact_imports import BatchCounts, ContactImport, ContactRow, ImportMode
 from domain.contacts import Contact, ContactAlreadyExists
 from domain.identity import EmailAlreadyRegistered, Organization, User
+from tests.fakes_events import FakeEventLog, FakeEventTicketRepository
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 ACCESS_TTL = timedelta(minutes=15)
@@ -252,6 +254,10 @@ class FakeStore:
     import_files: dict[UUID, bytes] = field(default_factory=dict)
     job_queue: FakeJobQueue = field(default_factory=FakeJobQueue)
     version: int = 0
+    events: list[tuple[StoredEvent, datetime | None]] = field(default_factory=list)
+    event_seq: int = 0
+    event_purged: dict[UUID, int] = field(default_factory=dict)
+    event_tickets: dict[str, EventTicket] = field(default_factory=dict)
 
     def load(self, other: FakeStore) -> None:
         for f in fields(self):
@@ -266,7 +272,8 @@ class FakeStore:
         return FakeStore(**{name: {key: _clone(row) for key, row in getattr(self, name).items()} for name in (
             "organizations", "users", "sessions", "refresh_tokens", "throttle", "reset_tokens", "contacts",
             "contact_imports", "import_files")},
-            denied_jtis=dict(self.denied_jtis), job_queue=queue, version=self.version)
+            denied_jtis=dict(self.denied_jtis), job_queue=queue, version=self.version, events=list(self.events),
+            event_seq=self.event_seq, event_purged=dict(self.event_purged), event_tickets=dict(self.event_tickets))
 
     @property
     def jobs(self) -> list[QueuedJob]:
@@ -303,6 +310,8 @@ class FakeUnitOfWork(UnitOfWork):
         self.contacts = FakeContactRepository(self)
         self.contact_imports = FakeContactImportRepository(self)
         self.jobs = self._work.job_queue
+        self.events = FakeEventLog(self)
+        self.event_tickets = FakeEventTicketRepository(self)
         return self
 
     async def commit(self) -> None:

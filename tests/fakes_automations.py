@@ -35,6 +35,7 @@ from tests.fakes_channel import (
     FakeOutbox,
     FakeWebhookEventStore,
 )
+from tests.fakes_events import FakeEventLog, FakeEventTicketRepository
 from tests.fakes_flows import FakeFlowExecutionRepository, FakeFlowRepository
 
 _UNFINISHED = ("scheduled", "running", "paused")
@@ -78,6 +79,8 @@ class FakeAutomationUnitOfWork(UnitOfWork):
         self.flow_executions = FakeFlowExecutionRepository(self)  # type: ignore[arg-type]
         self.automations = FakeAutomationRepository(self)
         self.jobs = self._work.job_queue
+        self.events = FakeEventLog(self)
+        self.event_tickets = FakeEventTicketRepository(self)
         return self
 
     async def commit(self) -> None:

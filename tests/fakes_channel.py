@@ -37,6 +37,7 @@ from application.ports.channel import (
     WebhookOutcome,
     WhatsAppNumberRepository,
 )
+from application.ports.events import EventTicket, StoredEvent
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from application.ports.whatsapp import (
     GraphApiError,
@@ -52,6 +53,7 @@ from domain.identity import Role
 from domain.messaging import CUSTOMER_SERVICE_WINDOW, MessageDirection
 from domain.vault import SecretNotFound
 from tests.fakes import T0, FakeContactRepository, FakeJobQueue
+from tests.fakes_events import FakeEventLog, FakeEventTicketRepository
 
 
 @dataclass
@@ -88,6 +90,10 @@ class ChannelStore:
     job_queue: FakeJobQueue = field(default_factory=FakeJobQueue)
     admissions: dict[tuple[str, datetime], int] = field(default_factory=dict)  # (key, second) -> sends
     message_seq: dict[UUID, int] = field(default_factory=dict)  # the order messages were queued in
+    events: list[tuple[StoredEvent, datetime | None]] = field(default_factory=list)
+    event_seq: int = 0
+    event_purged: dict[UUID, int] = field(default_factory=dict)
+    event_tickets: dict[str, EventTicket] = field(default_factory=dict)
 
     @property
     def jobs(self) -> FakeJobQueue:
@@ -119,6 +125,8 @@ class FakeChannelUnitOfWork(UnitOfWork):
         self.webhook_events = FakeWebhookEventStore(self)
         self.outbox = FakeOutbox(self)
         self.jobs = self._work.job_queue
+        self.events = FakeEventLog(self)
+        self.event_tickets = FakeEventTicketRepository(self)
         return self
 
     async def commit(self) -> None:

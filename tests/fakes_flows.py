@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, Self
 from uuid import UUID, uuid4
 
+from application.ports.events import EventTicket, StoredEvent
 from application.ports.flows import (
     FlowExecutionRepository,
     FlowRepository,
@@ -28,6 +29,7 @@ from domain.channel import Conversation, Message, NumberStatus, WhatsAppNumber
 from domain.contacts import Contact
 from domain.flows.records import ExecutionAlreadyRunning, Flow, FlowExecution, FlowStatus, FlowVersion
 from tests.fakes import FakeJobQueue
+from tests.fakes_events import FakeEventLog, FakeEventTicketRepository
 
 _RUNNING = ("running", "waiting")
 
@@ -43,6 +45,10 @@ class FlowStore:
     messages: dict[UUID, Message] = field(default_factory=dict)
     jobs: FakeJobQueue = field(default_factory=FakeJobQueue)
     automations: list[tuple[UUID, str]] = field(default_factory=list)  # (flow_id, status)
+    events: list[tuple[StoredEvent, datetime | None]] = field(default_factory=list)
+    event_seq: int = 0
+    event_purged: dict[UUID, int] = field(default_factory=dict)
+    event_tickets: dict[str, EventTicket] = field(default_factory=dict)
 
 
 class FakeFlowUnitOfWork(UnitOfWork):
@@ -66,6 +72,8 @@ class FakeFlowUnitOfWork(UnitOfWork):
         self.messages = FakeMessages(self)
         self.automations = FakeAutomationCounts(self)
         self.jobs = self._work.jobs
+        self.events = FakeEventLog(self)
+        self.event_tickets = FakeEventTicketRepository(self)
         return self
 
     async def commit(self) -> None:

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
+from application.ports.events import EventTicket, StoredEvent
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from application.ports.vault import (
     CredentialCheck,
@@ -26,6 +27,7 @@ from application.ports.vault import (
 )
 from domain.vault import Secret, SecretAlreadyExists, SecretEnvironment, SecretKey, SecretService
 from tests.fakes import FakeLoginThrottle, ThrottleRow
+from tests.fakes_events import FakeEventLog, FakeEventTicketRepository
 
 
 @dataclass
@@ -44,6 +46,10 @@ class VaultStore:
     usage: dict[UUID, dict[str, Any]] = field(default_factory=dict)
     audit: list[VaultAuditEvent] = field(default_factory=list)
     throttle: dict[str, ThrottleRow] = field(default_factory=dict)
+    events: list[tuple[StoredEvent, datetime | None]] = field(default_factory=list)
+    event_seq: int = 0
+    event_purged: dict[UUID, int] = field(default_factory=dict)
+    event_tickets: dict[str, EventTicket] = field(default_factory=dict)
 
 
 class FakeVaultUnitOfWork(UnitOfWork):
@@ -66,6 +72,8 @@ class FakeVaultUnitOfWork(UnitOfWork):
         self.secret_usage = FakeSecretUsageRepository(self)
         self.vault_audit = FakeVaultAuditLog(self)
         self.login_throttle = FakeLoginThrottle(self)  # type: ignore[arg-type]  # it needs .work.throttle only
+        self.events = FakeEventLog(self)
+        self.event_tickets = FakeEventTicketRepository(self)
         return self
 
     async def commit(self) -> None:

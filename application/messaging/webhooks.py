@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 import structlog
 
+from application import events
 from application.messaging.routing import InboundRouter
 from application.messaging.statuses import StatusChange, StatusRecorder
 from application.ports.uow import UnitOfWork
@@ -84,6 +85,7 @@ class WebhookApplier:
         contacts = await self._contacts(uow, organization_id, senders, now)
         messages = [_stored(event, number, contacts[wa_id], now) for _, event, number, wa_id in senders]
         new = await uow.messages.add_inbound_many(messages)
+        events.message_received(uow, (m for m in messages if m.id in new))
         latest: dict[tuple[UUID, UUID], datetime] = {}
         for (_, event, number, wa_id), message in zip(senders, messages, strict=True):
             if message.id in new:
@@ -91,6 +93,7 @@ class WebhookApplier:
                 latest[pair] = max(latest.get(pair, event.timestamp), event.timestamp)
         conversations = await uow.conversations.record_inbound_many(
             [(n, c, at) for (n, c), at in sorted(latest.items())], now) if latest else {}
+        events.conversation_updated(uow, conversations.values(), "inbound")
         batch = await self._router.prepare(uow, conversations) if conversations else None
         for (ref, event, number, wa_id), message in zip(senders, messages, strict=True):
             if message.id not in new:

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import structlog
 
+from application import events
 from application.authorization import Actor, Permission
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWorkFactory
@@ -50,6 +51,7 @@ class ReleaseConversation:
                 locked = await uow.conversations.get_for_update(number.id, contact_id, now)
                 locked.handoff_at, locked.updated_at = None, now
                 await uow.conversations.update(locked)
+                events.conversation_updated(uow, [locked], "released")
                 released += 1
             await uow.commit()
         return released

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from application import events
 from application.authorization import Actor, Permission
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
@@ -40,6 +41,7 @@ class RotateSecret:
                 plaintext, change = new_value, secret.change_value(now)
             await store_new_version(uow, self._cipher, secret, change.new_version, change.released, plaintext, now)
             await uow.secrets.update(secret)
+            events.secret_rotated(uow, secret, "rekey" if new_value is None else "value")
             return secret, {"kind": "rekey" if new_value is None else "value", "version": secret.current_version,
                             "kek_version": self._cipher.active_key_version, "status": secret.status.value}
 
