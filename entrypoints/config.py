@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     flow_http_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     flow_http_allowed_private_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     flow_execution_ttl_hours: int = Field(default=72, ge=1)
+    # GET /events: a comment line this often keeps idle streams (and proxies) alive; events a stream may have
+    # waiting before it is dropped as too slow (its client reconnects with Last-Event-ID)
+    events_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    events_queue_size: int = Field(default=1000, ge=1, le=100_000)
     # GET /metrics: with a token, scrapes need 'Authorization: Bearer <token>'; without one, only loopback clients
     # outside production may scrape (production without a token refuses every scrape)
     metrics_token: SecretStr | None = None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -79,3 +80,14 @@ class EventTicketRepository(Protocol):
 
     @abstractmethod
     async def delete_expired(self, now: datetime) -> int: ...
+
+
+class EventNotifications(Protocol):
+    """Wake-ups of new events (PostgreSQL LISTEN/NOTIFY): one listening connection per process."""
+
+    @abstractmethod
+    async def listen(self, on_event: Callable[[UUID, int], None], on_connected: Callable[[], None],
+                     stop: asyncio.Event) -> None:
+        """Until ``stop``: call ``on_event(organization_id, highest id)`` for each notification, and
+        ``on_connected()`` each time the listening connection is (re)established (notifications sent while
+        nobody listened are lost: the caller then looks for new events on its own)."""

@@ -8,7 +8,7 @@ from pgqueuer.db import AsyncpgDriver
 from pgqueuer.executors import EntrypointExecutorParameters
 from pgqueuer.models import Schedule
 
-from application.jobs import EXPIRE_FLOW_EXECUTIONS, RECONCILE_SENDS
+from application.jobs import EXPIRE_FLOW_EXECUTIONS, PURGE_EVENTS, RECONCILE_SENDS
 from entrypoints.container import Container
 from entrypoints.runtime import provide
 from entrypoints.worker.errors import ClassifyingExecutor
@@ -24,6 +24,7 @@ def build_queue(container: Container, connection: asyncpg.Connection) -> PgQueue
             on_dead_letter=hooks.get(name)))
     schedule_flow_expiry(queue, container)
     schedule_send_reconciliation(queue, container)
+    schedule_event_purge(queue, container)
     return queue
 
 
@@ -41,3 +42,11 @@ def schedule_send_reconciliation(queue: PgQueuer, container: Container) -> None:
     @queue.schedule(RECONCILE_SENDS, "* * * * *")
     async def _reconcile(_: Schedule) -> None:
         await (await provide(container.reconcile_sends)).execute()
+
+
+def schedule_event_purge(queue: PgQueuer, container: Container) -> None:
+    """Every five minutes: live events older than 24 hours and expired stream tickets are deleted."""
+
+    @queue.schedule(PURGE_EVENTS, "*/5 * * * *")
+    async def _purge(_: Schedule) -> None:
+        await (await provide(container.purge_events)).execute()
