@@ -8,7 +8,7 @@ preview; the client fetches the rest. Nothing secret is ever put in one.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +23,8 @@ from domain.vault import Secret
 
 PROGRESS_INTERVAL = timedelta(milliseconds=250)
 """At most one ``automation.progress`` per automation in each such window."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def message_received(uow: UnitOfWork, messages: Iterable[Message]) -> None:
@@ -72,7 +74,7 @@ def automation_progress(uow: UnitOfWork, automation: Automation, counts: Automat
     uow.events.append(EventType.AUTOMATION_PROGRESS, {
         "automation_id": str(automation.id), "status": automation.status.value, "phase": automation.phase,
         "counts": {k: getattr(counts, k) for k in ("total", "pending", "sent", "delivered", "read", "replied",
-                                                   "completed", "failed", "skipped")}},
+                                                   "completed", "failed", "skipped", "dispatched", "accepted")}},
         organization_id=automation.organization_id)
 
 
@@ -82,9 +84,10 @@ async def progress_changed(uow: UnitOfWork, automations: Iterable[tuple[UUID, UU
     deduplicated per automation and window; the job reads the committed counts). Durable (the queue), cheap
     (one queued job per automation per window, whatever the number of changes) and never loses the last
     change of a burst (the job runs after its window closes)."""
-    step = PROGRESS_INTERVAL.total_seconds()
-    window = int(now.timestamp() // step)
-    closes = timedelta(seconds=(window + 1) * step - now.timestamp())
+    step = PROGRESS_INTERVAL // _MICROSECOND
+    elapsed = (now - _EPOCH) // _MICROSECOND
+    window = elapsed // step
+    closes = timedelta(microseconds=(window + 1) * step - elapsed)
     for automation_id, organization_id in sorted(set(automations)):
         await enqueue(uow, PublishAutomationProgress(organization_id=organization_id, automation_id=automation_id),
                       dedupe_key=f"automation_progress:{automation_id}:{window}", delay=closes + PROGRESS_INTERVAL)
