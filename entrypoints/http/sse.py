@@ -1,15 +1,18 @@
 """Server-Sent Events framing of the live event stream, and the end of every stream when the server stops.
 
 uvicorn waits for open responses to finish before it runs the application's shutdown, and an event stream
-never finishes on its own: :func:`end_streams_on_server_exit` chains uvicorn's exit handler so the streams end
-first (each client reconnects, to another replica or to this one restarted, with ``Last-Event-ID``).
+never finishes on its own: :func:`end_streams_on_server_exit` chains the server's signal handlers so the streams
+end first (each client reconnects, to another replica or to this one restarted, with ``Last-Event-ID``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import threading
 from collections.abc import AsyncIterator, Callable
+from types import FrameType
 from typing import Any
 
 from application.ports.events import StoredEvent
@@ -17,9 +20,6 @@ from application.use_cases.events.stream import Heartbeat, Reset, StreamItem
 from domain.events import RESET
 
 RETRY_MILLISECONDS = 3000
-
-_exit_callbacks: list[Callable[[], None]] = []
-
 
 def frame(item: StreamItem) -> bytes:
     if isinstance(item, Heartbeat):
@@ -43,30 +43,29 @@ async def sse_body(items: AsyncIterator[StreamItem]) -> AsyncIterator[bytes]:
 
 
 def end_streams_on_server_exit(callback: Callable[[], None]) -> Callable[[], None]:
-    """Run ``callback`` (in the event loop) when uvicorn is told to exit; returns the undo."""
+    """Run ``callback`` (in the event loop) when the server is told to stop (SIGINT, SIGTERM), before its own
+    handler (uvicorn's, installed before the application starts); returns the undo. Only the main thread can
+    handle signals: elsewhere (an embedded server) nothing is chained and the caller ends the streams itself."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
     loop = asyncio.get_running_loop()
+    chained: dict[int, Any] = {}
 
-    def in_loop() -> None:
+    def handler(sig: int, frame: FrameType | None) -> None:
         loop.call_soon_threadsafe(callback)
+        previous = chained.get(sig)
+        if callable(previous):
+            previous(sig, frame)
+        elif previous == signal.SIG_DFL and sig == signal.SIGINT:  # pragma: no cover - no server handler
+            raise KeyboardInterrupt
 
-    _exit_callbacks.append(in_loop)
-    _chain_uvicorn()
-    return lambda: _exit_callbacks.remove(in_loop) if in_loop in _exit_callbacks else None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        chained[sig] = signal.getsignal(sig)
+        signal.signal(sig, handler)
 
+    def undo() -> None:
+        for sig, previous in chained.items():
+            if signal.getsignal(sig) is handler:
+                signal.signal(sig, previous)
 
-def _chain_uvicorn() -> None:
-    try:
-        from uvicorn.server import Server
-    except ImportError:  # pragma: no cover - another ASGI server: its shutdown ends the streams its own way
-        return
-    original = Server.handle_exit
-    if getattr(original, "_pytake_chained", False):
-        return
-
-    def handle_exit(self: Any, sig: int, frame: Any) -> None:
-        for callback in list(_exit_callbacks):
-            callback()
-        original(self, sig, frame)
-
-    handle_exit._pytake_chained = True  # type: ignore[attr-defined]
-    Server.handle_exit = handle_exit  # type: ignore[method-assign]
+    return undo
