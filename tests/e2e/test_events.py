@@ -205,3 +205,23 @@ async def test_an_organization_never_sees_another_ones_events(
             assert not any(e.event == "message.received" for e in seen)
             assert not any(a.secret_id in e.data for e in seen)
         assert not any(b.secret_id in e.data for e in stream_a.seen)
+
+
+async def test_automation_progress_reaches_the_stream_throttled_and_ends_completed(
+        client: httpx.AsyncClient, base: str, org: WaOrg, fake_graph: FakeGraphServer) -> None:
+    from tests.e2e.test_automations_api import active_flow, create
+
+    flow = await active_flow(client, org)
+    contacts = [{"whatsapp_id": random_wa_id(), "variables": {"first": f"N{n}"}} for n in range(5)]
+    created = await create(client, org.headers, flow["id"], contacts, rate_per_second=50)
+    assert created.status_code == 201, created.text
+    automation_id = created.json()["id"]
+    async with listen(base, ticket=await ticket(client, org.headers)) as stream:
+        started = await client.post(f"{API}/flow-automations/{automation_id}/start", headers=org.headers)
+        assert started.status_code == 200, started.text
+        # the opening templates are sent by the worker through the fake Graph API; their 'sent' completes it
+        done = await stream.event("automation.progress", timeout=30, automation_id=automation_id, status="completed")
+        assert done["counts"]["total"] == 5 and done["counts"]["accepted"] == 5 and done["counts"]["pending"] == 0
+        progress = stream.of_type("automation.progress")
+        assert len(progress) <= 12  # throttled: far fewer than the recipients' 15+ state changes
+        assert all(p["automation_id"] == automation_id for p in progress)
