@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from domain.errors import Unauthenticated
+from domain.errors import Unauthenticated, Unavailable
 
 
 class EventType(StrEnum):
@@ -33,3 +33,8 @@ def preview(text: object) -> str | None:
 class InvalidEventTicket(Unauthenticated):
     code = "invalid_ticket"
     default_message = "The event stream ticket is unknown, already used or expired: ask for a new one."
+
+
+class EventStreamsClosing(Unavailable):
+    code = "server_shutting_down"
+    default_message = "This server is shutting down; reconnect (with Last-Event-ID) in a moment."

@@ -17,6 +17,7 @@ import structlog
 
 from application.ports.events import EventNotifications, StoredEvent
 from application.ports.uow import UnitOfWorkFactory
+from domain.events import EventStreamsClosing
 
 log = structlog.get_logger("pytake.events")
 
@@ -72,7 +73,7 @@ class EventHub:
 
     async def subscribe(self, organization_id: UUID) -> Subscription:
         if self._stop.is_set():
-            raise RuntimeError("the event hub is closed")
+            raise EventStreamsClosing()
         sub = Subscription(organization_id, self._queue_size)
         self._subs.setdefault(organization_id, set()).add(sub)
         if organization_id not in self._cursors:
