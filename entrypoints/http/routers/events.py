@@ -56,7 +56,7 @@ async def issue_ticket(actor: CurrentActor,
 @router.get("", response_class=EventStream, summary="The organization's live events (Server-Sent Events)",
             description=_STREAM_DOC,
             responses={200: {"description": "The event stream", "content": {"text/event-stream": {"schema": {
-                "type": "string"}}}}, **json_error_responses(401, 403, 422)})
+                "type": "string"}}}}, **json_error_responses(401, 403, 422, 503)})
 @inject
 async def stream_events(
     request: Request,
