@@ -225,3 +225,20 @@ async def test_automation_progress_reaches_the_stream_throttled_and_ends_complet
         progress = stream.of_type("automation.progress")
         assert len(progress) <= 12  # throttled: far fewer than the recipients' 15+ state changes
         assert all(p["automation_id"] == automation_id for p in progress)
+
+
+async def test_a_client_that_hangs_up_leaves_nothing_behind(client: httpx.AsyncClient, base: str,
+                                                            app: FastAPI) -> None:
+    import asyncio
+
+    hub = await provide(app.state.container.event_hub)
+    before = hub.streams
+    admin = await register(client)
+    async with listen(base, ticket=await ticket(client, admin.headers)), \
+            listen(base, token=admin.access_token):
+        assert hub.streams == before + 2
+    for _ in range(100):
+        if hub.streams == before:
+            break
+        await asyncio.sleep(0.05)
+    assert hub.streams == before
