@@ -15,8 +15,12 @@ from collections.abc import AsyncIterator, Callable
 from types import FrameType
 from typing import Any
 
+import anyio
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
 from application.ports.events import StoredEvent
-from application.use_cases.events.stream import Heartbeat, Reset, StreamItem
+from application.use_cases.events.stream import Heartbeat, OpenedStream, Reset, StreamItem
 from domain.events import RESET
 
 RETRY_MILLISECONDS = 3000
@@ -31,15 +35,34 @@ def frame(item: StreamItem) -> bytes:
     return f"id: {item.id}\nevent: {item.type}\ndata: {data}\n\n".encode()
 
 
-async def sse_body(items: AsyncIterator[StreamItem]) -> AsyncIterator[bytes]:
+async def sse_body(items: OpenedStream) -> AsyncIterator[bytes]:
     yield f"retry: {RETRY_MILLISECONDS}\n: connected\n\n".encode()
     try:
         async for item in items:
             yield frame(item)
     finally:
-        close = getattr(items, "aclose", None)
-        if close is not None:
-            await close()
+        await items.aclose()
+
+
+class EventStreamResponse(StreamingResponse):
+    """``text/event-stream``; closes the connection at once when its stream is dropped as too slow (a client
+    that stopped reading leaves the response stuck in a write that would never finish)."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, stream: OpenedStream, headers: dict[str, str]) -> None:
+        super().__init__(sse_body(stream), headers=headers)
+        self._dropped = stream.dropped
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async with anyio.create_task_group() as group:
+            async def close_when_dropped() -> None:
+                await self._dropped.wait()
+                group.cancel_scope.cancel()
+
+            group.start_soon(close_when_dropped)
+            await super().__call__(scope, receive, send)
+            group.cancel_scope.cancel()
 
 
 def end_streams_on_server_exit(callback: Callable[[], None]) -> Callable[[], None]:

@@ -36,12 +36,14 @@ class Subscription:
         self.start_id = 0
         self.dropped = False
         self.closed = False
+        self.dropped_event = asyncio.Event()  # the connection may be stuck writing: its server closes it
 
     def offer(self, event: StoredEvent) -> bool:
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
             self.dropped = True
+            self.dropped_event.set()
             return False
         return True
 
@@ -59,7 +61,8 @@ class EventHub:
     def __init__(self, *, uow: UnitOfWorkFactory, notifications: EventNotifications, queue_size: int = 1000,
                  read_batch: int = READ_BATCH) -> None:
         self._uow, self._notifications = uow, notifications
-        self._queue_size, self._batch = queue_size, read_batch
+        # a round never fills a queue by itself: a stream that keeps up is never dropped for a burst
+        self._queue_size, self._batch = queue_size, max(1, min(read_batch, queue_size // 2))
         self._subs: dict[UUID, set[Subscription]] = {}
         self._cursors: dict[UUID, int] = {}
         self._dirty: set[UUID] = set()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 from application.ports.events import StoredEvent
@@ -35,19 +35,36 @@ class Reset:
 StreamItem = StoredEvent | Reset | Heartbeat
 
 
+class OpenedStream:
+    """The items of one stream; ``dropped`` is set when the client fell too far behind: its connection may be
+    stuck writing (a client that stopped reading), so the server should close it rather than wait."""
+
+    def __init__(self, items: AsyncGenerator[StreamItem, None], dropped: asyncio.Event) -> None:
+        self._items, self.dropped = items, dropped
+
+    def __aiter__(self) -> OpenedStream:
+        return self
+
+    async def __anext__(self) -> StreamItem:
+        return await self._items.__anext__()
+
+    async def aclose(self) -> None:
+        await self._items.aclose()
+
+
 class StreamEvents:
     def __init__(self, *, uow: UnitOfWorkFactory, hub: EventHub, heartbeat_seconds: float = 15.0,
                  replay_batch: int = REPLAY_BATCH) -> None:
         self._uow, self._hub = uow, hub
         self._heartbeat, self._batch = heartbeat_seconds, replay_batch
 
-    async def open(self, listener: Listener, last_event_id: int | None) -> AsyncIterator[StreamItem]:
+    async def open(self, listener: Listener, last_event_id: int | None) -> OpenedStream:
         """Subscribes now (so nothing committed from here on is missed), then yields. Ends when the process
         shuts down or the client fell too far behind (it reconnects with ``Last-Event-ID``)."""
         sub = await self._hub.subscribe(listener.organization_id)
-        return self._items(sub, last_event_id)
+        return OpenedStream(self._items(sub, last_event_id), sub.dropped_event)
 
-    async def _items(self, sub: Subscription, last_event_id: int | None) -> AsyncIterator[StreamItem]:
+    async def _items(self, sub: Subscription, last_event_id: int | None) -> AsyncGenerator[StreamItem, None]:
         try:
             last = sub.start_id
             if last_event_id is not None and last_event_id != sub.start_id:

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Header, Query, Request, status
-from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from application.use_cases.auth.authenticate import AuthenticateRequest
@@ -17,7 +16,7 @@ from entrypoints.http.deps import CurrentActor, MissingToken, bearer, current_ac
 from entrypoints.http.errors import error_responses, json_error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.events import EventTicketOut
-from entrypoints.http.sse import sse_body
+from entrypoints.http.sse import EventStreamResponse
 
 router = APIRouter(prefix="/events", tags=["events"], route_class=DeprecationAwareRoute)
 
@@ -39,10 +38,6 @@ A comment line (`: heartbeat`) comes every 15 seconds while nothing happens. The
 shuts down or when the client reads too slowly; reconnect with the last id seen and nothing is missed."""
 
 
-class EventStream(StreamingResponse):
-    media_type = "text/event-stream"
-
-
 @router.post("/ticket", status_code=status.HTTP_201_CREATED, response_model=EventTicketOut,
              summary="A single-use ticket to open the event stream (any member)",
              responses=error_responses(401, 403))
@@ -53,7 +48,7 @@ async def issue_ticket(actor: CurrentActor,
     return EventTicketOut(ticket=issued.ticket, expires_at=issued.expires_at)
 
 
-@router.get("", response_class=EventStream, summary="The organization's live events (Server-Sent Events)",
+@router.get("", response_class=EventStreamResponse, summary="The organization's live events (Server-Sent Events)",
             description=_STREAM_DOC,
             responses={200: {"description": "The event stream", "content": {"text/event-stream": {"schema": {
                 "type": "string"}}}}, **json_error_responses(401, 403, 422, 503)})
@@ -69,11 +64,11 @@ async def stream_events(
     authenticate: AuthenticateRequest = Depends(Provide["authenticate"]),
     redeem: RedeemEventTicket = Depends(Provide["redeem_event_ticket"]),
     use_case: StreamEvents = Depends(Provide["stream_events"]),
-) -> EventStream:
+) -> EventStreamResponse:
     resume = _event_id(last_event_id_query if last_event_id_query is not None else last_event_id)
     listener = await _listener(request, ticket, x_organization_id, authenticate, redeem)
-    items = await use_case.open(listener, resume)
-    return EventStream(sse_body(items), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    stream = await use_case.open(listener, resume)
+    return EventStreamResponse(stream, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
 def _event_id(value: str | None) -> int | None:

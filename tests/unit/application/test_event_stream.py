@@ -79,7 +79,7 @@ async def test_live_events_arrive_in_order_and_only_of_the_organization(setup: S
     assert [e.id for e in got if isinstance(e, StoredEvent)] == [last - 2, last - 1, last]
     assert all(isinstance(e, StoredEvent) and e.organization_id == ORG for e in got)
     assert isinstance((await take(items, 1, heartbeats=True))[0], Heartbeat)  # nothing happens: a heartbeat
-    await items.aclose()  # type: ignore[attr-defined]
+    await items.aclose()
     assert setup.hub.streams == 0
 
 
