@@ -242,3 +242,15 @@ async def test_a_client_that_hangs_up_leaves_nothing_behind(client: httpx.AsyncC
             break
         await asyncio.sleep(0.05)
     assert hub.streams == before
+
+
+async def test_the_stream_and_its_ticket_are_documented(client: httpx.AsyncClient) -> None:
+    spec = (await client.get(f"{API}/openapi.json")).json()
+    stream = spec["paths"][f"{API}/events"]["get"]
+    assert set(stream["responses"]["200"]["content"]) == {"text/event-stream"}
+    assert {"401", "422", "503"} <= set(stream["responses"])
+    assert {p["name"] for p in stream["parameters"]} >= {"ticket", "last_event_id", "last-event-id"}
+    assert "message.received" in stream["description"] and "reset" in stream["description"]
+    ticket_op = spec["paths"][f"{API}/events/ticket"]["post"]
+    schema = ticket_op["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert set(spec["components"]["schemas"][schema]["properties"]) == {"ticket", "expires_at"}

@@ -48,8 +48,8 @@ async def issue_ticket(actor: CurrentActor,
     return EventTicketOut(ticket=issued.ticket, expires_at=issued.expires_at)
 
 
-@router.get("", response_class=EventStreamResponse, summary="The organization's live events (Server-Sent Events)",
-            description=_STREAM_DOC,
+@router.get("", response_class=EventStreamResponse, status_code=status.HTTP_200_OK,
+            summary="The organization's live events (Server-Sent Events)", description=_STREAM_DOC,
             responses={200: {"description": "The event stream", "content": {"text/event-stream": {"schema": {
                 "type": "string"}}}}, **json_error_responses(401, 403, 422, 503)})
 @inject
