@@ -117,9 +117,20 @@ class MarkRead(Job):
     typing: bool = False
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PublishAutomationProgress(Job):
+    """Tell the organization's event stream where an automation is (``application.events.progress_changed``
+    queues it at most once per automation and 250 ms window)."""
+
+    entrypoint: ClassVar[str] = "publish_automation_progress"
+    organization_id: UUID
+    automation_id: UUID
+
+
 EXPIRE_FLOW_EXECUTIONS = "expire_flow_executions"  # the worker's minute schedules: no payload
 RECONCILE_SENDS = "reconcile_sends"
 SYNC_ALL_TEMPLATES = "sync_all_templates"  # every TEMPLATE_SYNC_HOURS: queues a SyncTemplates per WABA
+PURGE_EVENTS = "purge_events"
 
 
 async def enqueue(uow: UnitOfWork, job: Job, *, dedupe_key: str | None = None,

@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "campaign_closed_loop": "bench.campaign_closed_loop",
     "rest_reads": "bench.rest_reads",
     "login_storm": "bench.login_storm",
+    "events_stream": "bench.events_stream",
 }
 
 

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     # every this many hours the worker re-reads the templates of every active number's WABA (0: never; a divisor
     # of 24 keeps the times of day fixed)
     template_sync_hours: int = Field(default=6, ge=0, le=24)
+    # GET /events: a comment line this often keeps idle streams (and proxies) alive; events a stream may have
+    # waiting before it is dropped as too slow (its client reconnects with Last-Event-ID)
+    events_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    events_queue_size: int = Field(default=1000, ge=1, le=100_000)
     # GET /metrics: with a token, scrapes need 'Authorization: Bearer <token>'; without one, only loopback clients
     # outside production may scrape (production without a token refuses every scrape)
     metrics_token: SecretStr | None = None

@@ -14,6 +14,7 @@ from adapters.clock import SystemClock
 from adapters.http.caller import HttpxFlowHttpCaller
 from adapters.mail.mailers import MailboxDirectoryMailer, SmtpMailer
 from adapters.postgres.database import asyncpg_dsn, create_engine, create_session_factory
+from adapters.postgres.event_listener import AsyncpgEventNotifications
 from adapters.postgres.inbox import AsyncpgWebhookInbox, inbox_pool
 from adapters.postgres.jobs import release_jobs_of
 from adapters.postgres.migrations import current_revision, head_revision
@@ -74,6 +75,10 @@ from application.use_cases.contacts.manage_contacts import (
 from application.use_cases.contacts.run_import import FailContactImport, RunContactImport
 from application.use_cases.conversations.manage import AssignConversation, CloseConversation, MarkConversationRead
 from application.use_cases.conversations.read import GetConversation, ListConversationMessages, ListConversations
+from application.use_cases.events.hub import EventHub
+from application.use_cases.events.maintenance import PublishProgress, PurgeEvents
+from application.use_cases.events.stream import StreamEvents
+from application.use_cases.events.tickets import IssueEventTicket, RedeemEventTicket
 from application.use_cases.flows.deliver_event import DeliverFlowEvent, FailFlowExecution
 from application.use_cases.flows.expire_executions import ExpireFlowExecutions
 from application.use_cases.flows.inbound import ReleaseConversation
@@ -380,5 +385,16 @@ class Container(containers.DeclarativeContainer):
     list_automations = providers.Factory(ListAutomations, uow=uow)
     automation_stats = providers.Factory(GetAutomationStats, uow=uow, clock=clock)
     list_recipients = providers.Factory(ListRecipients, uow=uow)
+    publish_automation_progress = providers.Factory(PublishProgress, uow=uow)
+
+    # live events: one hub (one LISTEN connection) per API process
+    event_notifications = providers.Singleton(AsyncpgEventNotifications, providers.Callable(_plain_dsn, database_url))
+    event_hub = providers.Singleton(EventHub, uow=uow, notifications=event_notifications,
+                                    queue_size=settings.provided.events_queue_size)
+    stream_events = providers.Factory(StreamEvents, uow=uow, hub=event_hub,
+                                      heartbeat_seconds=settings.provided.events_heartbeat_seconds)
+    issue_event_ticket = providers.Factory(IssueEventTicket, uow=uow, clock=clock)
+    redeem_event_ticket = providers.Factory(RedeemEventTicket, uow=uow, clock=clock)
+    purge_events = providers.Factory(PurgeEvents, uow=uow, clock=clock)
     dispatch_automation = providers.Factory(DispatchAutomation, uow=uow, pacer=send_pacer, flows=flow_runtime,
                                             clock=clock)

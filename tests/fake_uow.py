@@ -16,6 +16,7 @@ from typing import Any, Self
 from uuid import UUID
 
 from application.ports.channel import StatusEvent
+from application.ports.events import EventTicket, StoredEvent
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
 from domain.automations import Automation, Recipient
 from domain.channel import Conversation, Message, WhatsAppNumber
@@ -53,6 +54,7 @@ from tests.fakes_channel import (
     StatusRow,
     WebhookRow,
 )
+from tests.fakes_events import FakeEventLog, FakeEventTicketRepository
 from tests.fakes_flows import FakeFlowExecutionRepository, FakeFlowRepository
 from tests.fakes_templates import FakeMessageTemplateRepository
 from tests.fakes_vault import FakeSecretRepository, FakeSecretUsageRepository, FakeVaultAuditLog, VersionRow
@@ -103,6 +105,11 @@ class FakeStore:
     secret_versions: dict[tuple[UUID, int], VersionRow] = field(default_factory=dict)
     usage: dict[UUID, dict[str, Any]] = field(default_factory=dict)
     audit: list[Any] = field(default_factory=list)
+    # live events
+    events: list[tuple[StoredEvent, datetime | None]] = field(default_factory=list)
+    event_seq: int = 0
+    event_purged: dict[UUID, int] = field(default_factory=dict)
+    event_tickets: dict[str, EventTicket] = field(default_factory=dict)
     # the job queue (PgQueuer's table and NOTIFY wake-ups)
     job_queue: FakeJobQueue = field(default_factory=FakeJobQueue)
     version: int = 0
@@ -183,6 +190,8 @@ class FakeUnitOfWork(UnitOfWork):
         self.secret_usage = FakeSecretUsageRepository(self)
         self.vault_audit = FakeVaultAuditLog(self)
         self.templates = FakeMessageTemplateRepository(self)
+        self.events = FakeEventLog(self)
+        self.event_tickets = FakeEventTicketRepository(self)
         self.jobs = self._work.job_queue
         return self
 

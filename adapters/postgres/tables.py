@@ -359,3 +359,28 @@ whatsapp_media = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("uploaded_at", DateTime(timezone=True)),
 )
+
+
+events = Table(
+    "events", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("organization_id", UUID(as_uuid=True), nullable=False),
+    Column("type", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+)
+
+event_purges = Table(
+    "event_purges", metadata,
+    Column("organization_id", UUID(as_uuid=True), primary_key=True),
+    Column("purged_through", BigInteger, nullable=False),
+)
+
+event_tickets = Table(
+    "event_tickets", metadata,
+    Column("token_hash", Text, primary_key=True),
+    Column("organization_id", UUID(as_uuid=True), nullable=False),
+    Column("user_id", UUID(as_uuid=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)

@@ -19,6 +19,7 @@ from adapters.postgres.repositories.channel import (
 )
 from adapters.postgres.repositories.contact_imports import SqlAlchemyContactImportRepository
 from adapters.postgres.repositories.contacts import SqlAlchemyContactRepository
+from adapters.postgres.repositories.events import SqlAlchemyEventLog, SqlAlchemyEventTicketRepository
 from adapters.postgres.repositories.flows import SqlAlchemyFlowExecutionRepository, SqlAlchemyFlowRepository
 from adapters.postgres.repositories.identity import SqlAlchemyOrganizationRepository, SqlAlchemyUserRepository
 from adapters.postgres.repositories.media import SqlAlchemyMediaUploadRepository
@@ -86,10 +87,13 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.flow_executions = SqlAlchemyFlowExecutionRepository(s, org)
         self.automations = SqlAlchemyAutomationRepository(s, org)
         self.templates = SqlAlchemyMessageTemplateRepository(s, org)
+        self.events = SqlAlchemyEventLog(s, org)
+        self.event_tickets = SqlAlchemyEventTicketRepository(s)
         return self
 
     async def commit(self) -> None:
         try:
+            await self.events.flush()  # last: the organizations' event locks are held only until the commit
             await self.session.commit()
         except Exception as e:
             if is_connection_problem(e):

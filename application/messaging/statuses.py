@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from application import events as live_events
 from application.ports.channel import StatusEvent
 from application.ports.uow import UnitOfWork
 from domain.channel import Message
@@ -70,6 +71,7 @@ class StatusRecorder:
             await uow.messages.update_many(list(touched.values()))
         new_events = await uow.messages.record_status_events(events) if events else set()
         changed = list(moved.values())
+        live_events.message_status(uow, changed)
         if changed:
             refused = {c.message.id for c in changes if c.credentials_rejected}
             await self._automations.on_statuses(uow, changed, now, credentials_rejected=refused)

@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 
 import structlog
 
+from application import events
 from application.messaging import conversations as inbox
 from application.messaging.account_events import AccountEvents
 from application.messaging.annotations import AnnotationApplier, event_content
@@ -103,6 +104,7 @@ class WebhookApplier:
             [(sender, event.profile_name) for _, event, _, sender in senders]), now)
         messages = [_stored(event, number, contacts[wa_id], now) for _, event, number, wa_id in senders]
         new = await uow.messages.add_inbound_many(messages)
+        events.message_received(uow, (m for m in messages if m.id in new))
         latest: dict[tuple[UUID, UUID], datetime] = {}
         received: Counter[tuple[UUID, UUID]] = Counter()
         for (_, event, number, wa_id), message in zip(senders, messages, strict=True):

@@ -18,6 +18,7 @@ from application.ports.channel import (
 from application.ports.common import JobQueue
 from application.ports.contact_imports import ContactImportRepository
 from application.ports.contacts import ContactRepository
+from application.ports.events import EventLog, EventTicketRepository
 from application.ports.flows import FlowExecutionRepository, FlowRepository
 from application.ports.identity import (
     LoginThrottle,
@@ -61,6 +62,8 @@ class UnitOfWork(Protocol):
     secrets: SecretRepository
     secret_usage: SecretUsageRepository
     vault_audit: VaultAuditLog
+    events: EventLog
+    event_tickets: EventTicketRepository
     jobs: JobQueue
 
     @abstractmethod

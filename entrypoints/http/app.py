@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from application.use_cases.events.hub import EventHub
 from entrypoints.config import Settings, load_settings
 from entrypoints.container import Container
 from entrypoints.http import routers
@@ -21,6 +23,7 @@ from entrypoints.http.routers import (
     contact_transfer,
     contacts,
     conversations,
+    events,
     flows,
     health,
     operations,
@@ -28,9 +31,10 @@ from entrypoints.http.routers import (
     users,
     whatsapp,
 )
+from entrypoints.http.sse import end_streams_on_server_exit
 from entrypoints.http.trailing_slash import TrailingSlashMiddleware
 from entrypoints.logging import configure_logging
-from entrypoints.runtime import resolve_database_url
+from entrypoints.runtime import provide, resolve_database_url
 
 API_PREFIX = "/api/v1"
 API_VERSION = "1.0.0"
@@ -70,8 +74,18 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         try:
             await container.check_vault_seal()  # refuse to serve when a stored row needs an unloaded master key
             await container.hasher().dummy_hash()  # login's unknown-email path then costs one verify, no hash
+        except BaseException:
+            await container.shutdown_resources()  # type: ignore[misc]
+            raise
+        hub: EventHub = await provide(container.event_hub)
+        fan_out = asyncio.create_task(hub.run())
+        undo = end_streams_on_server_exit(hub.close)  # uvicorn waits for open streams before this shutdown
+        try:
             yield
         finally:
+            undo()
+            hub.close()
+            await asyncio.gather(fan_out, return_exceptions=True)
             await container.shutdown_resources()  # type: ignore[misc]
 
     app = FastAPIOffline(
@@ -94,7 +108,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.include_router(operations.metrics_router)
     app.include_router(operations.admin_router, prefix=API_PREFIX)
     # contact_transfer before contacts: /contacts/imports and /contacts/export are not a /contacts/{contact_id}
-    for module in (auth, users, contact_transfer, contacts, whatsapp, secrets, flows, automations, conversations):
+    for module in (auth, users, contact_transfer, contacts, whatsapp, secrets, flows, automations, conversations,
+                   events):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(flows.handoff_router, prefix=API_PREFIX)
     install_openapi(app)

@@ -16,6 +16,7 @@ from application.jobs import (
     FlowTimer,
     ImportContacts,
     MarkRead,
+    PublishAutomationProgress,
     SendEmail,
     SyncTemplates,
     UploadMedia,
@@ -76,11 +77,16 @@ def build_handlers(container: Container) -> dict[str, Handler]:
     async def expire_flow_executions(_job: Job) -> None:
         await (await provide(container.expire_flow_executions)).execute()
 
+    async def publish_automation_progress(job: Job) -> None:
+        work = PublishAutomationProgress.decode(payload_of(job))
+        await (await provide(container.publish_automation_progress)).execute(work)
+
     return {SendEmail.entrypoint: send_email, VerifyNumber.entrypoint: verify_number,
             DispatchAutomation.entrypoint: dispatch_automation, ImportContacts.entrypoint: import_contacts,
             FlowTimer.entrypoint: flow_timer, FlowHttp.entrypoint: flow_http,
             SyncTemplates.entrypoint: sync_templates, UploadMedia.entrypoint: upload_media,
-            MarkRead.entrypoint: mark_read, EXPIRE_FLOW_EXECUTIONS: expire_flow_executions}
+            MarkRead.entrypoint: mark_read, EXPIRE_FLOW_EXECUTIONS: expire_flow_executions,
+            PublishAutomationProgress.entrypoint: publish_automation_progress}
 
 
 def build_dead_letter_hooks(container: Container) -> dict[str, DeadLetterHook]:

@@ -8,7 +8,7 @@ from pgqueuer.db import AsyncpgDriver
 from pgqueuer.executors import EntrypointExecutorParameters
 from pgqueuer.models import Schedule
 
-from application.jobs import EXPIRE_FLOW_EXECUTIONS, RECONCILE_SENDS, SYNC_ALL_TEMPLATES
+from application.jobs import EXPIRE_FLOW_EXECUTIONS, PURGE_EVENTS, RECONCILE_SENDS, SYNC_ALL_TEMPLATES
 from entrypoints.container import Container
 from entrypoints.runtime import provide
 from entrypoints.worker.errors import ClassifyingExecutor
@@ -25,6 +25,7 @@ def build_queue(container: Container, connection: asyncpg.Connection) -> PgQueue
     schedule_flow_expiry(queue, container)
     schedule_send_reconciliation(queue, container)
     schedule_template_sync(queue, container)
+    schedule_event_purge(queue, container)
     return queue
 
 
@@ -61,3 +62,11 @@ def schedule_template_sync(queue: PgQueuer, container: Container) -> None:
     @queue.schedule(SYNC_ALL_TEMPLATES, cron)
     async def _sync(_: Schedule) -> None:
         await (await provide(container.enqueue_template_syncs)).execute()
+
+
+def schedule_event_purge(queue: PgQueuer, container: Container) -> None:
+    """Every five minutes: live events older than 24 hours and expired stream tickets are deleted."""
+
+    @queue.schedule(PURGE_EVENTS, "*/5 * * * *")
+    async def _purge(_: Schedule) -> None:
+        await (await provide(container.purge_events)).execute()

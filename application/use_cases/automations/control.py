@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from application.authorization import Actor, Permission
+from application.events import progress_changed
 from application.jobs import DispatchAutomation as DispatchAutomationJob
 from application.jobs import enqueue
 from application.ports.automations import AutomationCounts
@@ -40,6 +41,7 @@ class _Control:
             automation = await _load(uow, automation_id, for_update=True)
             await self._apply(uow, automation)
             await uow.automations.update(automation)
+            await progress_changed(uow, [(automation.id, automation.organization_id)], self._clock.now())
             await uow.commit()
         return automation
 

@@ -15,6 +15,7 @@ from uuid import UUID
 
 import structlog
 
+from application.events import progress_changed
 from application.messaging.outbound import queue_outbound_many
 from application.messaging.templates import unsendable_reason
 from application.ports.channel import SendPacer
@@ -140,6 +141,7 @@ class DispatchAutomation:
                     recipient.message_id = message.id
                 sent += len(openings)
             await uow.automations.update_recipients(recipients)
+            await progress_changed(uow, [(automation.id, automation.organization_id)], now)
             if last:  # the automation row is locked: no other dispatcher holds recipients
                 await self._finish_dispatching(uow, automation, now)
             await uow.commit()

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import structlog
 
+from application.events import progress_changed
 from application.ports.flow_starter import FlowStarter
 from application.ports.uow import UnitOfWork
 from application.use_cases.automations.dispatch import recipient_variables
@@ -67,6 +68,7 @@ class AutomationTracker:
                 recipient.state, recipient.updated_at = new_state, now
                 changed.append(recipient)
         await uow.automations.update_recipients(changed)
+        await progress_changed(uow, ((r.automation_id, r.organization_id) for r in changed), now)
         for automation_id in sorted(settled):
             await self.complete_if_done(uow, automation_id, now)
 
@@ -104,6 +106,7 @@ class AutomationTracker:
         for recipient in skipped:
             recipient.state, recipient.skip_reason, recipient.updated_at = RecipientState.SKIPPED, "opted_out", now
         await uow.automations.update_recipients(skipped)
+        await progress_changed(uow, ((r.automation_id, r.organization_id) for r in skipped), now)
 
     async def on_reply(self, uow: UnitOfWork, number: WhatsAppNumber, contact: Contact,
                        recipients: Sequence[Recipient], now: datetime) -> bool:
@@ -125,4 +128,5 @@ class AutomationTracker:
                 automation_id=automation.id, now=now)
             started = started or recipient.execution_id is not None
         await uow.automations.update_recipients(replied)
+        await progress_changed(uow, ((r.automation_id, r.organization_id) for r in replied), now)
         return started

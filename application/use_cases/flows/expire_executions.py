@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import structlog
 
+from application import events
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWorkFactory
 from domain.flows import expire
@@ -25,6 +26,7 @@ class ExpireFlowExecutions:
                 for execution in overdue:
                     execution.state, execution.updated_at = expire(execution.state, now).state, now
                     await uow.flow_executions.update(execution)
+                    events.flow_execution_finished(uow, execution)
                 await uow.commit()
             expired += len(overdue)
             if len(overdue) < self._batch:

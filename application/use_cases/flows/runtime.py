@@ -27,6 +27,7 @@ from uuid import UUID, uuid4
 
 import structlog
 
+from application import events
 from application.jobs import FlowHttp, FlowTimer, enqueue
 from application.messaging import conversations
 from application.messaging.outbound import queue_outbound
@@ -158,8 +159,11 @@ class FlowRuntime:
 
     @staticmethod
     async def _save(uow: UnitOfWork, execution: FlowExecution, state: ExecutionState, now: datetime) -> None:
+        was_running = execution.is_running
         execution.state, execution.updated_at = state, now
         await uow.flow_executions.update(execution)
+        if was_running and not execution.is_running:
+            events.flow_execution_finished(uow, execution)
 
     async def _carry_out(self, uow: UnitOfWork, execution: FlowExecution, number: WhatsAppNumber,
                          contact: Contact, command: Command, now: datetime) -> None:

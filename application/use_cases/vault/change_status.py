@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from application import events
 from application.authorization import Actor, Permission
 from application.messaging.outbound import resume_after_token_change
 from application.ports.common import Clock
@@ -43,6 +44,7 @@ class RotateSecret:
             await uow.secrets.update(secret)
             if new_value is not None:  # a new token: numbers paused for an invalid one send again
                 await resume_after_token_change(uow, secret.id)
+            events.secret_rotated(uow, secret, "rekey" if new_value is None else "value")
             return secret, {"kind": "rekey" if new_value is None else "value", "version": secret.current_version,
                             "kek_version": self._cipher.active_key_version, "status": secret.status.value}
 

@@ -233,3 +233,14 @@ async def test_release_closes_every_handed_off_conversation_of_the_contact(world
     assert (world.stored(c).state, world.stored(c).handoff_at) == (ConversationState.CLOSED, None)
     assert await ReleaseConversation(uow=world.factory, clock=world.clock).execute(
         as_actor(world.agent), c.contact_id) == 0
+
+
+async def test_every_change_is_told_on_the_event_stream_in_its_transaction(world: World) -> None:
+    c = world.conversation(state=ConversationState.WAITING)
+    await world.assign(world.agent, c, world.agent.id)
+    await MarkConversationRead(uow=world.factory, clock=world.clock).execute(as_actor(world.agent), c.id)
+    await CloseConversation(uow=world.factory, clock=world.clock).execute(as_actor(world.agent), c.id)
+    told = [(e.payload["reason"], e.payload["state"], e.payload["assignee_id"]) for e, _ in world.store.events
+            if e.type == "conversation.updated" and e.payload["conversation_id"] == str(c.id)]
+    assert told == [("assigned", "assigned", str(world.agent.id)), ("read", "assigned", str(world.agent.id)),
+                    ("closed", "closed", None)]

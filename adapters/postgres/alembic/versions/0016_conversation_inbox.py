@@ -17,7 +17,7 @@ Revises: 0010_contact_imports
 from adapters.postgres.migration_sql import run_script
 
 revision = "0016_conversation_inbox"
-down_revision = "0014_message_content"
+down_revision = "0015_events"
 branch_labels = None
 depends_on = None
 
