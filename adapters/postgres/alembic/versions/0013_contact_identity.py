@@ -9,7 +9,7 @@
   webhooks (``banned`` stops sending; ``restricted``; null when in good standing).
 
 Revision ID: 0013_contact_identity
-Revises: 0010_contact_imports
+Revises: 0012_message_templates
 """
 
 from alembic import op

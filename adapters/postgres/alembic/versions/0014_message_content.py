@@ -2,7 +2,7 @@
 marked by ``deleted_at``; edits and reactions live in the message's ``content`` (no new column).
 
 Revision ID: 0014_message_content
-Revises: 0010_contact_imports
+Revises: 0013_contact_identity
 """
 
 from alembic import op

@@ -10,7 +10,7 @@
   headers); only the SHA-256 of a ticket is stored.
 
 Revision ID: 0015_events
-Revises: 0010_contact_imports
+Revises: 0014_message_content
 """
 
 from alembic import op

@@ -10,7 +10,7 @@
   (organization, contact, occurred_at DESC, id DESC), which already serves the thread's keyset pages.
 
 Revision ID: 0016_conversation_inbox
-Revises: 0010_contact_imports
+Revises: 0015_events
 """
 
 
