@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.clock import SystemClock
 from adapters.http.caller import HttpxFlowHttpCaller
 from adapters.mail.mailers import MailboxDirectoryMailer, SmtpMailer
+from adapters.postgres.counting import ListCounter
 from adapters.postgres.database import asyncpg_dsn, create_engine, create_session_factory
 from adapters.postgres.inbox import AsyncpgWebhookInbox, inbox_pool
 from adapters.postgres.jobs import release_jobs_of
@@ -191,7 +192,9 @@ class Container(containers.DeclarativeContainer):
                                 pool_size=settings.provided.database_pool_size,
                                 pre_ping=settings.provided.database_pool_pre_ping)
     session_factory = providers.Singleton(create_session_factory, engine)
-    uow = providers.Singleton(SqlAlchemyUnitOfWorkFactory, session_factory)
+    list_counter = providers.Singleton(ListCounter, exact_limit=settings.provided.list_count_exact_limit,
+                                       cache_seconds=settings.provided.list_count_cache_seconds)
+    uow = providers.Singleton(SqlAlchemyUnitOfWorkFactory, session_factory, counter=list_counter)
     clock = providers.Singleton(SystemClock)
     hasher = providers.Singleton(Argon2PasswordHasher, time_cost=settings.provided.password_hash_time_cost,
                                  memory_cost_kib=settings.provided.password_hash_memory_kib,

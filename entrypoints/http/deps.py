@@ -74,8 +74,15 @@ def page_params(
 PageParams = Annotated[Page, Depends(page_params)]
 
 
+TOTAL_HEADER = "X-Total-Count"
+ESTIMATED_HEADER = "X-Total-Count-Estimated"
+
+
 def set_total(response: Response, total: int) -> None:
-    response.headers["X-Total-Count"] = str(total)
+    """``X-Total-Count``, and ``X-Total-Count-Estimated: true`` when it is the database's estimate (a count past
+    LIST_COUNT_EXACT_LIMIT items), else ``false``."""
+    response.headers[TOTAL_HEADER] = str(int(total))
+    response.headers[ESTIMATED_HEADER] = "true" if getattr(total, "estimated", False) else "false"
 
 
 def client_ip(request: Request) -> str | None:
