@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
@@ -9,6 +10,7 @@ from uuid import UUID
 from dependency_injector.wiring import Provide, inject
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import TypeAdapter
 
 from application.authorization import Actor
 from application.use_cases.auth.authenticate import AuthenticateCommand, AuthenticateRequest
@@ -64,7 +66,7 @@ class Page:
     offset: int
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=200, description="Page size (1..200)")] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip (0..1000000000)")] = 0,
 ) -> Page:
@@ -83,6 +85,15 @@ def set_total(response: Response, total: int) -> None:
     LIST_COUNT_EXACT_LIMIT items), else ``false``."""
     response.headers[TOTAL_HEADER] = str(int(total))
     response.headers[ESTIMATED_HEADER] = "true" if getattr(total, "estimated", False) else "false"
+
+
+def json_page(adapter: TypeAdapter[list[Any]], items: Sequence[Any], total: int) -> Response:
+    """A list answer rendered in one pass (validated from the items' attributes and dumped to JSON by
+    pydantic-core) with its total headers; the route keeps ``response_model`` for OpenAPI."""
+    response = Response(content=adapter.dump_json(adapter.validate_python(items, from_attributes=True)),
+                        media_type="application/json")
+    set_total(response, total)
+    return response
 
 
 def client_ip(request: Request) -> str | None:

@@ -1,0 +1,143 @@
+"""The read path on plain asyncpg: authentication in one statement, and list pages in a read-only transaction of
+their own, without an ORM session.
+
+Each round trip to PostgreSQL costs the API process more CPU (a socket write that wakes the server) than the SQL
+costs the server, so the path counts them: authentication is one statement outside any transaction
+(``pytake_access``, migration 0011); a contacts page is three (``BEGIN READ ONLY`` with the tenant settings of
+row-level security in one simple query, the page with its capped count in one statement, ``ROLLBACK``). The
+pool's connections switch to the application role once and are not reset on release (nothing here changes the
+session: the tenant settings are local to the transaction).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from adapters.postgres.counting import ListCounter, plan_rows
+from adapters.postgres.errors import is_connection_problem
+from adapters.postgres.repositories.contacts import like_pattern
+from application.ports.common import Total
+from application.ports.contacts import ContactListing
+from application.ports.identity import AccessCheck, AccessFacts
+from application.ports.uow import DatabaseUnavailable
+from domain.contacts import Contact
+from domain.identity import Role
+
+
+async def read_pool(dsn: str, *, app_role: str | None, size: int = 10) -> AsyncIterator[asyncpg.Pool]:
+    """The read path's pool (a resource generator: open, yield, close); opens no connection until first used."""
+
+    async def _init(connection: asyncpg.Connection) -> None:
+        if app_role:
+            await connection.execute(f'SET ROLE "{app_role}"')
+        await connection.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+    async def _keep(_: asyncpg.Connection) -> None:
+        """asyncpg's default reset (RESET ALL, UNLISTEN, ...) is a round trip per request and would undo SET
+        ROLE; an unfinished transaction is still rolled back by the pool before this runs."""
+
+    pool = await asyncpg.create_pool(dsn, min_size=0, max_size=size, init=_init, reset=_keep)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
+async def read_transaction(pool: asyncpg.Pool, organization_id: UUID) -> AsyncIterator[asyncpg.Connection]:
+    """A read-only transaction with the tenant set for row-level security, opened in one round trip."""
+    if not isinstance(organization_id, UUID):  # rendered into the SQL below: a UUID's text is hex and dashes only
+        raise TypeError("organization_id must be a UUID")
+    try:
+        async with pool.acquire() as connection:
+            await connection.execute(
+                "BEGIN READ ONLY; SELECT set_config('pytake.org_id', '" + str(organization_id) + "', true), "
+                "set_config('pytake.scope', 'tenant', true)")
+            try:
+                yield connection
+            finally:
+                if not connection.is_closed():
+                    await connection.execute("ROLLBACK")
+    except Exception as error:
+        if is_connection_problem(error):
+            raise DatabaseUnavailable() from error
+        raise
+
+
+class AsyncpgAccessCheck(AccessCheck):
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def facts(self, *, user_id: UUID, session_id: UUID, jti: str, now: datetime,
+                    acting_organization_id: UUID | None) -> AccessFacts:
+        try:
+            row = await self._pool.fetchrow("SELECT * FROM pytake_access($1, $2, $3, $4, $5)", user_id, session_id,
+                                            jti, now, acting_organization_id)
+        except Exception as error:
+            if is_connection_problem(error):
+                raise DatabaseUnavailable() from error
+            raise
+        found = row is not None and row["organization_id"] is not None
+        return AccessFacts(user_found=found, organization_id=row["organization_id"] if found else None,
+                           role=Role(row["role"]) if found else None, is_active=bool(found and row["is_active"]),
+                           session_active=bool(row and row["session_active"]), denied=bool(row and row["denied"]),
+                           acting_organization_exists=bool(row and row["acting_exists"]))
+
+
+_COLUMNS = ("id, organization_id, whatsapp_id, name, email, tags, attributes, opted_out, opted_out_at, created_at, "
+            "updated_at")
+
+
+def _contact(row: Any) -> Contact:
+    return Contact(id=row[0], organization_id=row[1], whatsapp_id=row[2], name=row[3], email=row[4],
+                   tags=list(row[5] or ()), attributes=row[6] or {}, opted_out=row[7], opted_out_at=row[8],
+                   created_at=row[9], updated_at=row[10])
+
+
+class AsyncpgContactListing(ContactListing):
+    """``GET /contacts`` (list and search): the page and the capped count in one statement, the same SQL as
+    ``SqlAlchemyContactRepository.search`` (tests/integration proves they agree)."""
+
+    def __init__(self, pool: asyncpg.Pool, counter: ListCounter) -> None:
+        self._pool, self._counter = pool, counter
+
+    def _sql(self, query: str | None) -> tuple[str, str, str]:
+        where = "organization_id = $1" + (" AND search_text LIKE $4 ESCAPE '\\'" if query else "")
+        rows = f"FROM contacts WHERE {where}"
+        page = f"SELECT {_COLUMNS} {rows} ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+        capped = f"SELECT count(*) FROM (SELECT 1 {rows} LIMIT {self._counter.exact_limit + 1}) AS capped"
+        return rows, page, capped
+
+    async def search(self, organization_id: UUID, *, query: str | None, limit: int,
+                     offset: int) -> tuple[list[Contact], int]:
+        key = ("contacts", organization_id, query)
+        known = self._counter.cached(key)
+        rows_sql, page, capped = self._sql(query)
+        extra = [like_pattern(query)] if query else []
+        async with read_transaction(self._pool, organization_id) as connection:
+            if known is not None:
+                rows = await connection.fetch(page, organization_id, limit, offset, *extra)
+                return [_contact(r) for r in rows], known
+            rows = await connection.fetch(f"SELECT page.*, ({capped}) AS capped_total FROM ({page}) AS page",
+                                          organization_id, limit, offset, *extra)
+            if rows:
+                found = int(rows[0]["capped_total"])
+            else:  # no page (past the end, or nothing matches): the count alone
+                count_sql = capped.replace("$4", "$2") if query else capped
+                found = int(await connection.fetchval(count_sql, organization_id, *extra))
+            if found <= self._counter.exact_limit:
+                total = Total(found)
+            else:
+                explain_sql = f"EXPLAIN (FORMAT JSON) SELECT 1 {rows_sql}"
+                if query:
+                    explain_sql = explain_sql.replace("$4", "$2")
+                plan = await connection.fetchval(explain_sql, organization_id, *extra)
+                total = self._counter.remember(key, plan_rows(plan))
+        return [_contact(r) for r in rows], total
