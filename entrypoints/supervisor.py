@@ -25,10 +25,19 @@ def worker_metrics_ports(base: int, workers: int) -> list[int]:
     return [base + index if base else 0 for index in range(workers)]
 
 
+def api_command(host: str, port: int, api_workers: int) -> list[str]:
+    """uvicorn serving the API; API_WORKERS > 1 adds ``--workers``: that many processes accept on one socket
+    (each with its own pools, about 2 x DATABASE_POOL_SIZE connections; nothing else is shared in memory)."""
+    command = [sys.executable, "-m", "uvicorn", "entrypoints.http.app:create_app", "--factory", "--host", host,
+               "--port", str(port), "--no-access-log", "--timeout-graceful-shutdown", "20", *SERVER_FLAGS]
+    if api_workers > 1:
+        command += ["--workers", str(api_workers)]
+    return command
+
+
 def _children(env: dict[str, str], host: str, port: int, workers: int,
-              metrics_port: int) -> list[subprocess.Popen[bytes]]:
-    api = [sys.executable, "-m", "uvicorn", "entrypoints.http.app:create_app", "--factory", "--host", host,
-           "--port", str(port), "--no-access-log", "--timeout-graceful-shutdown", "20", *SERVER_FLAGS]
+              metrics_port: int, api_workers: int = 1) -> list[subprocess.Popen[bytes]]:
+    api = api_command(host, port, api_workers)
     worker = [sys.executable, "-m", "entrypoints.worker.main"]
     children = [subprocess.Popen(api, env=env)]
     for port_of_this in worker_metrics_ports(metrics_port, workers):  # replicas share the queue (SKIP LOCKED)
@@ -42,7 +51,8 @@ def main() -> None:
     url = resolve_database_url(settings)
     apply_migrations(url)
     env = dict(os.environ, DATABASE_URL=url, DATA_DIR=str(settings.data_dir))
-    children = _children(env, settings.host, settings.port, settings.worker_processes, settings.worker_metrics_port)
+    children = _children(env, settings.host, settings.port, settings.worker_processes, settings.worker_metrics_port,
+                         settings.api_workers)
     stopping = False
 
     def _stop(*_: object) -> None:
@@ -51,7 +61,8 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    workers = f"{settings.worker_processes} worker process" + ("es" if settings.worker_processes > 1 else "")
+    workers = (f"{settings.api_workers} API process" + ("es" if settings.api_workers > 1 else "") + ", "
+               f"{settings.worker_processes} worker process" + ("es" if settings.worker_processes > 1 else ""))
     print(f"PyTake API:  http://{settings.host}:{settings.port}/api/v1/docs  ({workers} running; Ctrl-C stops)",
           flush=True)
     try:

@@ -55,5 +55,8 @@ class Total(int):
         total.estimated = estimated
         return total
 
+    def __str__(self) -> str:  # int's str is its repr, overridden below
+        return int.__repr__(self)
+
     def __repr__(self) -> str:
-        return f"Total({int(self)}, estimated={self.estimated})"
+        return f"Total({int.__repr__(self)}, estimated={self.estimated})"
