@@ -130,7 +130,8 @@ def replica(test_settings: Settings, database_url: str) -> Iterator[str]:
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"the replica exited: {process.stderr.read().decode()[-2000:] if process.stderr else ''}")
+            output = process.stderr.read().decode()[-2000:] if process.stderr else ""
+            raise RuntimeError(f"the replica exited: {output}")
         try:
             if httpx.get(f"{base}/health", timeout=1).status_code == 200:
                 break

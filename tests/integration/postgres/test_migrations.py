@@ -32,13 +32,15 @@ async def _tables(url: str) -> set[str]:
 
 
 async def _schema(url: str) -> set[str]:
-    """Tables, columns and indexes: a revision may add only a column or an index."""
+    """Tables, columns, indexes and functions: a revision may add only a column, an index or a function."""
     connection = await asyncpg.connect(_plain(url))
     try:
         columns = await connection.fetch("SELECT table_name || '.' || column_name AS name FROM "
                                          "information_schema.columns WHERE table_schema = 'public'")
         indexes = await connection.fetch("SELECT indexdef AS name FROM pg_indexes WHERE schemaname = 'public'")
-        names = {r["name"] for r in [*columns, *indexes]} | await _tables(url)
+        functions = await connection.fetch("SELECT 'function ' || p.oid::regprocedure::text AS name FROM pg_proc p "
+                                           "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'")
+        names = {r["name"] for r in [*columns, *indexes, *functions]} | await _tables(url)
         return {name for name in names if "alembic_version" not in name}
     finally:
         await connection.close()
