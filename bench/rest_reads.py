@@ -8,15 +8,15 @@
    - ``list``: ``GET /api/v1/contacts?limit=50``;
    - ``search``: ``GET /api/v1/contacts?query=<rare term>`` (rotating digits of whatsapp_id, one match each);
    - ``search_common``: ``GET /api/v1/contacts?query=<common term>`` (names, a domain; thousands of matches);
-   - ``others``: the other list endpoints, briefly (flows, automations, secrets, users, a contact's messages, an
-     automation's recipients: small lists; their cost is authentication, the query and the count).
+   - ``others``: the other list endpoints, briefly (flows, automations, secrets, users, a contact's messages:
+     small lists; their cost is authentication, the query and the count).
 4. Servers, one after the other under the same uvicorn flags (``bench.common.UVICORN_FLAGS``):
    - ``pytake``: PyTake with one API process, then ``pytake_2``: ``--workers 2`` (what ``API_WORKERS=2`` serves);
    - ``baseline``: ``baseline_app`` below, one process: one asyncpg pool, no authentication, no tenancy settings,
-     rows rendered by orjson, the same SQL PyTake runs per request (the page with its count capped at 10,001 rows in one statement, or the
-     page alone for the unfiltered list, whose total PyTake serves from its per-process estimate), the same
-     X-Total-Count; and ``/constant``: a constant JSON body (a 50-contact page rendered once), the ceiling of a
-     FastAPI endpoint on this machine.
+     rows rendered by orjson, the same SQL PyTake runs per request (the page with its count capped at 10,001
+     rows in one statement, or the page alone for the unfiltered list, whose total PyTake serves from its
+     per-process estimate), the same X-Total-Count; and ``/constant``: a constant JSON body (a 50-contact page
+     rendered once), the ceiling of a FastAPI endpoint on this machine.
 
 Prints tables (figure, PyTake, baseline, ratio) and saves JSON under bench/results/, with the load averages.
 

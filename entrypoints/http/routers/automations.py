@@ -25,7 +25,7 @@ from application.use_cases.automations.create_automation import (
     CreateAutomationCommand,
 )
 from domain.automations import RecipientState
-from entrypoints.http.deps import CurrentActor, PageParams, set_total
+from entrypoints.http.deps import CurrentActor, PageParams, provided, set_total
 from entrypoints.http.errors import error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.automations import (
@@ -65,9 +65,8 @@ async def create_automation(actor: CurrentActor, body: AutomationCreateIn,
 
 @router.get("", response_model=list[AutomationOut], summary="List automations (newest first)",
             responses=error_responses(401, 403, 422))
-@inject
 async def list_automations(actor: CurrentActor, page: PageParams, response: Response,
-                           use_case: ListAutomations = Depends(Provide["list_automations"])) -> list[AutomationOut]:
+                           use_case: ListAutomations = provided("list_automations")) -> list[AutomationOut]:
     items, total = await use_case.execute(actor, limit=page.limit, offset=page.offset)
     set_total(response, total)
     return [AutomationOut.model_validate(a) for a in items]
@@ -135,11 +134,10 @@ async def automation_stats(actor: CurrentActor, automation_id: UUID,
 @router.get("/{automation_id}/recipients", response_model=list[RecipientOut],
             summary="Recipients with their state (paginated, filter by state)",
             responses=error_responses(401, 403, 404, 422))
-@inject
 async def list_recipients(
     actor: CurrentActor, automation_id: UUID, page: PageParams, response: Response,
     state: Annotated[RecipientStateName | None, Query(description="Only recipients in this state")] = None,
-    use_case: ListRecipients = Depends(Provide["list_recipients"]),
+    use_case: ListRecipients = provided("list_recipients"),
 ) -> list[RecipientOut]:
     items, total = await use_case.execute(actor, automation_id, state=RecipientState(state) if state else None,
                                           limit=page.limit, offset=page.offset)

@@ -20,7 +20,7 @@ from application.use_cases.contacts.manage_contacts import (
     UpdateContactCommand,
 )
 from application.use_cases.whatsapp.messages import ListContactMessages
-from entrypoints.http.deps import CurrentActor, PageParams, json_page, set_total
+from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided, set_total
 from entrypoints.http.errors import error_responses
 from entrypoints.http.routing import DeprecationAwareRoute, id_segment
 from entrypoints.http.schemas.contacts import ContactCreateIn, ContactOut, ContactUpdateIn
@@ -33,13 +33,12 @@ _ID = "{contact_id:" + id_segment("contact_id", "imports", "export") + "}"  # co
 
 @router.get("", response_model=list[ContactOut], summary="List or search contacts (newest first)",
             responses=error_responses(401, 403, 422))
-@inject
 async def list_contacts(
     actor: CurrentActor, page: PageParams,
     query: Annotated[str | None, Query(max_length=255, pattern=r"^[^\x00]*$",
                                        description="Substring of name, email or whatsapp_id")]
     = None,
-    use_case: SearchContacts = Depends(Provide["search_contacts"]),
+    use_case: SearchContacts = provided("search_contacts"),
 ) -> Response:
     contacts, total = await use_case.execute(actor, query=query, limit=page.limit, offset=page.offset)
     return json_page(_CONTACT_LIST, contacts, total)
@@ -90,10 +89,9 @@ async def delete_contact(actor: CurrentActor, contact_id: UUID,
 
 @router.get(f"/{_ID}/messages", response_model=list[MessageOut],
             summary="The contact's conversation history (newest first)", responses=error_responses(401, 403, 404, 422))
-@inject
 async def contact_messages(
     actor: CurrentActor, contact_id: UUID, page: PageParams, response: Response,
-    use_case: ListContactMessages = Depends(Provide["list_contact_messages"]),
+    use_case: ListContactMessages = provided("list_contact_messages"),
 ) -> list[MessageOut]:
     messages, total = await use_case.execute(actor, contact_id, limit=page.limit, offset=page.offset)
     set_total(response, total)

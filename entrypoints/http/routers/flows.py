@@ -24,7 +24,7 @@ from application.use_cases.flows.manage_flows import (
 from application.use_cases.flows.simulate import SimulateCommand, SimulatedMessage, SimulateFlow
 from domain.flows import ContactInfo
 from domain.flows.records import FlowExecution
-from entrypoints.http.deps import CurrentActor, PageParams, set_total
+from entrypoints.http.deps import CurrentActor, PageParams, provided, set_total
 from entrypoints.http.errors import error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.flows import (
@@ -88,9 +88,8 @@ IncludeParam = Annotated[Literal["graph"] | None, Query(
 @router.get("", response_model=list[FlowListItemOut],
             summary="List flows (newest first; the graph only with ?include=graph; stats only on GET /flows/{id})",
             responses=error_responses(401, 403, 422))
-@inject
 async def list_flows(actor: CurrentActor, page: PageParams, response: Response, include: IncludeParam = None,
-                     use_case: ListFlows = Depends(Provide["list_flows"])) -> list[FlowListItemOut]:
+                     use_case: ListFlows = provided("list_flows")) -> list[FlowListItemOut]:
     views, total = await use_case.execute(actor, limit=page.limit, offset=page.offset)
     set_total(response, total)
     return [flow_list_item(v, with_graph=include == "graph") for v in views]

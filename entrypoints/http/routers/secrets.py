@@ -20,7 +20,7 @@ from application.use_cases.vault.read_secrets import GetSecret, GetSecretUsage, 
 from application.use_cases.vault.reveal_value import RevealSecretValue
 from application.use_cases.vault.verify_secret import TestSecret
 from domain.vault import UNSET, Secret, SecretEnvironment
-from entrypoints.http.deps import CurrentActor, PageParams, set_total
+from entrypoints.http.deps import CurrentActor, PageParams, provided, set_total
 from entrypoints.http.errors import error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.secrets import (
@@ -41,12 +41,11 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 @router.get("/", response_model=list[SecretOut], summary="List secrets (metadata only, ordered by key)",
             responses=error_responses(401, 403, 422))
-@inject
 async def list_secrets(
     actor: CurrentActor, page: PageParams, response: Response,
     environment: Annotated[SecretEnvironment | None, Query()] = None,
     service: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-    use_case: ListSecrets = Depends(Provide["list_secrets"]),
+    use_case: ListSecrets = provided("list_secrets"),
 ) -> list[SecretOut]:
     secrets, total = await use_case.execute(actor, environment=environment.value if environment else None,
                                             service=service, limit=page.limit, offset=page.offset)

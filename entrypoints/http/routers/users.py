@@ -15,7 +15,7 @@ from application.use_cases.users.manage_users import (
     UpdateUserCommand,
 )
 from domain.identity import Role
-from entrypoints.http.deps import CurrentActor, PageParams, set_total
+from entrypoints.http.deps import CurrentActor, PageParams, provided, set_total
 from entrypoints.http.errors import error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.auth import CreateUserIn, UpdateUserIn, UserOut
@@ -25,9 +25,8 @@ router = APIRouter(prefix="/users", tags=["users"], route_class=DeprecationAware
 
 @router.get("", response_model=list[UserOut], summary="List the organization's users",
             responses=error_responses(401, 403, 422))
-@inject
 async def list_users(actor: CurrentActor, page: PageParams, response: Response,
-                     use_case: ListUsers = Depends(Provide["list_users"])) -> list[UserOut]:
+                     use_case: ListUsers = provided("list_users")) -> list[UserOut]:
     users, total = await use_case.execute(actor, limit=page.limit, offset=page.offset)
     set_total(response, total)
     return [UserOut.model_validate(u) for u in users]

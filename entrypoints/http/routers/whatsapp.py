@@ -15,7 +15,7 @@ from application.use_cases.whatsapp.messages import GetMessage
 from application.use_cases.whatsapp.numbers import ListNumbers, RegisterNumber, RegisterNumberCommand
 from application.use_cases.whatsapp.send_message import SendMessage, SendMessageCommand
 from entrypoints.config import Settings
-from entrypoints.http.deps import CurrentActor, PageParams, set_total
+from entrypoints.http.deps import CurrentActor, PageParams, provided, set_total
 from entrypoints.http.errors import error_body, error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.whatsapp import (
@@ -35,9 +35,8 @@ MAX_WEBHOOK_BYTES = 4 * 1024 * 1024
 
 @router.get("/numbers", response_model=list[WhatsAppNumberOut], summary="List the organization's WhatsApp numbers",
             responses=error_responses(401, 403, 422))
-@inject
 async def list_numbers(actor: CurrentActor, page: PageParams, response: Response,
-                       use_case: ListNumbers = Depends(Provide["list_numbers"])) -> list[WhatsAppNumberOut]:
+                       use_case: ListNumbers = provided("list_numbers")) -> list[WhatsAppNumberOut]:
     numbers, total = await use_case.execute(actor, limit=page.limit, offset=page.offset)
     set_total(response, total)
     return [WhatsAppNumberOut.model_validate(n) for n in numbers]
