@@ -105,7 +105,8 @@ def set_total(response: Response, total: int) -> None:
 def json_page(adapter: TypeAdapter[list[Any]], items: Sequence[Any], total: int) -> Response:
     """A list answer rendered in one pass (validated from the items' attributes and dumped to JSON by
     pydantic-core) with its total headers; the route keeps ``response_model`` for OpenAPI."""
-    response = Response(content=adapter.dump_json(adapter.validate_python(items, from_attributes=True)),
+    response = Response(content=adapter.dump_json(adapter.validate_python(items, from_attributes=True),
+                                                   by_alias=True),
                         media_type="application/json")
     set_total(response, total)
     return response

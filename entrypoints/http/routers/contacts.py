@@ -20,7 +20,7 @@ from application.use_cases.contacts.manage_contacts import (
     UpdateContactCommand,
 )
 from application.use_cases.whatsapp.messages import ListContactMessages
-from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided, set_total
+from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided
 from entrypoints.http.errors import error_responses
 from entrypoints.http.routing import DeprecationAwareRoute, id_segment
 from entrypoints.http.schemas.contacts import ContactCreateIn, ContactOut, ContactUpdateIn
@@ -28,6 +28,7 @@ from entrypoints.http.schemas.whatsapp import MessageOut
 
 router = APIRouter(prefix="/contacts", tags=["contacts"], route_class=DeprecationAwareRoute)
 _CONTACT_LIST = TypeAdapter(list[ContactOut])
+_MESSAGE_LIST = TypeAdapter(list[MessageOut])
 _ID = "{contact_id:" + id_segment("contact_id", "imports", "export") + "}"  # contact_transfer owns those two
 
 
@@ -90,9 +91,8 @@ async def delete_contact(actor: CurrentActor, contact_id: UUID,
 @router.get(f"/{_ID}/messages", response_model=list[MessageOut],
             summary="The contact's conversation history (newest first)", responses=error_responses(401, 403, 404, 422))
 async def contact_messages(
-    actor: CurrentActor, contact_id: UUID, page: PageParams, response: Response,
+    actor: CurrentActor, contact_id: UUID, page: PageParams,
     use_case: ListContactMessages = provided("list_contact_messages"),
-) -> list[MessageOut]:
+) -> Response:
     messages, total = await use_case.execute(actor, contact_id, limit=page.limit, offset=page.offset)
-    set_total(response, total)
-    return [MessageOut.model_validate(m) for m in messages]
+    return json_page(_MESSAGE_LIST, messages, total)

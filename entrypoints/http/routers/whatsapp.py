@@ -9,13 +9,14 @@ from uuid import UUID
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import TypeAdapter
 
 from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
 from application.use_cases.whatsapp.messages import GetMessage
 from application.use_cases.whatsapp.numbers import ListNumbers, RegisterNumber, RegisterNumberCommand
 from application.use_cases.whatsapp.send_message import SendMessage, SendMessageCommand
 from entrypoints.config import Settings
-from entrypoints.http.deps import CurrentActor, PageParams, provided, set_total
+from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided
 from entrypoints.http.errors import error_body, error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.whatsapp import (
@@ -29,17 +30,17 @@ from entrypoints.http.schemas.whatsapp import (
 )
 
 router = APIRouter(prefix="/whatsapp", tags=["whatsapp"], route_class=DeprecationAwareRoute)
+_NUMBER_LIST = TypeAdapter(list[WhatsAppNumberOut])
 
 MAX_WEBHOOK_BYTES = 4 * 1024 * 1024
 
 
 @router.get("/numbers", response_model=list[WhatsAppNumberOut], summary="List the organization's WhatsApp numbers",
             responses=error_responses(401, 403, 422))
-async def list_numbers(actor: CurrentActor, page: PageParams, response: Response,
-                       use_case: ListNumbers = provided("list_numbers")) -> list[WhatsAppNumberOut]:
+async def list_numbers(actor: CurrentActor, page: PageParams,
+                       use_case: ListNumbers = provided("list_numbers")) -> Response:
     numbers, total = await use_case.execute(actor, limit=page.limit, offset=page.offset)
-    set_total(response, total)
-    return [WhatsAppNumberOut.model_validate(n) for n in numbers]
+    return json_page(_NUMBER_LIST, numbers, total)
 
 
 @router.post("/numbers", status_code=status.HTTP_201_CREATED, response_model=WhatsAppNumberOut,
