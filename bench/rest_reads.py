@@ -101,7 +101,7 @@ def baseline_app() -> Any:
         state["pool"] = await asyncpg.create_pool(dsn, min_size=BASELINE_POOL, max_size=BASELINE_POOL, init=jsonb)
         async with state["pool"].acquire() as connection:  # the constant: a real page, rendered once
             rows = await connection.fetch(LIST, org, 50, 0)
-        state["constant"] = orjson.dumps([dict(r) for r in rows])
+        state["constant"] = orjson.dumps([dict(r) for r in rows], default=str)
         yield
         await state["pool"].close()
 
@@ -117,7 +117,7 @@ def baseline_app() -> Any:
             else:
                 rows = await connection.fetch(LIST, org, limit, offset)
                 total = 100_000
-        body = orjson.dumps([{k: v for k, v in row.items() if k != "capped_total"} for row in rows])
+        body = orjson.dumps([{k: v for k, v in row.items() if k != "capped_total"} for row in rows], default=str)
         return Response(body, media_type="application/json", headers={"X-Total-Count": str(total)})
 
     @app.get("/constant")

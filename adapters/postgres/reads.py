@@ -5,8 +5,8 @@ Each round trip to PostgreSQL costs the API process more CPU (a socket write tha
 costs the server, so the path counts them: authentication is one statement outside any transaction
 (``pytake_access``, migration 0011); a contacts page is three (``BEGIN READ ONLY`` with the tenant settings of
 row-level security in one simple query, the page with its capped count in one statement, ``ROLLBACK``). The
-pool's connections switch to the application role once and are not reset on release (nothing here changes the
-session: the tenant settings are local to the transaction).
+pool's connections switch to the application role once and skip asyncpg's reset on release (nothing here changes
+the session: the tenant settings are local to the transaction).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ async def read_pool(dsn: str, *, app_role: str | None, size: int = 10) -> AsyncI
         await connection.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
     async def _keep(_: asyncpg.Connection) -> None:
-        """asyncpg's default reset (RESET ALL, UNLISTEN, ...) is a round trip per request and would undo SET
-        ROLE; an unfinished transaction is still rolled back by the pool before this runs."""
+        """asyncpg's default reset (advisory unlocks, CLOSE ALL, UNLISTEN, RESET ALL) is a round trip per request
+        for nothing this pool does; an unfinished transaction is still rolled back by the pool before this runs."""
 
     pool = await asyncpg.create_pool(dsn, min_size=0, max_size=size, init=_init, reset=_keep)
     try:
