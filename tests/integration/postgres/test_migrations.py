@@ -61,3 +61,30 @@ async def test_stairway_upgrade_downgrade_upgrade_each_revision(empty_database: 
         previous = revision
     await asyncio.to_thread(downgrade, empty_database, "base")
     assert await _tables(empty_database) <= {"alembic_version"}
+
+
+async def _policies(url: str) -> dict[str, str]:
+    connection = await asyncpg.connect(_plain(url))
+    try:
+        rows = await connection.fetch("SELECT tablename, qual, with_check FROM pg_policies "
+                                      "WHERE policyname = 'tenant_isolation'")
+        assert all(r["qual"] == r["with_check"] for r in rows)
+        return {r["tablename"]: r["qual"] for r in rows}
+    finally:
+        await connection.close()
+
+
+async def test_tenant_policies_read_the_tenant_once_per_statement_and_come_back_on_downgrade(
+        empty_database: str) -> None:
+    await asyncio.to_thread(upgrade, empty_database, "0010_contact_imports")
+    before = await _policies(empty_database)
+    assert len(before) >= 15 and all(q.startswith("pytake_tenant_visible(") for q in before.values())
+    await asyncio.to_thread(upgrade, empty_database, "0011_fast_reads")
+    after = await _policies(empty_database)
+    assert set(after) == set(before)
+    for table, qual in after.items():  # uncorrelated sub-selects (InitPlans), on the same column
+        column = before[table].removeprefix("pytake_tenant_visible(").removesuffix(")")
+        assert "pytake_tenant_visible" not in qual and f"OR ({column} = ( SELECT" in qual, (table, qual)
+    await asyncio.to_thread(downgrade, empty_database, "0010_contact_imports")
+    assert await _policies(empty_database) == before
+    await asyncio.to_thread(downgrade, empty_database, "base")

@@ -1,4 +1,11 @@
-"""Authentication in one statement: ``pytake_access`` reads the deny-list, the session and the user at once.
+"""Authentication in one statement, and row-level security evaluated once per query instead of once per row.
+
+- ``pytake_access`` reads the deny-list, the session and the user at once.
+- Every ``tenant_isolation`` policy is rewritten from ``pytake_tenant_visible(col)`` to
+  ``(SELECT <scope is system>) OR col = (SELECT <tenant>)``: the two sub-selects are uncorrelated, so PostgreSQL
+  evaluates them once per statement (InitPlans) instead of calling ``current_setting`` twice for every row a scan
+  reads. Same rows visible, same checks on write; a scan of 100,000 contacts (a substring search) took twice as
+  long under the old form as without row-level security, and as long under the new one.
 
 An authenticated request used to spend four round trips (tenant settings, deny-list, session, user) in a
 transaction of its own before its use case. ``pytake_access`` answers the same questions in one statement run
@@ -19,6 +26,24 @@ branch_labels = None
 depends_on = None
 
 APP_ROLE = "pytake_app"
+SCOPE = "(SELECT coalesce(current_setting('pytake.scope', true), '') = 'system')"
+TENANT = "(SELECT nullif(current_setting('pytake.org_id', true), '')::uuid)"
+
+
+def _rewrite_policies(pattern: str, new_expression: str) -> None:
+    """ALTER every tenant_isolation policy whose USING matches ``pattern`` (its first group: the column)."""
+    op.execute(f"""DO $$
+    DECLARE p record; col text; expr text;
+    BEGIN
+        FOR p IN SELECT schemaname, tablename, qual FROM pg_policies
+                 WHERE policyname = 'tenant_isolation' AND schemaname = current_schema() LOOP
+            col := substring(p.qual from $re${pattern}$re$);
+            CONTINUE WHEN col IS NULL;
+            expr := replace($ex${new_expression}$ex$, '<col>', quote_ident(col));
+            EXECUTE format('ALTER POLICY tenant_isolation ON %I.%I USING (%s) WITH CHECK (%s)',
+                           p.schemaname, p.tablename, expr, expr);
+        END LOOP;
+    END $$""")
 
 
 def upgrade() -> None:
@@ -36,7 +61,9 @@ def upgrade() -> None:
     $$""")
     op.execute("REVOKE ALL ON FUNCTION pytake_access(uuid, uuid, text, timestamptz, uuid) FROM PUBLIC")
     op.execute(f"GRANT EXECUTE ON FUNCTION pytake_access(uuid, uuid, text, timestamptz, uuid) TO {APP_ROLE}")
+    _rewrite_policies(r"pytake_tenant_visible\((\w+)\)", f"{SCOPE} OR <col> = {TENANT}")
 
 
 def downgrade() -> None:
+    _rewrite_policies(r"OR \((\w+) = \( ?SELECT", "pytake_tenant_visible(<col>)")
     op.execute("DROP FUNCTION pytake_access(uuid, uuid, text, timestamptz, uuid)")
