@@ -3,8 +3,9 @@ their own, without an ORM session.
 
 Each round trip to PostgreSQL costs the API process more CPU (a socket write that wakes the server) than the SQL
 costs the server, so the path counts them: authentication is one statement outside any transaction
-(``pytake_access``, migration 0011); a contacts page is three (``BEGIN READ ONLY`` with the tenant settings of
-row-level security in one simple query, the page with its capped count in one statement, ``ROLLBACK``). The
+(``pytake_access``, migration 0011); a contacts page is one more (``pytake_contacts_page``: the tenant settings
+of row-level security, the page and its capped count in one statement). Other reads open a read-only transaction
+with the tenant settings in one round trip (``read_transaction``). The
 pool's connections switch to the application role once and skip asyncpg's reset on release (nothing here changes
 the session: the tenant settings are local to the transaction).
 """
@@ -91,10 +92,6 @@ class AsyncpgAccessCheck(AccessCheck):
                            acting_organization_exists=bool(row and row["acting_exists"]))
 
 
-_COLUMNS = ("id, organization_id, whatsapp_id, name, email, tags, attributes, opted_out, opted_out_at, created_at, "
-            "updated_at")
-
-
 def _contact(row: Any) -> Contact:
     return Contact(id=row[0], organization_id=row[1], whatsapp_id=row[2], name=row[3], email=row[4],
                    tags=list(row[5] or ()), attributes=row[6] or {}, opted_out=row[7], opted_out_at=row[8],
@@ -102,42 +99,44 @@ def _contact(row: Any) -> Contact:
 
 
 class AsyncpgContactListing(ContactListing):
-    """``GET /contacts`` (list and search): the page and the capped count in one statement, the same SQL as
-    ``SqlAlchemyContactRepository.search`` (tests/integration proves they agree)."""
+    """``GET /contacts`` (list and search): one statement, ``pytake_contacts_page`` (migration 0011), sets the
+    tenant for its own implicit transaction and returns the page with its count capped at the exact-count limit
+    (no count at all while the list's estimate is remembered); the same SQL as
+    ``SqlAlchemyContactRepository.search`` (tests/integration proves they agree). Past the end of the list, and
+    past the limit, a read-only transaction counts or asks the planner."""
 
     def __init__(self, pool: asyncpg.Pool, counter: ListCounter) -> None:
         self._pool, self._counter = pool, counter
-
-    def _sql(self, query: str | None) -> tuple[str, str, str]:
-        where = "organization_id = $1" + (" AND search_text LIKE $4 ESCAPE '\\'" if query else "")
-        rows = f"FROM contacts WHERE {where}"
-        page = f"SELECT {_COLUMNS} {rows} ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
-        capped = f"SELECT count(*) FROM (SELECT 1 {rows} LIMIT {self._counter.exact_limit + 1}) AS capped"
-        return rows, page, capped
 
     async def search(self, organization_id: UUID, *, query: str | None, limit: int,
                      offset: int) -> tuple[list[Contact], int]:
         key = ("contacts", organization_id, query)
         known = self._counter.cached(key)
-        rows_sql, page, capped = self._sql(query)
-        extra = [like_pattern(query)] if query else []
-        async with read_transaction(self._pool, organization_id) as connection:
-            if known is not None:
-                rows = await connection.fetch(page, organization_id, limit, offset, *extra)
-                return [_contact(r) for r in rows], known
-            rows = await connection.fetch(f"SELECT page.*, ({capped}) AS capped_total FROM ({page}) AS page",
-                                          organization_id, limit, offset, *extra)
-            if rows:
-                found = int(rows[0]["capped_total"])
-            else:  # no page (past the end, or nothing matches): the count alone
-                count_sql = capped.replace("$4", "$2") if query else capped
-                found = int(await connection.fetchval(count_sql, organization_id, *extra))
+        pattern = like_pattern(query) if query else None
+        cap = self._counter.exact_limit + 1
+        try:
+            rows = await self._pool.fetch("SELECT * FROM pytake_contacts_page($1, $2, $3, $4, $5)", organization_id,
+                                          pattern, limit, offset, 0 if known is not None else cap)
+        except Exception as error:
+            if is_connection_problem(error):
+                raise DatabaseUnavailable() from error
+            raise
+        contacts = [_contact(r) for r in rows]
+        if known is not None:
+            return contacts, known
+        if rows:
+            found = int(rows[0]["capped_total"])
             if found <= self._counter.exact_limit:
-                total = Total(found)
-            else:
-                explain_sql = f"EXPLAIN (FORMAT JSON) SELECT 1 {rows_sql}"
-                if query:
-                    explain_sql = explain_sql.replace("$4", "$2")
-                plan = await connection.fetchval(explain_sql, organization_id, *extra)
-                total = self._counter.remember(key, plan_rows(plan))
-        return [_contact(r) for r in rows], total
+                return contacts, Total(found)
+        where = "organization_id = $1" + (" AND search_text LIKE $2 ESCAPE '\\'" if query else "")
+        extra = [pattern] if query else []
+        async with read_transaction(self._pool, organization_id) as connection:
+            if not rows:  # past the end of the list, or nothing matches: the count alone
+                found = int(await connection.fetchval(
+                    f"SELECT count(*) FROM (SELECT 1 FROM contacts WHERE {where} LIMIT {cap}) AS capped",
+                    organization_id, *extra))
+                if found <= self._counter.exact_limit:
+                    return contacts, Total(found)
+            plan = await connection.fetchval(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM contacts WHERE {where}",
+                                             organization_id, *extra)
+        return contacts, self._counter.remember(key, plan_rows(plan))

@@ -1,6 +1,10 @@
 """Authentication in one statement, and row-level security evaluated once per query instead of once per row.
 
 - ``pytake_access`` reads the deny-list, the session and the user at once.
+- ``pytake_contacts_page`` returns a contacts page with its count capped at ``p_cap`` rows in one statement that
+  sets the tenant itself (``set_config(..., true)``: local to the statement's own implicit transaction), so a page
+  is one round trip instead of three (BEGIN + tenant, the page, ROLLBACK). It is ``SECURITY INVOKER``: the caller's
+  role, row-level security included, reads the rows.
 - Every ``tenant_isolation`` policy is rewritten from ``pytake_tenant_visible(col)`` to
   ``(SELECT <scope is system>) OR col = (SELECT <tenant>)``: the two sub-selects are uncorrelated, so PostgreSQL
   evaluates them once per statement (InitPlans) instead of calling ``current_setting`` twice for every row a scan
@@ -46,6 +50,31 @@ def _rewrite_policies(pattern: str, new_expression: str) -> None:
     END $$""")
 
 
+_PAGE_COLUMNS = ("c.id, c.organization_id, c.whatsapp_id, c.name, c.email, c.tags, c.attributes, c.opted_out, "
+                 "c.opted_out_at, c.created_at, c.updated_at")
+CONTACTS_PAGE = f"""
+CREATE FUNCTION pytake_contacts_page(p_org uuid, p_pattern text, p_limit integer, p_offset bigint, p_cap integer)
+RETURNS TABLE (id uuid, organization_id uuid, whatsapp_id text, name text, email text, tags text[],
+               attributes jsonb, opted_out boolean, opted_out_at timestamptz, created_at timestamptz,
+               updated_at timestamptz, capped_total bigint)
+LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT AS $$
+BEGIN
+    PERFORM set_config('pytake.org_id', p_org::text, true), set_config('pytake.scope', 'tenant', true);
+    IF p_pattern IS NULL THEN
+        RETURN QUERY SELECT {_PAGE_COLUMNS},
+            (SELECT count(*) FROM (SELECT 1 FROM contacts k WHERE k.organization_id = p_org LIMIT p_cap) AS n)
+            FROM contacts c WHERE c.organization_id = p_org
+            ORDER BY c.created_at DESC, c.id DESC LIMIT p_limit OFFSET p_offset;
+    ELSE
+        RETURN QUERY SELECT {_PAGE_COLUMNS},
+            (SELECT count(*) FROM (SELECT 1 FROM contacts k WHERE k.organization_id = p_org
+                                   AND k.search_text LIKE p_pattern ESCAPE '\\' LIMIT p_cap) AS n)
+            FROM contacts c WHERE c.organization_id = p_org AND c.search_text LIKE p_pattern ESCAPE '\\'
+            ORDER BY c.created_at DESC, c.id DESC LIMIT p_limit OFFSET p_offset;
+    END IF;
+END $$"""
+
+
 def upgrade() -> None:
     op.execute("""
     CREATE FUNCTION pytake_access(p_user uuid, p_session uuid, p_jti text, p_now timestamptz, p_acting uuid)
@@ -62,8 +91,10 @@ def upgrade() -> None:
     op.execute("REVOKE ALL ON FUNCTION pytake_access(uuid, uuid, text, timestamptz, uuid) FROM PUBLIC")
     op.execute(f"GRANT EXECUTE ON FUNCTION pytake_access(uuid, uuid, text, timestamptz, uuid) TO {APP_ROLE}")
     _rewrite_policies(r"pytake_tenant_visible\((\w+)\)", f"{SCOPE} OR <col> = {TENANT}")
+    op.execute(CONTACTS_PAGE)
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION pytake_contacts_page(uuid, text, integer, bigint, integer)")
     _rewrite_policies(r"OR \((\w+) = \( ?SELECT", "pytake_tenant_visible(<col>)")
     op.execute("DROP FUNCTION pytake_access(uuid, uuid, text, timestamptz, uuid)")
