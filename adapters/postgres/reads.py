@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -38,7 +39,6 @@ async def read_pool(dsn: str, *, app_role: str | None, size: int = 10) -> AsyncI
     async def _init(connection: asyncpg.Connection) -> None:
         if app_role:
             await connection.execute(f'SET ROLE "{app_role}"')
-        await connection.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
     async def _keep(_: asyncpg.Connection) -> None:
         """asyncpg's default reset (advisory unlocks, CLOSE ALL, UNLISTEN, RESET ALL) is a round trip per request
@@ -92,10 +92,24 @@ class AsyncpgAccessCheck(AccessCheck):
                            acting_organization_exists=bool(row and row["acting_exists"]))
 
 
-def _contact(row: Any) -> Contact:
-    return Contact(id=row[0], organization_id=row[1], whatsapp_id=row[2], name=row[3], email=row[4],
-                   tags=list(row[5] or ()), attributes=row[6] or {}, opted_out=row[7], opted_out_at=row[8],
-                   created_at=row[9], updated_at=row[10])
+_CONTACT_FIELDS = tuple(f.name for f in fields(Contact))
+
+
+def _contacts(rows: list[Any]) -> list[Contact]:
+    """Contacts from ``pytake_contacts_page``'s whole rows: every column that is a field of Contact."""
+    if not rows:
+        return []
+    present = set(rows[0]["contact"].keys())
+    names = [name for name in _CONTACT_FIELDS if name in present]
+    found = []
+    for row in rows:
+        record = row["contact"]
+        values = {name: record[name] for name in names}
+        values["tags"] = list(values.get("tags") or ())
+        attributes = values.get("attributes")  # jsonb arrives as its text (composites are decoded in binary)
+        values["attributes"] = json.loads(attributes) if isinstance(attributes, str) else (attributes or {})
+        found.append(Contact(**values))
+    return found
 
 
 class AsyncpgContactListing(ContactListing):
@@ -121,7 +135,7 @@ class AsyncpgContactListing(ContactListing):
             if is_connection_problem(error):
                 raise DatabaseUnavailable() from error
             raise
-        contacts = [_contact(r) for r in rows]
+        contacts = _contacts(rows)
         if known is not None:
             return contacts, known
         if rows:

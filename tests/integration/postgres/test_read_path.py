@@ -111,7 +111,7 @@ async def test_the_page_function_sets_the_tenant_for_its_own_statement_only(pool
                                                                             populated: UUID) -> None:
     async with pool.acquire() as connection:
         rows = await connection.fetch("SELECT * FROM pytake_contacts_page($1, NULL, 5, 0, 11)", populated)
-        assert len(rows) == 5 and {r["organization_id"] for r in rows} == {populated}
+        assert len(rows) == 5 and {r["contact"]["organization_id"] for r in rows} == {populated}
         assert rows[0]["capped_total"] == 11  # 30 contacts, counted up to the cap
         assert await connection.fetchval("SELECT count(*) FROM contacts") == 0  # the tenant did not outlive it
         assert await connection.fetch("SELECT * FROM pytake_contacts_page($1, NULL, 5, 0, 0)", uuid4()) == []

@@ -50,29 +50,26 @@ def _rewrite_policies(pattern: str, new_expression: str) -> None:
     END $$""")
 
 
-_PAGE_COLUMNS = ("c.id, c.organization_id, c.whatsapp_id, c.name, c.email, c.tags, c.attributes, c.opted_out, "
-                 "c.opted_out_at, c.created_at, c.updated_at")
-CONTACTS_PAGE = f"""
+CONTACTS_PAGE = """
 CREATE FUNCTION pytake_contacts_page(p_org uuid, p_pattern text, p_limit integer, p_offset bigint, p_cap integer)
-RETURNS TABLE (id uuid, organization_id uuid, whatsapp_id text, name text, email text, tags text[],
-               attributes jsonb, opted_out boolean, opted_out_at timestamptz, created_at timestamptz,
-               updated_at timestamptz, capped_total bigint)
+RETURNS TABLE (contact contacts, capped_total bigint)
 LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT AS $$
 BEGIN
     PERFORM set_config('pytake.org_id', p_org::text, true), set_config('pytake.scope', 'tenant', true);
     IF p_pattern IS NULL THEN
-        RETURN QUERY SELECT {_PAGE_COLUMNS},
+        RETURN QUERY SELECT c,
             (SELECT count(*) FROM (SELECT 1 FROM contacts k WHERE k.organization_id = p_org LIMIT p_cap) AS n)
             FROM contacts c WHERE c.organization_id = p_org
             ORDER BY c.created_at DESC, c.id DESC LIMIT p_limit OFFSET p_offset;
     ELSE
-        RETURN QUERY SELECT {_PAGE_COLUMNS},
+        RETURN QUERY SELECT c,
             (SELECT count(*) FROM (SELECT 1 FROM contacts k WHERE k.organization_id = p_org
                                    AND k.search_text LIKE p_pattern ESCAPE '\\' LIMIT p_cap) AS n)
             FROM contacts c WHERE c.organization_id = p_org AND c.search_text LIKE p_pattern ESCAPE '\\'
             ORDER BY c.created_at DESC, c.id DESC LIMIT p_limit OFFSET p_offset;
     END IF;
 END $$"""
+"""The whole row (the table's row type): a column added to contacts later is returned without changing this."""
 
 
 def upgrade() -> None:
