@@ -62,7 +62,11 @@ class Settings(BaseSettings):
     worker_job_max_attempts: int = Field(default=8, ge=1, le=100)  # then a job is dead-lettered, its subject failed
     worker_inbox_batch: int = Field(default=200, ge=1, le=5000)  # stored webhooks one inbox batch claims
     worker_processes: int = Field(default=1, ge=1, le=64)  # worker processes `make run` / `pytake worker` start
-    api_workers: int = Field(default=1, ge=1, le=64)  # uvicorn worker processes `pytake api` serves with
+    api_workers: int = Field(default=1, ge=1, le=64)  # uvicorn worker processes `make run` / `pytake api` serve with
+    # list totals (X-Total-Count): exact up to this many items; past it the database's estimate, flagged by
+    # X-Total-Count-Estimated: true, and remembered LIST_COUNT_CACHE_SECONDS per process
+    list_count_exact_limit: int = Field(default=10_000, ge=1)
+    list_count_cache_seconds: float = Field(default=10.0, ge=0)
     worker_metrics_host: str = "127.0.0.1"
     # the worker's own /metrics; 0 (the default) serves none, so two installations on one host never collide
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)

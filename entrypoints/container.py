@@ -13,12 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.clock import SystemClock
 from adapters.http.caller import HttpxFlowHttpCaller
 from adapters.mail.mailers import MailboxDirectoryMailer, SmtpMailer
+from adapters.postgres.counting import ListCounter
 from adapters.postgres.database import asyncpg_dsn, create_engine, create_session_factory
 from adapters.postgres.event_listener import AsyncpgEventNotifications
 from adapters.postgres.inbox import AsyncpgWebhookInbox, inbox_pool
 from adapters.postgres.jobs import release_jobs_of
 from adapters.postgres.migrations import current_revision, head_revision
 from adapters.postgres.operations import PostgresOperationsMonitor
+from adapters.postgres.reads import AsyncpgAccessCheck, AsyncpgContactListing
+from adapters.postgres.reads import read_pool as open_read_pool
 from adapters.postgres.repositories.pacing import PostgresSendPacer
 from adapters.postgres.uow import SqlAlchemyUnitOfWorkFactory
 from adapters.security.argon2_hasher import Argon2PasswordHasher
@@ -201,7 +204,9 @@ class Container(containers.DeclarativeContainer):
                                 pool_size=settings.provided.database_pool_size,
                                 pre_ping=settings.provided.database_pool_pre_ping)
     session_factory = providers.Singleton(create_session_factory, engine)
-    uow = providers.Singleton(SqlAlchemyUnitOfWorkFactory, session_factory)
+    list_counter = providers.Singleton(ListCounter, exact_limit=settings.provided.list_count_exact_limit,
+                                       cache_seconds=settings.provided.list_count_cache_seconds)
+    uow = providers.Singleton(SqlAlchemyUnitOfWorkFactory, session_factory, counter=list_counter)
     clock = providers.Singleton(SystemClock)
     hasher = providers.Singleton(Argon2PasswordHasher, time_cost=settings.provided.password_hash_time_cost,
                                  memory_cost_kib=settings.provided.password_hash_memory_kib,
@@ -226,7 +231,12 @@ class Container(containers.DeclarativeContainer):
     refresh_session = providers.Factory(RefreshSession, uow=uow, tokens=tokens, clock=clock, policy=auth_policy)
     logout_user = providers.Factory(LogoutUser, uow=uow, clock=clock)
     get_current_user = providers.Factory(GetCurrentUser, uow=uow)
-    authenticate = providers.Factory(AuthenticateRequest, uow=uow, tokens=tokens, clock=clock)
+    read_pool = providers.Resource(open_read_pool, providers.Callable(_plain_dsn, database_url),
+                                   app_role=settings.provided.database_app_role,
+                                   size=settings.provided.database_pool_size)
+    access_check = providers.Singleton(AsyncpgAccessCheck, read_pool)
+    contact_listing = providers.Singleton(AsyncpgContactListing, read_pool, list_counter)
+    authenticate = providers.Factory(AuthenticateRequest, access=access_check, tokens=tokens, clock=clock)
     request_password_reset = providers.Factory(RequestPasswordReset, uow=uow, clock=clock, policy=auth_policy)
     reset_password = providers.Factory(ResetPassword, uow=uow, hasher=hasher, clock=clock, policy=auth_policy)
 
@@ -238,7 +248,7 @@ class Container(containers.DeclarativeContainer):
 
     # contacts
     create_contact = providers.Factory(CreateContact, uow=uow, clock=clock)
-    search_contacts = providers.Factory(SearchContacts, uow=uow)
+    search_contacts = providers.Factory(SearchContacts, listing=contact_listing)
     get_contact = providers.Factory(GetContact, uow=uow)
     update_contact = providers.Factory(UpdateContact, uow=uow, clock=clock)
     delete_contact = providers.Factory(DeleteContact, uow=uow)

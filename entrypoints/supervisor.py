@@ -90,7 +90,7 @@ def main() -> None:
     url = resolve_database_url(settings)
     apply_migrations(url)
     env = dict(os.environ, DATABASE_URL=url, DATA_DIR=str(settings.data_dir))
-    commands = [(api_command(settings.host, settings.port), env)]
+    commands = [(api_command(settings.host, settings.port, settings.api_workers), env)]
     commands += [(worker_command(), worker_env)
                  for worker_env in worker_environments(env, settings.worker_processes, settings.worker_metrics_port)]
     workers = f"{settings.worker_processes} worker process" + ("es" if settings.worker_processes > 1 else "")

@@ -23,9 +23,11 @@ from uuid import UUID, uuid4
 from application.errors import InvalidToken
 from application.ports.common import Clock, JobQueue, Mailer
 from application.ports.contact_imports import ContactImportRepository
-from application.ports.contacts import ContactRepository
+from application.ports.contacts import ContactListing, ContactRepository
 from application.ports.identity import (
+    AccessCheck,
     AccessClaims,
+    AccessFacts,
     AccessTokenService,
     IssuedAccessToken,
     LoginThrottle,
@@ -43,7 +45,7 @@ from domain.contacts import Contact, ContactAlreadyExists
 from domain.identity import EmailAlreadyRegistered, Organization, User
 
 if TYPE_CHECKING:
-    from tests.fake_uow import FakeStore, FakeUnitOfWork
+    from tests.fake_uow import FakeStore, FakeUnitOfWork, FakeUnitOfWorkFactory
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 ACCESS_TTL = timedelta(minutes=15)
@@ -243,6 +245,34 @@ class ResetTokenRow:
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None = None
+
+
+class FakeAccessCheck(AccessCheck):
+    """Reads the fake store like ``pytake_access`` reads the tables (system scope)."""
+
+    def __init__(self, uow: FakeUnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def facts(self, *, user_id: UUID, session_id: UUID, jti: str, now: datetime,
+                    acting_organization_id: UUID | None) -> AccessFacts:
+        async with self._uow() as uow:
+            user = await uow.users.get_any_org(user_id)
+            acting = acting_organization_id is None or await uow.organizations.get(acting_organization_id) is not None
+            return AccessFacts(user_found=user is not None, organization_id=user.organization_id if user else None,
+                               role=user.role if user else None, is_active=bool(user and user.is_active),
+                               session_active=await uow.sessions.is_session_active(session_id, now),
+                               denied=await uow.sessions.is_access_token_denied(jti),
+                               acting_organization_exists=acting)
+
+
+class FakeContactListing(ContactListing):
+    def __init__(self, uow: FakeUnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def search(self, organization_id: UUID, *, query: str | None, limit: int,
+                     offset: int) -> tuple[list[Contact], int]:
+        async with self._uow(organization_id) as uow:
+            return await uow.contacts.search(query=query, limit=limit, offset=offset)
 
 
 class _Repo:

@@ -9,6 +9,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.postgres.counting import ListCounter
 from adapters.postgres.errors import is_connection_problem, is_transaction_conflict
 from adapters.postgres.jobs import PgQueuerJobQueue
 from adapters.postgres.repositories.automations import SqlAlchemyAutomationRepository
@@ -43,8 +44,9 @@ _SET_TENANT = text("SELECT set_config('pytake.org_id', :org, true), set_config('
 
 
 class SqlAlchemyUnitOfWork(UnitOfWork):
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], organization_id: UUID | None) -> None:
-        self._factory = session_factory
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], organization_id: UUID | None,
+                 counter: ListCounter) -> None:
+        self._factory, self._counter = session_factory, counter
         self.organization_id = organization_id
         self._session: AsyncSession | None = None
 
@@ -65,27 +67,27 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             if is_connection_problem(e):
                 raise DatabaseUnavailable() from e
             raise
-        s, org = self._session, self.organization_id
+        s, org, counter = self._session, self.organization_id, self._counter
         self.organizations = SqlAlchemyOrganizationRepository(s)
-        self.users = SqlAlchemyUserRepository(s, org)
+        self.users = SqlAlchemyUserRepository(s, org, counter=counter)
         self.sessions = SqlAlchemySessionRepository(s)
         self.login_throttle = SqlAlchemyLoginThrottle(s)
         self.reset_tokens = SqlAlchemyPasswordResetTokenRepository(s)
-        self.contacts = SqlAlchemyContactRepository(s, org)
-        self.contact_imports = SqlAlchemyContactImportRepository(s, org)
+        self.contacts = SqlAlchemyContactRepository(s, org, counter=counter)
+        self.contact_imports = SqlAlchemyContactImportRepository(s, org, counter=counter)
         self.jobs = PgQueuerJobQueue(s)
-        self.secrets = SqlAlchemySecretRepository(s, org)
-        self.secret_usage = SqlAlchemySecretUsageRepository(s, org)
+        self.secrets = SqlAlchemySecretRepository(s, org, counter=counter)
+        self.secret_usage = SqlAlchemySecretUsageRepository(s, org, counter=counter)
         self.vault_audit = SqlAlchemyVaultAuditLog(s, org)
-        self.numbers = SqlAlchemyWhatsAppNumberRepository(s, org)
+        self.numbers = SqlAlchemyWhatsAppNumberRepository(s, org, counter=counter)
         self.media = SqlAlchemyMediaUploadRepository(s, org)
         self.conversations = SqlAlchemyConversationRepository(s, org)
-        self.messages = SqlAlchemyMessageRepository(s, org)
+        self.messages = SqlAlchemyMessageRepository(s, org, counter=counter)
         self.outbox = SqlAlchemyOutbox(s, org)
         self.webhook_events = SqlAlchemyWebhookEventStore(s)
-        self.flows = SqlAlchemyFlowRepository(s, org)
-        self.flow_executions = SqlAlchemyFlowExecutionRepository(s, org)
-        self.automations = SqlAlchemyAutomationRepository(s, org)
+        self.flows = SqlAlchemyFlowRepository(s, org, counter=counter)
+        self.flow_executions = SqlAlchemyFlowExecutionRepository(s, org, counter=counter)
+        self.automations = SqlAlchemyAutomationRepository(s, org, counter=counter)
         self.templates = SqlAlchemyMessageTemplateRepository(s, org)
         self.events = SqlAlchemyEventLog(s, org)
         self.event_tickets = SqlAlchemyEventTicketRepository(s)
@@ -120,10 +122,12 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
 
 
 class SqlAlchemyUnitOfWorkFactory(UnitOfWorkFactory):
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], *,
+                 counter: ListCounter | None = None) -> None:
         self._factory = session_factory
+        self.counter = counter or ListCounter()
 
     def __call__(self, organization_id: UUID | None = None) -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(self._factory, organization_id)
+        return SqlAlchemyUnitOfWork(self._factory, organization_id, self.counter)
 
 

@@ -42,3 +42,21 @@ class Mailer(Protocol):
     @abstractmethod
     async def send(self, *, to: str, subject: str, body: str) -> None:
         """Deliver one plain-text email. Raises Unavailable when the mail server cannot be reached."""
+
+
+class Total(int):
+    """How many items a list has in all: exact, or (``estimated``) the database's estimate once the count
+    passed the exact-count limit. An ``int`` everywhere a number is expected."""
+
+    estimated: bool
+
+    def __new__(cls, value: int, *, estimated: bool = False) -> Total:
+        total = super().__new__(cls, value)
+        total.estimated = estimated
+        return total
+
+    def __str__(self) -> str:  # int's str is its repr, overridden below
+        return int.__repr__(self)
+
+    def __repr__(self) -> str:
+        return f"Total({int.__repr__(self)}, estimated={self.estimated})"

@@ -96,3 +96,13 @@ class ContactRepository(Protocol):
         unchanged in ``create_only`` mode; in ``upsert`` mode it takes the row's values that are not None
         (attributes merged key by key) and counts as updated only when that changed something.
         Raises TransactionConflict when another transaction created one of the numbers meanwhile."""
+
+
+class ContactListing(Protocol):
+    """The contacts list on the read path: one read-only transaction of its own per page (row-level security
+    set for the organization in it), no unit of work."""
+
+    @abstractmethod
+    async def search(self, organization_id: UUID, *, query: str | None, limit: int,
+                     offset: int) -> tuple[list[Contact], int]:
+        """As :meth:`ContactRepository.search`; the total may be an estimate (``Total.estimated``)."""

@@ -186,3 +186,26 @@ class AccessTokenService(Protocol):
     @abstractmethod
     def decode(self, token: str) -> AccessClaims:
         """Raises InvalidToken (401) for anything but a valid, unexpired access token of ours."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessFacts:
+    """What the database says about a verified access token's user, session and id, read together."""
+
+    user_found: bool
+    organization_id: UUID | None
+    role: Role | None
+    is_active: bool
+    session_active: bool
+    denied: bool
+    acting_organization_exists: bool
+
+
+class AccessCheck(Protocol):
+    """Reads the deny-list, the session and the user of an access token in one statement (a read of committed
+    state, no transaction of its own): a logout, a revoked session, a deactivated user or a new role count on
+    the very next request, on every replica."""
+
+    @abstractmethod
+    async def facts(self, *, user_id: UUID, session_id: UUID, jti: str, now: datetime,
+                    acting_organization_id: UUID | None) -> AccessFacts: ...

@@ -43,7 +43,8 @@ DESCRIPTION = """Multi-tenant WhatsApp Business automation backend.
 
 Authenticate with `POST /api/v1/auth/login` (or register), then click **Authorize** and paste the
 `access_token`. Every error has the shape `{detail, status_code, error_code}`; lists return a JSON array and
-the total in the `X-Total-Count` header.
+the total in the `X-Total-Count` header: exact up to `LIST_COUNT_EXACT_LIMIT` (10,000) items, past it the
+database's estimate, and then `X-Total-Count-Estimated: true`.
 """
 
 
@@ -99,7 +100,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.router.redirect_slashes = False  # TrailingSlashMiddleware serves both forms instead
     app.add_middleware(TrailingSlashMiddleware, router=app.router)
     app.add_middleware(CatchAllMiddleware)  # unexpected errors become a 500 inside CORS
-    exposed = ["X-Total-Count", "X-Next-Cursor", "Retry-After", "X-Request-ID", "Deprecated", "Sunset"]
+    exposed = ["X-Total-Count", "X-Total-Count-Estimated", "X-Next-Cursor", "Retry-After", "X-Request-ID",
+               "Deprecated", "Sunset"]
     app.add_middleware(ErrorShapeCORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                        allow_methods=["*"], allow_headers=["*"], expose_headers=exposed)
     app.add_middleware(RequestContextMiddleware)

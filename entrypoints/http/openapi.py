@@ -61,12 +61,36 @@ def _with_acting_header_responses(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+_TOTAL_HEADERS = {
+    "X-Total-Count": {"description": "How many items the list has in all (every page): exact up to "
+                                     "LIST_COUNT_EXACT_LIMIT (10,000 by default) items, past it the database's "
+                                     "estimate", "schema": {"type": "integer", "minimum": 0}},
+    "X-Total-Count-Estimated": {"description": "'true' when X-Total-Count is an estimate (the list has more than "
+                                               "LIST_COUNT_EXACT_LIMIT items), 'false' when it is exact",
+                                "schema": {"type": "string", "enum": ["true", "false"]}},
+}
+
+
+def _with_total_headers(document: dict[str, Any]) -> dict[str, Any]:
+    """Every paginated list (a GET answering a JSON array) documents its total headers."""
+    for operations in document.get("paths", {}).values():
+        operation = operations.get("get")
+        if not isinstance(operation, dict):
+            continue
+        ok = operation.get("responses", {}).get("200") or {}
+        schema = ok.get("content", {}).get("application/json", {}).get("schema", {})
+        if schema.get("type") == "array":
+            ok.setdefault("headers", {}).update(_TOTAL_HEADERS)
+    return document
+
+
 def install_openapi(app: FastAPI) -> None:
     default = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _with_acting_header_responses(_with_our_validation_error(default()))
+            app.openapi_schema = _with_total_headers(
+                _with_acting_header_responses(_with_our_validation_error(default())))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -29,7 +29,14 @@ from application.use_cases.contacts.manage_contacts import (
 from application.use_cases.users.manage_users import CreateUser, ListUsers, UpdateUser
 from domain.identity import Role, User
 from tests.fake_uow import FakeStore, FakeUnitOfWorkFactory
-from tests.fakes import FakeAccessTokenService, FakeClock, FakeMailer, FakePasswordHasher
+from tests.fakes import (
+    FakeAccessCheck,
+    FakeAccessTokenService,
+    FakeClock,
+    FakeContactListing,
+    FakeMailer,
+    FakePasswordHasher,
+)
 
 PASSWORD = "correct horse battery staple"
 
@@ -78,7 +85,7 @@ class UseCases:
         self.login = LoginUser(uow=uow, hasher=hasher, tokens=tokens, clock=clock, policy=policy)
         self.refresh = RefreshSession(uow=uow, tokens=tokens, clock=clock, policy=policy)
         self.logout = LogoutUser(uow=uow, clock=clock)
-        self.authenticate = AuthenticateRequest(uow=uow, tokens=tokens, clock=clock)
+        self.authenticate = AuthenticateRequest(access=FakeAccessCheck(uow), tokens=tokens, clock=clock)
         self.me = GetCurrentUser(uow=uow)
         self.forgot_password = RequestPasswordReset(uow=uow, clock=clock, policy=policy)
         self.reset_password = ResetPassword(uow=uow, hasher=hasher, clock=clock, policy=policy)
@@ -86,7 +93,7 @@ class UseCases:
         self.create_user = CreateUser(uow=uow, hasher=hasher, clock=clock, policy=policy)
         self.update_user = UpdateUser(uow=uow, clock=clock)
         self.create_contact = CreateContact(uow=uow, clock=clock)
-        self.search_contacts = SearchContacts(uow=uow)
+        self.search_contacts = SearchContacts(listing=FakeContactListing(uow))
         self.get_contact = GetContact(uow=uow)
         self.update_contact = UpdateContact(uow=uow, clock=clock)
         self.delete_contact = DeleteContact(uow=uow)

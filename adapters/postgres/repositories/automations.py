@@ -9,6 +9,7 @@ from uuid import UUID
 from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.postgres.counting import ListCounter
 from adapters.postgres.tables import automation_recipients as recipients_t
 from adapters.postgres.tables import flow_automations as automations_t
 from application.ports.automations import AutomationCounts, AutomationRepository
@@ -66,7 +67,9 @@ _COUNTS = text("""
 
 
 class SqlAlchemyAutomationRepository(AutomationRepository):
-    def __init__(self, session: AsyncSession, organization_id: UUID | None) -> None:
+    def __init__(self, session: AsyncSession, organization_id: UUID | None, *,
+                 counter: ListCounter | None = None) -> None:
+        self._counter = counter or ListCounter()
         self._s, self._org = session, organization_id
 
     async def add(self, automation: Automation) -> None:
@@ -184,8 +187,10 @@ class SqlAlchemyAutomationRepository(AutomationRepository):
         rows = (await self._s.execute(text(
             f"SELECT {columns}, ({effective.text}) AS state {base} ORDER BY r.seq LIMIT :limit OFFSET :offset"),
             params)).all()
-        total = (await self._s.execute(text(f"SELECT count(*) {base}"), params)).scalar_one()
-        return [_recipient(r) for r in rows], int(total)
+        total = await self._counter.total(self._s, base, params={k: v for k, v in params.items()
+                                                                  if k not in ("limit", "offset")},
+                                          key=("recipients", self._org, automation_id, state))
+        return [_recipient(r) for r in rows], total
 
     async def counts(self, automation_id: UUID) -> AutomationCounts:
         row = (await self._s.execute(_COUNTS, {"automation_id": automation_id, "org": _org(self._org)})).one()
@@ -197,5 +202,6 @@ class SqlAlchemyAutomationRepository(AutomationRepository):
         scope = automations_t.c.organization_id == _org(self._org)
         rows = (await self._s.execute(select(automations_t).where(scope).order_by(
             automations_t.c.created_at.desc(), automations_t.c.id.desc()).limit(limit).offset(offset))).all()
-        total = (await self._s.execute(select(func.count()).select_from(automations_t).where(scope))).scalar_one()
-        return [_automation(r) for r in rows], int(total)
+        total = await self._counter.total(self._s, select(automations_t.c.id).where(scope),
+                                          key=("automations", self._org))
+        return [_automation(r) for r in rows], total

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.postgres.counting import ListCounter
 from adapters.postgres.errors import execute_translated
 from adapters.postgres.repositories.conversation_list import conversation_list
 from adapters.postgres.tables import conversations, message_status_events, messages, whatsapp_numbers
@@ -46,7 +47,9 @@ def _number_values(number: WhatsAppNumber) -> dict[str, Any]:
 
 
 class SqlAlchemyWhatsAppNumberRepository(WhatsAppNumberRepository):
-    def __init__(self, session: AsyncSession, organization_id: UUID | None) -> None:
+    def __init__(self, session: AsyncSession, organization_id: UUID | None, *,
+                 counter: ListCounter | None = None) -> None:
+        self._counter = counter or ListCounter()
         self._s, self._org = session, organization_id
 
     async def add(self, number: WhatsAppNumber) -> None:
@@ -72,8 +75,9 @@ class SqlAlchemyWhatsAppNumberRepository(WhatsAppNumberRepository):
         scope = whatsapp_numbers.c.organization_id == _require(self._org)
         rows = (await self._s.execute(select(whatsapp_numbers).where(scope).order_by(
             whatsapp_numbers.c.created_at, whatsapp_numbers.c.id).limit(limit).offset(offset))).all()
-        total = (await self._s.execute(select(func.count()).select_from(whatsapp_numbers).where(scope))).scalar_one()
-        return [_number(r) for r in rows], int(total)
+        total = await self._counter.total(self._s, select(whatsapp_numbers.c.id).where(scope),
+                                          key=("numbers", self._org))
+        return [_number(r) for r in rows], total
 
     async def default_active(self) -> WhatsAppNumber | None:
         row = (await self._s.execute(select(whatsapp_numbers).where(
@@ -240,7 +244,9 @@ def _message_values(message: Message) -> dict[str, Any]:
 
 
 class SqlAlchemyMessageRepository(MessageRepository):
-    def __init__(self, session: AsyncSession, organization_id: UUID | None) -> None:
+    def __init__(self, session: AsyncSession, organization_id: UUID | None, *,
+                 counter: ListCounter | None = None) -> None:
+        self._counter = counter or ListCounter()
         self._s, self._org = session, organization_id
 
     async def add(self, message: Message) -> None:
@@ -352,8 +358,9 @@ class SqlAlchemyMessageRepository(MessageRepository):
         scope = (messages.c.organization_id == _require(self._org), messages.c.contact_id == contact_id)
         rows = (await self._s.execute(select(messages).where(*scope).order_by(
             messages.c.occurred_at.desc(), messages.c.id.desc()).limit(limit).offset(offset))).all()
-        total = (await self._s.execute(select(func.count()).select_from(messages).where(*scope))).scalar_one()
-        return [message_from_row(r) for r in rows], int(total)
+        total = await self._counter.total(self._s, select(messages.c.id).where(*scope),
+                                          key=("messages", self._org, contact_id))
+        return [message_from_row(r) for r in rows], total
 
     async def thread(self, number_id: UUID, contact_id: UUID, *, before: MessageCursor | None,
                      limit: int) -> list[Message]:

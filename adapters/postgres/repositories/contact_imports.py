@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.postgres.counting import ListCounter
 from adapters.postgres.tables import contact_import_files, contact_imports
 from application.ports.contact_imports import ContactImportRepository
 from domain.contact_imports import ContactImport, ImportMode, ImportStatus, RowError
@@ -35,7 +36,9 @@ def _progress(found: ContactImport) -> dict[str, Any]:
 
 
 class SqlAlchemyContactImportRepository(ContactImportRepository):
-    def __init__(self, session: AsyncSession, organization_id: UUID | None) -> None:
+    def __init__(self, session: AsyncSession, organization_id: UUID | None, *,
+                 counter: ListCounter | None = None) -> None:
+        self._counter = counter or ListCounter()
         self._s, self._org = session, organization_id
 
     def _scoped(self) -> Any:
@@ -78,6 +81,6 @@ class SqlAlchemyContactImportRepository(ContactImportRepository):
     async def list(self, *, limit: int, offset: int) -> tuple[list[ContactImport], int]:
         rows = (await self._s.execute(select(contact_imports).where(self._scoped()).order_by(
             contact_imports.c.created_at.desc(), contact_imports.c.id.desc()).limit(limit).offset(offset))).all()
-        total = (await self._s.execute(select(func.count()).select_from(contact_imports).where(self._scoped()))
-                 ).scalar_one()
-        return [_import(r) for r in rows], int(total)
+        total = await self._counter.total(self._s, select(contact_imports.c.id).where(self._scoped()),
+                                          key=("contact_imports", self._org))
+        return [_import(r) for r in rows], total

@@ -30,8 +30,10 @@ from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.postgres.counting import ListCounter
 from adapters.postgres.errors import execute_translated
 from adapters.postgres.tables import contacts
+from application.ports.common import Total
 from application.ports.contacts import ContactRepository
 from application.ports.uow import TransactionConflict
 from domain.contact_imports import BatchCounts, ContactRow, ImportMode
@@ -61,8 +63,10 @@ def like_pattern(text: str) -> str:
 
 
 class SqlAlchemyContactRepository(ContactRepository):
-    def __init__(self, session: AsyncSession, organization_id: UUID | None) -> None:
+    def __init__(self, session: AsyncSession, organization_id: UUID | None, *,
+                 counter: ListCounter | None = None) -> None:
         self._s, self._org = session, organization_id
+        self._counter = counter or ListCounter()
 
     def _scoped(self) -> Any:
         if self._org is None:
@@ -203,15 +207,16 @@ class SqlAlchemyContactRepository(ContactRepository):
                                        .returning(contacts.c.id))
         return result.first() is not None
 
-    async def search(self, *, query: str | None, limit: int, offset: int) -> tuple[list[Contact], int]:
+    async def search(self, *, query: str | None, limit: int, offset: int) -> tuple[list[Contact], Total]:
         conditions = [self._scoped()]
         if query:
             conditions.append(contacts.c.search_text.like(like_pattern(query), escape="\\"))
         rows = (await self._s.execute(
             select(*_COLUMNS).where(*conditions).order_by(contacts.c.created_at.desc(), contacts.c.id.desc())
             .limit(limit).offset(offset))).all()
-        total = (await self._s.execute(select(func.count()).select_from(contacts).where(*conditions))).scalar_one()
-        return [_contact(r) for r in rows], int(total)
+        total = await self._counter.total(self._s, select(contacts.c.id).where(*conditions),
+                                          key=("contacts", self._org, query))
+        return [_contact(r) for r in rows], total
 
     async def page(self, *, query: str | None, tag: str | None, before: tuple[datetime, UUID] | None,
                    limit: int) -> list[Contact]:

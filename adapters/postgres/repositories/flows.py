@@ -10,6 +10,7 @@ from uuid import UUID
 from sqlalchemy import delete, func, insert, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.postgres.counting import ListCounter
 from adapters.postgres.errors import execute_translated
 from adapters.postgres.tables import flow_executions, flow_versions, flows
 from application.ports.flows import FlowExecutionRepository, FlowRepository, FlowStats, NodeStat
@@ -45,7 +46,9 @@ def _flow_values(flow: Flow) -> dict[str, Any]:
 
 
 class SqlAlchemyFlowRepository(FlowRepository):
-    def __init__(self, session: AsyncSession, organization_id: UUID | None) -> None:
+    def __init__(self, session: AsyncSession, organization_id: UUID | None, *,
+                 counter: ListCounter | None = None) -> None:
+        self._counter = counter or ListCounter()
         self._s, self._org = session, organization_id
 
     def _scoped(self) -> Any:
@@ -93,8 +96,8 @@ class SqlAlchemyFlowRepository(FlowRepository):
     async def list(self, *, limit: int, offset: int) -> tuple[list[Flow], int]:
         rows = (await self._s.execute(select(flows).where(self._scoped()).order_by(
             flows.c.created_at.desc(), flows.c.id.desc()).limit(limit).offset(offset))).all()
-        total = (await self._s.execute(select(func.count()).select_from(flows).where(self._scoped()))).scalar_one()
-        return [_flow(r) for r in rows], int(total)
+        total = await self._counter.total(self._s, select(flows.c.id).where(self._scoped()), key=("flows", self._org))
+        return [_flow(r) for r in rows], total
 
 
 def _execution(row: Any) -> FlowExecution:
@@ -136,7 +139,9 @@ FROM reached r FULL JOIN stopped s ON s.node = r.node ORDER BY reached DESC, nod
 
 
 class SqlAlchemyFlowExecutionRepository(FlowExecutionRepository):
-    def __init__(self, session: AsyncSession, organization_id: UUID | None) -> None:
+    def __init__(self, session: AsyncSession, organization_id: UUID | None, *,
+                 counter: ListCounter | None = None) -> None:
+        self._counter = counter or ListCounter()
         self._s, self._org = session, organization_id
 
     def _scoped(self) -> Any:
@@ -180,8 +185,9 @@ class SqlAlchemyFlowExecutionRepository(FlowExecutionRepository):
         scope = (self._scoped(), flow_executions.c.flow_id == flow_id)
         rows = (await self._s.execute(select(flow_executions).where(*scope).order_by(
             flow_executions.c.started_at.desc(), flow_executions.c.id.desc()).limit(limit).offset(offset))).all()
-        total = (await self._s.execute(select(func.count()).select_from(flow_executions).where(*scope))).scalar_one()
-        return [_execution(r) for r in rows], int(total)
+        total = await self._counter.total(self._s, select(flow_executions.c.id).where(*scope),
+                                          key=("flow_executions", self._org, flow_id))
+        return [_execution(r) for r in rows], total
 
     async def count_running_for_flow(self, flow_id: UUID) -> int:
         return int((await self._s.execute(select(func.count()).select_from(flow_executions).where(

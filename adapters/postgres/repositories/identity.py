@@ -8,6 +8,7 @@ from uuid import UUID
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.postgres.counting import ListCounter
 from adapters.postgres.errors import execute_translated
 from adapters.postgres.tables import organizations, users
 from application.ports.identity import OrganizationRepository, UserRepository
@@ -38,7 +39,9 @@ class SqlAlchemyOrganizationRepository(OrganizationRepository):
 
 
 class SqlAlchemyUserRepository(UserRepository):
-    def __init__(self, session: AsyncSession, organization_id: UUID | None) -> None:
+    def __init__(self, session: AsyncSession, organization_id: UUID | None, *,
+                 counter: ListCounter | None = None) -> None:
+        self._counter = counter or ListCounter()
         self._session, self._org = session, organization_id
 
     def _scoped(self) -> Any:
@@ -68,8 +71,9 @@ class SqlAlchemyUserRepository(UserRepository):
         rows = (await self._session.execute(
             select(users).where(self._scoped()).order_by(users.c.created_at.desc(), users.c.id.desc())
             .limit(limit).offset(offset))).all()
-        total = (await self._session.execute(select(func.count()).select_from(users).where(self._scoped())))
-        return [_user(r) for r in rows], int(total.scalar_one())
+        total = await self._counter.total(self._session, select(users.c.id).where(self._scoped()),
+                                          key=("users", self._org))
+        return [_user(r) for r in rows], total
 
     async def get_by_email_any_org(self, email: str) -> User | None:
         row = (await self._session.execute(

@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.postgres.counting import ListCounter
 from adapters.postgres.errors import execute_translated
 from application.ports.vault import (
     EncryptedValue,
@@ -108,7 +109,9 @@ def _encrypted(row: Any) -> EncryptedValue:
 
 
 class _Scoped:
-    def __init__(self, session: AsyncSession, organization_id: UUID | None) -> None:
+    def __init__(self, session: AsyncSession, organization_id: UUID | None, *,
+                 counter: ListCounter | None = None) -> None:
+        self._counter = counter or ListCounter()
         self._s, self._org = session, organization_id
 
     def _org_id(self) -> UUID:
@@ -157,8 +160,9 @@ class SqlAlchemySecretRepository(_Scoped, SecretRepository):
         rows = (await self._s.execute(select(secrets).where(*conditions).order_by(
             secrets.c.key, secrets.c.environment, func.coalesce(secrets.c.service, ""), secrets.c.id)
             .limit(limit).offset(offset))).all()
-        total = (await self._s.execute(select(func.count()).select_from(secrets).where(*conditions))).scalar_one()
-        return [_secret(r) for r in rows], int(total)
+        total = await self._counter.total(self._s, select(secrets.c.id).where(*conditions),
+                                          key=("secrets", self._org_id(), environment, service))
+        return [_secret(r) for r in rows], total
 
     async def update(self, secret: Secret) -> None:
         await self._write(update(secrets).where(secrets.c.id == secret.id,
@@ -255,8 +259,9 @@ class SqlAlchemySecretUsageRepository(_Scoped, SecretUsageRepository):
                    secret_usage.c.failure_count, secret_usage.c.last_used_at).select_from(joined).where(mine)
             .order_by(secrets.c.key, secrets.c.environment, func.coalesce(secrets.c.service, ""), secrets.c.id)
             .limit(limit).offset(offset))).all()
-        total = (await self._s.execute(select(func.count()).select_from(secrets).where(mine))).scalar_one()
-        return [_usage(r, r.sid) for r in rows], int(total)
+        total = await self._counter.total(self._s, select(secrets.c.id).where(mine),
+                                          key=("secret_usage", self._org_id()))
+        return [_usage(r, r.sid) for r in rows], total
 
 
 class SqlAlchemyVaultAuditLog(_Scoped, VaultAuditLog):

@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 
 from application.authorization import Actor, Permission
 from application.ports.common import Clock
+from application.ports.contacts import ContactListing
 from application.ports.uow import UnitOfWorkFactory
 from domain.contacts import MAX_ATTRIBUTES, Contact, ContactNotFound, normalize_tags, normalize_whatsapp_id
 from domain.errors import InvalidValue
@@ -76,15 +77,16 @@ class CreateContact:
 
 
 class SearchContacts:
-    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    """A read: one read-only transaction of the listing's own (no unit of work)."""
+
+    def __init__(self, *, listing: ContactListing) -> None:
+        self._listing = listing
 
     async def execute(self, actor: Actor, *, query: str | None, limit: int,
                       offset: int) -> tuple[list[Contact], int]:
         actor.require(Permission.READ)
         text = (query or "").strip() or None
-        async with self._uow(actor.organization_id) as uow:
-            return await uow.contacts.search(query=text, limit=limit, offset=offset)
+        return await self._listing.search(actor.organization_id, query=text, limit=limit, offset=offset)
 
 
 class GetContact:

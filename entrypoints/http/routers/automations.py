@@ -7,6 +7,7 @@ from uuid import UUID
 
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import TypeAdapter
 
 from application.use_cases.automations.control import (
     CancelAutomation,
@@ -25,7 +26,7 @@ from application.use_cases.automations.create_automation import (
     CreateAutomationCommand,
 )
 from domain.automations import RecipientState
-from entrypoints.http.deps import CurrentActor, PageParams, set_total
+from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided
 from entrypoints.http.errors import error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.automations import (
@@ -40,6 +41,8 @@ from entrypoints.http.schemas.automations import (
 )
 
 router = APIRouter(prefix="/flow-automations", tags=["flow-automations"], route_class=DeprecationAwareRoute)
+_AUTOMATION_LIST = TypeAdapter(list[AutomationOut])
+_RECIPIENT_LIST = TypeAdapter(list[RecipientOut])
 _CONTROL_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
@@ -65,12 +68,10 @@ async def create_automation(actor: CurrentActor, body: AutomationCreateIn,
 
 @router.get("", response_model=list[AutomationOut], summary="List automations (newest first)",
             responses=error_responses(401, 403, 422))
-@inject
-async def list_automations(actor: CurrentActor, page: PageParams, response: Response,
-                           use_case: ListAutomations = Depends(Provide["list_automations"])) -> list[AutomationOut]:
+async def list_automations(actor: CurrentActor, page: PageParams,
+                           use_case: ListAutomations = provided("list_automations")) -> Response:
     items, total = await use_case.execute(actor, limit=page.limit, offset=page.offset)
-    set_total(response, total)
-    return [AutomationOut.model_validate(a) for a in items]
+    return json_page(_AUTOMATION_LIST, items, total)
 
 
 @router.get("/{automation_id}", response_model=AutomationOut, summary="Get an automation",
@@ -135,13 +136,11 @@ async def automation_stats(actor: CurrentActor, automation_id: UUID,
 @router.get("/{automation_id}/recipients", response_model=list[RecipientOut],
             summary="Recipients with their state (paginated, filter by state)",
             responses=error_responses(401, 403, 404, 422))
-@inject
 async def list_recipients(
-    actor: CurrentActor, automation_id: UUID, page: PageParams, response: Response,
+    actor: CurrentActor, automation_id: UUID, page: PageParams,
     state: Annotated[RecipientStateName | None, Query(description="Only recipients in this state")] = None,
-    use_case: ListRecipients = Depends(Provide["list_recipients"]),
-) -> list[RecipientOut]:
+    use_case: ListRecipients = provided("list_recipients"),
+) -> Response:
     items, total = await use_case.execute(actor, automation_id, state=RecipientState(state) if state else None,
                                           limit=page.limit, offset=page.offset)
-    set_total(response, total)
-    return [RecipientOut.model_validate(r) for r in items]
+    return json_page(_RECIPIENT_LIST, items, total)

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import TypeAdapter
 
 from application.use_cases.contacts.manage_contacts import (
     UNSET,
@@ -19,29 +20,29 @@ from application.use_cases.contacts.manage_contacts import (
     UpdateContactCommand,
 )
 from application.use_cases.whatsapp.messages import ListContactMessages
-from entrypoints.http.deps import CurrentActor, PageParams, set_total
+from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided
 from entrypoints.http.errors import error_responses
 from entrypoints.http.routing import DeprecationAwareRoute, id_segment
 from entrypoints.http.schemas.contacts import ContactCreateIn, ContactOut, ContactUpdateIn
 from entrypoints.http.schemas.whatsapp import MessageOut
 
 router = APIRouter(prefix="/contacts", tags=["contacts"], route_class=DeprecationAwareRoute)
+_CONTACT_LIST = TypeAdapter(list[ContactOut])
+_MESSAGE_LIST = TypeAdapter(list[MessageOut])
 _ID = "{contact_id:" + id_segment("contact_id", "imports", "export") + "}"  # contact_transfer owns those two
 
 
 @router.get("", response_model=list[ContactOut], summary="List or search contacts (newest first)",
             responses=error_responses(401, 403, 422))
-@inject
 async def list_contacts(
-    actor: CurrentActor, page: PageParams, response: Response,
+    actor: CurrentActor, page: PageParams,
     query: Annotated[str | None, Query(max_length=255, pattern=r"^[^\x00]*$",
                                        description="Substring of name, email or whatsapp_id")]
     = None,
-    use_case: SearchContacts = Depends(Provide["search_contacts"]),
-) -> list[ContactOut]:
+    use_case: SearchContacts = provided("search_contacts"),
+) -> Response:
     contacts, total = await use_case.execute(actor, query=query, limit=page.limit, offset=page.offset)
-    set_total(response, total)
-    return [ContactOut.model_validate(c) for c in contacts]
+    return json_page(_CONTACT_LIST, contacts, total)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ContactOut, summary="Create a contact",
@@ -89,11 +90,9 @@ async def delete_contact(actor: CurrentActor, contact_id: UUID,
 
 @router.get(f"/{_ID}/messages", response_model=list[MessageOut],
             summary="The contact's conversation history (newest first)", responses=error_responses(401, 403, 404, 422))
-@inject
 async def contact_messages(
-    actor: CurrentActor, contact_id: UUID, page: PageParams, response: Response,
-    use_case: ListContactMessages = Depends(Provide["list_contact_messages"]),
-) -> list[MessageOut]:
+    actor: CurrentActor, contact_id: UUID, page: PageParams,
+    use_case: ListContactMessages = provided("list_contact_messages"),
+) -> Response:
     messages, total = await use_case.execute(actor, contact_id, limit=page.limit, offset=page.offset)
-    set_total(response, total)
-    return [MessageOut.model_validate(m) for m in messages]
+    return json_page(_MESSAGE_LIST, messages, total)

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import TypeAdapter
 
 from application.use_cases.flows.inbound import ReleaseConversation
 from application.use_cases.flows.manage_flows import (
@@ -24,7 +25,7 @@ from application.use_cases.flows.manage_flows import (
 from application.use_cases.flows.simulate import SimulateCommand, SimulatedMessage, SimulateFlow
 from domain.flows import ContactInfo
 from domain.flows.records import FlowExecution
-from entrypoints.http.deps import CurrentActor, PageParams, set_total
+from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided, set_total
 from entrypoints.http.errors import error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.flows import (
@@ -41,6 +42,7 @@ from entrypoints.http.schemas.flows import (
 )
 
 router = APIRouter(prefix="/flows", tags=["flows"], route_class=DeprecationAwareRoute)
+_FLOW_LIST = TypeAdapter(list[FlowListItemOut])
 handoff_router = APIRouter(prefix="/contacts", tags=["contacts"], route_class=DeprecationAwareRoute)
 
 
@@ -88,12 +90,10 @@ IncludeParam = Annotated[Literal["graph"] | None, Query(
 @router.get("", response_model=list[FlowListItemOut],
             summary="List flows (newest first; the graph only with ?include=graph; stats only on GET /flows/{id})",
             responses=error_responses(401, 403, 422))
-@inject
-async def list_flows(actor: CurrentActor, page: PageParams, response: Response, include: IncludeParam = None,
-                     use_case: ListFlows = Depends(Provide["list_flows"])) -> list[FlowListItemOut]:
+async def list_flows(actor: CurrentActor, page: PageParams, include: IncludeParam = None,
+                     use_case: ListFlows = provided("list_flows")) -> Response:
     views, total = await use_case.execute(actor, limit=page.limit, offset=page.offset)
-    set_total(response, total)
-    return [flow_list_item(v, with_graph=include == "graph") for v in views]
+    return json_page(_FLOW_LIST, [flow_list_item(v, with_graph=include == "graph") for v in views], total)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=FlowOut, summary="Create a flow (a draft)",

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Body, Depends, Query, Response, status
+from pydantic import TypeAdapter
 
 from application.use_cases.vault.change_status import ActivateSecret, DeactivateSecret, RotateSecret
 from application.use_cases.vault.manage_secrets import (
@@ -20,7 +21,7 @@ from application.use_cases.vault.read_secrets import GetSecret, GetSecretUsage, 
 from application.use_cases.vault.reveal_value import RevealSecretValue
 from application.use_cases.vault.verify_secret import TestSecret
 from domain.vault import UNSET, Secret, SecretEnvironment
-from entrypoints.http.deps import CurrentActor, PageParams, set_total
+from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided, set_total
 from entrypoints.http.errors import error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.secrets import (
@@ -35,23 +36,22 @@ from entrypoints.http.schemas.secrets import (
 )
 
 router = APIRouter(prefix="/secrets", tags=["secrets"], route_class=DeprecationAwareRoute)
+_SECRET_LIST = TypeAdapter(list[SecretOut])
 _ID_ERRORS = error_responses(401, 403, 404, 422)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 @router.get("/", response_model=list[SecretOut], summary="List secrets (metadata only, ordered by key)",
             responses=error_responses(401, 403, 422))
-@inject
 async def list_secrets(
-    actor: CurrentActor, page: PageParams, response: Response,
+    actor: CurrentActor, page: PageParams,
     environment: Annotated[SecretEnvironment | None, Query()] = None,
     service: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-    use_case: ListSecrets = Depends(Provide["list_secrets"]),
-) -> list[SecretOut]:
+    use_case: ListSecrets = provided("list_secrets"),
+) -> Response:
     secrets, total = await use_case.execute(actor, environment=environment.value if environment else None,
                                             service=service, limit=page.limit, offset=page.offset)
-    set_total(response, total)
-    return [SecretOut.model_validate(_out(s)) for s in secrets]
+    return json_page(_SECRET_LIST, [_out(s) for s in secrets], total)
 
 
 @router.post("/", status_code=status.HTTP_201_CREATED, response_model=SecretOut, summary="Create a secret",

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Response, status
+from pydantic import TypeAdapter
 
 from application.use_cases.users.manage_users import (
     CreateUser,
@@ -15,22 +16,21 @@ from application.use_cases.users.manage_users import (
     UpdateUserCommand,
 )
 from domain.identity import Role
-from entrypoints.http.deps import CurrentActor, PageParams, set_total
+from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided
 from entrypoints.http.errors import error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.auth import CreateUserIn, UpdateUserIn, UserOut
 
 router = APIRouter(prefix="/users", tags=["users"], route_class=DeprecationAwareRoute)
+_USER_LIST = TypeAdapter(list[UserOut])
 
 
 @router.get("", response_model=list[UserOut], summary="List the organization's users",
             responses=error_responses(401, 403, 422))
-@inject
-async def list_users(actor: CurrentActor, page: PageParams, response: Response,
-                     use_case: ListUsers = Depends(Provide["list_users"])) -> list[UserOut]:
+async def list_users(actor: CurrentActor, page: PageParams,
+                     use_case: ListUsers = provided("list_users")) -> Response:
     users, total = await use_case.execute(actor, limit=page.limit, offset=page.offset)
-    set_total(response, total)
-    return [UserOut.model_validate(u) for u in users]
+    return json_page(_USER_LIST, users, total)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=UserOut,

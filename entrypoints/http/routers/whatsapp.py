@@ -10,6 +10,7 @@ from uuid import UUID
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from pydantic import TypeAdapter
 from starlette.background import BackgroundTask
 
 from application.authorization import Permission
@@ -28,7 +29,7 @@ from application.use_cases.whatsapp.upload_media import (
 )
 from domain.media import UPLOAD_LIMIT, MediaTooLarge, MediaUpload, MediaUploadNotFound
 from entrypoints.config import Settings
-from entrypoints.http.deps import CurrentActor, PageParams, set_total
+from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided, set_total
 from entrypoints.http.errors import error_body, error_responses, json_error_responses
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.send import MarkReadIn, cards
@@ -47,18 +48,17 @@ from entrypoints.http.schemas.whatsapp import (
 from entrypoints.http.uploads import read_upload
 
 router = APIRouter(prefix="/whatsapp", tags=["whatsapp"], route_class=DeprecationAwareRoute)
+_NUMBER_LIST = TypeAdapter(list[WhatsAppNumberOut])
 
 MAX_WEBHOOK_BYTES = 4 * 1024 * 1024
 
 
 @router.get("/numbers", response_model=list[WhatsAppNumberOut], summary="List the organization's WhatsApp numbers",
             responses=error_responses(401, 403, 422))
-@inject
-async def list_numbers(actor: CurrentActor, page: PageParams, response: Response,
-                       use_case: ListNumbers = Depends(Provide["list_numbers"])) -> list[WhatsAppNumberOut]:
+async def list_numbers(actor: CurrentActor, page: PageParams,
+                       use_case: ListNumbers = provided("list_numbers")) -> Response:
     numbers, total = await use_case.execute(actor, limit=page.limit, offset=page.offset)
-    set_total(response, total)
-    return [WhatsAppNumberOut.model_validate(n) for n in numbers]
+    return json_page(_NUMBER_LIST, numbers, total)
 
 
 @router.post("/numbers", status_code=status.HTTP_201_CREATED, response_model=WhatsAppNumberOut,

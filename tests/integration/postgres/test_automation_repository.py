@@ -132,8 +132,11 @@ async def test_counts_are_aggregated_in_sql_over_100k_recipients(uow_factory: Sq
     assert {s: getattr(counts, s) for s in states} == expected
     assert sum(getattr(counts, s) for s in states) == BIG
     assert counts.dispatched == dispatched
-    assert total == expected["completed"] and [r.state for r in page] == [R.COMPLETED] * 5
-    assert failed_total == expected["failed"] and failed_page[0].state is R.FAILED
+    assert [r.state for r in page] == [R.COMPLETED] * 5
+    assert total == expected["completed"] if expected["completed"] <= 10_000 else (total.estimated and total > 10_000)
+    assert expected["failed"] > 10_000 and failed_page[0].state is R.FAILED
+    # a list total past LIST_COUNT_EXACT_LIMIT is the planner's estimate, flagged (counts() above stays exact)
+    assert failed_total.estimated and failed_total >= 10_001
     assert [r.seq for r in pending] == [800 + 8 * n for n in range(3)]  # the first 100 pending were dispatched
     other_org, _ = await make_org(uow_factory)
     async with uow_factory(other_org) as uow:

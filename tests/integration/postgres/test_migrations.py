@@ -32,13 +32,15 @@ async def _tables(url: str) -> set[str]:
 
 
 async def _schema(url: str) -> set[str]:
-    """Tables, columns and indexes: a revision may add only a column or an index."""
+    """Tables, columns, indexes and functions: a revision may add only a column, an index or a function."""
     connection = await asyncpg.connect(_plain(url))
     try:
         columns = await connection.fetch("SELECT table_name || '.' || column_name AS name FROM "
                                          "information_schema.columns WHERE table_schema = 'public'")
         indexes = await connection.fetch("SELECT indexdef AS name FROM pg_indexes WHERE schemaname = 'public'")
-        names = {r["name"] for r in [*columns, *indexes]} | await _tables(url)
+        functions = await connection.fetch("SELECT 'function ' || p.oid::regprocedure::text AS name FROM pg_proc p "
+                                           "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'")
+        names = {r["name"] for r in [*columns, *indexes, *functions]} | await _tables(url)
         return {name for name in names if "alembic_version" not in name}
     finally:
         await connection.close()
@@ -59,3 +61,30 @@ async def test_stairway_upgrade_downgrade_upgrade_each_revision(empty_database: 
         previous = revision
     await asyncio.to_thread(downgrade, empty_database, "base")
     assert await _tables(empty_database) <= {"alembic_version"}
+
+
+async def _policies(url: str) -> dict[str, str]:
+    connection = await asyncpg.connect(_plain(url))
+    try:
+        rows = await connection.fetch("SELECT tablename, qual, with_check FROM pg_policies "
+                                      "WHERE policyname = 'tenant_isolation'")
+        assert all(r["qual"] == r["with_check"] for r in rows)
+        return {r["tablename"]: r["qual"] for r in rows}
+    finally:
+        await connection.close()
+
+
+async def test_tenant_policies_read_the_tenant_once_per_statement_and_come_back_on_downgrade(
+        empty_database: str) -> None:
+    await asyncio.to_thread(upgrade, empty_database, "0017_send_breakers")  # the revision before 0018
+    before = await _policies(empty_database)
+    assert len(before) >= 15 and all(q.startswith("pytake_tenant_visible(") for q in before.values())
+    await asyncio.to_thread(upgrade, empty_database, "0018_fast_reads")
+    after = await _policies(empty_database)
+    assert set(after) == set(before)
+    for table, qual in after.items():  # uncorrelated sub-selects (InitPlans), on the same column
+        column = before[table].removeprefix("pytake_tenant_visible(").removesuffix(")")
+        assert "pytake_tenant_visible" not in qual and f"OR ({column} = ( SELECT" in qual, (table, qual)
+    await asyncio.to_thread(downgrade, empty_database, "0017_send_breakers")
+    assert await _policies(empty_database) == before
+    await asyncio.to_thread(downgrade, empty_database, "base")

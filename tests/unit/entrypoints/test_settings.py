@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from entrypoints.config import SettingsError, load_settings
-from entrypoints.supervisor import worker_metrics_ports
+from entrypoints.supervisor import api_command, worker_metrics_ports
 
 
 def test_development_secrets_are_generated_once_and_found_again(tmp_path: Path) -> None:
@@ -60,3 +60,26 @@ def test_the_worker_metrics_server_is_off_unless_a_port_is_configured(tmp_path: 
 def test_worker_replicas_serve_metrics_on_consecutive_ports_only_when_configured(base: int, workers: int,
                                                                                   ports: list[int]) -> None:
     assert worker_metrics_ports(base, workers) == ports
+
+
+@pytest.mark.parametrize(("api_workers", "flag"), [(1, None), (2, "2"), (4, "4")])
+def test_api_workers_become_uvicorn_worker_processes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                     api_workers: int, flag: str | None) -> None:
+    monkeypatch.setenv("API_WORKERS", str(api_workers))
+    settings = load_settings(data_dir=tmp_path)
+    command = api_command(settings.host, settings.port, settings.api_workers)
+    assert command[command.index("--port") + 1] == str(settings.port)
+    if flag is None:
+        assert "--workers" not in command
+    else:
+        assert command[command.index("--workers") + 1] == flag
+
+
+def test_list_count_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LIST_COUNT_EXACT_LIMIT", "25")
+    monkeypatch.setenv("LIST_COUNT_CACHE_SECONDS", "0")
+    settings = load_settings(data_dir=tmp_path)
+    assert (settings.list_count_exact_limit, settings.list_count_cache_seconds) == (25, 0)
+    monkeypatch.setenv("LIST_COUNT_EXACT_LIMIT", "0")
+    with pytest.raises(ValueError):
+        load_settings(data_dir=tmp_path)
