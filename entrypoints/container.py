@@ -44,19 +44,17 @@ from application.use_cases.auth.me import GetCurrentUser
 from application.use_cases.auth.refresh import RefreshSession
 from application.use_cases.auth.register import RegisterUser
 from application.use_cases.auth.reset_password import ResetPassword
-from application.use_cases.automations.control import (
-    CancelAutomation,
-    GetAutomation,
-    GetAutomationStats,
-    ListAutomations,
-    ListRecipients,
-    PauseAutomation,
-    ResumeAutomation,
-    StartAutomation,
-    StopAutomationDispatch,
-)
+from application.use_cases.automations.cancel_automation import CancelAutomation
 from application.use_cases.automations.create_automation import CreateAutomation
 from application.use_cases.automations.dispatch import DispatchAutomation
+from application.use_cases.automations.get_automation import GetAutomation
+from application.use_cases.automations.get_automation_stats import GetAutomationStats
+from application.use_cases.automations.list_automations import ListAutomations
+from application.use_cases.automations.list_recipients import ListRecipients
+from application.use_cases.automations.pause_automation import PauseAutomation
+from application.use_cases.automations.resume_automation import ResumeAutomation
+from application.use_cases.automations.start_automation import StartAutomation
+from application.use_cases.automations.stop_automation_dispatch import StopAutomationDispatch
 from application.use_cases.automations.tracking import AutomationTracker
 from application.use_cases.contacts.export import ExportContacts
 from application.use_cases.contacts.imports import (
