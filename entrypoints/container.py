@@ -107,33 +107,29 @@ from application.use_cases.vault.resolve_secret import (
 from application.use_cases.vault.reveal_value import RevealSecretValue
 from application.use_cases.vault.secret_lookup import SecretLookup
 from application.use_cases.vault.verify_secret import TestSecret
+from application.use_cases.whatsapp.enqueue_template_syncs import EnqueueTemplateSyncs
+from application.use_cases.whatsapp.fail_media_upload import FailMediaUpload
+from application.use_cases.whatsapp.get_media_upload import GetMediaUpload
+from application.use_cases.whatsapp.get_message import GetMessage
+from application.use_cases.whatsapp.get_number import GetNumber
+from application.use_cases.whatsapp.give_up_number_verification import GiveUpNumberVerification
 from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
+from application.use_cases.whatsapp.list_contact_messages import ListContactMessages
+from application.use_cases.whatsapp.list_numbers import ListNumbers
+from application.use_cases.whatsapp.list_templates import ListTemplates
+from application.use_cases.whatsapp.mark_message_read import MarkMessageRead
 from application.use_cases.whatsapp.media import GetInboundMedia
-from application.use_cases.whatsapp.messages import GetMessage, ListContactMessages
-from application.use_cases.whatsapp.numbers import (
-    GetNumber,
-    GiveUpNumberVerification,
-    ListNumbers,
-    RegisterNumber,
-    VerifyNumber,
-)
 from application.use_cases.whatsapp.process_inbox import InboxObserver, ProcessInbox
+from application.use_cases.whatsapp.reconcile_unconfirmed_sends import ReconcileUnconfirmedSends
+from application.use_cases.whatsapp.register_number import RegisterNumber
+from application.use_cases.whatsapp.request_template_sync import RequestTemplateSync
+from application.use_cases.whatsapp.run_mark_read import RunMarkRead
+from application.use_cases.whatsapp.run_media_upload import RunMediaUpload
 from application.use_cases.whatsapp.send_message import SendMessage
-from application.use_cases.whatsapp.send_queued import ReconcileUnconfirmedSends, SendObserver, SendQueuedMessages
-from application.use_cases.whatsapp.templates import (
-    EnqueueTemplateSyncs,
-    ListTemplates,
-    RequestTemplateSync,
-    SyncTemplates,
-)
-from application.use_cases.whatsapp.upload_media import (
-    FailMediaUpload,
-    GetMediaUpload,
-    MarkMessageRead,
-    RunMarkRead,
-    RunMediaUpload,
-    StartMediaUpload,
-)
+from application.use_cases.whatsapp.send_queued_messages import SendObserver, SendQueuedMessages
+from application.use_cases.whatsapp.start_media_upload import StartMediaUpload
+from application.use_cases.whatsapp.sync_templates import SyncTemplates
+from application.use_cases.whatsapp.verify_number import VerifyNumber
 from entrypoints.config import Settings
 
 

@@ -730,7 +730,7 @@ async def test_stats_tell_dispatched_and_accepted_rates_apart_and_complete_when_
 async def test_a_send_whose_outcome_stayed_unknown_fails_its_recipient_when_reconciled(world: World) -> None:
     """A worker died between claiming the send and hearing Graph's answer: the sweep fails the message (never
     resends it) and the recipient is reported failed with that reason, not left pending forever."""
-    from application.use_cases.whatsapp.send_queued import ReconcileUnconfirmedSends
+    from application.use_cases.whatsapp.reconcile_unconfirmed_sends import ReconcileUnconfirmedSends
 
     automation, [first, second] = await dispatched(world)
     assert first.message_id and second.message_id

@@ -1,4 +1,4 @@
-"""Read a message with its status history, and a contact's conversation history."""
+"""GetMessage"""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from application.authorization import Actor, Permission
 from application.ports.channel import StatusEvent
 from application.ports.uow import UnitOfWorkFactory
 from domain.channel import Message, MessageNotFound
-from domain.contacts import ContactNotFound
 
 
 class GetMessage:
@@ -22,15 +21,3 @@ class GetMessage:
             if message is None:
                 raise MessageNotFound()
             return message, await uow.messages.status_history(message_id)
-
-
-class ListContactMessages:
-    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
-
-    async def execute(self, actor: Actor, contact_id: UUID, *, limit: int, offset: int) -> tuple[list[Message], int]:
-        actor.require(Permission.READ)
-        async with self._uow(actor.organization_id) as uow:
-            if await uow.contacts.get(contact_id) is None:
-                raise ContactNotFound()
-            return await uow.messages.list_for_contact(contact_id, limit=limit, offset=offset)

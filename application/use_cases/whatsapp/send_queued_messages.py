@@ -1,23 +1,4 @@
-"""Worker: send a number's queued messages in batches, each message at most once.
-
-One round:
-1. resolve the number's access token from the vault (once for the batch);
-2. claim, in one transaction, what the number's budget for this second allows (shared by every worker
-   replica): due messages oldest first, one per recipient, never overtaking an earlier message to the same
-   recipient. The claim is committed and is the last database step before the calls;
-3. call the Graph API for the claimed messages concurrently (different recipients only);
-4. record every outcome in one transaction: accepted (``sent`` + the wamid), refused for good (``failed``
-   with Meta's code), refused for now (back in the queue after a backoff, or ``failed`` with the last error
-   once the attempts are spent), or unknown (the claim stays: the status webhook, which echoes our id, or
-   the sweep of unconfirmed sends settles it; it is never sent again);
-5. a refusal that concerns the number itself opens its circuit breaker, in the same transaction: Meta paused
-   it (spam rate limit, policy block: for the time Meta gave) or its access token is invalid (until the token
-   is changed in the vault). The message goes back to the queue without spending an attempt, and no round
-   claims anything from the number until the breaker closes; every worker replica sees it in the number's row.
-
-If the database is gone when the outcomes are to be recorded, recording is retried: Meta was called, and
-what it answered must not be lost.
-"""
+"""What one round did. ``wait_seconds`` > 0: the second's budget is spent, come back then; ``more_due``:"""
 
 from __future__ import annotations
 
@@ -51,15 +32,27 @@ from domain.messaging import MessageStatus
 
 log = structlog.get_logger("pytake.send")
 
+
 MEDIA_HOLD = timedelta(seconds=3)
 """After a media message, the next message to the same recipient waits for its status webhook, at most this
 long (media is uploaded by WhatsApp and may otherwise arrive after the text that follows it)."""
+
+
 MAX_ATTEMPTS = 8
+
+
 MAX_BACKOFF = timedelta(hours=1)
+
+
 BATCH_LIMIT = 200
+
+
 RECORD_RETRY_SECONDS = 120.0
 
+
 MEDIA_KINDS = frozenset({"image", "document", "video", "audio", "sticker"})
+
+
 SendObserver = Callable[[str], None]
 """Told each send's outcome: sent, failed, unconfirmed, or retry (refused for now)."""
 
@@ -302,35 +295,3 @@ def _header(stored: dict[str, Any] | None) -> str | MediaHeader | None:
         return str(stored["text"])
     return MediaHeader(kind=stored["type"], media_id=stored.get("media_id"), link=stored.get("link"),
                        filename=stored.get("filename"))
-
-
-class ReconcileUnconfirmedSends:
-    """The minute sweep: a send whose outcome stayed unknown for ``timeout`` (no answer, no status webhook
-    with our id) is failed, never sent again."""
-
-    TITLE = "Delivery outcome unknown: WhatsApp never confirmed the send; it was not retried."
-
-    def __init__(self, *, uow: UnitOfWorkFactory, statuses: StatusRecorder, clock: Clock,
-                 timeout: timedelta = timedelta(minutes=10)) -> None:
-        self._uow, self._statuses, self._clock, self._timeout = uow, statuses, clock, timeout
-
-    async def execute(self) -> int:
-        now = self._clock.now()
-        async with self._uow() as uow:
-            stale = await uow.outbox.unconfirmed(now - self._timeout, 500)
-        by_org: dict[UUID, list[UUID]] = {}
-        for organization_id, message_id in stale:
-            by_org.setdefault(organization_id, []).append(message_id)
-        failed = 0
-        for organization_id, message_ids in by_org.items():
-            async with self._uow(organization_id) as uow:
-                messages = await uow.messages.get_many(message_ids, for_update=True)
-                unknown = [m for m in messages.values()
-                           if m.status == MessageStatus.QUEUED.value and m.wamid is None and m.send_claimed_at]
-                await self._statuses.record(uow, [StatusChange(message=m, status=MessageStatus.FAILED, at=now,
-                                                               error_title=self.TITLE) for m in unknown], now)
-                await uow.commit()
-            failed += len(unknown)
-        if failed:
-            log.warning("send.unconfirmed_failed", count=failed)
-        return failed
