@@ -7,13 +7,9 @@ from uuid import UUID
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Response, status
 
-from application.use_cases.users.manage_users import (
-    CreateUser,
-    CreateUserCommand,
-    ListUsers,
-    UpdateUser,
-    UpdateUserCommand,
-)
+from application.use_cases.users.create_user import CreateUser, CreateUserCommand
+from application.use_cases.users.list_users import ListUsers
+from application.use_cases.users.update_user import UpdateUser, UpdateUserCommand
 from domain.identity import Role
 from entrypoints.http.deps import CurrentActor, PageParams, set_total
 from entrypoints.http.errors import error_responses

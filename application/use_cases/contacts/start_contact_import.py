@@ -1,15 +1,15 @@
-"""Upload a contact CSV for import, follow its progress, run a failed one again."""
+"""MAX_FILENAME"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import islice
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from application.authorization import Actor, Permission
-from application.jobs import ImportContacts, enqueue
 from application.ports.common import Clock
-from application.ports.uow import UnitOfWork, UnitOfWorkFactory
+from application.ports.uow import UnitOfWorkFactory
+from application.use_cases.contacts.common import enqueue_import
 from application.use_cases.contacts.csv_format import (
     check_delimiter,
     count_rows,
@@ -23,7 +23,6 @@ from domain.contact_imports import (
     MAX_IMPORT_BYTES,
     MAX_IMPORT_ROWS,
     ContactImport,
-    ContactImportNotFound,
     ImportFileTooLarge,
     ImportMode,
     InvalidImportFile,
@@ -53,11 +52,6 @@ def _mode(value: str) -> ImportMode:
 def _filename(value: str | None) -> str:
     cleaned = "".join(c for c in (value or "") if c.isprintable()).replace("\\", "/").rsplit("/", 1)[-1].strip()
     return cleaned[:MAX_FILENAME] or "contacts.csv"
-
-
-async def enqueue_import(uow: UnitOfWork, contact_import: ContactImport) -> None:
-    await enqueue(uow, ImportContacts(organization_id=contact_import.organization_id, import_id=contact_import.id),
-                  dedupe_key=f"import:{contact_import.id}")
 
 
 class StartContactImport:
@@ -90,45 +84,3 @@ class StartContactImport:
             await enqueue_import(uow, contact_import)
             await uow.commit()
         return contact_import
-
-
-class GetContactImport:
-    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
-
-    async def execute(self, actor: Actor, import_id: UUID) -> ContactImport:
-        actor.require(Permission.READ)
-        async with self._uow(actor.organization_id) as uow:
-            found = await uow.contact_imports.get(import_id)
-        if found is None:
-            raise ContactImportNotFound()
-        return found
-
-
-class ListContactImports:
-    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
-
-    async def execute(self, actor: Actor, *, limit: int, offset: int) -> tuple[list[ContactImport], int]:
-        actor.require(Permission.READ)
-        async with self._uow(actor.organization_id) as uow:
-            return await uow.contact_imports.list(limit=limit, offset=offset)
-
-
-class RetryContactImport:
-    """A failed import is queued again; it resumes after its last committed batch (409 unless it failed)."""
-
-    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow, self._clock = uow, clock
-
-    async def execute(self, actor: Actor, import_id: UUID) -> ContactImport:
-        actor.require(Permission.WRITE_CONTACTS)
-        async with self._uow(actor.organization_id) as uow:
-            found = await uow.contact_imports.get(import_id, for_update=True)
-            if found is None:
-                raise ContactImportNotFound()
-            found.requeue(self._clock.now())
-            await uow.contact_imports.update(found)
-            await enqueue_import(uow, found)
-            await uow.commit()
-        return found

@@ -1,4 +1,4 @@
-"""What agents do with a conversation: take it, let go of it, give it to someone (admins), read it, close it."""
+"""AssignCommand"""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from application.authorization import Actor, Permission
 from application.messaging import conversations
 from application.ports.common import Clock
 from application.ports.conversations import ConversationSummary
-from application.ports.uow import UnitOfWork, UnitOfWorkFactory
-from domain.channel import Conversation
-from domain.conversations import ConversationAlreadyAssigned, ConversationNotFound, InvalidAssignee
+from application.ports.uow import UnitOfWorkFactory
+from application.use_cases.conversations.common import _locked, _summary
+from domain.conversations import ConversationAlreadyAssigned, InvalidAssignee
 from domain.errors import PermissionDenied
 from domain.identity import Role
 
@@ -25,19 +25,6 @@ class AssignCommand:
 class NotYourConversation(PermissionDenied):
     code = "not_your_conversation"
     default_message = "Agents take unassigned conversations for themselves and let go of their own only."
-
-
-async def _locked(uow: UnitOfWork, conversation_id: UUID) -> Conversation:
-    conversation = await uow.conversations.get_by_id(conversation_id, for_update=True)
-    if conversation is None:
-        raise ConversationNotFound()
-    return conversation
-
-
-async def _summary(uow: UnitOfWork, conversation_id: UUID) -> ConversationSummary:
-    found = await uow.conversations.summary(conversation_id)
-    assert found is not None  # locked by this transaction
-    return found
 
 
 class AssignConversation:
@@ -66,36 +53,6 @@ class AssignConversation:
                 if user is None or not user.is_active or not user.role.at_least(Role.AGENT):
                     raise InvalidAssignee()
             await conversations.assign(uow, conversation, cmd.user_id, now)
-            summary = await _summary(uow, conversation.id)
-            await uow.commit()
-        return summary
-
-
-class MarkConversationRead:
-    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow, self._clock = uow, clock
-
-    async def execute(self, actor: Actor, conversation_id: UUID) -> ConversationSummary:
-        actor.require(Permission.SEND_MESSAGES)
-        async with self._uow(actor.organization_id) as uow:
-            conversation = await _locked(uow, conversation_id)
-            await conversations.mark_read(uow, conversation, self._clock.now())
-            summary = await _summary(uow, conversation.id)
-            await uow.commit()
-        return summary
-
-
-class CloseConversation:
-    """The agent is done: the bot answers the contact again (hand-off and assignee cleared)."""
-
-    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow, self._clock = uow, clock
-
-    async def execute(self, actor: Actor, conversation_id: UUID) -> ConversationSummary:
-        actor.require(Permission.SEND_MESSAGES)
-        async with self._uow(actor.organization_id) as uow:
-            conversation = await _locked(uow, conversation_id)
-            await conversations.close(uow, conversation, self._clock.now())
             summary = await _summary(uow, conversation.id)
             await uow.commit()
         return summary

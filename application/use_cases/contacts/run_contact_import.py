@@ -1,10 +1,4 @@
-"""Worker: run a contact import in batches, one transaction each, resumable after any failure.
-
-A batch's contacts, its counts, its row errors and the import's cursor (``rows_processed``) are committed
-together, under a lock on the import row. So a batch is either wholly done and counted or not at all, and a
-retried job (or a second worker that picked it up) parses the file again from the start, which is
-deterministic, and writes only the rows after the last committed batch: nothing is written or counted twice.
-"""
+"""log"""
 
 from __future__ import annotations
 
@@ -33,6 +27,7 @@ from domain.contact_imports import (
 from domain.errors import InvalidValue
 
 log = structlog.get_logger("pytake.contacts")
+
 
 BATCH_ROWS = 5_000
 """File rows per transaction."""
@@ -124,19 +119,3 @@ class RunContactImport:
         counts = await contacts.import_rows(valid, mode=found.mode, now=now) if valid else BatchCounts()
         found.record_batch(rows=len(batch), counts=counts, duplicates=sum(1 for p in batch if p.duplicate),
                            errors=[p.error for p in batch if p.error is not None], now=now)
-
-
-class FailContactImport:
-    """An import whose job gave up (retries exhausted) is marked failed; it can be run again."""
-
-    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow, self._clock = uow, clock
-
-    async def execute(self, organization_id: UUID, import_id: UUID, *, code: str, reason: str) -> None:
-        async with self._uow(organization_id) as uow:
-            found = await uow.contact_imports.get(import_id, for_update=True)
-            if found is None or found.finished:
-                return
-            found.fail(code, reason, self._clock.now())
-            await uow.contact_imports.update(found)
-            await uow.commit()

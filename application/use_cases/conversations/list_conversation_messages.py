@@ -1,4 +1,4 @@
-"""The inbox's reads: the list, one conversation, and a conversation's thread a page at a time."""
+"""ThreadPage"""
 
 from __future__ import annotations
 
@@ -6,34 +6,10 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from application.authorization import Actor, Permission
-from application.ports.conversations import ConversationFilter, ConversationSummary, MessageCursor
+from application.ports.conversations import MessageCursor
 from application.ports.uow import UnitOfWorkFactory
 from domain.channel import Message
 from domain.conversations import ConversationNotFound
-
-
-class ListConversations:
-    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
-
-    async def execute(self, actor: Actor, where: ConversationFilter, *, limit: int, offset: int
-                      ) -> tuple[list[ConversationSummary], int]:
-        actor.require(Permission.READ)
-        async with self._uow(actor.organization_id) as uow:
-            return await uow.conversations.list(where, limit=limit, offset=offset)
-
-
-class GetConversation:
-    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
-
-    async def execute(self, actor: Actor, conversation_id: UUID) -> ConversationSummary:
-        actor.require(Permission.READ)
-        async with self._uow(actor.organization_id) as uow:
-            found = await uow.conversations.summary(conversation_id)
-        if found is None:
-            raise ConversationNotFound()
-        return found
 
 
 @dataclass(frozen=True, slots=True)

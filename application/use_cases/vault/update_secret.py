@@ -1,11 +1,11 @@
-"""Create, update and (soft) delete secrets. Every change is audited; values never leave as text."""
+"""NothingToUpdate"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from application.authorization import Actor, Permission
 from application.messaging.outbound import resume_after_token_change
@@ -22,23 +22,12 @@ from application.use_cases.vault.common import (
     store_new_version,
 )
 from domain.errors import InvalidValue
-from domain.vault import UNSET, Secret, SecretEnvironment, SecretKey, SecretValue
+from domain.vault import UNSET, Secret, SecretValue
 
 
 class NothingToUpdate(InvalidValue):
     code = "nothing_to_update"
     default_message = "Send at least one of value, environment or service."
-
-
-@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
-class CreateSecretCommand:
-    key: str
-    value: str
-    environment: str | None = None
-    service: str | None = None
-
-    def __repr__(self) -> str:
-        return f"CreateSecretCommand(key={self.key!r}, environment={self.environment!r}, service={self.service!r})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -52,27 +41,6 @@ class UpdateSecretCommand:
 
     def __repr__(self) -> str:
         return f"UpdateSecretCommand(secret_id={self.secret_id}, value_given={self.value is not UNSET})"
-
-
-class CreateSecret:
-    def __init__(self, *, uow: UnitOfWorkFactory, cipher: SecretCipher, clock: Clock) -> None:
-        self._uow, self._cipher, self._clock = uow, cipher, clock
-
-    async def execute(self, actor: Actor, cmd: CreateSecretCommand) -> Secret:
-        actor.require(Permission.MANAGE_SECRETS)
-        key, value = SecretKey(cmd.key), SecretValue(cmd.value)
-        environment = parse_environment(cmd.environment) or SecretEnvironment.DEVELOPMENT
-        service = parse_service(cmd.service)
-
-        async def work(uow: UnitOfWork, now: datetime) -> tuple[Secret, Details]:
-            secret = Secret.create(id=uuid4(), organization_id=actor.organization_id, key=key, now=now,
-                                   environment=environment, service=service, created_by=actor.user_id)
-            await uow.secrets.add(secret)
-            await store_new_version(uow, self._cipher, secret, secret.current_version, (), value, now)
-            return secret, {"key": key.value, "environment": environment.value,
-                            "service": service.value if service else None, "version": secret.current_version}
-
-        return await run_audited(self._uow, self._clock, actor, AuditAction.CREATE, None, work)
 
 
 class UpdateSecret:
@@ -105,22 +73,3 @@ class UpdateSecret:
                             "status": secret.status.value}
 
         return await run_audited(self._uow, self._clock, actor, AuditAction.UPDATE, cmd.secret_id, work)
-
-
-class DeleteSecret:
-    """Soft delete: 404 everywhere afterwards and the key can be reused. The stored versions are destroyed at
-    once (ciphertext and wrapped keys erased; there is no restore), the rows stay as history."""
-
-    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow, self._clock = uow, clock
-
-    async def execute(self, actor: Actor, secret_id: UUID) -> None:
-        async def work(uow: UnitOfWork, now: datetime) -> tuple[None, Details]:
-            secret = await load_secret(uow, secret_id, for_update=True)
-            live = tuple(v for v in (secret.current_version, secret.previous_version) if v is not None)
-            secret.delete(now)
-            await uow.secrets.update(secret)
-            await uow.secrets.release_versions(secret.id, live, now)
-            return None, {"key": secret.key.value}
-
-        await run_audited(self._uow, self._clock, actor, AuditAction.DELETE, secret_id, work)

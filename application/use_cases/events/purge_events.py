@@ -1,4 +1,4 @@
-"""Worker jobs of live events: an automation's throttled progress, and the 24-hour retention."""
+"""Periodic: events older than the retention are deleted (in batches, each its own transaction), and so"""
 
 from __future__ import annotations
 
@@ -6,30 +6,13 @@ from datetime import timedelta
 
 import structlog
 
-from application.events import automation_progress
-from application.jobs import PublishAutomationProgress
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWorkFactory
 
 log = structlog.get_logger("pytake.events")
 
+
 RETENTION = timedelta(hours=24)
-
-
-class PublishProgress:
-    """The job of ``application.events.progress_changed``: one ``automation.progress`` with the committed counts."""
-
-    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
-
-    async def execute(self, job: PublishAutomationProgress) -> bool:
-        async with self._uow(job.organization_id) as uow:
-            automation = await uow.automations.get(job.automation_id)
-            if automation is None:
-                return False
-            automation_progress(uow, automation, await uow.automations.counts(job.automation_id))
-            await uow.commit()
-        return True
 
 
 class PurgeEvents:

@@ -1,4 +1,4 @@
-"""Rotate (re-key, or a new value), activate and deactivate a secret (transitions of ``domain.vault``)."""
+"""No value: re-key (same value, fresh data key, active master key, version n+1, status unchanged)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from application.use_cases.vault.common import (
     run_audited,
     store_new_version,
 )
-from domain.vault import Secret, SecretValue, VersionChange
+from domain.vault import Secret, SecretValue
 
 
 class RotateSecret:
@@ -49,42 +49,3 @@ class RotateSecret:
                             "kek_version": self._cipher.active_key_version, "status": secret.status.value}
 
         return await run_audited(self._uow, self._clock, actor, AuditAction.ROTATE, secret_id, work)
-
-
-class _Transition:
-    action: AuditAction
-
-    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow, self._clock = uow, clock
-
-    def _apply(self, secret: Secret, now: datetime) -> VersionChange:
-        raise NotImplementedError
-
-    async def execute(self, actor: Actor, secret_id: UUID) -> Secret:
-        async def work(uow: UnitOfWork, now: datetime) -> tuple[Secret, Details]:
-            secret = await load_secret(uow, secret_id, for_update=True)
-            before = secret.status
-            change = self._apply(secret, now)
-            await uow.secrets.release_versions(secret.id, change.released, now)
-            await uow.secrets.update(secret)
-            return secret, {"from": before.value, "to": secret.status.value}
-
-        return await run_audited(self._uow, self._clock, actor, self.action, secret_id, work)
-
-
-class ActivateSecret(_Transition):
-    """Idempotent; from ``rotated`` it finishes the rotation (the previous version is destroyed)."""
-
-    action = AuditAction.ACTIVATE
-
-    def _apply(self, secret: Secret, now: datetime) -> VersionChange:
-        return secret.activate(now)
-
-
-class DeactivateSecret(_Transition):
-    """Idempotent; an inactive secret is not served (409 ``secret_inactive``)."""
-
-    action = AuditAction.DEACTIVATE
-
-    def _apply(self, secret: Secret, now: datetime) -> VersionChange:
-        return secret.deactivate(now)
