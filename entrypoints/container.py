@@ -95,7 +95,8 @@ from application.use_cases.flows.run_http_call import RunFlowHttpCall
 from application.use_cases.flows.runtime import FlowRuntime
 from application.use_cases.flows.simulate import SimulateFlow
 from application.use_cases.flows.update_flow import UpdateFlow
-from application.use_cases.operations import ListDeadLetters, ReadOperationalStats
+from application.use_cases.operations.list_dead_letters import ListDeadLetters
+from application.use_cases.operations.read_operational_stats import ReadOperationalStats
 from application.use_cases.users.create_superadmin import CreateSuperAdmin
 from application.use_cases.users.create_user import CreateUser
 from application.use_cases.users.list_users import ListUsers

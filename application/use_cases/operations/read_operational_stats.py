@@ -1,20 +1,12 @@
-"""Operators (super_admin) read the queue's health and the dead letters."""
+"""The metrics endpoint's database gauges (aggregates only, no tenant data), kept for ``max_age``: one instance"""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
 
-from application.authorization import Actor
 from application.ports.common import Clock
-from application.ports.operations import DeadLetter, OperationalStats, OperationsMonitor
-from domain.errors import PermissionDenied
-from domain.identity import Role
-
-
-def _require_operator(actor: Actor) -> None:
-    if actor.role is not Role.SUPER_ADMIN:
-        raise PermissionDenied("Only a super_admin may read operational data.")
+from application.ports.operations import OperationalStats, OperationsMonitor
 
 
 class ReadOperationalStats:
@@ -34,12 +26,3 @@ class ReadOperationalStats:
             stats = await self._monitor.stats()
             self._cached = (self._clock.now(), stats)
             return stats
-
-
-class ListDeadLetters:
-    def __init__(self, *, monitor: OperationsMonitor) -> None:
-        self._monitor = monitor
-
-    async def execute(self, actor: Actor, *, limit: int, offset: int) -> tuple[list[DeadLetter], int]:
-        _require_operator(actor)
-        return await self._monitor.dead_letters(limit=limit, offset=offset)
