@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import structlog
+
 from application.ports.uow import UnitOfWorkFactory
 from application.ports.vault import SecretCipher
 from application.use_cases.vault.describe_vault import DescribeVault, VaultStatus
-from application.use_cases.vault.rotate_master_key import log
 from domain.vault import MasterKeyMissing
+
+log = structlog.get_logger("pytake.vault")
 
 
 class CheckVaultSeal:

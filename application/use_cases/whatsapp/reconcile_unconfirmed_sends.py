@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from uuid import UUID
 
+import structlog
+
 from application.messaging.statuses import StatusChange, StatusRecorder
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWorkFactory
-from application.use_cases.whatsapp.send_queued_messages import log
 from domain.messaging import MessageStatus
+
+log = structlog.get_logger("pytake.send")
 
 
 class ReconcileUnconfirmedSends:
