@@ -1,4 +1,4 @@
-"""CancelAutomation"""
+"""Cancel an automation."""
 
 from __future__ import annotations
 

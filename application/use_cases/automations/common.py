@@ -1,4 +1,4 @@
-"""A dispatcher job. Resume does not deduplicate: a dispatcher that saw the pause may still be finishing,"""
+"""Helpers of the automation use cases: the dispatcher job, loading an automation, the base of the status changes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GetAutomation"""
+"""Read one automation of the organization."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""An automation, its recipients by state, and how fast it goes: ``dispatched_per_second`` (opening"""
+"""An automation's progress: its recipients by state and its dispatch rate."""
 
 from __future__ import annotations
 

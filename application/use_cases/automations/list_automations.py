@@ -1,4 +1,4 @@
-"""ListAutomations"""
+"""List the organization's automations."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ListRecipients"""
+"""List an automation's recipients, optionally by state."""
 
 from __future__ import annotations
 

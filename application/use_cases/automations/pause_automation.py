@@ -1,4 +1,4 @@
-"""PauseAutomation"""
+"""Pause an automation."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ResumeAutomation"""
+"""Resume a paused automation (a new dispatcher job)."""
 
 from __future__ import annotations
 

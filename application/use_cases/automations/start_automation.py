@@ -1,4 +1,4 @@
-"""draft -> running (or scheduled when schedule_at is in the future); a second start is 409."""
+"""Start an automation: draft -> running (or scheduled when schedule_at is in the future)."""
 
 from __future__ import annotations
 

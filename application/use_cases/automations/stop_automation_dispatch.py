@@ -1,4 +1,4 @@
-"""The dispatch job failed for good: a running or scheduled automation is paused with the reason (resuming it"""
+"""Worker: the dispatch job failed for good; the automation is paused with the reason."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""enqueue_import"""
+"""Helpers of the contact-import use cases: queueing an import's job."""
 
 from __future__ import annotations
 

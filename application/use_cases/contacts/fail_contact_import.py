@@ -1,4 +1,4 @@
-"""An import whose job gave up (retries exhausted) is marked failed; it can be run again."""
+"""Worker: an import whose job gave up (retries exhausted) is marked failed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GetContactImport"""
+"""Follow a contact import's progress."""
 
 from __future__ import annotations
 

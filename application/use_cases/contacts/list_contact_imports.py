@@ -1,4 +1,4 @@
-"""ListContactImports"""
+"""List the organization's contact imports."""
 
 from __future__ import annotations
 

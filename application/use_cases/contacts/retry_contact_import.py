@@ -1,4 +1,4 @@
-"""A failed import is queued again; it resumes after its last committed batch (409 unless it failed)."""
+"""Run a failed contact import again; it resumes after its last committed batch."""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""log"""
+"""Worker: run a contact import in batches, one transaction each, resumable after any failure.
+
+A batch's contacts, its counts, its row errors and the import's cursor (``rows_processed``) are committed
+together, under a lock on the import row. So a batch is either wholly done and counted or not at all, and a
+retried job (or a second worker that picked it up) parses the file again from the start, which is
+deterministic, and writes only the rows after the last committed batch: nothing is written or counted twice."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MAX_FILENAME"""
+"""Upload a contact CSV for import."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""AssignCommand"""
+"""Take a conversation, let go of it, or give it to someone (admins)."""
 
 from __future__ import annotations
 

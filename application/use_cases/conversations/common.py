@@ -1,4 +1,4 @@
-"""_locked"""
+"""Helpers of the agents' conversation use cases: the locked load and the summary they return."""
 
 from __future__ import annotations
 

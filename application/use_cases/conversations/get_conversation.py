@@ -1,4 +1,4 @@
-"""GetConversation"""
+"""Read one conversation of the inbox."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ThreadPage"""
+"""A conversation's thread, a page at a time."""
 
 from __future__ import annotations
 

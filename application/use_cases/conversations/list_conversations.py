@@ -1,4 +1,4 @@
-"""ListConversations"""
+"""The inbox's list of conversations."""
 
 from __future__ import annotations
 

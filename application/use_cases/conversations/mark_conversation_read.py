@@ -1,4 +1,4 @@
-"""MarkConversationRead"""
+"""An agent reads a conversation."""
 
 from __future__ import annotations
 

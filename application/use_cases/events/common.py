@@ -1,4 +1,4 @@
-"""Who opened a stream: its events are those of ``organization_id`` only."""
+"""Who opened a stream of an organization's live events."""
 
 from __future__ import annotations
 

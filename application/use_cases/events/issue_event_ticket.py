@@ -1,4 +1,5 @@
-"""TICKET_TTL"""
+"""Who may listen to an organization's live events: a single-use ticket for browsers (an EventSource cannot
+send headers, and an access token never goes in a URL), the bearer token for other clients."""
 
 from __future__ import annotations
 

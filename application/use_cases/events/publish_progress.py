@@ -1,4 +1,4 @@
-"""The job of ``application.events.progress_changed``: one ``automation.progress`` with the committed counts."""
+"""Worker job of live events: an automation's throttled progress."""
 
 from __future__ import annotations
 

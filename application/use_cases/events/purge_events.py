@@ -1,4 +1,4 @@
-"""Periodic: events older than the retention are deleted (in batches, each its own transaction), and so"""
+"""Worker job of live events: the 24-hour retention."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Spends a ticket (once, across replicas: the row is deleted by whoever redeems it first)."""
+"""Spend a single-use ticket for an organization's live events."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""NAME_MAX"""
+"""Helpers of the flow use cases: a flow's view and checks, loading a flow, the per-contact lock of an execution."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DeleteFlow"""
+"""Delete a flow."""
 
 from __future__ import annotations
 

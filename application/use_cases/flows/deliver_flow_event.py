@@ -1,4 +1,7 @@
-"""Deliver a timer or HTTP result to a running execution, under its lock."""
+"""Worker: deliver a timer or an HTTP call's result to a running flow execution, under the per-contact lock.
+
+Events reach an execution under the per-contact lock, taken in the same order as the inbound path (the
+conversation row, then the execution row) so a timer and a reply never deadlock each other."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The worker gave up on one of an execution's jobs (a timer or an HTTP call, after its retries): the execution"""
+"""Worker: one of an execution's jobs gave up after its retries; the execution fails."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GetFlow"""
+"""Read one flow with its stats."""
 
 from __future__ import annotations
 

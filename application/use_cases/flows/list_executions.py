@@ -1,4 +1,4 @@
-"""ListExecutions"""
+"""List a flow's executions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Newest first; ``stats`` is only computed by GET /flows/{id}."""
+"""List the organization's flows."""
 
 from __future__ import annotations
 

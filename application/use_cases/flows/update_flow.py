@@ -1,4 +1,8 @@
-"""Fields left as ``UNSET`` are not changed; ``trigger=None`` removes the trigger."""
+"""Update a flow (publish/archive).
+
+Drafts may be incomplete. A flow that becomes or stays ``active`` with a graph or trigger different from
+its published version is validated (every problem at once -> 400 ``invalid_flow``) and snapshotted as a
+new version; running executions keep the version they started on."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""_require_operator"""
+"""Helpers of the operators' use cases: the super_admin check."""
 
 from __future__ import annotations
 

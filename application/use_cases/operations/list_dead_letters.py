@@ -1,4 +1,4 @@
-"""ListDeadLetters"""
+"""Operators (super_admin) read the dead letters."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The metrics endpoint's database gauges (aggregates only, no tenant data), kept for ``max_age``: one instance"""
+"""Operators (super_admin) read the queue's health."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""_check_grant"""
+"""Helpers of the user-management use cases: which roles an org admin may grant."""
 
 from __future__ import annotations
 

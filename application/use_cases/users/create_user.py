@@ -1,4 +1,4 @@
-"""INVITATION_TTL"""
+"""Org admins invite a user to their organization."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ListUsers"""
+"""Org admins list the users of their organization."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CannotModifySelf"""
+"""Org admins change a user of their organization (name, role, activity); never themselves."""
 
 from __future__ import annotations
 

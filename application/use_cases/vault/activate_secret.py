@@ -1,4 +1,4 @@
-"""Idempotent; from ``rotated`` it finishes the rotation (the previous version is destroyed)."""
+"""Activate a secret (a transition of ``domain.vault``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""CheckVaultSeal"""
+"""Operator side of the vault: the seal check. It refuses to run (MasterKeyMissing, naming version
+numbers only) when a stored row needs a master key version that is not loaded."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Uses of a value resolved without counting (the sender resolves its token once per batch and counts"""
+"""Count uses of a value resolved without counting (in usage, not in the audit log)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CreateSecretCommand"""
+"""Create a secret. Every change is audited; values never leave as text."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Idempotent; an inactive secret is not served (409 ``secret_inactive``)."""
+"""Deactivate a secret (a transition of ``domain.vault``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Soft delete: 404 everywhere afterwards and the key can be reused. The stored versions are destroyed at"""
+"""Soft-delete a secret. Every change is audited."""
 
 from __future__ import annotations
 

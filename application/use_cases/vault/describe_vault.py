@@ -1,4 +1,4 @@
-"""VaultStatus"""
+"""Operator side of the vault: a status report of the master key versions loaded and in use."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GetSecret"""
+"""Read one secret's metadata."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Counters of one secret; ``success_rate`` is 0.0 and ``last_used_at`` None when never used."""
+"""A secret's usage counters."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-secret counters of the caller's organization only (every non-deleted secret, zeros when unused)."""
+"""Usage counters of every secret of the organization."""
 
 from __future__ import annotations
 

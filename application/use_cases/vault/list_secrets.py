@@ -1,4 +1,4 @@
-"""ListSecrets"""
+"""List the organization's secrets (metadata only)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A caller reports that the value it was served was rejected (e.g. Graph error 190): the success"""
+"""A caller reports that the value it was served was rejected (counted as a failure in usage)."""
 
 from __future__ import annotations
 

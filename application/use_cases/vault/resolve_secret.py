@@ -1,4 +1,11 @@
-"""By ``secret_id``, or by ``key`` + ``environment`` (default development, as on create) + ``service``."""
+"""Internal resolution of a secret's value by other parts of the system (the WhatsApp sender's access
+token, flow HTTP nodes' ``{{secret:KEY}}``).
+
+Both are scoped to one organization (the caller's tenant) and counted in usage: a served value is a
+success; a missing secret raises ``SecretNotFound`` (not counted: there is nothing to count against);
+an inactive one ``SecretInactive`` and an undecryptable one ``SecretDecryptionFailed`` (both counted
+as failures). Internal resolutions are not written to the audit log (they happen on every send); the
+usage counters record them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""log"""
+"""Operator side of the vault: master-key re-wrap.
+
+``RotateMasterKey`` moves every live data key to the active master key in batches (each its own
+transaction, rows locked FOR UPDATE SKIP LOCKED so two runs never fight), without ever decrypting a
+value: only the wrapped data key changes. Interrupted, it resumes where it stopped, since it only
+looks at rows still below the active version."""
 
 from __future__ import annotations
 

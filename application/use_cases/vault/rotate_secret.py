@@ -1,4 +1,4 @@
-"""No value: re-key (same value, fresh data key, active master key, version n+1, status unchanged)."""
+"""Rotate a secret: re-key, or a new value (a transition of ``domain.vault``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""NothingToUpdate"""
+"""Update a secret (value, environment, service). Every change is audited; values never leave as text."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The worker's periodic schedule: queue one sync per organization and WABA of every active number."""
+"""The worker's periodic schedule: queue one template sync per organization and WABA."""
 
 from __future__ import annotations
 

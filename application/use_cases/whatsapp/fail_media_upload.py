@@ -1,4 +1,4 @@
-"""The upload job failed for good: the upload is ``failed`` with the reason (upload the file again)."""
+"""Worker: the upload job failed for good; the upload is ``failed`` with the reason."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GetMediaUpload"""
+"""Read a media upload (its status, and Meta's media id once uploaded)."""
 
 from __future__ import annotations
 

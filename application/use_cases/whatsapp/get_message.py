@@ -1,4 +1,4 @@
-"""GetMessage"""
+"""Read a message with its status history."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GetNumber"""
+"""Read one of the organization's WhatsApp numbers."""
 
 from __future__ import annotations
 

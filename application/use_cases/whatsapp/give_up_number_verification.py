@@ -1,4 +1,4 @@
-"""The verification job failed for good: a number still ``pending`` becomes ``inactive`` with the reason in"""
+"""Worker: the verification job failed for good; a pending number becomes ``inactive``."""
 
 from __future__ import annotations
 

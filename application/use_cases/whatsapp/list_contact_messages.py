@@ -1,4 +1,4 @@
-"""ListContactMessages"""
+"""A contact's conversation history."""
 
 from __future__ import annotations
 

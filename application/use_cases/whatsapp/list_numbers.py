@@ -1,4 +1,4 @@
-"""ListNumbers"""
+"""List the organization's WhatsApp numbers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ListTemplates"""
+"""List the stored copy of the organization's message templates."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""NotAnInboundMessage"""
+"""Mark an inbound message read (optionally with the typing indicator): a job is queued (202)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The minute sweep: a send whose outcome stayed unknown for ``timeout`` (no answer, no status webhook"""
+"""Worker: the minute sweep of sends whose outcome stayed unknown."""
 
 from __future__ import annotations
 

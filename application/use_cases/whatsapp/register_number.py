@@ -1,4 +1,4 @@
-"""RegisterNumberCommand"""
+"""Register a WhatsApp number (checked against the Graph API)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SyncQueued"""
+"""Request the sync of a number's WABA templates from Meta (a queued job)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Worker: upload the stored file. Meta refusing the file (type, size, credentials) fails the upload with"""
+"""Worker: upload a stored file to Meta with the Graph API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,22 @@
-"""What one round did. ``wait_seconds`` > 0: the second's budget is spent, come back then; ``more_due``:"""
+"""Worker: send a number's queued messages in batches, each message at most once.
+
+One round:
+1. resolve the number's access token from the vault (once for the batch);
+2. claim, in one transaction, what the number's budget for this second allows (shared by every worker
+   replica): due messages oldest first, one per recipient, never overtaking an earlier message to the same
+   recipient. The claim is committed and is the last database step before the calls;
+3. call the Graph API for the claimed messages concurrently (different recipients only);
+4. record every outcome in one transaction: accepted (``sent`` + the wamid), refused for good (``failed``
+   with Meta's code), refused for now (back in the queue after a backoff, or ``failed`` with the last error
+   once the attempts are spent), or unknown (the claim stays: the status webhook, which echoes our id, or
+   the sweep of unconfirmed sends settles it; it is never sent again);
+5. a refusal that concerns the number itself opens its circuit breaker, in the same transaction: Meta paused
+   it (spam rate limit, policy block: for the time Meta gave) or its access token is invalid (until the token
+   is changed in the vault). The message goes back to the queue without spending an attempt, and no round
+   claims anything from the number until the breaker closes; every worker replica sees it in the number's row.
+
+If the database is gone when the outcomes are to be recorded, recording is retried: Meta was called, and
+what it answered must not be lost."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""MediaUploadCommand"""
+"""Request a media upload to Meta: the file is stored and a job queued (202).
+
+An upload runs at least once: a worker that dies after Meta answered uploads the file again on the retry, which
+only costs Meta a second copy (the first media id is simply never used)."""
 
 from __future__ import annotations
 

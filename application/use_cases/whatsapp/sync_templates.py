@@ -1,4 +1,4 @@
-"""Worker: page through ``GET /{waba_id}/message_templates`` with the number's token, then store the whole list"""
+"""Worker: sync a number's WABA message templates from Meta and store the whole list."""
 
 from __future__ import annotations
 
