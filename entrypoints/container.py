@@ -47,27 +47,22 @@ from application.use_cases.auth.me import GetCurrentUser
 from application.use_cases.auth.refresh import RefreshSession
 from application.use_cases.auth.register import RegisterUser
 from application.use_cases.auth.reset_password import ResetPassword
-from application.use_cases.automations.control import (
-    CancelAutomation,
-    GetAutomation,
-    GetAutomationStats,
-    ListAutomations,
-    ListRecipients,
-    PauseAutomation,
-    ResumeAutomation,
-    StartAutomation,
-    StopAutomationDispatch,
-)
+from application.use_cases.automations.cancel_automation import CancelAutomation
 from application.use_cases.automations.create_automation import CreateAutomation
 from application.use_cases.automations.dispatch import DispatchAutomation
+from application.use_cases.automations.get_automation import GetAutomation
+from application.use_cases.automations.get_automation_stats import GetAutomationStats
+from application.use_cases.automations.list_automations import ListAutomations
+from application.use_cases.automations.list_recipients import ListRecipients
+from application.use_cases.automations.pause_automation import PauseAutomation
+from application.use_cases.automations.resume_automation import ResumeAutomation
+from application.use_cases.automations.start_automation import StartAutomation
+from application.use_cases.automations.stop_automation_dispatch import StopAutomationDispatch
 from application.use_cases.automations.tracking import AutomationTracker
 from application.use_cases.contacts.export import ExportContacts
-from application.use_cases.contacts.imports import (
-    GetContactImport,
-    ListContactImports,
-    RetryContactImport,
-    StartContactImport,
-)
+from application.use_cases.contacts.fail_contact_import import FailContactImport
+from application.use_cases.contacts.get_contact_import import GetContactImport
+from application.use_cases.contacts.list_contact_imports import ListContactImports
 from application.use_cases.contacts.manage_contacts import (
     CreateContact,
     DeleteContact,
@@ -75,70 +70,83 @@ from application.use_cases.contacts.manage_contacts import (
     SearchContacts,
     UpdateContact,
 )
-from application.use_cases.contacts.run_import import FailContactImport, RunContactImport
-from application.use_cases.conversations.manage import AssignConversation, CloseConversation, MarkConversationRead
-from application.use_cases.conversations.read import GetConversation, ListConversationMessages, ListConversations
+from application.use_cases.contacts.retry_contact_import import RetryContactImport
+from application.use_cases.contacts.run_contact_import import RunContactImport
+from application.use_cases.contacts.start_contact_import import StartContactImport
+from application.use_cases.conversations.assign_conversation import AssignConversation
+from application.use_cases.conversations.close_conversation import CloseConversation
+from application.use_cases.conversations.get_conversation import GetConversation
+from application.use_cases.conversations.list_conversation_messages import ListConversationMessages
+from application.use_cases.conversations.list_conversations import ListConversations
+from application.use_cases.conversations.mark_conversation_read import MarkConversationRead
 from application.use_cases.events.hub import EventHub
-from application.use_cases.events.maintenance import PublishProgress, PurgeEvents
+from application.use_cases.events.issue_event_ticket import IssueEventTicket
+from application.use_cases.events.publish_progress import PublishProgress
+from application.use_cases.events.purge_events import PurgeEvents
+from application.use_cases.events.redeem_event_ticket import RedeemEventTicket
 from application.use_cases.events.stream import StreamEvents
-from application.use_cases.events.tickets import IssueEventTicket, RedeemEventTicket
-from application.use_cases.flows.deliver_event import DeliverFlowEvent, FailFlowExecution
+from application.use_cases.flows.create_flow import CreateFlow
+from application.use_cases.flows.delete_flow import DeleteFlow
+from application.use_cases.flows.deliver_flow_event import DeliverFlowEvent
 from application.use_cases.flows.expire_executions import ExpireFlowExecutions
+from application.use_cases.flows.fail_flow_execution import FailFlowExecution
+from application.use_cases.flows.get_flow import GetFlow
 from application.use_cases.flows.inbound import ReleaseConversation
-from application.use_cases.flows.manage_flows import (
-    CreateFlow,
-    DeleteFlow,
-    GetFlow,
-    ListExecutions,
-    ListFlows,
-    UpdateFlow,
-)
+from application.use_cases.flows.list_executions import ListExecutions
+from application.use_cases.flows.list_flows import ListFlows
 from application.use_cases.flows.run_http_call import RunFlowHttpCall
 from application.use_cases.flows.runtime import FlowRuntime
 from application.use_cases.flows.simulate import SimulateFlow
-from application.use_cases.operations import ListDeadLetters, ReadOperationalStats
+from application.use_cases.flows.update_flow import UpdateFlow
+from application.use_cases.operations.list_dead_letters import ListDeadLetters
+from application.use_cases.operations.read_operational_stats import ReadOperationalStats
 from application.use_cases.users.create_superadmin import CreateSuperAdmin
-from application.use_cases.users.manage_users import CreateUser, ListUsers, UpdateUser
-from application.use_cases.vault.change_status import ActivateSecret, DeactivateSecret, RotateSecret
-from application.use_cases.vault.manage_secrets import CreateSecret, DeleteSecret, UpdateSecret
-from application.use_cases.vault.master_key import CheckVaultSeal, DescribeVault, RotateMasterKey
-from application.use_cases.vault.read_secrets import GetSecret, GetSecretUsage, ListOrganizationUsage, ListSecrets
-from application.use_cases.vault.resolve_secret import (
-    CountSecretUses,
-    ReportSecretFailure,
-    ResolveSecret,
-    VaultSecretResolver,
-)
+from application.use_cases.users.create_user import CreateUser
+from application.use_cases.users.list_users import ListUsers
+from application.use_cases.users.update_user import UpdateUser
+from application.use_cases.vault.activate_secret import ActivateSecret
+from application.use_cases.vault.check_vault_seal import CheckVaultSeal
+from application.use_cases.vault.count_secret_uses import CountSecretUses
+from application.use_cases.vault.create_secret import CreateSecret
+from application.use_cases.vault.deactivate_secret import DeactivateSecret
+from application.use_cases.vault.delete_secret import DeleteSecret
+from application.use_cases.vault.describe_vault import DescribeVault
+from application.use_cases.vault.get_secret import GetSecret
+from application.use_cases.vault.get_secret_usage import GetSecretUsage
+from application.use_cases.vault.list_organization_usage import ListOrganizationUsage
+from application.use_cases.vault.list_secrets import ListSecrets
+from application.use_cases.vault.report_secret_failure import ReportSecretFailure
+from application.use_cases.vault.resolve_secret import ResolveSecret
 from application.use_cases.vault.reveal_value import RevealSecretValue
+from application.use_cases.vault.rotate_master_key import RotateMasterKey
+from application.use_cases.vault.rotate_secret import RotateSecret
 from application.use_cases.vault.secret_lookup import SecretLookup
+from application.use_cases.vault.update_secret import UpdateSecret
+from application.use_cases.vault.vault_secret_resolver import VaultSecretResolver
 from application.use_cases.vault.verify_secret import TestSecret
+from application.use_cases.whatsapp.enqueue_template_syncs import EnqueueTemplateSyncs
+from application.use_cases.whatsapp.fail_media_upload import FailMediaUpload
+from application.use_cases.whatsapp.get_media_upload import GetMediaUpload
+from application.use_cases.whatsapp.get_message import GetMessage
+from application.use_cases.whatsapp.get_number import GetNumber
+from application.use_cases.whatsapp.give_up_number_verification import GiveUpNumberVerification
 from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
+from application.use_cases.whatsapp.list_contact_messages import ListContactMessages
+from application.use_cases.whatsapp.list_numbers import ListNumbers
+from application.use_cases.whatsapp.list_templates import ListTemplates
+from application.use_cases.whatsapp.mark_message_read import MarkMessageRead
 from application.use_cases.whatsapp.media import GetInboundMedia
-from application.use_cases.whatsapp.messages import GetMessage, ListContactMessages
-from application.use_cases.whatsapp.numbers import (
-    GetNumber,
-    GiveUpNumberVerification,
-    ListNumbers,
-    RegisterNumber,
-    VerifyNumber,
-)
 from application.use_cases.whatsapp.process_inbox import InboxObserver, ProcessInbox
+from application.use_cases.whatsapp.reconcile_unconfirmed_sends import ReconcileUnconfirmedSends
+from application.use_cases.whatsapp.register_number import RegisterNumber
+from application.use_cases.whatsapp.request_template_sync import RequestTemplateSync
+from application.use_cases.whatsapp.run_mark_read import RunMarkRead
+from application.use_cases.whatsapp.run_media_upload import RunMediaUpload
 from application.use_cases.whatsapp.send_message import SendMessage
-from application.use_cases.whatsapp.send_queued import ReconcileUnconfirmedSends, SendObserver, SendQueuedMessages
-from application.use_cases.whatsapp.templates import (
-    EnqueueTemplateSyncs,
-    ListTemplates,
-    RequestTemplateSync,
-    SyncTemplates,
-)
-from application.use_cases.whatsapp.upload_media import (
-    FailMediaUpload,
-    GetMediaUpload,
-    MarkMessageRead,
-    RunMarkRead,
-    RunMediaUpload,
-    StartMediaUpload,
-)
+from application.use_cases.whatsapp.send_queued_messages import SendObserver, SendQueuedMessages
+from application.use_cases.whatsapp.start_media_upload import StartMediaUpload
+from application.use_cases.whatsapp.sync_templates import SyncTemplates
+from application.use_cases.whatsapp.verify_number import VerifyNumber
 from entrypoints.config import Settings
 
 

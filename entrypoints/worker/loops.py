@@ -18,7 +18,7 @@ import asyncpg
 import structlog
 
 from application.use_cases.whatsapp.process_inbox import ProcessInbox
-from application.use_cases.whatsapp.send_queued import SendQueuedMessages
+from application.use_cases.whatsapp.send_queued_messages import SendQueuedMessages
 from entrypoints.container import Container
 from entrypoints.runtime import provide
 

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from adapters.clock import SystemClock
-from application.use_cases.events.maintenance import PurgeEvents
+from application.use_cases.events.purge_events import PurgeEvents
 from entrypoints.runtime import provide
 from tests.e2e.events_support import API, listen, served, ticket
 from tests.e2e.flows_support import edge, node, publish, say

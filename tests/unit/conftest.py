@@ -26,7 +26,9 @@ from application.use_cases.contacts.manage_contacts import (
     SearchContacts,
     UpdateContact,
 )
-from application.use_cases.users.manage_users import CreateUser, ListUsers, UpdateUser
+from application.use_cases.users.create_user import CreateUser
+from application.use_cases.users.list_users import ListUsers
+from application.use_cases.users.update_user import UpdateUser
 from domain.identity import Role, User
 from tests.fake_uow import FakeStore, FakeUnitOfWorkFactory
 from tests.fakes import (

@@ -22,7 +22,7 @@ from application.ports.channel import SendPacer
 from application.ports.common import Clock
 from application.ports.flow_starter import FlowStarter
 from application.ports.uow import UnitOfWork, UnitOfWorkFactory
-from application.use_cases.automations.control import enqueue_dispatch
+from application.use_cases.automations.common import enqueue_dispatch
 from application.use_cases.flows.runtime import contact_info
 from domain.automations import Automation, AutomationStatus, Recipient, RecipientState
 from domain.channel import WhatsAppNumber

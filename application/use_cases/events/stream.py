@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from application.ports.events import StoredEvent
 from application.ports.uow import UnitOfWorkFactory
+from application.use_cases.events.common import Listener
 from application.use_cases.events.hub import EventHub, Subscription
-from application.use_cases.events.tickets import Listener
 
 REPLAY_BATCH = 500
 

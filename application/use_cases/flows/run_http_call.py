@@ -12,7 +12,7 @@ import structlog
 from application.jobs import FlowHttp
 from application.ports.flows import HttpCaller, HttpCallError
 from application.ports.uow import UnitOfWorkFactory
-from application.use_cases.flows.deliver_event import DeliverFlowEvent
+from application.use_cases.flows.deliver_flow_event import DeliverFlowEvent
 from application.use_cases.flows.http_payload import MalformedHttpJob, decode_call
 from application.use_cases.flows.scrub import scrub
 from application.use_cases.vault.secret_lookup import SecretLookup

@@ -17,7 +17,7 @@ from uuid import UUID
 from application.authorization import Actor, Permission
 from application.ports.common import Clock
 from application.ports.uow import UnitOfWorkFactory
-from application.use_cases.flows.manage_flows import load_flow
+from application.use_cases.flows.common import load_flow
 from domain.flows import (
     CallHttp,
     Command,

@@ -29,6 +29,7 @@ from domain.vault import (
     SecretNotFound,
     SecretService,
     SecretValue,
+    VersionChange,
 )
 
 log = structlog.get_logger("pytake.vault")
@@ -150,3 +151,24 @@ async def record_usage(uow: UnitOfWorkFactory, organization_id: UUID, secret_id:
             await unit.commit()
     except Exception:  # noqa: BLE001 - usage is best effort; the value was (or was not) served already
         log.warning("vault.usage_not_recorded", secret_id=str(secret_id), success=success)
+
+
+class _Transition:
+    action: AuditAction
+
+    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
+    def _apply(self, secret: Secret, now: datetime) -> VersionChange:
+        raise NotImplementedError
+
+    async def execute(self, actor: Actor, secret_id: UUID) -> Secret:
+        async def work(uow: UnitOfWork, now: datetime) -> tuple[Secret, Details]:
+            secret = await load_secret(uow, secret_id, for_update=True)
+            before = secret.status
+            change = self._apply(secret, now)
+            await uow.secrets.release_versions(secret.id, change.released, now)
+            await uow.secrets.update(secret)
+            return secret, {"from": before.value, "to": secret.status.value}
+
+        return await run_audited(self._uow, self._clock, actor, self.action, secret_id, work)

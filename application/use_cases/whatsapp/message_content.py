@@ -1,6 +1,6 @@
 """What ``POST /whatsapp/send`` may queue, checked against WhatsApp's documented limits, as stored content.
 
-The stored content is what the sender turns into Meta's request (``send_queued._call``):
+The stored content is what the sender turns into Meta's request (``send_queued_messages._call``):
 
 - ``text``: ``{"text", "preview_url"?}``; ``template``: ``{"template": {"name", "language", "components"}}``;
 - ``interactive`` (reply buttons): ``{"text", "buttons", "header"?, "footer"?}``, the header being

@@ -9,22 +9,20 @@ from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import TypeAdapter
 
-from application.use_cases.automations.control import (
-    CancelAutomation,
-    GetAutomation,
-    GetAutomationStats,
-    ListAutomations,
-    ListRecipients,
-    PauseAutomation,
-    ResumeAutomation,
-    StartAutomation,
-)
+from application.use_cases.automations.cancel_automation import CancelAutomation
 from application.use_cases.automations.create_automation import (
     AudienceEntry,
     AudienceFilter,
     CreateAutomation,
     CreateAutomationCommand,
 )
+from application.use_cases.automations.get_automation import GetAutomation
+from application.use_cases.automations.get_automation_stats import GetAutomationStats
+from application.use_cases.automations.list_automations import ListAutomations
+from application.use_cases.automations.list_recipients import ListRecipients
+from application.use_cases.automations.pause_automation import PauseAutomation
+from application.use_cases.automations.resume_automation import ResumeAutomation
+from application.use_cases.automations.start_automation import StartAutomation
 from domain.automations import RecipientState
 from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided
 from entrypoints.http.errors import error_responses

@@ -12,13 +12,10 @@ from fastapi.responses import StreamingResponse
 
 from application.authorization import Permission
 from application.use_cases.contacts.export import ExportContacts
-from application.use_cases.contacts.imports import (
-    GetContactImport,
-    ListContactImports,
-    RetryContactImport,
-    StartContactImport,
-    StartImportCommand,
-)
+from application.use_cases.contacts.get_contact_import import GetContactImport
+from application.use_cases.contacts.list_contact_imports import ListContactImports
+from application.use_cases.contacts.retry_contact_import import RetryContactImport
+from application.use_cases.contacts.start_contact_import import StartContactImport, StartImportCommand
 from domain.contact_imports import MAX_IMPORT_BYTES, MAX_IMPORT_ROWS, ImportFileTooLarge, InvalidMapping
 from entrypoints.http.deps import CurrentActor, PageParams, set_total
 from entrypoints.http.errors import error_responses, json_error_responses

@@ -19,7 +19,7 @@ from application.use_cases.contacts.manage_contacts import (
     UpdateContact,
     UpdateContactCommand,
 )
-from application.use_cases.whatsapp.messages import ListContactMessages
+from application.use_cases.whatsapp.list_contact_messages import ListContactMessages
 from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided
 from entrypoints.http.errors import error_responses
 from entrypoints.http.routing import DeprecationAwareRoute, id_segment

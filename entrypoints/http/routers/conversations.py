@@ -13,13 +13,12 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from application.authorization import Actor
 from application.ports.conversations import ConversationFilter, ConversationSummary, MessageCursor
-from application.use_cases.conversations.manage import (
-    AssignCommand,
-    AssignConversation,
-    CloseConversation,
-    MarkConversationRead,
-)
-from application.use_cases.conversations.read import GetConversation, ListConversationMessages, ListConversations
+from application.use_cases.conversations.assign_conversation import AssignCommand, AssignConversation
+from application.use_cases.conversations.close_conversation import CloseConversation
+from application.use_cases.conversations.get_conversation import GetConversation
+from application.use_cases.conversations.list_conversation_messages import ListConversationMessages
+from application.use_cases.conversations.list_conversations import ListConversations
+from application.use_cases.conversations.mark_conversation_read import MarkConversationRead
 from domain.conversations import ConversationState
 from domain.errors import InvalidValue
 from domain.messaging import CustomerServiceWindow

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
 
 from application.use_cases.auth.authenticate import AuthenticateRequest
+from application.use_cases.events.common import Listener, listener_of
+from application.use_cases.events.issue_event_ticket import IssueEventTicket
+from application.use_cases.events.redeem_event_ticket import RedeemEventTicket
 from application.use_cases.events.stream import StreamEvents
-from application.use_cases.events.tickets import IssueEventTicket, Listener, RedeemEventTicket, listener_of
 from domain.errors import InvalidValue
 from entrypoints.http.deps import CurrentActor, MissingToken, bearer, current_actor
 from entrypoints.http.errors import error_responses, json_error_responses

@@ -9,20 +9,15 @@ from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import TypeAdapter
 
+from application.use_cases.flows.common import FlowView
+from application.use_cases.flows.create_flow import CreateFlow, CreateFlowCommand
+from application.use_cases.flows.delete_flow import DeleteFlow
+from application.use_cases.flows.get_flow import GetFlow
 from application.use_cases.flows.inbound import ReleaseConversation
-from application.use_cases.flows.manage_flows import (
-    UNSET,
-    CreateFlow,
-    CreateFlowCommand,
-    DeleteFlow,
-    FlowView,
-    GetFlow,
-    ListExecutions,
-    ListFlows,
-    UpdateFlow,
-    UpdateFlowCommand,
-)
+from application.use_cases.flows.list_executions import ListExecutions
+from application.use_cases.flows.list_flows import ListFlows
 from application.use_cases.flows.simulate import SimulateCommand, SimulatedMessage, SimulateFlow
+from application.use_cases.flows.update_flow import UNSET, UpdateFlow, UpdateFlowCommand
 from domain.flows import ContactInfo
 from domain.flows.records import FlowExecution
 from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided, set_total

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 
-from application.use_cases.operations import ListDeadLetters, ReadOperationalStats
+from application.use_cases.operations.list_dead_letters import ListDeadLetters
+from application.use_cases.operations.read_operational_stats import ReadOperationalStats
 from domain.errors import Unauthenticated
 from entrypoints.config import Settings
 from entrypoints.http.deps import CurrentActor, PageParams, client_ip, set_total

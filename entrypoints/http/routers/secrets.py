@@ -9,16 +9,17 @@ from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Body, Depends, Query, Response, status
 from pydantic import TypeAdapter
 
-from application.use_cases.vault.change_status import ActivateSecret, DeactivateSecret, RotateSecret
-from application.use_cases.vault.manage_secrets import (
-    CreateSecret,
-    CreateSecretCommand,
-    DeleteSecret,
-    UpdateSecret,
-    UpdateSecretCommand,
-)
-from application.use_cases.vault.read_secrets import GetSecret, GetSecretUsage, ListOrganizationUsage, ListSecrets
+from application.use_cases.vault.activate_secret import ActivateSecret
+from application.use_cases.vault.create_secret import CreateSecret, CreateSecretCommand
+from application.use_cases.vault.deactivate_secret import DeactivateSecret
+from application.use_cases.vault.delete_secret import DeleteSecret
+from application.use_cases.vault.get_secret import GetSecret
+from application.use_cases.vault.get_secret_usage import GetSecretUsage
+from application.use_cases.vault.list_organization_usage import ListOrganizationUsage
+from application.use_cases.vault.list_secrets import ListSecrets
 from application.use_cases.vault.reveal_value import RevealSecretValue
+from application.use_cases.vault.rotate_secret import RotateSecret
+from application.use_cases.vault.update_secret import UpdateSecret, UpdateSecretCommand
 from application.use_cases.vault.verify_secret import TestSecret
 from domain.vault import UNSET, Secret, SecretEnvironment
 from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided, set_total

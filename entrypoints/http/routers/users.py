@@ -8,13 +8,9 @@ from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Response, status
 from pydantic import TypeAdapter
 
-from application.use_cases.users.manage_users import (
-    CreateUser,
-    CreateUserCommand,
-    ListUsers,
-    UpdateUser,
-    UpdateUserCommand,
-)
+from application.use_cases.users.create_user import CreateUser, CreateUserCommand
+from application.use_cases.users.list_users import ListUsers
+from application.use_cases.users.update_user import UpdateUser, UpdateUserCommand
 from domain.identity import Role
 from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided
 from entrypoints.http.errors import error_responses

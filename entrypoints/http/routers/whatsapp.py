@@ -15,18 +15,17 @@ from starlette.background import BackgroundTask
 
 from application.authorization import Permission
 from application.ports.media import MediaStore
+from application.use_cases.whatsapp.get_media_upload import GetMediaUpload
+from application.use_cases.whatsapp.get_message import GetMessage
 from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
+from application.use_cases.whatsapp.list_numbers import ListNumbers
+from application.use_cases.whatsapp.list_templates import ListTemplates
+from application.use_cases.whatsapp.mark_message_read import MarkMessageRead
 from application.use_cases.whatsapp.media import GetInboundMedia
-from application.use_cases.whatsapp.messages import GetMessage
-from application.use_cases.whatsapp.numbers import ListNumbers, RegisterNumber, RegisterNumberCommand
+from application.use_cases.whatsapp.register_number import RegisterNumber, RegisterNumberCommand
+from application.use_cases.whatsapp.request_template_sync import RequestTemplateSync
 from application.use_cases.whatsapp.send_message import SendMessage, SendMessageCommand
-from application.use_cases.whatsapp.templates import ListTemplates, RequestTemplateSync
-from application.use_cases.whatsapp.upload_media import (
-    GetMediaUpload,
-    MarkMessageRead,
-    MediaUploadCommand,
-    StartMediaUpload,
-)
+from application.use_cases.whatsapp.start_media_upload import MediaUploadCommand, StartMediaUpload
 from domain.media import UPLOAD_LIMIT, MediaTooLarge, MediaUpload, MediaUploadNotFound
 from entrypoints.config import Settings
 from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided, set_total

@@ -12,7 +12,7 @@ import pytest
 from adapters.clock import SystemClock
 from adapters.postgres.uow import SqlAlchemyUnitOfWorkFactory
 from application.ports.uow import TransactionConflict
-from application.use_cases.contacts.run_import import RunContactImport
+from application.use_cases.contacts.run_contact_import import RunContactImport
 from domain.contact_imports import BatchCounts, ContactImport, ContactRow, ImportMode, ImportStatus, RowError
 from domain.contacts import Contact
 from tests.integration.postgres.conftest import make_org

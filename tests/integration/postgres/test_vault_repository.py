@@ -21,16 +21,13 @@ from adapters.postgres.uow import SqlAlchemyUnitOfWorkFactory
 from adapters.vault import AesGcmSecretCipher
 from application.authorization import Actor
 from application.ports.vault import EncryptedValue, SecretCipher
-from application.use_cases.vault.change_status import RotateSecret
-from application.use_cases.vault.manage_secrets import (
-    CreateSecret,
-    CreateSecretCommand,
-    UpdateSecret,
-    UpdateSecretCommand,
-)
-from application.use_cases.vault.master_key import CheckVaultSeal, RotateMasterKey
+from application.use_cases.vault.check_vault_seal import CheckVaultSeal
+from application.use_cases.vault.create_secret import CreateSecret, CreateSecretCommand
 from application.use_cases.vault.resolve_secret import ResolveSecret, ResolveSecretQuery
 from application.use_cases.vault.reveal_value import RevealSecretValue
+from application.use_cases.vault.rotate_master_key import RotateMasterKey
+from application.use_cases.vault.rotate_secret import RotateSecret
+from application.use_cases.vault.update_secret import UpdateSecret, UpdateSecretCommand
 from domain.identity import Role
 from domain.vault import MasterKeyMissing, Secret, SecretAlreadyExists, SecretKey, SecretValue
 from tests.conftest import _plain, migrated_database

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from application.use_cases.whatsapp.send_queued import BANNED_REASON
+from application.use_cases.whatsapp.send_queued_messages import BANNED_REASON
 from domain.channel import WhatsAppAccountBanned
 from tests.fake_graph import builders
 from tests.fakes_channel import contact

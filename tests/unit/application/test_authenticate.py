@@ -7,7 +7,7 @@ from uuid import uuid4
 import pytest
 
 from application.errors import InvalidToken, OrganizationHeaderForbidden, OrganizationNotFound
-from application.use_cases.users.manage_users import UpdateUserCommand
+from application.use_cases.users.update_user import UpdateUserCommand
 from domain.errors import Unauthenticated
 from domain.identity import Role
 from tests.unit.conftest import UseCases

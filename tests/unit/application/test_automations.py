@@ -15,15 +15,7 @@ from application.messaging.routing import InboundOutcome, InboundRouter
 from application.messaging.statuses import StatusChange, StatusRecorder
 from application.ports.channel import SendPacer
 from application.use_cases.automations import create_automation
-from application.use_cases.automations.control import (
-    CancelAutomation,
-    GetAutomationStats,
-    ListRecipients,
-    PauseAutomation,
-    ResumeAutomation,
-    StartAutomation,
-    StopAutomationDispatch,
-)
+from application.use_cases.automations.cancel_automation import CancelAutomation
 from application.use_cases.automations.create_automation import (
     AudienceEntry,
     AudienceFilter,
@@ -31,6 +23,12 @@ from application.use_cases.automations.create_automation import (
     CreateAutomationCommand,
 )
 from application.use_cases.automations.dispatch import DispatchAutomation
+from application.use_cases.automations.get_automation_stats import GetAutomationStats
+from application.use_cases.automations.list_recipients import ListRecipients
+from application.use_cases.automations.pause_automation import PauseAutomation
+from application.use_cases.automations.resume_automation import ResumeAutomation
+from application.use_cases.automations.start_automation import StartAutomation
+from application.use_cases.automations.stop_automation_dispatch import StopAutomationDispatch
 from application.use_cases.automations.tracking import AutomationTracker
 from application.use_cases.flows.runtime import FlowRuntime
 from domain.automations import (
@@ -732,7 +730,7 @@ async def test_stats_tell_dispatched_and_accepted_rates_apart_and_complete_when_
 async def test_a_send_whose_outcome_stayed_unknown_fails_its_recipient_when_reconciled(world: World) -> None:
     """A worker died between claiming the send and hearing Graph's answer: the sweep fails the message (never
     resends it) and the recipient is reported failed with that reason, not left pending forever."""
-    from application.use_cases.whatsapp.send_queued import ReconcileUnconfirmedSends
+    from application.use_cases.whatsapp.reconcile_unconfirmed_sends import ReconcileUnconfirmedSends
 
     automation, [first, second] = await dispatched(world)
     assert first.message_id and second.message_id

@@ -12,15 +12,13 @@ from application.jobs import ImportContacts
 from application.ports.uow import TransactionConflict
 from application.use_cases.contacts.csv_format import FIELDS
 from application.use_cases.contacts.export import ExportContacts
-from application.use_cases.contacts.imports import (
-    GetContactImport,
-    ListContactImports,
-    RetryContactImport,
-    StartContactImport,
-    StartImportCommand,
-)
+from application.use_cases.contacts.fail_contact_import import FailContactImport
+from application.use_cases.contacts.get_contact_import import GetContactImport
+from application.use_cases.contacts.list_contact_imports import ListContactImports
 from application.use_cases.contacts.manage_contacts import CreateContactCommand
-from application.use_cases.contacts.run_import import FailContactImport, RunContactImport
+from application.use_cases.contacts.retry_contact_import import RetryContactImport
+from application.use_cases.contacts.run_contact_import import RunContactImport
+from application.use_cases.contacts.start_contact_import import StartContactImport, StartImportCommand
 from domain.contact_imports import (
     ContactImport,
     ContactImportNotFound,

@@ -10,14 +10,16 @@ import pytest
 
 from application.authorization import Actor
 from application.ports.conversations import ConversationFilter
-from application.use_cases.conversations.manage import (
+from application.use_cases.conversations.assign_conversation import (
     AssignCommand,
     AssignConversation,
-    CloseConversation,
-    MarkConversationRead,
     NotYourConversation,
 )
-from application.use_cases.conversations.read import GetConversation, ListConversationMessages, ListConversations
+from application.use_cases.conversations.close_conversation import CloseConversation
+from application.use_cases.conversations.get_conversation import GetConversation
+from application.use_cases.conversations.list_conversation_messages import ListConversationMessages
+from application.use_cases.conversations.list_conversations import ListConversations
+from application.use_cases.conversations.mark_conversation_read import MarkConversationRead
 from application.use_cases.flows.inbound import ReleaseConversation
 from application.use_cases.whatsapp.send_message import SendMessage, SendMessageCommand
 from domain.channel import Conversation

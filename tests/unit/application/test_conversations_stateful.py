@@ -11,13 +11,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from application.messaging import conversations as inbox
-from application.use_cases.conversations.manage import (
+from application.use_cases.conversations.assign_conversation import (
     AssignCommand,
     AssignConversation,
-    CloseConversation,
-    MarkConversationRead,
     NotYourConversation,
 )
+from application.use_cases.conversations.close_conversation import CloseConversation
+from application.use_cases.conversations.mark_conversation_read import MarkConversationRead
 from application.use_cases.whatsapp.send_message import SendMessage, SendMessageCommand
 from domain.conversations import ConversationAlreadyAssigned, ConversationState
 from tests.fakes import T0

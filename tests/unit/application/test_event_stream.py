@@ -10,9 +10,9 @@ from uuid import UUID, uuid4
 import pytest
 
 from application.ports.events import EventNotifications, StoredEvent
+from application.use_cases.events.common import Listener
 from application.use_cases.events.hub import EventHub
 from application.use_cases.events.stream import Heartbeat, Reset, StreamEvents, StreamItem
-from application.use_cases.events.tickets import Listener
 from domain.events import EventStreamsClosing, EventType
 from tests.fake_uow import FakeUnitOfWorkFactory
 

@@ -6,7 +6,7 @@ import pytest
 
 from application.jobs import FlowHttp
 from application.ports.flows import HttpCallError
-from application.use_cases.flows.deliver_event import DeliverFlowEvent
+from application.use_cases.flows.deliver_flow_event import DeliverFlowEvent
 from application.use_cases.flows.run_http_call import RunFlowHttpCall
 from application.use_cases.flows.scrub import REDACTED, scrub
 from tests.fakes_flows import ScriptedHttpCaller

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from application.jobs import FlowHttp
 from application.ports.flows import HttpResponseData
-from application.use_cases.flows.deliver_event import DeliverFlowEvent
+from application.use_cases.flows.deliver_flow_event import DeliverFlowEvent
 from application.use_cases.flows.run_http_call import RunFlowHttpCall
 from application.use_cases.vault.secret_lookup import SecretLookup
 from tests.fakes_flows import ScriptedHttpCaller

@@ -14,22 +14,18 @@ from application.messaging.outbound import OUTBOX_TOPIC
 from application.messaging.routing import InboundOutcome, InboundRouter
 from application.ports.flows import HttpCallError, HttpResponseData
 from application.use_cases.automations.tracking import AutomationTracker
-from application.use_cases.flows.deliver_event import DeliverFlowEvent
+from application.use_cases.flows.create_flow import CreateFlow, CreateFlowCommand
+from application.use_cases.flows.delete_flow import DeleteFlow
+from application.use_cases.flows.deliver_flow_event import DeliverFlowEvent
 from application.use_cases.flows.expire_executions import ExpireFlowExecutions
+from application.use_cases.flows.get_flow import GetFlow
 from application.use_cases.flows.inbound import ReleaseConversation, triggered_flow
-from application.use_cases.flows.manage_flows import (
-    CreateFlow,
-    CreateFlowCommand,
-    DeleteFlow,
-    GetFlow,
-    ListExecutions,
-    ListFlows,
-    UpdateFlow,
-    UpdateFlowCommand,
-)
+from application.use_cases.flows.list_executions import ListExecutions
+from application.use_cases.flows.list_flows import ListFlows
 from application.use_cases.flows.run_http_call import RunFlowHttpCall
 from application.use_cases.flows.runtime import FlowRuntime
 from application.use_cases.flows.simulate import SimulateCommand, SimulatedMessage, SimulateFlow
+from application.use_cases.flows.update_flow import UpdateFlow, UpdateFlowCommand
 from application.use_cases.vault.secret_lookup import SecretLookup
 from domain.channel import Message
 from domain.conversations import ConversationState

@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from application import events
 from application.jobs import PublishAutomationProgress
 from application.ports.events import StoredEvent
-from application.use_cases.events.maintenance import PublishProgress, PurgeEvents
-from application.use_cases.events.tickets import IssueEventTicket, RedeemEventTicket
+from application.use_cases.events.issue_event_ticket import IssueEventTicket
+from application.use_cases.events.publish_progress import PublishProgress
+from application.use_cases.events.purge_events import PurgeEvents
+from application.use_cases.events.redeem_event_ticket import RedeemEventTicket
 from application.use_cases.flows.expire_executions import ExpireFlowExecutions
 from application.use_cases.flows.inbound import ReleaseConversation
 from domain.events import PREVIEW_LENGTH, EventType, InvalidEventTicket, preview

@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from application.ports.operations import DeadLetter, OperationalStats, OperationsMonitor
-from application.use_cases.operations import ReadOperationalStats
+from application.use_cases.operations.read_operational_stats import ReadOperationalStats
 from tests.fakes import FakeClock
 
 

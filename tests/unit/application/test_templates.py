@@ -23,15 +23,13 @@ from application.ports.templates import RemoteTemplate, TemplateCatalog, Templat
 from application.ports.whatsapp import GraphAuthError, GraphRejected
 from application.use_cases.automations.tracking import AutomationTracker
 from application.use_cases.flows.runtime import FlowRuntime
+from application.use_cases.whatsapp.enqueue_template_syncs import EnqueueTemplateSyncs
 from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
+from application.use_cases.whatsapp.list_templates import ListTemplates
 from application.use_cases.whatsapp.process_inbox import ProcessInbox
+from application.use_cases.whatsapp.request_template_sync import RequestTemplateSync
 from application.use_cases.whatsapp.send_message import SendMessage, SendMessageCommand
-from application.use_cases.whatsapp.templates import (
-    EnqueueTemplateSyncs,
-    ListTemplates,
-    RequestTemplateSync,
-    SyncTemplates,
-)
+from application.use_cases.whatsapp.sync_templates import SyncTemplates
 from domain.channel import WhatsAppNumberNotFound
 from domain.errors import InvalidValue, PermissionDenied
 from domain.identity import Role

@@ -13,7 +13,8 @@ from application.use_cases.auth.common import hash_token
 from application.use_cases.auth.login import LoginCommand
 from application.use_cases.auth.refresh import RefreshCommand
 from application.use_cases.auth.reset_password import ResetPasswordCommand
-from application.use_cases.users.manage_users import CannotModifySelf, CreateUserCommand, UpdateUserCommand
+from application.use_cases.users.create_user import CreateUserCommand
+from application.use_cases.users.update_user import CannotModifySelf, UpdateUserCommand
 from domain.errors import InvalidValue, PermissionDenied
 from domain.identity import EmailAlreadyRegistered, Role, User, WeakPassword
 from tests.unit.conftest import PASSWORD, UseCases

@@ -9,16 +9,12 @@ import pytest
 from adapters.whatsapp.errors import graph_error
 from application.authorization import Role
 from application.jobs import MarkRead, UploadMedia
-from application.use_cases.whatsapp.upload_media import (
-    FailMediaUpload,
-    GetMediaUpload,
-    MarkMessageRead,
-    MediaUploadCommand,
-    NotAnInboundMessage,
-    RunMarkRead,
-    RunMediaUpload,
-    StartMediaUpload,
-)
+from application.use_cases.whatsapp.fail_media_upload import FailMediaUpload
+from application.use_cases.whatsapp.get_media_upload import GetMediaUpload
+from application.use_cases.whatsapp.mark_message_read import MarkMessageRead, NotAnInboundMessage
+from application.use_cases.whatsapp.run_mark_read import RunMarkRead
+from application.use_cases.whatsapp.run_media_upload import RunMediaUpload
+from application.use_cases.whatsapp.start_media_upload import MediaUploadCommand, StartMediaUpload
 from domain.channel import RECEIVED, MessageDirection, MessageNotFound, NumberStatus, WhatsAppNumberNotFound
 from domain.errors import InvalidValue, PermissionDenied
 from domain.media import MediaStatus, MediaTooLarge, MediaUploadNotFound, UnsupportedMedia

@@ -15,8 +15,9 @@ from application.ports.whatsapp import GraphTransientError
 from application.use_cases.automations.tracking import AutomationTracker
 from application.use_cases.flows.runtime import FlowRuntime
 from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
-from application.use_cases.whatsapp.numbers import RegisterNumber, RegisterNumberCommand, VerifyNumber
 from application.use_cases.whatsapp.process_inbox import ProcessInbox
+from application.use_cases.whatsapp.register_number import RegisterNumber, RegisterNumberCommand
+from application.use_cases.whatsapp.verify_number import VerifyNumber
 from domain.channel import NumberStatus, WhatsAppNumber, WhatsAppNumberAlreadyRegistered
 from tests.fake_graph import builders
 from tests.fake_uow import FakeUnitOfWorkFactory

@@ -18,11 +18,8 @@ from application.messaging.statuses import StatusRecorder
 from application.ports.channel import StatusEvent
 from application.use_cases.automations.tracking import AutomationTracker
 from application.use_cases.flows.runtime import FlowRuntime
-from application.use_cases.whatsapp.send_queued import (
-    MEDIA_HOLD,
-    ReconcileUnconfirmedSends,
-    SendQueuedMessages,
-)
+from application.use_cases.whatsapp.reconcile_unconfirmed_sends import ReconcileUnconfirmedSends
+from application.use_cases.whatsapp.send_queued_messages import MEDIA_HOLD, SendQueuedMessages
 from domain.channel import Message, NumberStatus
 from domain.contacts import Contact
 from domain.messaging import NumberQualityUpdate

@@ -9,12 +9,23 @@ from uuid import UUID, uuid4
 
 from adapters.vault import AesGcmSecretCipher
 from application.authorization import Actor
-from application.use_cases.vault.change_status import ActivateSecret, DeactivateSecret, RotateSecret
-from application.use_cases.vault.manage_secrets import CreateSecret, CreateSecretCommand, DeleteSecret, UpdateSecret
-from application.use_cases.vault.master_key import CheckVaultSeal, DescribeVault, RotateMasterKey
-from application.use_cases.vault.read_secrets import GetSecret, GetSecretUsage, ListOrganizationUsage, ListSecrets
-from application.use_cases.vault.resolve_secret import CountSecretUses, ReportSecretFailure, ResolveSecret
+from application.use_cases.vault.activate_secret import ActivateSecret
+from application.use_cases.vault.check_vault_seal import CheckVaultSeal
+from application.use_cases.vault.count_secret_uses import CountSecretUses
+from application.use_cases.vault.create_secret import CreateSecret, CreateSecretCommand
+from application.use_cases.vault.deactivate_secret import DeactivateSecret
+from application.use_cases.vault.delete_secret import DeleteSecret
+from application.use_cases.vault.describe_vault import DescribeVault
+from application.use_cases.vault.get_secret import GetSecret
+from application.use_cases.vault.get_secret_usage import GetSecretUsage
+from application.use_cases.vault.list_organization_usage import ListOrganizationUsage
+from application.use_cases.vault.list_secrets import ListSecrets
+from application.use_cases.vault.report_secret_failure import ReportSecretFailure
+from application.use_cases.vault.resolve_secret import ResolveSecret
 from application.use_cases.vault.reveal_value import RevealSecretValue
+from application.use_cases.vault.rotate_master_key import RotateMasterKey
+from application.use_cases.vault.rotate_secret import RotateSecret
+from application.use_cases.vault.update_secret import UpdateSecret
 from application.use_cases.vault.verify_secret import TestSecret
 from domain.identity import Role
 from domain.vault import Secret

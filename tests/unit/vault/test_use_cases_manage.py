@@ -7,7 +7,8 @@ from uuid import uuid4
 import pytest
 
 from application.use_cases.vault.common import InvalidEnvironment
-from application.use_cases.vault.manage_secrets import CreateSecretCommand, NothingToUpdate, UpdateSecretCommand
+from application.use_cases.vault.create_secret import CreateSecretCommand
+from application.use_cases.vault.update_secret import NothingToUpdate, UpdateSecretCommand
 from domain.errors import PermissionDenied
 from domain.identity import Role
 from domain.vault import (

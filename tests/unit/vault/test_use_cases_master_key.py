@@ -9,8 +9,9 @@ import pytest
 
 from adapters.vault import AesGcmSecretCipher
 from application.ports.vault import EncryptedValue, SecretCipher
-from application.use_cases.vault.manage_secrets import UpdateSecretCommand
-from application.use_cases.vault.master_key import CheckVaultSeal, RotateMasterKey
+from application.use_cases.vault.check_vault_seal import CheckVaultSeal
+from application.use_cases.vault.rotate_master_key import RotateMasterKey
+from application.use_cases.vault.update_secret import UpdateSecretCommand
 from domain.vault import MasterKeyMissing
 from tests.unit.vault.kit import Vault, actor
 

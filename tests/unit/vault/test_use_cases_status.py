@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from application.use_cases.vault.manage_secrets import UpdateSecretCommand
+from application.use_cases.vault.update_secret import UpdateSecretCommand
 from domain.vault import RotationInProgress, SecretInactive, SecretStatus
 from tests.unit.vault.kit import Vault, actor
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from application.ports.vault import CredentialCheck, SecretUsage
-from application.use_cases.vault.manage_secrets import UpdateSecretCommand
+from application.use_cases.vault.update_secret import UpdateSecretCommand
 from application.use_cases.vault.verify_secret import SecretTestThrottled, UnknownTestType
 from domain.vault import SecretStatus
 from tests.unit.vault.kit import Vault, actor

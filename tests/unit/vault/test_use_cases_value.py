@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from application.use_cases.vault.resolve_secret import ResolveSecretQuery, VaultSecretResolver
+from application.use_cases.vault.resolve_secret import ResolveSecretQuery
+from application.use_cases.vault.vault_secret_resolver import VaultSecretResolver
 from domain.errors import InvalidValue
 from domain.vault import SecretDecryptionFailed, SecretEnvironment, SecretInactive, SecretNotFound
 from tests.unit.vault.kit import Vault, actor

@@ -1,0 +1,19 @@
+"""Resume a paused automation (a new dispatcher job)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from application.authorization import Actor
+from application.ports.uow import UnitOfWork
+from application.use_cases.automations.common import _Control, enqueue_dispatch
+from domain.automations import Automation
+
+
+class ResumeAutomation(_Control):
+    async def execute(self, actor: Actor, automation_id: UUID) -> Automation:
+        return await self._change(actor, automation_id)
+
+    async def _apply(self, uow: UnitOfWork, automation: Automation) -> None:
+        automation.resume(self._clock.now())
+        await enqueue_dispatch(uow, automation, dedupe=False)

@@ -1,0 +1,1 @@
+"""Operators (super_admin) read the queue's health and the dead letters."""
