@@ -59,20 +59,18 @@ from application.use_cases.automations.resume_automation import ResumeAutomation
 from application.use_cases.automations.start_automation import StartAutomation
 from application.use_cases.automations.stop_automation_dispatch import StopAutomationDispatch
 from application.use_cases.automations.tracking import AutomationTracker
+from application.use_cases.contacts.create_contact import CreateContact
+from application.use_cases.contacts.delete_contact import DeleteContact
 from application.use_cases.contacts.export import ExportContacts
 from application.use_cases.contacts.fail_contact_import import FailContactImport
+from application.use_cases.contacts.get_contact import GetContact
 from application.use_cases.contacts.get_contact_import import GetContactImport
 from application.use_cases.contacts.list_contact_imports import ListContactImports
-from application.use_cases.contacts.manage_contacts import (
-    CreateContact,
-    DeleteContact,
-    GetContact,
-    SearchContacts,
-    UpdateContact,
-)
 from application.use_cases.contacts.retry_contact_import import RetryContactImport
 from application.use_cases.contacts.run_contact_import import RunContactImport
+from application.use_cases.contacts.search_contacts import SearchContacts
 from application.use_cases.contacts.start_contact_import import StartContactImport
+from application.use_cases.contacts.update_contact import UpdateContact
 from application.use_cases.conversations.assign_conversation import AssignConversation
 from application.use_cases.conversations.close_conversation import CloseConversation
 from application.use_cases.conversations.get_conversation import GetConversation

@@ -19,13 +19,11 @@ from application.use_cases.auth.me import GetCurrentUser
 from application.use_cases.auth.refresh import RefreshSession
 from application.use_cases.auth.register import RegisterCommand, RegisterUser
 from application.use_cases.auth.reset_password import ResetPassword
-from application.use_cases.contacts.manage_contacts import (
-    CreateContact,
-    DeleteContact,
-    GetContact,
-    SearchContacts,
-    UpdateContact,
-)
+from application.use_cases.contacts.create_contact import CreateContact
+from application.use_cases.contacts.delete_contact import DeleteContact
+from application.use_cases.contacts.get_contact import GetContact
+from application.use_cases.contacts.search_contacts import SearchContacts
+from application.use_cases.contacts.update_contact import UpdateContact
 from application.use_cases.users.create_user import CreateUser
 from application.use_cases.users.list_users import ListUsers
 from application.use_cases.users.update_user import UpdateUser

@@ -9,16 +9,12 @@ from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import TypeAdapter
 
-from application.use_cases.contacts.manage_contacts import (
-    UNSET,
-    CreateContact,
-    CreateContactCommand,
-    DeleteContact,
-    GetContact,
-    SearchContacts,
-    UpdateContact,
-    UpdateContactCommand,
-)
+from application.use_cases.contacts.common import UNSET
+from application.use_cases.contacts.create_contact import CreateContact, CreateContactCommand
+from application.use_cases.contacts.delete_contact import DeleteContact
+from application.use_cases.contacts.get_contact import GetContact
+from application.use_cases.contacts.search_contacts import SearchContacts
+from application.use_cases.contacts.update_contact import UpdateContact, UpdateContactCommand
 from application.use_cases.whatsapp.list_contact_messages import ListContactMessages
 from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided
 from entrypoints.http.errors import error_responses

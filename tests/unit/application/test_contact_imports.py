@@ -10,12 +10,12 @@ import pytest
 from application.authorization import Actor
 from application.jobs import ImportContacts
 from application.ports.uow import TransactionConflict
+from application.use_cases.contacts.create_contact import CreateContactCommand
 from application.use_cases.contacts.csv_format import FIELDS
 from application.use_cases.contacts.export import ExportContacts
 from application.use_cases.contacts.fail_contact_import import FailContactImport
 from application.use_cases.contacts.get_contact_import import GetContactImport
 from application.use_cases.contacts.list_contact_imports import ListContactImports
-from application.use_cases.contacts.manage_contacts import CreateContactCommand
 from application.use_cases.contacts.retry_contact_import import RetryContactImport
 from application.use_cases.contacts.run_contact_import import RunContactImport
 from application.use_cases.contacts.start_contact_import import StartContactImport, StartImportCommand

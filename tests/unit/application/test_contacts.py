@@ -8,7 +8,9 @@ from uuid import uuid4
 import pytest
 
 from application.authorization import Actor
-from application.use_cases.contacts.manage_contacts import UNSET, CreateContactCommand, UpdateContactCommand
+from application.use_cases.contacts.common import UNSET
+from application.use_cases.contacts.create_contact import CreateContactCommand
+from application.use_cases.contacts.update_contact import UpdateContactCommand
 from domain.contacts import Contact, ContactAlreadyExists, ContactNotFound, InvalidTag, InvalidWhatsAppId
 from domain.errors import InvalidValue, PermissionDenied
 from domain.identity import InvalidEmail, Role

@@ -12,7 +12,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multiple, rule
 
-from application.use_cases.contacts.manage_contacts import UNSET, CreateContactCommand, UpdateContactCommand
+from application.use_cases.contacts.common import UNSET
+from application.use_cases.contacts.create_contact import CreateContactCommand
+from application.use_cases.contacts.update_contact import UpdateContactCommand
 from domain.contacts import Contact, ContactAlreadyExists, ContactNotFound
 from tests.unit.conftest import make_use_cases, run_sync
 
