@@ -1,4 +1,4 @@
-"""CreateContactCommand"""
+"""Create a contact in the actor's organization (the number normalized to E.164 digits, unique per organization)."""
 
 from __future__ import annotations
 

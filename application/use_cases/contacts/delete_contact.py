@@ -1,4 +1,4 @@
-"""DeleteContact"""
+"""Delete a contact of the actor's organization."""
 
 from __future__ import annotations
 

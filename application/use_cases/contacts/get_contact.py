@@ -1,4 +1,4 @@
-"""GetContact"""
+"""Get one contact of the actor's organization."""
 
 from __future__ import annotations
 

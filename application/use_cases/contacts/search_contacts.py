@@ -1,4 +1,4 @@
-"""A read: one read-only transaction of the listing's own (no unit of work)."""
+"""Search contacts: a read in one read-only transaction of the listing's own (no unit of work)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fields left as ``UNSET`` are not changed; ``None`` clears name or email."""
+"""Update a contact: fields left ``UNSET`` are not changed; ``None`` clears name or email."""
 
 from __future__ import annotations
 
