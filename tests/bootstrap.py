@@ -136,6 +136,10 @@ class TestApp:
             raise AttributeError(f"the container has no provider {name!r}")
         return found
 
+    def replace(self, name: str, obj: Any) -> None:
+        """Replace one provider by ``obj`` (before building what depends on it: singletons are kept)."""
+        self.provider(name).override(providers.Object(obj))
+
     def use_case(self, name: str) -> Any:
         return self.provider(name)()
 
