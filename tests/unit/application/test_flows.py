@@ -18,7 +18,6 @@ from application.use_cases.flows.manage_flows import (
     CreateFlowCommand,
     UpdateFlowCommand,
 )
-from application.use_cases.flows.run_http_call import RunFlowHttpCall
 from application.use_cases.flows.simulate import SimulateCommand, SimulatedMessage
 from application.use_cases.vault.secret_lookup import SecretLookup
 from domain.channel import Message
@@ -69,6 +68,11 @@ class World:
         self.app = bootstrap_test_app(uow=self.uow, clock=self.clock, flow_execution_ttl_hours=1)
         self.runtime = self.app.flow_runtime
         self.router = self.app.inbound_router
+
+    def http_call(self, caller: Any, secrets: Any) -> Any:
+        """The container's RunFlowHttpCall on this world's runtime, with this HTTP caller and secret lookup."""
+        return bootstrap_test_app(uow=self.uow, clock=self.clock, flow_runtime=self.runtime,
+                                  flow_http_caller=caller, flow_secret_lookup=secrets).run_flow_http_call
 
     async def flow(self, nodes: list[dict[str, Any]], edges: list[dict[str, Any]],
                    trigger: dict[str, Any] | None = None, status: str = "active") -> UUID:
@@ -314,8 +318,7 @@ async def test_http_job_resolves_secrets_calls_and_branches(answer: Any, expecte
     assert job.payload["call"]["url"] == ["https://api.example.com/o/5511999990000"]
     assert job.payload["call"]["body"] == {"object": [[["name"], {"string": ["Ana"]}]]}
     caller = ScriptedHttpCaller(answer)
-    events = w.app.deliver_flow_event
-    run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=StubSecrets({"API_KEY": "k-1"}), events=events)
+    run = w.http_call(caller, StubSecrets({"API_KEY": "k-1"}))
     assert await run.execute(FlowHttp.decode(job.payload))
     assert caller.calls[0]["headers"] == {"Authorization": "Bearer k-1"}
     assert w.sent_texts() == [{"text": expected}]
@@ -329,8 +332,7 @@ async def test_http_job_with_a_missing_secret_takes_the_error_branch_without_cal
     await w.inbound("hi")
     [job] = w.uow.store.jobs.pending(FlowHttp.entrypoint)
     caller = ScriptedHttpCaller()
-    run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=StubSecrets({}),
-                          events=w.app.deliver_flow_event)
+    run = w.http_call(caller, StubSecrets({}))
     await run.execute(FlowHttp.decode(job.payload))
     assert caller.calls == [] and w.sent_texts() == [{"text": "Error secret 'API_KEY' was not found in the vault"}]
 
@@ -344,8 +346,7 @@ async def test_http_job_resolves_secrets_everywhere_the_author_wrote_them() -> N
     await w.inbound("hi")
     [job] = w.uow.store.jobs.pending(FlowHttp.entrypoint)
     caller = ScriptedHttpCaller(HttpResponseData(status_code=204, body=""))
-    run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=StubSecrets({"A": "a", "B": "b", "C": "c"}),
-                          events=w.app.deliver_flow_event)
+    run = w.http_call(caller, StubSecrets({"A": "a", "B": "b", "C": "c"}))
     await run.execute(FlowHttp.decode(job.payload))
     assert caller.calls == [{"method": "PUT", "url": "https://x/a", "headers": {"a": "b"},
                              "body": [1, 2.5, True, None, "c", {"a": ["b"]}], "timeout_seconds": 10.0}]
@@ -360,8 +361,7 @@ async def test_http_job_of_an_unknown_format_is_not_sent() -> None:
     old = FlowHttp(organization_id=queued.organization_id, execution_id=queued.execution_id, call={  # older shape
         **queued.call, "url": "https://api.example.com/{{secret:API_KEY}}", "headers": {}})
     caller = ScriptedHttpCaller()
-    run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=StubSecrets({"API_KEY": "k-1"}),
-                          events=w.app.deliver_flow_event)
+    run = w.http_call(caller, StubSecrets({"API_KEY": "k-1"}))
     await run.execute(old)
     assert caller.calls == []
     assert w.sent_texts() == [{"text": "Error the queued HTTP request could not be read; it was not sent"}]
