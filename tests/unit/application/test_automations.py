@@ -735,15 +735,13 @@ async def test_stats_tell_dispatched_and_accepted_rates_apart_and_complete_when_
 async def test_a_send_whose_outcome_stayed_unknown_fails_its_recipient_when_reconciled(world: World) -> None:
     """A worker died between claiming the send and hearing Graph's answer: the sweep fails the message (never
     resends it) and the recipient is reported failed with that reason, not left pending forever."""
-    from application.use_cases.whatsapp.send_queued import ReconcileUnconfirmedSends
 
     automation, [first, second] = await dispatched(world)
     assert first.message_id and second.message_id
     world.store.messages[first.message_id].send_claimed_at = world.clock.now()
     await status(world, second.message_id, MessageStatus.SENT)
     world.clock.advance(minutes=11)
-    sweep = ReconcileUnconfirmedSends(uow=world.uow, statuses=StatusRecorder(automations=tracker(world)),
-                                      clock=world.clock)
+    sweep = world.app.reconcile_sends
     assert await sweep.execute() == 1
     assert await sweep.execute() == 0  # the other one was confirmed: left alone
     failed = world.store.recipients[first.id]
