@@ -28,15 +28,9 @@ from application.use_cases.users.create_user import CreateUser
 from application.use_cases.users.list_users import ListUsers
 from application.use_cases.users.update_user import UpdateUser
 from domain.identity import Role, User
+from tests.bootstrap import TestApp, bootstrap_test_app
 from tests.fake_uow import FakeStore, FakeUnitOfWorkFactory
-from tests.fakes import (
-    FakeAccessCheck,
-    FakeAccessTokenService,
-    FakeClock,
-    FakeContactListing,
-    FakeMailer,
-    FakePasswordHasher,
-)
+from tests.fakes import FakeAccessTokenService, FakeClock, FakeMailer, FakePasswordHasher
 
 PASSWORD = "correct horse battery staple"
 
@@ -79,24 +73,28 @@ class UseCases:
     update_contact: UpdateContact = field(init=False)
     delete_contact: DeleteContact = field(init=False)
 
+    app: TestApp = field(init=False, repr=False)
+
     def __post_init__(self) -> None:
-        uow, clock, hasher, tokens, policy = self.uow, self.clock, self.hasher, self.tokens, self.policy
-        self.register = RegisterUser(uow=uow, hasher=hasher, tokens=tokens, clock=clock, policy=policy)
-        self.login = LoginUser(uow=uow, hasher=hasher, tokens=tokens, clock=clock, policy=policy)
-        self.refresh = RefreshSession(uow=uow, tokens=tokens, clock=clock, policy=policy)
-        self.logout = LogoutUser(uow=uow, clock=clock)
-        self.authenticate = AuthenticateRequest(access=FakeAccessCheck(uow), tokens=tokens, clock=clock)
-        self.me = GetCurrentUser(uow=uow)
-        self.forgot_password = RequestPasswordReset(uow=uow, clock=clock, policy=policy)
-        self.reset_password = ResetPassword(uow=uow, hasher=hasher, clock=clock, policy=policy)
-        self.list_users = ListUsers(uow=uow)
-        self.create_user = CreateUser(uow=uow, hasher=hasher, clock=clock, policy=policy)
-        self.update_user = UpdateUser(uow=uow, clock=clock)
-        self.create_contact = CreateContact(uow=uow, clock=clock)
-        self.search_contacts = SearchContacts(listing=FakeContactListing(uow))
-        self.get_contact = GetContact(uow=uow)
-        self.update_contact = UpdateContact(uow=uow, clock=clock)
-        self.delete_contact = DeleteContact(uow=uow)
+        """Every use case from the production container (tests/bootstrap.py) on this object's fakes."""
+        self.app = app = bootstrap_test_app(uow=self.uow, clock=self.clock, hasher=self.hasher, tokens=self.tokens,
+                                            mailer=self.mailer, auth_policy=self.policy)
+        self.register = app.register_user
+        self.login = app.login_user
+        self.refresh = app.refresh_session
+        self.logout = app.logout_user
+        self.authenticate = app.authenticate
+        self.me = app.get_current_user
+        self.forgot_password = app.request_password_reset
+        self.reset_password = app.reset_password
+        self.list_users = app.list_users
+        self.create_user = app.create_user
+        self.update_user = app.update_user
+        self.create_contact = app.create_contact
+        self.search_contacts = app.search_contacts
+        self.get_contact = app.get_contact
+        self.update_contact = app.update_contact
+        self.delete_contact = app.delete_contact
 
     # ----------------------------------------------------------------- shortcuts for arranging tests
 

@@ -16,19 +16,11 @@ from application.messaging.statuses import StatusChange, StatusRecorder
 from application.ports.channel import SendPacer
 from application.use_cases.automations import create_automation
 from application.use_cases.automations.cancel_automation import CancelAutomation
-from application.use_cases.automations.create_automation import (
-    AudienceEntry,
-    AudienceFilter,
-    CreateAutomation,
-    CreateAutomationCommand,
-)
+from application.use_cases.automations.create_automation import AudienceEntry, AudienceFilter, CreateAutomationCommand
 from application.use_cases.automations.dispatch import DispatchAutomation
-from application.use_cases.automations.get_automation_stats import GetAutomationStats
-from application.use_cases.automations.list_recipients import ListRecipients
 from application.use_cases.automations.pause_automation import PauseAutomation
 from application.use_cases.automations.resume_automation import ResumeAutomation
 from application.use_cases.automations.start_automation import StartAutomation
-from application.use_cases.automations.stop_automation_dispatch import StopAutomationDispatch
 from application.use_cases.automations.tracking import AutomationTracker
 from application.use_cases.flows.runtime import FlowRuntime
 from domain.automations import (
@@ -46,6 +38,7 @@ from domain.errors import InvalidValue, PermissionDenied
 from domain.flows.records import Flow, FlowNotActive, FlowNotFound, FlowStatus
 from domain.identity import Role
 from domain.messaging import InboundMessage, InboundMessageType, MessageDirection, MessageStatus
+from tests.bootstrap import TestApp, bootstrap_test_app
 from tests.fake_uow import FakeStore, FakeUnitOfWorkFactory
 from tests.fakes import T0, FakeClock
 from tests.fakes_automations import FakeFlowStarter
@@ -82,6 +75,12 @@ class World:
     flow: Flow
     starter: FakeFlowStarter = field(default_factory=FakeFlowStarter)
     pacer: HookPacer = field(default_factory=HookPacer)
+    app: TestApp = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """The container's use cases on this world's fakes; flows are started by the recording starter."""
+        self.app = bootstrap_test_app(uow=self.uow, clock=self.clock, send_pacer=self.pacer,
+                                      flow_runtime=self.starter)
 
     @property
     def store(self) -> FakeStore:
@@ -106,19 +105,19 @@ class World:
 
     async def create(self, entries: list[AudienceEntry], **config: Any) -> Automation:
         config.setdefault("template", TEMPLATE)
-        return await CreateAutomation(uow=self.uow, clock=self.clock).execute(
+        return await self.app.create_automation.execute(
             self.admin, CreateAutomationCommand(flow_id=self.flow.id, contacts=entries, **config))
 
     async def create_for(self, audience: AudienceFilter, **config: Any) -> Automation:
         config.setdefault("template", TEMPLATE)
-        return await CreateAutomation(uow=self.uow, clock=self.clock).execute(
+        return await self.app.create_automation.execute(
             self.admin, CreateAutomationCommand(flow_id=self.flow.id, audience=audience, **config))
 
     async def start(self, automation: Automation) -> None:
-        await StartAutomation(uow=self.uow, clock=self.clock).execute(self.admin, automation.id)
+        await self.app.start_automation.execute(self.admin, automation.id)
 
     def dispatcher(self) -> DispatchAutomation:
-        return DispatchAutomation(uow=self.uow, pacer=self.pacer, flows=self.starter, clock=self.clock)
+        return self.app.dispatch_automation
 
     async def dispatch(self, automation: Automation) -> int:
         return await self.dispatcher().execute(self.org, automation.id)
@@ -192,7 +191,7 @@ async def test_create_skips_and_counts_opted_out_contacts(world: World) -> None:
     assert automation.total_contacts == 2
     assert [(r.whatsapp_id, r.state, r.skip_reason) for r in world.recipients(automation)] == [
         ("5511900000009", R.SKIPPED, "opted_out"), ("5511900000001", R.PENDING, None)]
-    counts = (await GetAutomationStats(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)).counts
+    counts = (await world.app.automation_stats.execute(world.admin, automation.id)).counts
     assert (counts.total, counts.pending, counts.skipped, counts.dispatched) == (2, 1, 1, 0)
 
 
@@ -251,11 +250,11 @@ async def test_create_needs_an_active_flow_of_the_organization(world: World) -> 
         await world.create([wa("5511900000001")])
     assert raised.value.code == "flow_not_active"
     with pytest.raises(FlowNotFound):
-        await CreateAutomation(uow=world.uow, clock=world.clock).execute(
+        await world.app.create_automation.execute(
             world.admin, CreateAutomationCommand(flow_id=uuid4(), contacts=[wa("5511900000001")]))
     other_org = actor(uuid4())
     with pytest.raises(FlowNotFound):
-        await CreateAutomation(uow=world.uow, clock=world.clock).execute(
+        await world.app.create_automation.execute(
             other_org, CreateAutomationCommand(flow_id=world.flow.id, contacts=[wa("5511900000001")]))
     assert world.store.automations == {}
 
@@ -319,13 +318,13 @@ async def test_only_admins_create_and_control(world: World, role: Role) -> None:
     automation = await world.create([wa("5511900000001")])
     who = actor(world.org, role)
     with pytest.raises(PermissionDenied):
-        await CreateAutomation(uow=world.uow, clock=world.clock).execute(
+        await world.app.create_automation.execute(
             who, CreateAutomationCommand(flow_id=world.flow.id, contacts=[wa("5511900000002")], template=TEMPLATE))
     for control in (StartAutomation, PauseAutomation, ResumeAutomation, CancelAutomation):
         with pytest.raises(PermissionDenied):
             await control(uow=world.uow, clock=world.clock).execute(who, automation.id)
     assert len(world.store.automations) == 1 and world.automation(automation).status is S.DRAFT
-    counts = (await GetAutomationStats(uow=world.uow, clock=world.clock).execute(who, automation.id)).counts
+    counts = (await world.app.automation_stats.execute(who, automation.id)).counts
     assert counts.total == 1  # but they may read
 
 
@@ -369,7 +368,7 @@ async def test_other_organizations_automations_are_not_found(world: World) -> No
         with pytest.raises(AutomationNotFound):
             await control(uow=world.uow, clock=world.clock).execute(stranger, automation.id)
     with pytest.raises(AutomationNotFound):
-        await ListRecipients(uow=world.uow).execute(stranger, automation.id, state=None, limit=10, offset=0)
+        await world.app.list_recipients.execute(stranger, automation.id, state=None, limit=10, offset=0)
     assert world.automation(automation).status is S.DRAFT
 
 
@@ -421,7 +420,7 @@ async def test_pause_is_seen_before_the_next_recipient(world: World) -> None:
 
     async def pause_before_the_third(n: int) -> None:
         if n == 3:
-            await PauseAutomation(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)
+            await world.app.pause_automation.execute(world.admin, automation.id)
 
     world.pacer.hook = pause_before_the_third
     assert await world.dispatch(automation) == 2
@@ -430,7 +429,7 @@ async def test_pause_is_seen_before_the_next_recipient(world: World) -> None:
     assert world.automation(automation).status is S.PAUSED
     world.pacer.hook = None
     world.store.jobs.take()
-    await ResumeAutomation(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)
+    await world.app.resume_automation.execute(world.admin, automation.id)
     [job] = world.store.jobs.pending(DispatchAutomationJob.entrypoint)
     assert job.dedupe_key is None  # a resumed dispatcher is never dropped for a finishing one
     assert await world.dispatch(automation) == 3
@@ -444,14 +443,14 @@ async def test_cancel_is_seen_before_the_next_recipient_and_is_final(world: Worl
 
     async def cancel_before_the_second(n: int) -> None:
         if n == 2:
-            await CancelAutomation(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)
+            await world.app.cancel_automation.execute(world.admin, automation.id)
 
     world.pacer.hook = cancel_before_the_second
     assert await world.dispatch(automation) == 1
     assert await world.dispatch(automation) == 0
     assert len(world.outbound()) == 1 and world.automation(automation).status is S.CANCELLED
     with pytest.raises(Exception) as raised:
-        await ResumeAutomation(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)
+        await world.app.resume_automation.execute(world.admin, automation.id)
     assert raised.value.code == "automation_state_conflict"  # type: ignore[attr-defined]
 
 
@@ -470,7 +469,7 @@ async def test_flow_mode_starts_the_flow_and_skips_a_contact_busy_in_another_flo
     openings = {m.contact_id: m.id for m in world.outbound()}
     assert rows[0].message_id == openings[people[0].id] and rows[2].message_id == openings[people[2].id]
     assert rows[0].execution_id == world.starter.starts[0].execution_id and rows[1].execution_id is None
-    counts = (await GetAutomationStats(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)).counts
+    counts = (await world.app.automation_stats.execute(world.admin, automation.id)).counts
     assert (counts.pending, counts.skipped, counts.dispatched) == (2, 1, 2)
     assert world.automation(automation).phase == "sending"
 
@@ -546,7 +545,7 @@ async def test_recipient_state_moves_with_the_opening_message(world: World) -> N
     await status(world, second.message_id, MessageStatus.FAILED, code=131047, title="Re-engagement message")
     failed = world.store.recipients[second.id]
     assert (failed.state, failed.error_code, failed.error_title) == (R.FAILED, 131047, "Re-engagement message")
-    counts = (await GetAutomationStats(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)).counts
+    counts = (await world.app.automation_stats.execute(world.admin, automation.id)).counts
     assert (counts.read, counts.failed, counts.pending, counts.sent) == (1, 1, 0, 0)
     assert world.automation(automation).status is S.RUNNING
 
@@ -564,7 +563,7 @@ async def test_an_auth_failure_pauses_the_automation_and_returns_the_recipient_t
     assert world.store.recipients[second.id].dispatched_at is None
     assert world.automation(automation).paused_reason == stored.paused_reason
     # resume: both are dispatched again, each with one new opening message
-    await ResumeAutomation(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)
+    await world.app.resume_automation.execute(world.admin, automation.id)
     assert world.automation(automation).paused_reason is None
     assert await world.dispatch(automation) == 2
     rows = world.recipients(automation)
@@ -678,7 +677,7 @@ async def test_a_message_from_a_contact_not_yet_dispatched_changes_nothing(world
 
 async def test_a_reply_to_a_cancelled_automation_does_not_start_the_flow(world: World) -> None:
     automation, [first, _] = await dispatched(world)
-    await CancelAutomation(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)
+    await world.app.cancel_automation.execute(world.admin, automation.id)
     await say(world, world.store.contacts[first.contact_id], "yes")
     assert world.starter.starts == []
 
@@ -691,7 +690,7 @@ async def test_recipients_page_and_filter_with_the_flow_outcome(world: World) ->
     world.store.execution_status[uuid4()] = "completed"
     executed = world.store.recipients[rows[0].id]
     executed.execution_id = next(iter(world.store.execution_status))
-    list_recipients = ListRecipients(uow=world.uow)
+    list_recipients = world.app.list_recipients
     page, total = await list_recipients.execute(world.admin, automation.id, state=None, limit=2, offset=1)
     assert ([r.seq for r in page], total) == ([1, 2], 5)
     done, total = await list_recipients.execute(world.admin, automation.id, state=R.COMPLETED, limit=10, offset=0)
@@ -706,7 +705,7 @@ async def test_stats_tell_dispatched_and_accepted_rates_apart_and_complete_when_
     await world.start(automation)
     world.clock.advance(seconds=2)
     await world.dispatch(automation)  # all 4 queued 2 s after the start
-    stats = GetAutomationStats(uow=world.uow, clock=world.clock)
+    stats = world.app.automation_stats
     progress = await stats.execute(world.admin, automation.id)
     assert (progress.automation.phase, progress.counts.dispatched, progress.dispatched_per_second) == (
         "sending", 4, 2.0)
@@ -730,32 +729,30 @@ async def test_stats_tell_dispatched_and_accepted_rates_apart_and_complete_when_
 async def test_a_send_whose_outcome_stayed_unknown_fails_its_recipient_when_reconciled(world: World) -> None:
     """A worker died between claiming the send and hearing Graph's answer: the sweep fails the message (never
     resends it) and the recipient is reported failed with that reason, not left pending forever."""
-    from application.use_cases.whatsapp.reconcile_unconfirmed_sends import ReconcileUnconfirmedSends
 
     automation, [first, second] = await dispatched(world)
     assert first.message_id and second.message_id
     world.store.messages[first.message_id].send_claimed_at = world.clock.now()
     await status(world, second.message_id, MessageStatus.SENT)
     world.clock.advance(minutes=11)
-    sweep = ReconcileUnconfirmedSends(uow=world.uow, statuses=StatusRecorder(automations=tracker(world)),
-                                      clock=world.clock)
+    sweep = world.app.reconcile_sends
     assert await sweep.execute() == 1
     assert await sweep.execute() == 0  # the other one was confirmed: left alone
     failed = world.store.recipients[first.id]
     assert failed.state is R.FAILED and failed.error_title is not None
     assert failed.error_title.startswith("Delivery outcome unknown")
     assert world.store.messages[first.message_id].status == "failed"
-    counts = (await GetAutomationStats(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)).counts
+    counts = (await world.app.automation_stats.execute(world.admin, automation.id)).counts
     assert (counts.failed, counts.sent, counts.pending) == (1, 1, 0)
 
 
 async def test_a_dispatch_that_gave_up_pauses_the_automation_with_the_reason_and_resume_continues(
         world: World) -> None:
     automation, _ = await dispatched(world)
-    stop = StopAutomationDispatch(uow=world.uow, clock=world.clock)
+    stop = world.app.stop_automation_dispatch
     assert await stop.execute(world.org, automation.id, "Dispatching stopped after repeated errors (boom)")
     stored = world.automation(automation)
     assert (stored.status, stored.paused_reason) == (S.PAUSED, "Dispatching stopped after repeated errors (boom)")
     assert not await stop.execute(world.org, automation.id, "again")  # already paused: nothing changes
-    await ResumeAutomation(uow=world.uow, clock=world.clock).execute(world.admin, automation.id)
+    await world.app.resume_automation.execute(world.admin, automation.id)
     assert world.automation(automation).status is S.RUNNING and world.automation(automation).paused_reason is None

@@ -12,13 +12,7 @@ from application.jobs import ImportContacts
 from application.ports.uow import TransactionConflict
 from application.use_cases.contacts.create_contact import CreateContactCommand
 from application.use_cases.contacts.csv_format import FIELDS
-from application.use_cases.contacts.export import ExportContacts
-from application.use_cases.contacts.fail_contact_import import FailContactImport
-from application.use_cases.contacts.get_contact_import import GetContactImport
-from application.use_cases.contacts.list_contact_imports import ListContactImports
-from application.use_cases.contacts.retry_contact_import import RetryContactImport
-from application.use_cases.contacts.run_contact_import import RunContactImport
-from application.use_cases.contacts.start_contact_import import StartContactImport, StartImportCommand
+from application.use_cases.contacts.start_contact_import import StartImportCommand
 from domain.contact_imports import (
     ContactImport,
     ContactImportNotFound,
@@ -32,6 +26,7 @@ from domain.contact_imports import (
 from domain.contacts import Contact
 from domain.errors import InvalidValue, PermissionDenied
 from domain.identity import Role
+from tests.bootstrap import bootstrap_test_app
 from tests.unit.conftest import UseCases
 
 pytestmark = pytest.mark.unit
@@ -41,12 +36,15 @@ class Imports:
     def __init__(self, core: UseCases, *, batch_rows: int = 10, max_rows: int = 500_000,
                  max_bytes: int = 20 * 1024 * 1024) -> None:
         self.core = core
-        self.start = StartContactImport(uow=core.uow, clock=core.clock, max_bytes=max_bytes, max_rows=max_rows)
-        self.run = RunContactImport(uow=core.uow, clock=core.clock, batch_rows=batch_rows, max_rows=max_rows)
-        self.get = GetContactImport(uow=core.uow)
-        self.list = ListContactImports(uow=core.uow)
-        self.retry = RetryContactImport(uow=core.uow, clock=core.clock)
-        self.fail = FailContactImport(uow=core.uow, clock=core.clock)
+        app = bootstrap_test_app(uow=core.uow, clock=core.clock, arguments={
+            "start_contact_import": {"max_bytes": max_bytes, "max_rows": max_rows},
+            "run_contact_import": {"batch_rows": batch_rows, "max_rows": max_rows}})
+        self.start = app.start_contact_import
+        self.run = app.run_contact_import
+        self.get = app.get_contact_import
+        self.list = app.list_contact_imports
+        self.retry = app.retry_contact_import
+        self.fail = app.fail_contact_import
 
     async def upload(self, actor: Actor, text: str, **fields: object) -> ContactImport:
         return await self.start.execute(actor, StartImportCommand(content=text.encode(), filename="list.csv",
@@ -266,7 +264,8 @@ class TestTenancy:
 
 
 async def _export(core: UseCases, actor: Actor, page_size: int = 3, **filters: str) -> list[list[str]]:
-    chunks = [c async for c in ExportContacts(uow=core.uow, page_size=page_size).execute(actor, **filters)]
+    export = bootstrap_test_app(uow=core.uow, arguments={"export_contacts": {"page_size": page_size}}).export_contacts
+    chunks = [c async for c in export.execute(actor, **filters)]
     return [line.split(",") for line in "".join(chunks).splitlines()]
 
 
@@ -291,6 +290,6 @@ class TestExport:
         await core.create_contact.execute(admin, CreateContactCommand(
             whatsapp_id="5511900000001", name="=1+1", email="ana@example.com", tags=["vip", "lead"],
             attributes={"city": "São Paulo", "n": 3}))
-        text = "".join([c async for c in ExportContacts(uow=core.uow).execute(admin)])
+        text = "".join([c async for c in core.app.export_contacts.execute(admin)])
         found = await Imports(core).imported(admin, text, mode="upsert")
         assert counts(found)[2:] == (0, 0, 1, 0, 0)

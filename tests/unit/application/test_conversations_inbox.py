@@ -10,23 +10,14 @@ import pytest
 
 from application.authorization import Actor
 from application.ports.conversations import ConversationFilter
-from application.use_cases.conversations.assign_conversation import (
-    AssignCommand,
-    AssignConversation,
-    NotYourConversation,
-)
-from application.use_cases.conversations.close_conversation import CloseConversation
-from application.use_cases.conversations.get_conversation import GetConversation
-from application.use_cases.conversations.list_conversation_messages import ListConversationMessages
-from application.use_cases.conversations.list_conversations import ListConversations
-from application.use_cases.conversations.mark_conversation_read import MarkConversationRead
-from application.use_cases.flows.inbound import ReleaseConversation
-from application.use_cases.whatsapp.send_message import SendMessage, SendMessageCommand
+from application.use_cases.conversations.assign_conversation import AssignCommand, NotYourConversation
+from application.use_cases.whatsapp.message_content import SendMessageCommand
 from domain.channel import Conversation
 from domain.conversations import ConversationAlreadyAssigned, ConversationNotFound, ConversationState, InvalidAssignee
 from domain.errors import PermissionDenied
 from domain.identity import Role, User
 from domain.messaging import MessageDirection
+from tests.bootstrap import bootstrap_test_app
 from tests.fake_uow import FakeStore, FakeUnitOfWorkFactory
 from tests.fakes import T0, FakeClock
 from tests.fakes_channel import contact, number, outbound
@@ -51,6 +42,7 @@ class World:
         self.store = FakeStore()
         self.factory = FakeUnitOfWorkFactory(self.store)
         self.clock = FakeClock(T0)
+        self.app = bootstrap_test_app(uow=self.factory, clock=self.clock)
         self.number = number(ORG)
         self.store.numbers[self.number.id] = self.number
         self.admin, self.agent, self.agent2, self.viewer = (
@@ -81,7 +73,7 @@ class World:
         return self.factory.store.conversations[c.id]
 
     async def assign(self, who: User, c: Conversation, to: UUID | None) -> None:
-        await AssignConversation(uow=self.factory, clock=self.clock).execute(
+        await self.app.assign_conversation.execute(
             as_actor(who), AssignCommand(conversation_id=c.id, user_id=to))
 
 
@@ -127,23 +119,23 @@ async def test_an_admin_assigns_any_active_agent_of_the_organization_only(world:
 async def test_viewers_read_but_do_not_act(world: World) -> None:
     c = world.conversation(state=ConversationState.WAITING)
     viewer = as_actor(world.viewer)
-    found, total = await ListConversations(uow=world.factory).execute(viewer, ConversationFilter(), limit=10,
+    found, total = await world.app.list_conversations.execute(viewer, ConversationFilter(), limit=10,
                                                                        offset=0)
     assert total == 1 and found[0].conversation.id == c.id
     with pytest.raises(PermissionDenied):
         await world.assign(world.viewer, c, world.viewer.id)
     with pytest.raises(PermissionDenied):
-        await MarkConversationRead(uow=world.factory, clock=world.clock).execute(viewer, c.id)
+        await world.app.mark_conversation_read.execute(viewer, c.id)
     with pytest.raises(PermissionDenied):
-        await CloseConversation(uow=world.factory, clock=world.clock).execute(viewer, c.id)
+        await world.app.close_conversation.execute(viewer, c.id)
 
 
 async def test_read_and_close(world: World) -> None:
     c = world.conversation(state=ConversationState.ASSIGNED, assignee=world.agent.id)
     world.clock.set(T0 + timedelta(minutes=5))
-    read = await MarkConversationRead(uow=world.factory, clock=world.clock).execute(as_actor(world.agent), c.id)
+    read = await world.app.mark_conversation_read.execute(as_actor(world.agent), c.id)
     assert (read.conversation.unread_count, read.conversation.last_read_at) == (0, T0 + timedelta(minutes=5))
-    closed = await CloseConversation(uow=world.factory, clock=world.clock).execute(as_actor(world.agent), c.id)
+    closed = await world.app.close_conversation.execute(as_actor(world.agent), c.id)
     assert (closed.conversation.state, closed.conversation.assignee_id, closed.conversation.handoff_at) == (
         ConversationState.CLOSED, None, None)
     assert world.stored(c).state is ConversationState.CLOSED
@@ -153,15 +145,15 @@ async def test_another_organizations_conversation_is_not_found(world: World) -> 
     theirs = world.conversation(org=OTHER_ORG, state=ConversationState.WAITING)
     me = as_actor(world.admin)
     for call in (
-        lambda: GetConversation(uow=world.factory).execute(me, theirs.id),
-        lambda: ListConversationMessages(uow=world.factory).execute(me, theirs.id, before=None, limit=10),
-        lambda: MarkConversationRead(uow=world.factory, clock=world.clock).execute(me, theirs.id),
-        lambda: CloseConversation(uow=world.factory, clock=world.clock).execute(me, theirs.id),
+        lambda: world.app.get_conversation.execute(me, theirs.id),
+        lambda: world.app.list_conversation_messages.execute(me, theirs.id, before=None, limit=10),
+        lambda: world.app.mark_conversation_read.execute(me, theirs.id),
+        lambda: world.app.close_conversation.execute(me, theirs.id),
         lambda: world.assign(world.admin, theirs, world.admin.id),
     ):
         with pytest.raises(ConversationNotFound):
             await call()
-    _, total = await ListConversations(uow=world.factory).execute(me, ConversationFilter(), limit=10, offset=0)
+    _, total = await world.app.list_conversations.execute(me, ConversationFilter(), limit=10, offset=0)
     assert total == 0
     assert world.stored(theirs).state is ConversationState.WAITING
 
@@ -172,7 +164,7 @@ async def test_the_list_filters_and_orders_by_last_activity(world: World) -> Non
                              assignee=world.agent.id, minutes=5)
     bot = world.conversation("5511933330000", name="Carla", minutes=3)
     me = as_actor(world.agent)
-    use_case = ListConversations(uow=world.factory)
+    use_case = world.app.list_conversations
 
     async def ids(where: ConversationFilter) -> list[UUID]:
         found, total = await use_case.execute(me, where, limit=10, offset=0)
@@ -200,7 +192,7 @@ async def test_the_thread_pages_newest_first_with_a_cursor(world: World) -> None
     for m in sent:
         world.factory.store.messages[m.id] = m
     expected = sorted(sent, key=lambda m: (m.occurred_at, m.id.int), reverse=True)
-    use_case, me = ListConversationMessages(uow=world.factory), as_actor(world.viewer)
+    use_case, me = world.app.list_conversation_messages, as_actor(world.viewer)
     seen, cursor = [], None
     while True:
         page = await use_case.execute(me, c.id, before=cursor, limit=3)
@@ -209,14 +201,14 @@ async def test_the_thread_pages_newest_first_with_a_cursor(world: World) -> None
             break
         cursor = page.next_cursor
     assert seen == [m.id for m in expected]
-    summary = await GetConversation(uow=world.factory).execute(me, c.id)
+    summary = await world.app.get_conversation.execute(me, c.id)
     assert summary.last_message is not None and summary.last_message.text == expected[0].content["text"]
 
 
 async def test_an_agents_reply_takes_the_waiting_conversation(world: World) -> None:
     c = world.conversation(state=ConversationState.WAITING, minutes=-5)
     person = world.factory.store.contacts[c.contact_id]
-    send = SendMessage(uow=world.factory, clock=world.clock)
+    send = world.app.send_message
     await send.execute(as_actor(world.agent), SendMessageCommand(to=person.whatsapp_id, message="Hi, I'm Ana"))
     stored = world.stored(c)
     assert (stored.state, stored.assignee_id, stored.last_message_at) == (ConversationState.ASSIGNED,
@@ -229,19 +221,19 @@ async def test_an_agents_reply_takes_the_waiting_conversation(world: World) -> N
 
 async def test_release_closes_every_handed_off_conversation_of_the_contact(world: World) -> None:
     c = world.conversation(state=ConversationState.ASSIGNED, assignee=world.agent.id)
-    released = await ReleaseConversation(uow=world.factory, clock=world.clock).execute(
+    released = await world.app.release_conversation.execute(
         as_actor(world.agent), c.contact_id)
     assert released == 1
     assert (world.stored(c).state, world.stored(c).handoff_at) == (ConversationState.CLOSED, None)
-    assert await ReleaseConversation(uow=world.factory, clock=world.clock).execute(
+    assert await world.app.release_conversation.execute(
         as_actor(world.agent), c.contact_id) == 0
 
 
 async def test_every_change_is_told_on_the_event_stream_in_its_transaction(world: World) -> None:
     c = world.conversation(state=ConversationState.WAITING)
     await world.assign(world.agent, c, world.agent.id)
-    await MarkConversationRead(uow=world.factory, clock=world.clock).execute(as_actor(world.agent), c.id)
-    await CloseConversation(uow=world.factory, clock=world.clock).execute(as_actor(world.agent), c.id)
+    await world.app.mark_conversation_read.execute(as_actor(world.agent), c.id)
+    await world.app.close_conversation.execute(as_actor(world.agent), c.id)
     told = [(e.payload["reason"], e.payload["state"], e.payload["assignee_id"]) for e, _ in world.store.events
             if e.type == "conversation.updated" and e.payload["conversation_id"] == str(c.id)]
     assert told == [("assigned", "assigned", str(world.agent.id)), ("read", "assigned", str(world.agent.id)),

@@ -11,14 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from application.messaging import conversations as inbox
-from application.use_cases.conversations.assign_conversation import (
-    AssignCommand,
-    AssignConversation,
-    NotYourConversation,
-)
-from application.use_cases.conversations.close_conversation import CloseConversation
-from application.use_cases.conversations.mark_conversation_read import MarkConversationRead
-from application.use_cases.whatsapp.send_message import SendMessage, SendMessageCommand
+from application.use_cases.conversations.assign_conversation import AssignCommand, NotYourConversation
+from application.use_cases.whatsapp.message_content import SendMessageCommand
 from domain.conversations import ConversationAlreadyAssigned, ConversationState
 from tests.fakes import T0
 from tests.unit.application.test_conversations_inbox import ORG, World, as_actor
@@ -45,7 +39,7 @@ class OneConversation(RuleBasedStateMachine):
 
     def _assign(self, who: str, to: UUID | None) -> None:
         self._now()
-        run_sync(AssignConversation(uow=self.world.factory, clock=self.world.clock).execute(
+        run_sync(self.world.app.assign_conversation.execute(
             as_actor(getattr(self.world, who)), AssignCommand(conversation_id=self.conversation_id, user_id=to)))
 
     @rule()
@@ -92,7 +86,7 @@ class OneConversation(RuleBasedStateMachine):
     def agent_replies(self, who: str) -> None:
         self._now()
         person = self.world.factory.store.contacts[self.conversation.contact_id]
-        run_sync(SendMessage(uow=self.world.factory, clock=self.world.clock).execute(
+        run_sync(self.world.app.send_message.execute(
             as_actor(getattr(self.world, who)), SendMessageCommand(to=person.whatsapp_id, message="hello")))
         if self.state is ConversationState.WAITING:
             self.state, self.assignee = ConversationState.ASSIGNED, self._user(who)
@@ -114,14 +108,14 @@ class OneConversation(RuleBasedStateMachine):
     @rule(who=agents)
     def agent_reads(self, who: str) -> None:
         self._now()
-        run_sync(MarkConversationRead(uow=self.world.factory, clock=self.world.clock).execute(
+        run_sync(self.world.app.mark_conversation_read.execute(
             as_actor(getattr(self.world, who)), self.conversation_id))
         self.unread = 0
 
     @rule(who=st.sampled_from(["agent", "agent2", "admin"]))
     def close(self, who: str) -> None:
         self._now()
-        run_sync(CloseConversation(uow=self.world.factory, clock=self.world.clock).execute(
+        run_sync(self.world.app.close_conversation.execute(
             as_actor(getattr(self.world, who)), self.conversation_id))
         self.state, self.assignee = ConversationState.CLOSED, None
 

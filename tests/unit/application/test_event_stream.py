@@ -11,9 +11,9 @@ import pytest
 
 from application.ports.events import EventNotifications, StoredEvent
 from application.use_cases.events.common import Listener
-from application.use_cases.events.hub import EventHub
-from application.use_cases.events.stream import Heartbeat, Reset, StreamEvents, StreamItem
+from application.use_cases.events.stream import Heartbeat, Reset, StreamItem
 from domain.events import EventStreamsClosing, EventType
+from tests.bootstrap import bootstrap_test_app
 from tests.fake_uow import FakeUnitOfWorkFactory
 
 pytestmark = pytest.mark.unit
@@ -38,8 +38,10 @@ class Setup:
     def __init__(self, queue_size: int = 100) -> None:
         self.factory = FakeUnitOfWorkFactory()
         self.notifications = ManualNotifications()
-        self.hub = EventHub(uow=self.factory, notifications=self.notifications, queue_size=queue_size)
-        self.streams = StreamEvents(uow=self.factory, hub=self.hub, heartbeat_seconds=0.05)
+        app = bootstrap_test_app(uow=self.factory, event_notifications=self.notifications,
+                                 events_queue_size=queue_size, events_heartbeat_seconds=0.05)
+        self.hub = app.event_hub
+        self.streams = app.stream_events
 
     async def commit(self, org: UUID, n: int = 1) -> int:
         async with self.factory(org) as uow:

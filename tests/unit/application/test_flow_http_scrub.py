@@ -6,8 +6,6 @@ import pytest
 
 from application.jobs import FlowHttp
 from application.ports.flows import HttpCallError
-from application.use_cases.flows.deliver_flow_event import DeliverFlowEvent
-from application.use_cases.flows.run_http_call import RunFlowHttpCall
 from application.use_cases.flows.scrub import REDACTED, scrub
 from tests.fakes_flows import ScriptedHttpCaller
 from tests.unit.application.test_flows import StubSecrets, World, edge, node
@@ -46,8 +44,7 @@ async def test_a_caller_error_quoting_a_resolved_secret_is_scrubbed_before_it_is
     await w.inbound("hi")
     [job] = w.uow.store.jobs.pending(FlowHttp.entrypoint)
     caller = ScriptedHttpCaller(HttpCallError("blocked", "address 10.1.2.3 is not public"))
-    run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=StubSecrets({"IP": "10.1.2.3"}),
-                          events=DeliverFlowEvent(uow=w.uow, runtime=w.runtime, clock=w.clock))
+    run = w.http_call(caller, StubSecrets({"IP": "10.1.2.3"}))
     await run.execute(FlowHttp.decode(job.payload))
     assert caller.calls[0]["url"] == "http://10.1.2.3/x"
     assert w.sent_texts() == [{"text": f"Error address {REDACTED} is not public"}]

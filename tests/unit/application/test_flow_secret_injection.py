@@ -19,8 +19,6 @@ from hypothesis import strategies as st
 
 from application.jobs import FlowHttp
 from application.ports.flows import HttpResponseData
-from application.use_cases.flows.deliver_flow_event import DeliverFlowEvent
-from application.use_cases.flows.run_http_call import RunFlowHttpCall
 from application.use_cases.vault.secret_lookup import SecretLookup
 from tests.fakes_flows import ScriptedHttpCaller
 from tests.unit.application.test_flows import ORG, World, edge, node
@@ -105,8 +103,7 @@ async def _run(pieces: list[tuple[str, str]], place: str) -> tuple[list[dict[str
         await w.inbound(answer)
     [job] = w.uow.store.jobs.pending(FlowHttp.entrypoint)
     caller = ScriptedHttpCaller(HttpResponseData(status_code=200, body={}))
-    run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=SecretLookup(uow=vault.uow, resolve=vault.resolve),
-                          events=DeliverFlowEvent(uow=w.uow, runtime=w.runtime, clock=w.clock))
+    run = w.http_call(caller, SecretLookup(uow=vault.uow, resolve=vault.resolve))
     await run.execute(FlowHttp.decode(job.payload))
     usage = vault.uow.store.usage.get(secret.id, {}).get("total", 0)
     return caller.calls, usage
@@ -146,8 +143,7 @@ async def test_a_reference_the_author_wrote_is_still_resolved_next_to_data() -> 
     [job] = w.uow.store.jobs.pending(FlowHttp.entrypoint)
     assert SECRET_VALUE not in repr(job.payload)  # the job stores the reference, never the value
     caller = ScriptedHttpCaller(HttpResponseData(status_code=200, body={}))
-    run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=SecretLookup(uow=vault.uow, resolve=vault.resolve),
-                          events=DeliverFlowEvent(uow=w.uow, runtime=w.runtime, clock=w.clock))
+    run = w.http_call(caller, SecretLookup(uow=vault.uow, resolve=vault.resolve))
     await run.execute(FlowHttp.decode(job.payload))
     [call] = caller.calls
     assert call["url"] == "https://api.example.com/a%20b%2F%7B%7Bsecret%3AAPI_KEY%7D%7D"

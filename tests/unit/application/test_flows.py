@@ -11,21 +11,12 @@ import pytest
 from application.authorization import Actor
 from application.jobs import FlowHttp, FlowTimer
 from application.messaging.outbound import OUTBOX_TOPIC
-from application.messaging.routing import InboundOutcome, InboundRouter
+from application.messaging.routing import InboundOutcome
 from application.ports.flows import HttpCallError, HttpResponseData
-from application.use_cases.automations.tracking import AutomationTracker
-from application.use_cases.flows.create_flow import CreateFlow, CreateFlowCommand
-from application.use_cases.flows.delete_flow import DeleteFlow
-from application.use_cases.flows.deliver_flow_event import DeliverFlowEvent
-from application.use_cases.flows.expire_executions import ExpireFlowExecutions
-from application.use_cases.flows.get_flow import GetFlow
-from application.use_cases.flows.inbound import ReleaseConversation, triggered_flow
-from application.use_cases.flows.list_executions import ListExecutions
-from application.use_cases.flows.list_flows import ListFlows
-from application.use_cases.flows.run_http_call import RunFlowHttpCall
-from application.use_cases.flows.runtime import FlowRuntime
-from application.use_cases.flows.simulate import SimulateCommand, SimulatedMessage, SimulateFlow
-from application.use_cases.flows.update_flow import UpdateFlow, UpdateFlowCommand
+from application.use_cases.flows.create_flow import CreateFlowCommand
+from application.use_cases.flows.inbound import triggered_flow
+from application.use_cases.flows.simulate import SimulateCommand, SimulatedMessage
+from application.use_cases.flows.update_flow import UpdateFlowCommand
 from application.use_cases.vault.secret_lookup import SecretLookup
 from domain.channel import Message
 from domain.conversations import ConversationState
@@ -35,6 +26,7 @@ from domain.flows.records import FlowInUse, FlowNotActive, FlowNotFound, FlowTri
 from domain.identity import Role
 from domain.messaging import InboundMessage, InboundMessageType, MessageDirection
 from domain.vault import SecretUnavailable
+from tests.bootstrap import bootstrap_test_app
 from tests.fake_uow import FakeUnitOfWorkFactory
 from tests.fakes import T0, FakeClock
 from tests.fakes_flows import ScriptedHttpCaller, seed_channel
@@ -71,14 +63,20 @@ class World:
     def __init__(self) -> None:
         self.uow, self.clock = FakeUnitOfWorkFactory(), FakeClock()
         self.number, self.contact = seed_channel(self.uow, ORG, T0)
-        self.runtime = FlowRuntime(ttl=timedelta(hours=1))
-        self.router = InboundRouter(automations=AutomationTracker(flows=self.runtime), runtime=self.runtime)
+        self.app = bootstrap_test_app(uow=self.uow, clock=self.clock, flow_execution_ttl_hours=1)
+        self.runtime = self.app.flow_runtime
+        self.router = self.app.inbound_router
+
+    def http_call(self, caller: Any, secrets: Any) -> Any:
+        """The container's RunFlowHttpCall on this world's runtime, with this HTTP caller and secret lookup."""
+        return bootstrap_test_app(uow=self.uow, clock=self.clock, flow_runtime=self.runtime,
+                                  flow_http_caller=caller, flow_secret_lookup=secrets).run_flow_http_call
 
     async def flow(self, nodes: list[dict[str, Any]], edges: list[dict[str, Any]],
                    trigger: dict[str, Any] | None = None, status: str = "active") -> UUID:
-        view = await CreateFlow(uow=self.uow, clock=self.clock).execute(actor(), CreateFlowCommand(
+        view = await self.app.create_flow.execute(actor(), CreateFlowCommand(
             name="F", nodes=nodes, edges=edges, trigger=trigger))
-        await UpdateFlow(uow=self.uow, clock=self.clock).execute(actor(), UpdateFlowCommand(
+        await self.app.update_flow.execute(actor(), UpdateFlowCommand(
             flow_id=view.flow.id, status=status))
         return view.flow.id
 
@@ -116,26 +114,26 @@ class World:
 
 async def test_create_is_a_draft_and_only_admins_write() -> None:
     w = World()
-    view = await CreateFlow(uow=w.uow, clock=w.clock).execute(actor(), CreateFlowCommand(
+    view = await w.app.create_flow.execute(actor(), CreateFlowCommand(
         name="  Welcome ", nodes=[node("x", "nonsense")], trigger={"type": "keyword", "keywords": ["Hi", "hi", "x"]}))
     assert view.flow.name == "Welcome" and view.flow.status.value == "draft" and view.flow.published_version is None
     assert view.flow.trigger == FlowTrigger.parse({"type": "keyword", "keywords": ["Hi", "x"]})
     for role in (Role.VIEWER, Role.AGENT):
         with pytest.raises(PermissionDenied):
-            await CreateFlow(uow=w.uow, clock=w.clock).execute(actor(role), CreateFlowCommand(name="x"))
+            await w.app.create_flow.execute(actor(role), CreateFlowCommand(name="x"))
         with pytest.raises(PermissionDenied):
-            await DeleteFlow(uow=w.uow).execute(actor(role), view.flow.id)
+            await w.app.delete_flow.execute(actor(role), view.flow.id)
     with pytest.raises(InvalidValue):
-        await CreateFlow(uow=w.uow, clock=w.clock).execute(actor(), CreateFlowCommand(name="x", trigger={"type": "?"}))
-    assert (await GetFlow(uow=w.uow).execute(actor(Role.VIEWER), view.flow.id)).flow.name == "Welcome"
+        await w.app.create_flow.execute(actor(), CreateFlowCommand(name="x", trigger={"type": "?"}))
+    assert (await w.app.get_flow.execute(actor(Role.VIEWER), view.flow.id)).flow.name == "Welcome"
     with pytest.raises(FlowNotFound):
-        await GetFlow(uow=w.uow).execute(actor(org=uuid4()), view.flow.id)
+        await w.app.get_flow.execute(actor(org=uuid4()), view.flow.id)
 
 
 async def test_publishing_validates_and_versions_only_on_change() -> None:
     w = World()
-    update = UpdateFlow(uow=w.uow, clock=w.clock)
-    view = await CreateFlow(uow=w.uow, clock=w.clock).execute(actor(), CreateFlowCommand(
+    update = w.app.update_flow
+    view = await w.app.create_flow.execute(actor(), CreateFlowCommand(
         name="F", nodes=[node("s", "start"), node("q", "question", text="?"), node("g", "goto_flow",
                                                                                    flow_id=str(uuid4()))],
         edges=[edge("s", "q"), edge("q", "g")]))
@@ -153,7 +151,7 @@ async def test_publishing_validates_and_versions_only_on_change() -> None:
     assert edited.flow.published_version == 2 and set(w.uow.store.versions) == {(view.flow.id, 1), (view.flow.id, 2)}
     draft = await update.execute(actor(), UpdateFlowCommand(flow_id=view.flow.id, status="draft", nodes=[]))
     assert draft.flow.published_version == 2 and draft.flow.status.value == "draft"  # drafts are not validated
-    listed, total = await ListFlows(uow=w.uow).execute(actor(Role.VIEWER), limit=10, offset=0)
+    listed, total = await w.app.list_flows.execute(actor(Role.VIEWER), limit=10, offset=0)
     assert total == 1 and listed[0].stats is None
 
 
@@ -162,12 +160,12 @@ async def test_delete_refused_while_running_unless_archived() -> None:
     flow_id = await w.flow(ASK, ASK_EDGES, {"type": "default"})
     await w.inbound("hi")
     with pytest.raises(FlowInUse):
-        await DeleteFlow(uow=w.uow).execute(actor(), flow_id)
-    await UpdateFlow(uow=w.uow, clock=w.clock).execute(actor(), UpdateFlowCommand(flow_id=flow_id, status="archived"))
-    await DeleteFlow(uow=w.uow).execute(actor(), flow_id)
+        await w.app.delete_flow.execute(actor(), flow_id)
+    await w.app.update_flow.execute(actor(), UpdateFlowCommand(flow_id=flow_id, status="archived"))
+    await w.app.delete_flow.execute(actor(), flow_id)
     assert w.uow.store.flows == {} and w.uow.store.executions == {}
     with pytest.raises(FlowNotFound):
-        await DeleteFlow(uow=w.uow).execute(actor(), flow_id)
+        await w.app.delete_flow.execute(actor(), flow_id)
 
 
 # --------------------------------------------------------------------------- runtime, triggers, jobs
@@ -188,15 +186,15 @@ async def test_default_trigger_question_retry_timer_and_stats() -> None:
     assert execution.status is ExecutionStatus.WAITING and execution.variables == {"age": 41}
     delay = w.uow.store.jobs.pending(FlowTimer.entrypoint)[-1]
     assert delay.delay == timedelta(seconds=30) and delay.payload["timer_id"] == execution.state.pending_timer_id
-    events = DeliverFlowEvent(uow=w.uow, runtime=w.runtime, clock=w.clock)
+    events = w.app.deliver_flow_event
     assert not await events.timer(ORG, execution.id, timers[0].payload["timer_id"])  # stale: ignored
     w.clock.advance(seconds=30)
     assert await events.timer(ORG, execution.id, delay.payload["timer_id"])
     assert w.sent_texts()[-1] == {"text": "Bye Ana, 41"}
     assert w.execution().status is ExecutionStatus.COMPLETED
-    stats = (await GetFlow(uow=w.uow).execute(actor(), flow_id)).stats
+    stats = (await w.app.get_flow.execute(actor(), flow_id)).stats
     assert stats is not None and (stats.total, stats.success_rate, stats.avg_duration_ms) == (1, 1.0, 35_000.0)
-    executions, total = await ListExecutions(uow=w.uow).execute(actor(), flow_id, limit=5, offset=0)
+    executions, total = await w.app.list_flow_executions.execute(actor(), flow_id, limit=5, offset=0)
     assert total == 1 and executions[0].path == ("start", "ask", "wait", "bye")
 
 
@@ -225,7 +223,7 @@ async def test_keyword_beats_default_and_archived_flows_never_start() -> None:
     await w.inbound("  MENU please")
     await w.inbound("something")
     assert w.sent_texts() == [{"text": "menu!"}, {"text": "default"}]
-    await UpdateFlow(uow=w.uow, clock=w.clock).execute(actor(), UpdateFlowCommand(flow_id=default, status="archived"))
+    await w.app.update_flow.execute(actor(), UpdateFlowCommand(flow_id=default, status="archived"))
     await w.inbound("something")
     assert len(w.sent_texts()) == 2
     assert triggered_flow([], "x") is None
@@ -242,8 +240,8 @@ async def test_handoff_silences_until_release() -> None:
     assert await w.inbound("hello?") is InboundOutcome.HUMAN
     assert w.sent_texts() == [{"text": "A human will answer"}]
     with pytest.raises(PermissionDenied):
-        await ReleaseConversation(uow=w.uow, clock=w.clock).execute(actor(Role.VIEWER), w.contact.id)
-    assert await ReleaseConversation(uow=w.uow, clock=w.clock).execute(actor(Role.AGENT), w.contact.id) == 1
+        await w.app.release_conversation.execute(actor(Role.VIEWER), w.contact.id)
+    assert await w.app.release_conversation.execute(actor(Role.AGENT), w.contact.id) == 1
     assert w.conversation().state is ConversationState.CLOSED
     await w.inbound("hi")  # closed -> bot: the default flow starts again, and hands off again
     assert w.conversation().state is ConversationState.WAITING
@@ -278,7 +276,7 @@ async def test_goto_flow_chains_into_the_target_and_fails_on_a_missing_one() -> 
     statuses = {e.flow_id: (e.status.value, e.trigger) for e in w.uow.store.executions.values()}
     assert statuses == {source: ("completed", "default"), target: ("completed", "goto_flow")}
     assert w.sent_texts() == [{"text": "in target A"}]
-    await UpdateFlow(uow=w.uow, clock=w.clock).execute(actor(), UpdateFlowCommand(flow_id=target, status="archived"))
+    await w.app.update_flow.execute(actor(), UpdateFlowCommand(flow_id=target, status="archived"))
     await w.inbound("again")
     failed = [e for e in w.uow.store.executions.values() if e.status is ExecutionStatus.FAILED]
     assert [e.fail_reason for e in failed] == ["goto_flow_target_unavailable"]
@@ -318,8 +316,7 @@ async def test_http_job_resolves_secrets_calls_and_branches(answer: Any, expecte
     assert job.payload["call"]["url"] == ["https://api.example.com/o/5511999990000"]
     assert job.payload["call"]["body"] == {"object": [[["name"], {"string": ["Ana"]}]]}
     caller = ScriptedHttpCaller(answer)
-    events = DeliverFlowEvent(uow=w.uow, runtime=w.runtime, clock=w.clock)
-    run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=StubSecrets({"API_KEY": "k-1"}), events=events)
+    run = w.http_call(caller, StubSecrets({"API_KEY": "k-1"}))
     assert await run.execute(FlowHttp.decode(job.payload))
     assert caller.calls[0]["headers"] == {"Authorization": "Bearer k-1"}
     assert w.sent_texts() == [{"text": expected}]
@@ -333,8 +330,7 @@ async def test_http_job_with_a_missing_secret_takes_the_error_branch_without_cal
     await w.inbound("hi")
     [job] = w.uow.store.jobs.pending(FlowHttp.entrypoint)
     caller = ScriptedHttpCaller()
-    run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=StubSecrets({}),
-                          events=DeliverFlowEvent(uow=w.uow, runtime=w.runtime, clock=w.clock))
+    run = w.http_call(caller, StubSecrets({}))
     await run.execute(FlowHttp.decode(job.payload))
     assert caller.calls == [] and w.sent_texts() == [{"text": "Error secret 'API_KEY' was not found in the vault"}]
 
@@ -348,8 +344,7 @@ async def test_http_job_resolves_secrets_everywhere_the_author_wrote_them() -> N
     await w.inbound("hi")
     [job] = w.uow.store.jobs.pending(FlowHttp.entrypoint)
     caller = ScriptedHttpCaller(HttpResponseData(status_code=204, body=""))
-    run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=StubSecrets({"A": "a", "B": "b", "C": "c"}),
-                          events=DeliverFlowEvent(uow=w.uow, runtime=w.runtime, clock=w.clock))
+    run = w.http_call(caller, StubSecrets({"A": "a", "B": "b", "C": "c"}))
     await run.execute(FlowHttp.decode(job.payload))
     assert caller.calls == [{"method": "PUT", "url": "https://x/a", "headers": {"a": "b"},
                              "body": [1, 2.5, True, None, "c", {"a": ["b"]}], "timeout_seconds": 10.0}]
@@ -364,8 +359,7 @@ async def test_http_job_of_an_unknown_format_is_not_sent() -> None:
     old = FlowHttp(organization_id=queued.organization_id, execution_id=queued.execution_id, call={  # older shape
         **queued.call, "url": "https://api.example.com/{{secret:API_KEY}}", "headers": {}})
     caller = ScriptedHttpCaller()
-    run = RunFlowHttpCall(uow=w.uow, caller=caller, secrets=StubSecrets({"API_KEY": "k-1"}),
-                          events=DeliverFlowEvent(uow=w.uow, runtime=w.runtime, clock=w.clock))
+    run = w.http_call(caller, StubSecrets({"API_KEY": "k-1"}))
     await run.execute(old)
     assert caller.calls == []
     assert w.sent_texts() == [{"text": "Error the queued HTTP request could not be read; it was not sent"}]
@@ -375,7 +369,8 @@ async def test_expiry_sweep() -> None:
     w = World()
     await w.flow(ASK, ASK_EDGES, {"type": "default"})
     await w.inbound("hi")
-    sweep = ExpireFlowExecutions(uow=w.uow, clock=w.clock, batch_size=1)
+    sweep = bootstrap_test_app(uow=w.uow, clock=w.clock,
+                               arguments={"expire_flow_executions": {"batch_size": 1}}).expire_flow_executions
     assert await sweep.execute() == 0
     w.clock.advance(hours=2)
     assert await sweep.execute() == 1
@@ -386,9 +381,9 @@ async def test_expiry_sweep() -> None:
 
 async def test_simulator_transcript() -> None:
     w = World()
-    view = await CreateFlow(uow=w.uow, clock=w.clock).execute(actor(), CreateFlowCommand(
+    view = await w.app.create_flow.execute(actor(), CreateFlowCommand(
         name="S", nodes=ASK, edges=ASK_EDGES))
-    result = await SimulateFlow(uow=w.uow, clock=w.clock).execute(actor(Role.VIEWER), SimulateCommand(
+    result = await w.app.simulate_flow.execute(actor(Role.VIEWER), SimulateCommand(
         flow_id=view.flow.id, messages=[SimulatedMessage(text="x"), SimulatedMessage(text="7")]))
     assert result.transcript == [
         {"from": "bot", "kind": "text", "text": "Age?"}, {"from": "contact", "kind": "text", "text": "x"},

@@ -12,6 +12,7 @@ from application.use_cases.whatsapp.media import GetInboundMedia, MessageHasNoMe
 from domain.channel import RECEIVED, Message, MessageNotFound
 from domain.identity import Role
 from domain.messaging import MessageDirection
+from tests.bootstrap import bootstrap_test_app
 from tests.fakes import T0
 from tests.fakes_channel import FakeSecretResolver, actor, contact, outbound
 from tests.unit.application.test_whatsapp_process_inbox import ORG, World
@@ -56,7 +57,8 @@ def world() -> tuple[GetInboundMedia, FakeMediaStore, FakeSecretResolver, dict[s
     for message in messages.values():
         fakes.store.messages[message.id] = message
     media, secrets = FakeMediaStore(), FakeSecretResolver({num.access_token_secret_id: TOKEN})
-    use_case = GetInboundMedia(uow=fakes.factory, secrets=secrets, media=media, max_bytes=1234)
+    use_case = bootstrap_test_app(uow=fakes.factory, secret_resolver=secrets, media_store=media,
+                                  media_max_bytes=1234).get_inbound_media
     return use_case, media, secrets, messages
 
 

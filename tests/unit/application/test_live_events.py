@@ -14,15 +14,10 @@ from hypothesis import strategies as st
 from application import events
 from application.jobs import PublishAutomationProgress
 from application.ports.events import StoredEvent
-from application.use_cases.events.issue_event_ticket import IssueEventTicket
-from application.use_cases.events.publish_progress import PublishProgress
-from application.use_cases.events.purge_events import PurgeEvents
-from application.use_cases.events.redeem_event_ticket import RedeemEventTicket
-from application.use_cases.flows.expire_executions import ExpireFlowExecutions
-from application.use_cases.flows.inbound import ReleaseConversation
 from domain.events import PREVIEW_LENGTH, EventType, InvalidEventTicket, preview
 from domain.flows.records import Flow, FlowStatus
 from domain.identity import Role
+from tests.bootstrap import bootstrap_test_app
 from tests.fake_graph import builders
 from tests.fake_uow import FakeUnitOfWorkFactory
 from tests.fakes import T0, FakeClock
@@ -90,7 +85,7 @@ async def test_a_finished_execution_and_a_handoff_and_its_release_are_told() -> 
     assert finished.payload["status"] == "handed_off" and finished.payload["execution_id"] == str(w.execution().id)
     [handoff] = logged(w.uow.store, EventType.CONVERSATION_UPDATED)
     assert (handoff.payload["reason"], handoff.payload["handed_off"]) == ("handoff", True)
-    await ReleaseConversation(uow=w.uow, clock=w.clock).execute(actor(Role.AGENT), w.contact.id)
+    await w.app.release_conversation.execute(actor(Role.AGENT), w.contact.id)
     released = logged(w.uow.store, EventType.CONVERSATION_UPDATED)[-1]
     assert (released.payload["reason"], released.payload["handed_off"], released.payload["state"]) == (
         "closed", False, "closed")
@@ -102,7 +97,7 @@ async def test_a_running_execution_tells_nothing_until_it_expires() -> None:
     await w.inbound("hi")
     assert logged(w.uow.store, EventType.FLOW_EXECUTION_FINISHED) == []
     w.clock.advance(hours=2)
-    assert await ExpireFlowExecutions(uow=w.uow, clock=w.clock).execute() == 1
+    assert await w.app.expire_flow_executions.execute() == 1
     [expired] = logged(w.uow.store, EventType.FLOW_EXECUTION_FINISHED)
     assert expired.payload["status"] == "expired" and expired.organization_id == FLOW_ORG
 
@@ -192,13 +187,13 @@ async def test_the_progress_job_tells_the_committed_counts(world: Campaign) -> N
     await world.start(automation)
     jobs = world.store.jobs.take(PublishAutomationProgress.entrypoint)
     assert [j.payload["automation_id"] for j in jobs] == [str(automation.id)]
-    assert await PublishProgress(uow=world.uow).execute(PublishAutomationProgress.decode(jobs[0].payload))
+    assert await world.app.publish_automation_progress.execute(PublishAutomationProgress.decode(jobs[0].payload))
     [told] = logged(world.store, EventType.AUTOMATION_PROGRESS)
     assert told.payload["automation_id"] == str(automation.id) and told.payload["counts"]["total"] == 3
     assert (told.payload["status"], told.payload["counts"]["pending"]) == ("running", 3)
     await world.dispatch(automation)  # recipients move: progress again, with the new counts
     [job] = world.store.jobs.take(PublishAutomationProgress.entrypoint)
-    await PublishProgress(uow=world.uow).execute(PublishAutomationProgress.decode(job.payload))
+    await world.app.publish_automation_progress.execute(PublishAutomationProgress.decode(job.payload))
     assert logged(world.store, EventType.AUTOMATION_PROGRESS)[-1].payload["counts"]["dispatched"] == 3
 
 
@@ -207,7 +202,8 @@ async def test_the_progress_job_tells_the_committed_counts(world: Campaign) -> N
 
 async def test_a_ticket_is_single_use_hashed_and_expires_after_60_seconds() -> None:
     factory, clock = FakeUnitOfWorkFactory(), FakeClock(T0)
-    issue, redeem = IssueEventTicket(uow=factory, clock=clock), RedeemEventTicket(uow=factory, clock=clock)
+    app = bootstrap_test_app(uow=factory, clock=clock)
+    issue, redeem = app.issue_event_ticket, app.redeem_event_ticket
     viewer = actor(Role.VIEWER)
     issued = await issue.execute(viewer)
     assert issued.expires_at == T0 + timedelta(seconds=60)
@@ -234,7 +230,8 @@ async def test_the_purge_deletes_old_events_and_remembers_how_far_per_organizati
             uow.events.append(EventType.SECRET_ROTATED, {"n": 1})
             await uow.commit()
     clock.advance(hours=25)
-    assert await PurgeEvents(uow=factory, clock=clock, batch_size=1).execute() == 2
+    purge = bootstrap_test_app(uow=factory, clock=clock, arguments={"purge_events": {"batch_size": 1}}).purge_events
+    assert await purge.execute() == 2
     async with factory() as uow:
         assert (await uow.events.purged_through(ORG), await uow.events.purged_through(other)) == (1, 2)
         assert [e.id for e in await uow.events.after(ORG, 0, 10)] == [3]

@@ -160,7 +160,8 @@ async def test_absurdly_long_password_is_refused_before_hashing(core: UseCases) 
 
 def _fresh_login(core: UseCases) -> LoginUser:
     """A new use case object per request, as the container's Factory builds one."""
-    return LoginUser(uow=core.uow, hasher=core.hasher, tokens=core.tokens, clock=core.clock, policy=core.policy)
+    login: LoginUser = core.app.login_user
+    return login
 
 
 async def test_an_unknown_email_costs_one_verification_and_no_hash_per_request(core: UseCases) -> None:

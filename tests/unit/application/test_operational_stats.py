@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 from application.ports.operations import DeadLetter, OperationalStats, OperationsMonitor
-from application.use_cases.operations.read_operational_stats import ReadOperationalStats
+from tests.bootstrap import bootstrap_test_app
 from tests.fakes import FakeClock
 
 
@@ -28,7 +27,7 @@ class CountingMonitor(OperationsMonitor):
 
 async def test_scrapes_within_the_interval_share_one_query() -> None:
     monitor, clock = CountingMonitor(), FakeClock()
-    stats = ReadOperationalStats(monitor=monitor, clock=clock, max_age=timedelta(seconds=5))
+    stats = bootstrap_test_app(operations_monitor=monitor, clock=clock, metrics_cache_seconds=5).read_operational_stats
 
     first = await stats.execute()
     clock.advance(seconds=4.9)
@@ -42,7 +41,7 @@ async def test_scrapes_within_the_interval_share_one_query() -> None:
 
 async def test_concurrent_scrapes_wait_for_the_one_query_in_flight() -> None:
     monitor = CountingMonitor()
-    stats = ReadOperationalStats(monitor=monitor, clock=FakeClock(), max_age=timedelta(seconds=5))
+    stats = bootstrap_test_app(operations_monitor=monitor, metrics_cache_seconds=5).read_operational_stats
 
     answers = await asyncio.gather(*(stats.execute() for _ in range(10)))
 
@@ -51,7 +50,7 @@ async def test_concurrent_scrapes_wait_for_the_one_query_in_flight() -> None:
 
 async def test_a_zero_interval_queries_every_time() -> None:
     monitor = CountingMonitor()
-    stats = ReadOperationalStats(monitor=monitor, clock=FakeClock(), max_age=timedelta(0))
+    stats = bootstrap_test_app(operations_monitor=monitor, metrics_cache_seconds=0).read_operational_stats
     for _ in range(3):
         await stats.execute()
     assert monitor.queries == 3

@@ -14,22 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.whatsapp.decoder import MetaWebhookDecoder
 from application.jobs import SyncTemplates as SyncTemplatesJob
-from application.messaging.routing import InboundRouter
-from application.messaging.statuses import StatusRecorder
-from application.messaging.webhooks import WebhookApplier
 from application.ports.templates import RemoteTemplate, TemplateCatalog, TemplatePage
 from application.ports.whatsapp import GraphAuthError, GraphRejected
-from application.use_cases.automations.tracking import AutomationTracker
-from application.use_cases.flows.runtime import FlowRuntime
-from application.use_cases.whatsapp.enqueue_template_syncs import EnqueueTemplateSyncs
-from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
-from application.use_cases.whatsapp.list_templates import ListTemplates
-from application.use_cases.whatsapp.process_inbox import ProcessInbox
-from application.use_cases.whatsapp.request_template_sync import RequestTemplateSync
-from application.use_cases.whatsapp.send_message import SendMessage, SendMessageCommand
-from application.use_cases.whatsapp.sync_templates import SyncTemplates
+from application.use_cases.whatsapp.message_content import SendMessageCommand
 from domain.channel import WhatsAppNumberNotFound
 from domain.errors import InvalidValue, PermissionDenied
 from domain.identity import Role
@@ -42,6 +30,7 @@ from domain.templates import (
     TemplateUnknown,
     parameter_needs,
 )
+from tests.bootstrap import bootstrap_test_app
 from tests.fake_graph import builders
 from tests.fake_graph.templates import (
     category_update_webhook,
@@ -52,7 +41,7 @@ from tests.fake_graph.templates import (
 from tests.fake_uow import FakeStore as Store
 from tests.fake_uow import FakeUnitOfWorkFactory as Factory
 from tests.fakes import T0, FakeClock
-from tests.fakes_channel import FakeSecretResolver, FakeWebhookInbox, actor, number
+from tests.fakes_channel import FakeSecretResolver, actor, number
 
 pytestmark = pytest.mark.unit
 
@@ -92,6 +81,13 @@ class World:
         self.number = dataclasses.replace(number(ORG, secret_id=self.secret), waba_id=waba)
         self.factory = Factory(Store(numbers={self.number.id: self.number}))
         self.secrets = FakeSecretResolver({self.secret: TOKEN})
+        self.app = bootstrap_test_app(uow=self.factory, clock=self.clock, secret_resolver=self.secrets,
+                                      whatsapp_app_secret="secret")
+
+    def syncer(self, catalog: TemplateCatalog) -> Any:
+        """The container's SyncTemplates reading this catalog (the gateway's part it uses)."""
+        return bootstrap_test_app(uow=self.factory, clock=self.clock, secret_resolver=self.secrets,
+                                  whatsapp_gateway=catalog).sync_templates
 
     @property
     def store(self) -> Store:
@@ -99,15 +95,14 @@ class World:
 
     async def sync(self, templates: Sequence[dict[str, Any]], size: int = 2) -> PagedCatalog:
         catalog = PagedCatalog(templates, size)
-        await SyncTemplates(uow=self.factory, catalog=catalog, secrets=self.secrets, clock=self.clock).execute(
-            ORG, self.number.id)
+        await self.syncer(catalog).execute(ORG, self.number.id)
         return catalog
 
     def stored(self) -> dict[tuple[str, str], MessageTemplate]:
         return {(t.name, t.language): t for t in self.store.templates.values()}
 
     async def send(self, name: str, components: list[dict[str, Any]] | None = None, language: str = "en_US") -> None:
-        await SendMessage(uow=self.factory, clock=self.clock).execute(actor(ORG, Role.AGENT), SendMessageCommand(
+        await self.app.send_message.execute(actor(ORG, Role.AGENT), SendMessageCommand(
             to="16505551234", type="template", template_id=name, language=language, components=components or []))
 
 
@@ -184,8 +179,7 @@ async def test_a_rejected_token_is_reported_to_the_vault_and_nothing_is_stored()
     world = World()
     catalog = PagedCatalog([template("a")], fail=GraphAuthError("expired", graph_code=190))
     with pytest.raises(GraphAuthError):
-        await SyncTemplates(uow=world.factory, catalog=catalog, secrets=world.secrets, clock=world.clock).execute(
-            ORG, world.number.id)
+        await world.syncer(catalog).execute(ORG, world.number.id)
     assert world.secrets.failures == [(ORG, world.secret)] and world.store.templates == {}
 
 
@@ -194,14 +188,13 @@ async def test_sync_of_a_number_without_waba_or_of_another_organization_reads_no
     assert (await world.sync([template("a")])).calls == []
     world = World()
     catalog = PagedCatalog([template("a")])
-    await SyncTemplates(uow=world.factory, catalog=catalog, secrets=world.secrets, clock=world.clock).execute(
-        OTHER, world.number.id)
+    await world.syncer(catalog).execute(OTHER, world.number.id)
     assert catalog.calls == [] and world.store.templates == {}
 
 
 async def test_request_sync_queues_one_job_per_waba_for_admins_only() -> None:
     world = World()
-    request = RequestTemplateSync(uow=world.factory)
+    request = world.app.request_template_sync
     for role in (Role.VIEWER, Role.AGENT):
         with pytest.raises(PermissionDenied):
             await request.execute(actor(ORG, role), world.number.id)
@@ -214,7 +207,7 @@ async def test_request_sync_queues_one_job_per_waba_for_admins_only() -> None:
         await request.execute(actor(OTHER), world.number.id)
     no_waba = World(waba=None)
     with pytest.raises(NumberHasNoWaba):
-        await RequestTemplateSync(uow=no_waba.factory).execute(actor(ORG), no_waba.number.id)
+        await no_waba.app.request_template_sync.execute(actor(ORG), no_waba.number.id)
 
 
 async def test_the_periodic_schedule_queues_a_sync_for_every_active_number_with_a_waba() -> None:
@@ -222,11 +215,11 @@ async def test_the_periodic_schedule_queues_a_sync_for_every_active_number_with_
     other = dataclasses.replace(number(OTHER, phone_number_id="2"), waba_id="999")
     bare = number(OTHER, phone_number_id="3")
     world.store.numbers.update({other.id: other, bare.id: bare})
-    assert await EnqueueTemplateSyncs(uow=world.factory).execute() == 2
+    assert await world.app.enqueue_template_syncs.execute() == 2
     queued = {SyncTemplatesJob.decode(j.payload).number_id for j in world.store.jobs.jobs}
     assert queued == {world.number.id, other.id}
-    assert await EnqueueTemplateSyncs(uow=world.factory).execute() == 2  # the second slot of each WABA
-    assert await EnqueueTemplateSyncs(uow=world.factory).execute() == 0  # both taken: no third
+    assert await world.app.enqueue_template_syncs.execute() == 2  # the second slot of each WABA
+    assert await world.app.enqueue_template_syncs.execute() == 0  # both taken: no third
 
 
 # --------------------------------------------------------------------------- checks before queueing
@@ -268,7 +261,7 @@ async def test_list_filters_by_number_status_and_name_and_never_shows_another_or
     mine = world.stored()["order_update", "en_US"]
     theirs = dataclasses.replace(mine, id=uuid4(), organization_id=OTHER)
     world.store.templates[theirs.id] = theirs
-    listing = ListTemplates(uow=world.factory)
+    listing = world.app.list_templates
     viewer = actor(ORG, Role.VIEWER)
     found, total = await listing.execute(viewer, number_id=None, status=None, query=None, limit=10, offset=0)
     assert total == 3 and all(t.organization_id == ORG for t in found)
@@ -293,13 +286,7 @@ async def test_template_webhooks_update_status_quality_and_category_through_the_
     order = template("order", body="Hi {{1}}")
     await world.sync([order])
     factory = world.factory
-    decoder = MetaWebhookDecoder("secret")
-    runtime = FlowRuntime()
-    tracker = AutomationTracker(flows=runtime)
-    applier = WebhookApplier(router=InboundRouter(automations=tracker, runtime=runtime),
-                             statuses=StatusRecorder(automations=tracker))
-    ingest = IngestWebhook(inbox=FakeWebhookInbox(factory), decoder=decoder, clock=world.clock)
-    process = ProcessInbox(uow=factory, decoder=decoder, clock=world.clock, applier=applier)
+    ingest, process = world.app.ingest_webhook, world.app.process_inbox
 
     async def deliver(payload: dict[str, Any]) -> dict[str, int] | None:
         raw = builders.webhook_body(payload)
@@ -343,6 +330,5 @@ async def test_a_cursor_that_does_not_move_fails_the_sync_without_marking_anythi
             return TemplatePage(templates=page.templates, after="same")
 
     with pytest.raises(GraphRejected):
-        await SyncTemplates(uow=world.factory, catalog=Stuck([template("a")], size=1), secrets=world.secrets,
-                            clock=world.clock).execute(ORG, world.number.id)
+        await world.syncer(Stuck([template("a")], size=1)).execute(ORG, world.number.id)
     assert {t.status for t in world.stored().values()} == {"APPROVED"}

@@ -9,20 +9,16 @@ import pytest
 from adapters.whatsapp.errors import graph_error
 from application.authorization import Role
 from application.jobs import MarkRead, UploadMedia
-from application.use_cases.whatsapp.fail_media_upload import FailMediaUpload
-from application.use_cases.whatsapp.get_media_upload import GetMediaUpload
-from application.use_cases.whatsapp.mark_message_read import MarkMessageRead, NotAnInboundMessage
-from application.use_cases.whatsapp.run_mark_read import RunMarkRead
-from application.use_cases.whatsapp.run_media_upload import RunMediaUpload
-from application.use_cases.whatsapp.start_media_upload import MediaUploadCommand, StartMediaUpload
+from application.use_cases.whatsapp.mark_message_read import NotAnInboundMessage
+from application.use_cases.whatsapp.start_media_upload import MediaUploadCommand
 from domain.channel import RECEIVED, MessageDirection, MessageNotFound, NumberStatus, WhatsAppNumberNotFound
 from domain.errors import InvalidValue, PermissionDenied
 from domain.media import MediaStatus, MediaTooLarge, MediaUploadNotFound, UnsupportedMedia
+from tests.bootstrap import bootstrap_test_app
 from tests.fake_uow import FakeStore, FakeUnitOfWorkFactory
 from tests.fakes import T0, FakeClock
 from tests.fakes_channel import (
     FakeSecretResolver,
-    FakeWhatsAppGateway,
     actor,
     contact,
     number,
@@ -40,19 +36,19 @@ class World:
         self.number = number(ORG, secret_id=SECRET)
         self.uow = FakeUnitOfWorkFactory(FakeStore(numbers={self.number.id: self.number}))
         self.clock = FakeClock(T0)
-        self.gateway = FakeWhatsAppGateway()
-        self.secrets = FakeSecretResolver({SECRET: "EAAG-token"})
+        self.app = bootstrap_test_app(uow=self.uow, clock=self.clock,
+                                      secret_resolver=FakeSecretResolver({SECRET: "EAAG-token"}))
+        self.gateway, self.secrets = self.app.gateway, self.app.secrets
         self.admin = actor(ORG)
 
     def command(self, content: bytes = PNG, mime: str = "image/png", name: str = "aloe.png") -> MediaUploadCommand:
         return MediaUploadCommand(number_id=self.number.id, filename=name, mime_type=mime, content=content)
 
     async def start(self, **options: object):  # type: ignore[no-untyped-def]
-        return await StartMediaUpload(uow=self.uow, clock=self.clock).execute(self.admin, self.command(**options))
+        return await self.app.start_media_upload.execute(self.admin, self.command(**options))
 
     async def run(self, upload_id):  # type: ignore[no-untyped-def]
-        return await RunMediaUpload(uow=self.uow, gateway=self.gateway, secrets=self.secrets,
-                                    clock=self.clock).execute(ORG, upload_id)
+        return await self.app.run_media_upload.execute(ORG, upload_id)
 
 
 async def test_an_upload_is_stored_queued_then_uploaded_and_its_file_dropped() -> None:
@@ -89,7 +85,7 @@ async def test_meta_refusing_the_file_fails_the_upload_and_passing_trouble_is_re
 async def test_a_dead_lettered_upload_is_failed_with_the_reason() -> None:
     world = World()
     upload = await world.start()
-    await FailMediaUpload(uow=world.uow, clock=world.clock).execute(ORG, upload.id, "gave up")
+    await world.app.fail_media_upload.execute(ORG, upload.id, "gave up")
     assert (world.uow.store.media[upload.id][0].status, world.uow.store.media[upload.id][0].error) == (
         MediaStatus.FAILED, "gave up")
 
@@ -109,14 +105,14 @@ async def test_unsupported_empty_or_oversized_files_are_refused_before_anything_
 async def test_roles_numbers_and_tenancy() -> None:
     world = World()
     with pytest.raises(PermissionDenied):
-        await StartMediaUpload(uow=world.uow, clock=world.clock).execute(actor(ORG, Role.VIEWER), world.command())
+        await world.app.start_media_upload.execute(actor(ORG, Role.VIEWER), world.command())
     upload = await world.start()
     other = actor(uuid4())
     with pytest.raises(WhatsAppNumberNotFound):
-        await StartMediaUpload(uow=world.uow, clock=world.clock).execute(other, world.command())
+        await world.app.start_media_upload.execute(other, world.command())
     with pytest.raises(MediaUploadNotFound):
-        await GetMediaUpload(uow=world.uow).execute(other, upload.id)
-    assert (await GetMediaUpload(uow=world.uow).execute(actor(ORG, Role.VIEWER), upload.id)).id == upload.id
+        await world.app.get_media_upload.execute(other, upload.id)
+    assert (await world.app.get_media_upload.execute(actor(ORG, Role.VIEWER), upload.id)).id == upload.id
     world.uow.store.numbers[world.number.id].status = NumberStatus.INACTIVE
     with pytest.raises(Exception, match="not active"):
         await world.start()
@@ -129,7 +125,7 @@ async def test_read_receipts_are_queued_for_inbound_messages_only_and_sent_by_th
     inbound.direction, inbound.status, inbound.wamid = MessageDirection.INBOUND, RECEIVED, "wamid.in"
     sent = outbound(world.number, person)
     world.uow.store.messages.update({inbound.id: inbound, sent.id: sent})
-    use_case = MarkMessageRead(uow=world.uow)
+    use_case = world.app.mark_message_read
     await use_case.execute(world.admin, inbound.id, typing=True)
     with pytest.raises(NotAnInboundMessage):
         await use_case.execute(world.admin, sent.id, typing=False)
@@ -138,7 +134,7 @@ async def test_read_receipts_are_queued_for_inbound_messages_only_and_sent_by_th
     [job] = world.uow.store.jobs.pending(MarkRead.entrypoint)
     read = MarkRead.decode(job.payload)
     assert read == MarkRead(organization_id=ORG, message_id=inbound.id, typing=True)
-    done = await RunMarkRead(uow=world.uow, gateway=world.gateway, secrets=world.secrets).execute(
+    done = await world.app.run_mark_read.execute(
         ORG, read.message_id, read.typing)
     assert done and world.gateway.read == [(world.number.phone_number_id, "wamid.in")]
     assert world.gateway.calls[-1].args == {"typing": True, "wamid": "wamid.in"}

@@ -7,22 +7,13 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from adapters.whatsapp.decoder import MetaWebhookDecoder
-from application.messaging.routing import InboundRouter
-from application.messaging.statuses import StatusRecorder
-from application.messaging.webhooks import WebhookApplier
 from application.ports.whatsapp import GraphTransientError
-from application.use_cases.automations.tracking import AutomationTracker
-from application.use_cases.flows.runtime import FlowRuntime
-from application.use_cases.whatsapp.ingest_webhook import IngestWebhook
-from application.use_cases.whatsapp.process_inbox import ProcessInbox
-from application.use_cases.whatsapp.register_number import RegisterNumber, RegisterNumberCommand
-from application.use_cases.whatsapp.verify_number import VerifyNumber
+from application.use_cases.whatsapp.register_number import RegisterNumberCommand
 from domain.channel import NumberStatus, WhatsAppNumber, WhatsAppNumberAlreadyRegistered
+from tests.bootstrap import bootstrap_test_app
 from tests.fake_graph import builders
-from tests.fake_uow import FakeUnitOfWorkFactory
 from tests.fakes import T0, FakeClock
-from tests.fakes_channel import FakeSecretResolver, FakeWebhookInbox, FakeWhatsAppGateway, actor
+from tests.fakes_channel import actor
 
 pytestmark = pytest.mark.unit
 
@@ -32,20 +23,12 @@ SECRET = "app-secret"
 
 class World:
     def __init__(self) -> None:
-        self.clock = FakeClock(T0)
-        self.factory = FakeUnitOfWorkFactory()
-        self.gateway = FakeWhatsAppGateway()
-        self.secrets = FakeSecretResolver()
-        parts = {"uow": self.factory, "gateway": self.gateway, "secrets": self.secrets, "clock": self.clock}
-        self.register_number = RegisterNumber(**parts)  # type: ignore[arg-type]
-        self.verify = VerifyNumber(**parts)  # type: ignore[arg-type]
-        decoder = MetaWebhookDecoder(SECRET)
-        runtime = FlowRuntime()
-        tracker = AutomationTracker(flows=runtime)
-        applier = WebhookApplier(router=InboundRouter(automations=tracker, runtime=runtime),
-                                 statuses=StatusRecorder(automations=tracker))
-        self.ingest = IngestWebhook(inbox=FakeWebhookInbox(self.factory), decoder=decoder, clock=self.clock)
-        self.process = ProcessInbox(uow=self.factory, decoder=decoder, clock=self.clock, applier=applier)
+        app = bootstrap_test_app(clock=FakeClock(T0), whatsapp_app_secret=SECRET)
+        self.clock, self.factory, self.gateway, self.secrets = app.clock, app.uow, app.gateway, app.secrets
+        self.register_number = app.register_number
+        self.verify = app.verify_number
+        self.ingest = app.ingest_webhook
+        self.process = app.process_inbox
 
     async def register(self, org: UUID, *, outage: bool = False) -> WhatsAppNumber:
         secret_id = uuid4()

@@ -12,23 +12,18 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from adapters.whatsapp.decoder import MetaWebhookDecoder
-from application.messaging.routing import InboundRouter
-from application.messaging.statuses import StatusRecorder
 from application.messaging.webhooks import EventRef, Outcomes, WebhookApplier
 from application.ports.channel import StatusEvent
 from application.ports.uow import UnitOfWork
-from application.use_cases.automations.tracking import AutomationTracker
-from application.use_cases.flows.runtime import FlowRuntime
-from application.use_cases.whatsapp.ingest_webhook import IngestWebhook, InvalidWebhookSignature
-from application.use_cases.whatsapp.process_inbox import ProcessInbox
+from application.use_cases.whatsapp.ingest_webhook import InvalidWebhookSignature
 from domain.channel import RECEIVED, Message, WhatsAppNumber
 from domain.conversations import ConversationState
 from domain.messaging import InboundMessage, MessageDirection
+from tests.bootstrap import bootstrap_test_app
 from tests.fake_graph import builders
 from tests.fake_uow import FakeStore, FakeUnitOfWorkFactory
 from tests.fakes import T0, FakeClock
-from tests.fakes_channel import FakeWebhookInbox, contact, number, outbound
+from tests.fakes_channel import contact, number, outbound
 from tests.fixtures import whatsapp_samples as samples
 
 pytestmark = pytest.mark.unit
@@ -63,15 +58,15 @@ class World:
         self.clock = FakeClock(T0)
         self.number = number(ORG, phone_number_id=PNID)
         self.factory = FakeUnitOfWorkFactory(FakeStore(numbers={self.number.id: self.number}))
-        self.decoder = MetaWebhookDecoder(SECRET)
-        runtime = FlowRuntime()
-        tracker = AutomationTracker(flows=runtime)
-        parts: dict[str, Any] = {"router": InboundRouter(automations=tracker, runtime=runtime),
-                                 "statuses": StatusRecorder(automations=tracker)}
-        self.applier = PoisonousApplier(poison, **parts) if poison else WebhookApplier(**parts)
-        self.ingest = IngestWebhook(inbox=FakeWebhookInbox(self.factory), decoder=self.decoder, clock=self.clock)
-        self.process = ProcessInbox(uow=self.factory, decoder=self.decoder, clock=self.clock, applier=self.applier,
-                                    batch_size=batch_size, lease=timedelta(seconds=30))
+        self.app = bootstrap_test_app(uow=self.factory, clock=self.clock, whatsapp_app_secret=SECRET,
+                                      worker_inbox_batch=batch_size, worker_heartbeat_seconds=30)
+        self.decoder = self.app.webhook_decoder
+        if poison:
+            self.app.replace("webhook_applier", PoisonousApplier(
+                poison, router=self.app.inbound_router, statuses=self.app.status_recorder))
+        self.applier = self.app.webhook_applier
+        self.ingest = self.app.ingest_webhook
+        self.process = self.app.process_inbox
 
     @property
     def store(self) -> FakeStore:

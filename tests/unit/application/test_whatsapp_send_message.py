@@ -21,6 +21,7 @@ from domain.contacts import InvalidWhatsAppId
 from domain.errors import InvalidValue, PermissionDenied
 from domain.identity import Role
 from domain.messaging import MessageDirection
+from tests.bootstrap import bootstrap_test_app
 from tests.fake_uow import FakeStore, FakeUnitOfWorkFactory
 from tests.fakes import T0, FakeClock
 from tests.fakes_channel import actor, contact, number
@@ -46,8 +47,9 @@ def store() -> FakeStore:
 
 @pytest.fixture
 def use_case(store: FakeStore, clock: FakeClock) -> tuple[SendMessage, FakeUnitOfWorkFactory]:
-    factory = FakeUnitOfWorkFactory(store)
-    return SendMessage(uow=factory, clock=clock), factory
+    app = bootstrap_test_app(store=store, clock=clock)
+    send: SendMessage = app.send_message
+    return send, app.uow
 
 
 def _number(factory: FakeUnitOfWorkFactory):  # type: ignore[no-untyped-def]

@@ -14,18 +14,17 @@ from application.messaging.account_events import AccountEvents
 from application.messaging.identities import ContactResolver
 from application.messaging.outbound import resume_after_token_change
 from application.messaging.refs import EventRef
-from application.messaging.statuses import StatusRecorder
 from application.ports.channel import StatusEvent
 from application.use_cases.automations.tracking import AutomationTracker
 from application.use_cases.flows.runtime import FlowRuntime
-from application.use_cases.whatsapp.reconcile_unconfirmed_sends import ReconcileUnconfirmedSends
-from application.use_cases.whatsapp.send_queued_messages import MEDIA_HOLD, SendQueuedMessages
+from application.use_cases.whatsapp.send_queued_messages import MEDIA_HOLD
 from domain.channel import Message, NumberStatus
 from domain.contacts import Contact
 from domain.messaging import NumberQualityUpdate
+from tests.bootstrap import bootstrap_test_app
 from tests.fake_uow import FakeStore, FakeUnitOfWorkFactory
 from tests.fakes import T0, FakeClock
-from tests.fakes_channel import FakeSecretResolver, FakeWhatsAppGateway, contact, number, outbound
+from tests.fakes_channel import FakeSecretResolver, contact, number, outbound
 
 pytestmark = pytest.mark.unit
 
@@ -41,13 +40,12 @@ class World:
         self.contact = contact(ORG)
         self.factory = FakeUnitOfWorkFactory(FakeStore(
             numbers={self.number.id: self.number}, contacts={self.contact.id: self.contact}))
-        self.gateway = FakeWhatsAppGateway()
-        self.secrets = FakeSecretResolver({SECRET: TOKEN})
         self.heard: list[str] = []
-        self.statuses = StatusRecorder(automations=AutomationTracker(flows=FlowRuntime()))
-        self.send = SendQueuedMessages(uow=self.factory, gateway=self.gateway, secrets=self.secrets,
-                                       statuses=self.statuses, clock=self.clock, observer=self.heard.append,
-                                       max_attempts=max_attempts)
+        self.app = bootstrap_test_app(uow=self.factory, clock=self.clock, secret_resolver=FakeSecretResolver(
+            {SECRET: TOKEN}), send_observer=self.heard.append, whatsapp_send_max_attempts=max_attempts)
+        self.gateway, self.secrets = self.app.gateway, self.app.secrets
+        self.statuses = self.app.status_recorder
+        self.send = self.app.send_queued
 
     @property
     def store(self) -> FakeStore:
@@ -332,8 +330,7 @@ async def test_a_status_webhook_that_overtook_the_answer_is_not_undone() -> None
 
 async def test_the_sweep_fails_a_send_that_stayed_unconfirmed_and_leaves_the_others() -> None:
     world = World()
-    sweep = ReconcileUnconfirmedSends(uow=world.factory, statuses=world.statuses, clock=world.clock,
-                                      timeout=timedelta(minutes=10))
+    sweep = world.app.reconcile_sends
     lost = world.queue(send_claimed_at=T0, attempts=1)
     confirmed = world.queue(world.person("5511900000999"), send_claimed_at=T0, wamid="wamid.confirmed")
     recent = world.queue(world.person("5511900000998"), send_claimed_at=T0 + timedelta(minutes=9))

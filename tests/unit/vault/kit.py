@@ -9,26 +9,11 @@ from uuid import UUID, uuid4
 
 from adapters.vault import AesGcmSecretCipher
 from application.authorization import Actor
-from application.use_cases.vault.activate_secret import ActivateSecret
 from application.use_cases.vault.check_vault_seal import CheckVaultSeal
-from application.use_cases.vault.count_secret_uses import CountSecretUses
-from application.use_cases.vault.create_secret import CreateSecret, CreateSecretCommand
-from application.use_cases.vault.deactivate_secret import DeactivateSecret
-from application.use_cases.vault.delete_secret import DeleteSecret
-from application.use_cases.vault.describe_vault import DescribeVault
-from application.use_cases.vault.get_secret import GetSecret
-from application.use_cases.vault.get_secret_usage import GetSecretUsage
-from application.use_cases.vault.list_organization_usage import ListOrganizationUsage
-from application.use_cases.vault.list_secrets import ListSecrets
-from application.use_cases.vault.report_secret_failure import ReportSecretFailure
-from application.use_cases.vault.resolve_secret import ResolveSecret
-from application.use_cases.vault.reveal_value import RevealSecretValue
-from application.use_cases.vault.rotate_master_key import RotateMasterKey
-from application.use_cases.vault.rotate_secret import RotateSecret
-from application.use_cases.vault.update_secret import UpdateSecret
-from application.use_cases.vault.verify_secret import TestSecret
+from application.use_cases.vault.create_secret import CreateSecretCommand
 from domain.identity import Role
 from domain.vault import Secret
+from tests.bootstrap import bootstrap_test_app
 from tests.fake_uow import FakeUnitOfWorkFactory
 from tests.fakes import FakeClock
 from tests.fakes_vault import StubCredentialChecker
@@ -47,28 +32,32 @@ class Vault:
     checker: StubCredentialChecker = field(default_factory=StubCredentialChecker)
 
     def __post_init__(self) -> None:
-        uow, clock, cipher = self.uow, self.clock, self.cipher
-        self.list = ListSecrets(uow=uow)
-        self.get = GetSecret(uow=uow)
-        self.reveal = RevealSecretValue(uow=uow, cipher=cipher, clock=clock)
-        self.create = CreateSecret(uow=uow, cipher=cipher, clock=clock)
-        self.update = UpdateSecret(uow=uow, cipher=cipher, clock=clock)
-        self.delete = DeleteSecret(uow=uow, clock=clock)
-        self.rotate = RotateSecret(uow=uow, cipher=cipher, clock=clock)
-        self.activate = ActivateSecret(uow=uow, clock=clock)
-        self.deactivate = DeactivateSecret(uow=uow, clock=clock)
-        self.test = TestSecret(uow=uow, cipher=cipher, clock=clock, checker=self.checker)
-        self.usage = GetSecretUsage(uow=uow)
-        self.org_usage = ListOrganizationUsage(uow=uow)
-        self.resolve = ResolveSecret(uow=uow, cipher=cipher, clock=clock)
-        self.report_failure = ReportSecretFailure(uow=uow, clock=clock)
-        self.count_uses = CountSecretUses(uow=uow, clock=clock)
-        self.rotate_master_key = RotateMasterKey(uow=uow, cipher=cipher, batch_size=3)
-        self.describe = DescribeVault(uow=uow, cipher=cipher)
-        self.seal = CheckVaultSeal(uow=uow, cipher=cipher)
+        """Every vault use case from the production container (tests/bootstrap.py) on this kit's fakes."""
+        app = bootstrap_test_app(uow=self.uow, clock=self.clock, vault_cipher=self.cipher,
+                                 vault_token_checker=self.checker,
+                                 arguments={"rotate_master_key": {"batch_size": 3}})
+        self.list = app.list_secrets
+        self.get = app.get_secret
+        self.reveal = app.reveal_secret_value
+        self.create = app.create_secret
+        self.update = app.update_secret
+        self.delete = app.delete_secret
+        self.rotate = app.rotate_secret
+        self.activate = app.activate_secret
+        self.deactivate = app.deactivate_secret
+        self.test = app.test_secret
+        self.usage = app.get_secret_usage
+        self.org_usage = app.list_organization_usage
+        self.resolve = app.resolve_secret
+        self.report_failure = app.report_secret_failure
+        self.count_uses = app.count_secret_uses
+        self.rotate_master_key = app.rotate_master_key
+        self.describe = app.describe_vault
+        self.seal = CheckVaultSeal(uow=self.uow, cipher=self.cipher)  # the container runs it (a Coroutine)
 
     async def secret(self, who: Actor, key: str = "TOKEN", value: str = "value-1", **extra: str | None) -> Secret:
-        return await self.create.execute(who, CreateSecretCommand(key=key, value=value, **extra))
+        created: Secret = await self.create.execute(who, CreateSecretCommand(key=key, value=value, **extra))
+        return created
 
     def audit(self) -> list[tuple[str, str]]:
         return [(e.action, e.outcome) for e in self.uow.store.audit]

@@ -10,7 +10,6 @@ import pytest
 from adapters.vault import AesGcmSecretCipher
 from application.ports.vault import EncryptedValue, SecretCipher
 from application.use_cases.vault.check_vault_seal import CheckVaultSeal
-from application.use_cases.vault.rotate_master_key import RotateMasterKey
 from application.use_cases.vault.update_secret import UpdateSecretCommand
 from domain.vault import MasterKeyMissing
 from tests.unit.vault.kit import Vault, actor
@@ -46,7 +45,8 @@ async def test_rewrap_moves_every_live_version_and_resumes_after_an_interruption
     ids = [(await vault.secret(admin, key=f"K{i}", value=f"v{i}")).id for i in range(7)]
     await vault.update.execute(admin, UpdateSecretCommand(secret_id=ids[0], value="v0-new"))  # 8 live versions
     await vault.delete.execute(admin, ids[6])  # destroyed versions are skipped: 7 live versions
-    rotation = RotateMasterKey(uow=vault.uow, cipher=NoDecrypt(AesGcmSecretCipher({1: K1, 2: K2})), batch_size=3)
+    rotation = Vault(uow=vault.uow, clock=vault.clock,
+                     cipher=NoDecrypt(AesGcmSecretCipher({1: K1, 2: K2}))).rotate_master_key  # batches of 3
     assert await rotation.pending() == 7
     progress: list[tuple[int, int]] = []
 

@@ -49,7 +49,7 @@ async def test_usage_recording_failure_never_fails_the_read() -> None:
             vault.uow.fail_next_open = 1
         return vault.uow(organization_id)
 
-    reveal = type(vault.reveal)(uow=flaky, cipher=vault.cipher, clock=vault.clock)  # type: ignore[arg-type]
+    reveal = type(vault.reveal)(uow=flaky, cipher=vault.cipher, clock=vault.clock)
     assert (await reveal.execute(admin, secret.id)).reveal() == "v"
     assert (await vault.usage.execute(admin, secret.id)).total_requests == 0
 
