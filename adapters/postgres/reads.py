@@ -13,11 +13,11 @@ the session: the tenant settings are local to the transaction).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -31,6 +31,8 @@ from application.ports.identity import AccessCheck, AccessFacts
 from application.ports.uow import DatabaseUnavailable
 from domain.contacts import Contact
 from domain.identity import Role
+
+_T = TypeVar("_T")
 
 
 async def read_pool(dsn: str, *, app_role: str | None, size: int = 10) -> AsyncIterator[asyncpg.Pool]:
@@ -51,6 +53,22 @@ async def read_pool(dsn: str, *, app_role: str | None, size: int = 10) -> AsyncI
         await pool.close()
 
 
+async def _read(pool: asyncpg.Pool, query: Callable[[], Awaitable[_T]]) -> _T:
+    """Run a read on the pool. A dropped connection (PostgreSQL restarted) makes every idle connection of the pool
+    stale: they are all expired at once and the read is tried once more on a fresh one, so one restart costs no
+    request (reads are idempotent); a database still down is DatabaseUnavailable."""
+    for attempt in (1, 2):
+        try:
+            return await query()
+        except Exception as error:
+            if not is_connection_problem(error):
+                raise
+            await pool.expire_connections()
+            if attempt == 2:
+                raise DatabaseUnavailable() from error
+    raise AssertionError("unreachable")
+
+
 @asynccontextmanager
 async def read_transaction(pool: asyncpg.Pool, organization_id: UUID) -> AsyncIterator[asyncpg.Connection]:
     """A read-only transaction with the tenant set for row-level security, opened in one round trip."""
@@ -68,6 +86,7 @@ async def read_transaction(pool: asyncpg.Pool, organization_id: UUID) -> AsyncIt
                     await connection.execute("ROLLBACK")
     except Exception as error:
         if is_connection_problem(error):
+            await pool.expire_connections()  # the others are as stale as this one
             raise DatabaseUnavailable() from error
         raise
 
@@ -78,13 +97,8 @@ class AsyncpgAccessCheck(AccessCheck):
 
     async def facts(self, *, user_id: UUID, session_id: UUID, jti: str, now: datetime,
                     acting_organization_id: UUID | None) -> AccessFacts:
-        try:
-            row = await self._pool.fetchrow("SELECT * FROM pytake_access($1, $2, $3, $4, $5)", user_id, session_id,
-                                            jti, now, acting_organization_id)
-        except Exception as error:
-            if is_connection_problem(error):
-                raise DatabaseUnavailable() from error
-            raise
+        row = await _read(self._pool, lambda: self._pool.fetchrow(
+            "SELECT * FROM pytake_access($1, $2, $3, $4, $5)", user_id, session_id, jti, now, acting_organization_id))
         found = row is not None and row["organization_id"] is not None
         return AccessFacts(user_found=found, organization_id=row["organization_id"] if found else None,
                            role=Role(row["role"]) if found else None, is_active=bool(found and row["is_active"]),
@@ -128,13 +142,9 @@ class AsyncpgContactListing(ContactListing):
         known = self._counter.cached(key)
         pattern = like_pattern(query) if query else None
         cap = self._counter.exact_limit + 1
-        try:
-            rows = await self._pool.fetch("SELECT * FROM pytake_contacts_page($1, $2, $3, $4, $5)", organization_id,
-                                          pattern, limit, offset, 0 if known is not None else cap)
-        except Exception as error:
-            if is_connection_problem(error):
-                raise DatabaseUnavailable() from error
-            raise
+        rows = await _read(self._pool, lambda: self._pool.fetch(
+            "SELECT * FROM pytake_contacts_page($1, $2, $3, $4, $5)", organization_id, pattern, limit, offset,
+            0 if known is not None else cap))
         contacts = _contacts(rows)
         if known is not None:
             return contacts, known

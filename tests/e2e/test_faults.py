@@ -201,7 +201,12 @@ async def test_postgres_restart_under_load_gives_503s_then_recovers_and_loses_no
         resumed = min(at for at in openings if at > up_at) - up_at  # the fake's clock is time.monotonic() too
         assert resumed <= 5.0, resumed
         async with httpx.AsyncClient(base_url=api.base_url, timeout=15) as client:
-            final = (await client.get(f"{API}/flow-automations/{campaign}/stats", headers=org.headers)).json()
+            # the first ORM request after the restart finds the pool's connections dead: it answers 503 once and
+            # SQLAlchemy discards the whole pool (DATABASE_POOL_PRE_PING=false), the next one is served
+            answers = [await client.get(f"{API}/flow-automations/{campaign}/stats", headers=org.headers)
+                       for _ in range(2)]
+        assert [a.status_code for a in answers] in ([200, 200], [503, 200]), [a.text for a in answers]
+        final = answers[-1].json()
         assert (final["status"], final["sent"], final["pending"]) == ("completed", CAMPAIGN_SIZE, 0), final
         figures("postgres_restart", acknowledged=len(acknowledged), campaign_resumed_after_seconds=round(resumed, 2),
                 webhook_503=len(recorder.of("webhook", 503)), read_503=len(recorder.of("read", 503)),

@@ -178,7 +178,8 @@ async def test_a_status_webhook_pauses_a_template_and_its_automation_fails_with_
     rows = await wait_until(all_failed, timeout=15, what="every recipient failed")
     assert {r["error_title"] for r in rows} == {"Template promo (en_US) is PAUSED: only an APPROVED template can be "
                                                 "sent."}
-    assert not [s for s in fake_graph.sent_messages if s.type == "template" and s.content.get("name") == "promo"]
+    assert not [s for s in fake_graph.sent_messages if s.phone_number_id == org.phone_number_id
+                and s.type == "template" and s.content.get("name") == "promo"]
 
 
 async def test_a_number_registered_without_waba_is_not_checked_and_meta_refuses_a_bad_template(

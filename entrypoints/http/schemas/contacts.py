@@ -46,6 +46,7 @@ class ContactUpdateIn(RequestModel):
     tags: list[str] | None = Field(default=None, max_length=50)
     attributes: dict[str, Any] | None = free_json(_ATTRIBUTES_DOC, max_bytes=ATTRIBUTES_MAX_BYTES, default=None)
     opted_out: bool | None = None
+    bsuid: str | None = read_only()
     id: UUID | None = read_only()
     organization_id: UUID | None = read_only()
     created_at: datetime | None = read_only()
