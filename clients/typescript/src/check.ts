@@ -12,11 +12,14 @@ import type {
   ContactImportForm,
   ContactCreate,
   ContactSearch,
+  Conversation,
+  EventTicket,
   Flow,
   FlowListItem,
   ListContactsOperation,
   LoginRequest,
   Me,
+  MessageTemplate,
   QueryParams,
   RequestJson,
   ResponseJson,
@@ -35,6 +38,9 @@ export type Checks = [
   Expect<Equal<ResponseJson<"/api/v1/contacts", "get", 401>, ApiErrorBody>>,
   Expect<Equal<ResponseJson<"/api/v1/auth/login", "post">, Token>>,
   Expect<Equal<ResponseJson<"/api/v1/auth/me", "get">, Me>>,
+  Expect<Equal<ResponseJson<"/api/v1/conversations", "get">, Conversation[]>>,
+  Expect<Equal<ResponseJson<"/api/v1/events/ticket", "post", 201>, EventTicket>>,
+  Expect<Equal<ResponseJson<"/api/v1/whatsapp/templates", "get">, MessageTemplate[]>>,
   Expect<Equal<RequestJson<"/api/v1/auth/login", "post">, LoginRequest>>,
   Expect<Equal<RequestJson<"/api/v1/contacts", "post">, ContactCreate>>,
   Expect<Equal<ContactSearch, NonNullable<ListContactsOperation["parameters"]["query"]>>>,
@@ -80,7 +86,8 @@ const badSearch: ContactSearch = { query: 42 };
 // @ts-expect-error a flow has no `whatsapp_id`
 const notAFlow: Flow["whatsapp_id"] = "x";
 
-const send: SendRequest = { to: contact.whatsapp_id, message: "Olá!" };
+// a contact known only by its BSUID has no phone number: send to the BSUID
+const send: SendRequest = { to: contact.whatsapp_id ?? contact.bsuid ?? "", message: "Olá!" };
 
 export async function example(baseUrl: string): Promise<number> {
   const client = new PyTakeClient(baseUrl);

@@ -30,6 +30,11 @@ export type DeadLetter = Schemas["DeadLetterOut"];
 export type ContactImport = Schemas["ContactImportOut"];
 export type ContactImportAccepted = Schemas["ImportAcceptedOut"];
 export type ContactImportRowError = Schemas["RowErrorOut"];
+export type Conversation = Schemas["ConversationOut"];
+export type EventTicket = Schemas["EventTicketOut"];
+export type MessageTemplate = Schemas["MessageTemplateOut"];
+export type TemplateSync = Schemas["TemplateSyncOut"];
+export type MediaUpload = Schemas["MediaUploadOut"];
 /** Every error body: `{detail, status_code, error_code}`. */
 export type ApiErrorBody = Schemas["ErrorResponse"];
 /** 422: the error body plus `errors: [{loc, msg, type}]`. */

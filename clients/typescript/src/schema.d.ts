@@ -292,6 +292,163 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The inbox: conversations, newest activity first (total in X-Total-Count) */
+        get: operations["list_conversations_api_v1_conversations_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{conversation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One conversation of the inbox */
+        get: operations["get_conversation_api_v1_conversations__conversation_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{conversation_id}/assign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Take a conversation, let go of it (user_id null), or (admins) give it to an agent */
+        post: operations["assign_conversation_api_v1_conversations__conversation_id__assign_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{conversation_id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Close the conversation: the bot answers the contact again */
+        post: operations["close_conversation_api_v1_conversations__conversation_id__close_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{conversation_id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The conversation's messages, newest first, a page at a time (keyset)
+         * @description Pass the `X-Next-Cursor` header of a page as `before` to get the older messages; the header is absent on the last page.
+         */
+        get: operations["list_conversation_messages_api_v1_conversations__conversation_id__messages_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{conversation_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark the conversation read (unread_count 0) */
+        post: operations["read_conversation_api_v1_conversations__conversation_id__read_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organization's live events (Server-Sent Events)
+         * @description A `text/event-stream` of the organization's live events, oldest first. Each event has an `id:`
+         *     (increasing), an `event:` type and a JSON `data:` line:
+         *
+         *     - `message.received` `{message_id, contact_id, number_id, type, preview, occurred_at}`
+         *     - `message.status` `{message_id, contact_id, number_id, status, error_code}`
+         *     - `conversation.updated` `{conversation_id, contact_id, number_id, reason, handed_off, last_message_at}`
+         *     - `flow_execution.finished` `{execution_id, flow_id, contact_id, status, fail_reason, automation_id}`
+         *     - `automation.progress` `{automation_id, status, phase, counts}` (at most about four a second per automation)
+         *     - `secret.rotated` `{secret_id, key, version, status, kind}` (never the value)
+         *     - `reset` `{id}`: the resume point is older than the 24-hour retention: refetch, then go on from `id`.
+         *
+         *     Authenticate with `?ticket=` (from `POST /events/ticket`; browsers: an EventSource cannot send headers) or the
+         *     `Authorization: Bearer` header; never put an access token in a URL. Resume with the `Last-Event-ID` header
+         *     (an EventSource sends it when it reconnects) or `?last_event_id=` (a new EventSource, opened with a new ticket).
+         *     A comment line (`: heartbeat`) comes every 15 seconds while nothing happens. The server ends the stream when it
+         *     shuts down or when the client reads too slowly; reconnect with the last id seen and nothing is missed.
+         */
+        get: operations["stream_events_api_v1_events_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A single-use ticket to open the event stream (any member) */
+        post: operations["issue_ticket_api_v1_events_ticket_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/flow-automations": {
         parameters: {
             query?: never;
@@ -691,6 +848,26 @@ export interface paths {
         patch: operations["update_user_api_v1_users__user_id__patch"];
         trace?: never;
     };
+    "/api/v1/whatsapp/media/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download an inbound message's media
+         * @description The bytes of an inbound message's image, audio (voice notes included), video, document or sticker, fetched from WhatsApp with the receiving number's token (or served from the server's disk copy). Any member of the organization may read it (viewer, agent, admin). `Content-Type` is WhatsApp's; documents come as attachments with their file name. The SHA-256 WhatsApp reports is checked before a byte is sent. 404: no such message in the organization, or WhatsApp no longer has the media (`media_not_found`, kept about 30 days); 409 `message_has_no_media`: not an inbound media message, or the contact deleted it; 413 `media_too_large`: over `MEDIA_MAX_BYTES`; 503: WhatsApp could not be reached, the checksum did not match, or the number's token was rejected (`media_token_rejected`).
+         */
+        get: operations["get_media_api_v1_whatsapp_media__message_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/whatsapp/messages/{message_id}": {
         parameters: {
             query?: never;
@@ -702,6 +879,26 @@ export interface paths {
         get: operations["get_message_api_v1_whatsapp_messages__message_id__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/whatsapp/messages/{message_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark an inbound message as read, optionally showing the typing indicator (queued)
+         * @description Meta marks this message and the earlier ones of the conversation read; with `typing_indicator` the contact sees "typing..." until you reply or for 25 seconds. Agents and admins.
+         */
+        post: operations["mark_read_api_v1_whatsapp_messages__message_id__read_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -726,6 +923,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/whatsapp/numbers/{number_id}/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a file to WhatsApp for this number (queued; poll for Meta's media id)
+         * @description The file is stored and a worker uploads it to Meta (`POST /{phone_number_id}/media`); follow it with `GET /whatsapp/numbers/{number_id}/media/{id}` until `status` is `uploaded` and use its `media_id` in `POST /whatsapp/send` (`{"type": "image", "image": {"id": ...}}`). Agents and admins.
+         */
+        post: operations["upload_media_api_v1_whatsapp_numbers__number_id__media_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/whatsapp/numbers/{number_id}/media/{upload_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A media upload and Meta's media id */
+        get: operations["get_media_upload_api_v1_whatsapp_numbers__number_id__media__upload_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/whatsapp/numbers/{number_id}/templates/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Queue a sync of the number's WABA message templates from Meta
+         * @description The worker reads every template of the number's WhatsApp Business Account (`GET /{waba_id}/message_templates`, all pages) with the number's token and stores them; templates Meta no longer lists become `DELETED`. Follow it with `GET /whatsapp/templates?number_id=`. 400 `whatsapp_number_without_waba` when the number was registered without its `waba_id`.
+         */
+        post: operations["sync_templates_api_v1_whatsapp_numbers__number_id__templates_sync_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/whatsapp/send": {
         parameters: {
             query?: never;
@@ -735,8 +989,28 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Queue a message (text and interactive only inside the 24-hour window; templates always) */
+        /**
+         * Queue a message (templates always; every other type only inside the 24-hour window)
+         * @description `to` is a phone number (a Brazilian number with or without the ninth digit reaches the same contact) or a contact's BSUID (sent with Meta's `recipient` field). 400 `outside_customer_service_window`, `whatsapp_number_not_active`, `whatsapp_account_banned` (Meta disabled the number's WhatsApp Business Account), `template_not_found`, `template_not_approved`, `template_parameters_mismatch`, `templates_not_synced`.
+         */
         post: operations["send_api_v1_whatsapp_send_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/whatsapp/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the organization's synced message templates (total in X-Total-Count) */
+        get: operations["list_templates_api_v1_whatsapp_templates_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -816,6 +1090,14 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AssignIn */
+        AssignIn: {
+            /**
+             * User Id
+             * @description Who answers the conversation; null lets go of it (back to waiting). Agents: themselves or null; admins: any active agent or admin
+             */
+            user_id: string | null;
+        };
         /** AudienceContactIn */
         AudienceContactIn: {
             /** Name */
@@ -1005,6 +1287,47 @@ export interface components {
             /** Title */
             title: string;
         };
+        /** ContactAddressIn */
+        ContactAddressIn: {
+            /** City */
+            city?: string | null;
+            /** Country */
+            country?: string | null;
+            /** Country Code */
+            country_code?: string | null;
+            /** State */
+            state?: string | null;
+            /** Street */
+            street?: string | null;
+            /**
+             * Type
+             * @description e.g. HOME, WORK, CELL
+             */
+            type?: string | null;
+            /** Zip */
+            zip?: string | null;
+        };
+        /**
+         * ContactCardIn
+         * @description One contact card in Meta's shape (``name.formatted_name`` required).
+         */
+        ContactCardIn: {
+            /** Addresses */
+            addresses?: components["schemas"]["ContactAddressIn"][];
+            /**
+             * Birthday
+             * @description YYYY-MM-DD
+             */
+            birthday?: string | null;
+            /** Emails */
+            emails?: components["schemas"]["ContactEmailIn"][];
+            name: components["schemas"]["ContactNameIn"];
+            org?: components["schemas"]["ContactOrgIn"] | null;
+            /** Phones */
+            phones?: components["schemas"]["ContactPhoneIn"][];
+            /** Urls */
+            urls?: components["schemas"]["ContactUrlIn"][];
+        };
         /** ContactCreateIn */
         ContactCreateIn: {
             /**
@@ -1030,6 +1353,16 @@ export interface components {
              * @example +55 11 98765-4321
              */
             whatsapp_id: string;
+        };
+        /** ContactEmailIn */
+        ContactEmailIn: {
+            /** Email */
+            email: string;
+            /**
+             * Type
+             * @description e.g. HOME, WORK, CELL
+             */
+            type?: string | null;
         };
         /** ContactImportOut */
         ContactImportOut: {
@@ -1122,6 +1455,30 @@ export interface components {
              */
             updated_at: string;
         };
+        /** ContactNameIn */
+        ContactNameIn: {
+            /** First Name */
+            first_name?: string | null;
+            /** Formatted Name */
+            formatted_name: string;
+            /** Last Name */
+            last_name?: string | null;
+            /** Middle Name */
+            middle_name?: string | null;
+            /** Prefix */
+            prefix?: string | null;
+            /** Suffix */
+            suffix?: string | null;
+        };
+        /** ContactOrgIn */
+        ContactOrgIn: {
+            /** Company */
+            company?: string | null;
+            /** Department */
+            department?: string | null;
+            /** Title */
+            title?: string | null;
+        };
         /** ContactOut */
         ContactOut: {
             /**
@@ -1131,6 +1488,11 @@ export interface components {
             attributes?: {
                 [key: string]: unknown;
             };
+            /**
+             * Bsuid
+             * @description Meta's business-scoped user id (e.g. `US.13491208655302741918`), when a webhook told it.
+             */
+            bsuid?: string | null;
             /**
              * Created At
              * Format: date-time
@@ -1165,8 +1527,23 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
-            /** Whatsapp Id */
-            whatsapp_id: string;
+            /**
+             * Whatsapp Id
+             * @description The phone number (E.164 digits). null for a WhatsApp username user known only by their BSUID, until a webhook tells their number.
+             */
+            whatsapp_id: string | null;
+        };
+        /** ContactPhoneIn */
+        ContactPhoneIn: {
+            /** Phone */
+            phone?: string | null;
+            /**
+             * Type
+             * @description e.g. HOME, WORK, CELL
+             */
+            type?: string | null;
+            /** Wa Id */
+            wa_id?: string | null;
         };
         /** ContactUpdateIn */
         ContactUpdateIn: {
@@ -1177,6 +1554,11 @@ export interface components {
             attributes?: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * Bsuid
+             * @description Read-only: accepted so that a GET body can be sent back, and ignored.
+             */
+            readonly bsuid?: string | null;
             /**
              * Created At
              * @description Read-only: accepted so that a GET body can be sent back, and ignored.
@@ -1208,6 +1590,119 @@ export interface components {
             /** Whatsapp Id */
             whatsapp_id?: string | null;
         };
+        /** ContactUrlIn */
+        ContactUrlIn: {
+            /**
+             * Type
+             * @description e.g. HOME, WORK, CELL
+             */
+            type?: string | null;
+            /** Url */
+            url: string;
+        };
+        /** ContextIn */
+        ContextIn: {
+            /**
+             * Message Id
+             * @description The wamid this message replies to
+             */
+            message_id: string;
+        };
+        /** ConversationAssigneeOut */
+        ConversationAssigneeOut: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Name
+             * @description None when the user is not visible in this organization
+             */
+            name?: string | null;
+        };
+        /** ConversationContactOut */
+        ConversationContactOut: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name?: string | null;
+            /** Whatsapp Id */
+            whatsapp_id: string;
+        };
+        /** ConversationNumberOut */
+        ConversationNumberOut: {
+            /** Display Name */
+            display_name: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Phone Number
+             * @description The number as displayed (e.g. '+55 11 91234-5678')
+             */
+            phone_number: string;
+        };
+        /** ConversationOut */
+        ConversationOut: {
+            assignee?: components["schemas"]["ConversationAssigneeOut"] | null;
+            contact: components["schemas"]["ConversationContactOut"];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Handoff At */
+            handoff_at?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Last Inbound At */
+            last_inbound_at?: string | null;
+            /** @description The newest message, inbound or outbound */
+            last_message: components["schemas"]["LastMessageOut"] | null;
+            /**
+             * Last Message At
+             * @description Last activity (the list's order)
+             */
+            last_message_at?: string | null;
+            /** Last Read At */
+            last_read_at?: string | null;
+            number: components["schemas"]["ConversationNumberOut"];
+            /**
+             * State
+             * @description bot: flows answer; waiting: handed to a human, nobody took it; assigned: an agent answers; closed: the agent finished (the bot answers again, the next inbound message makes it bot)
+             * @enum {string}
+             */
+            state: "bot" | "waiting" | "assigned" | "closed";
+            /**
+             * Unread Count
+             * @description Inbound messages since an agent last marked the conversation read
+             */
+            unread_count: number;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Window Expires At
+             * @description When the 24-hour customer service window closes (last inbound + 24 h); null if the contact never wrote
+             */
+            window_expires_at: string | null;
+        };
+        /**
+         * ConversationState
+         * @enum {string}
+         */
+        ConversationState: "bot" | "waiting" | "assigned" | "closed";
         /** CreateUserIn */
         CreateUserIn: {
             /** Email */
@@ -1249,6 +1744,23 @@ export interface components {
             error_code: string;
             /** Status Code */
             status_code: number;
+        };
+        /**
+         * EventTicketOut
+         * @description A single-use ticket for `GET /events?ticket=...`: valid for 60 seconds, spent by the first stream that
+         *     presents it (a reconnect needs a new one).
+         */
+        EventTicketOut: {
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /**
+             * Ticket
+             * @description Opaque; send it as the `ticket` query parameter of `GET /events`
+             */
+            ticket: string;
         };
         /** ExecutionOut */
         ExecutionOut: {
@@ -1566,6 +2078,22 @@ export interface components {
             /** Email */
             email: string;
         };
+        /**
+         * HeaderIn
+         * @description A reply-button message's header: text, or an image, video or document (by ``id`` or ``link``).
+         */
+        HeaderIn: {
+            document?: components["schemas"]["MediaIn"] | null;
+            image?: components["schemas"]["MediaIn"] | null;
+            /** Text */
+            text?: string | null;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "text" | "image" | "video" | "document";
+            video?: components["schemas"]["MediaIn"] | null;
+        };
         /** ImportAcceptedOut */
         ImportAcceptedOut: {
             /**
@@ -1580,6 +2108,45 @@ export interface components {
              */
             status?: "queued" | "running" | "completed" | "failed";
         };
+        /** LastMessageOut */
+        LastMessageOut: {
+            /**
+             * Direction
+             * @enum {string}
+             */
+            direction: "inbound" | "outbound";
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /**
+             * Summary
+             * @description A one-line preview: the text, else the type in brackets (e.g. '[image]')
+             */
+            summary: string;
+            /**
+             * Text
+             * @description The text, caption or template name, when there is one
+             */
+            text?: string | null;
+            /**
+             * Type
+             * @description text, image, template, interactive, ...
+             */
+            type: string;
+        };
+        /** LocationIn */
+        LocationIn: {
+            /** Address */
+            address?: string | null;
+            /** Latitude */
+            latitude: number;
+            /** Longitude */
+            longitude: number;
+            /** Name */
+            name?: string | null;
+        };
         /** LoginIn */
         LoginIn: {
             /** Email */
@@ -1587,15 +2154,103 @@ export interface components {
             /** Password */
             password: string;
         };
+        /** MarkReadIn */
+        MarkReadIn: {
+            /**
+             * Typing Indicator
+             * @description Also show the typing indicator (up to 25 s, or until you reply): only when a reply is coming
+             * @default false
+             */
+            typing_indicator?: boolean;
+        };
         /** MeOut */
         MeOut: {
             user: components["schemas"]["UserOut"];
+        };
+        /**
+         * MediaIn
+         * @description Exactly one of ``id`` (from ``POST /whatsapp/numbers/{id}/media``) and ``link`` (a hosted file).
+         */
+        MediaIn: {
+            /**
+             * Caption
+             * @description Not for audio and stickers
+             */
+            caption?: string | null;
+            /**
+             * Filename
+             * @description Documents only
+             */
+            filename?: string | null;
+            /**
+             * Id
+             * @description Meta's media id
+             */
+            id?: string | null;
+            /**
+             * Link
+             * @description An http(s) URL Meta downloads
+             */
+            link?: string | null;
+        };
+        /**
+         * MediaUploadOut
+         * @description A file uploaded to WhatsApp for a number: ``queued`` until the worker has Meta's ``media_id``, then
+         *     ``uploaded`` (send it with ``{"image": {"id": media_id}}``...) or ``failed`` (``error_code``, ``error``).
+         */
+        MediaUploadOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error?: string | null;
+            /** Error Code */
+            error_code?: number | null;
+            /** Filename */
+            filename: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Kind
+             * @description How to send it
+             * @enum {string}
+             */
+            kind: "image" | "video" | "audio" | "document" | "sticker";
+            /**
+             * Media Id
+             * @description Meta's media id, for sends (valid 30 days)
+             */
+            media_id?: string | null;
+            /** Mime Type */
+            mime_type: string;
+            /**
+             * Number Id
+             * Format: uuid
+             */
+            number_id: string;
+            /** Size Bytes */
+            size_bytes: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "uploaded" | "failed";
+            /** Uploaded At */
+            uploaded_at?: string | null;
         };
         /** MessageDetailOut */
         MessageDetailOut: {
             /** Contact Id */
             contact_id?: string | null;
-            /** Content */
+            /**
+             * Content
+             * @description What the message carries. `text` (text body, caption, reply title, a summary for location/contacts/orders), `reply_id` (button/list reply id or button payload), `media_id` and `media` (id, mime_type, sha256, filename, caption, voice, animated), `location`, `contacts` (vCards), `order`, `referral` (click-to-WhatsApp ad), `list_reply`/`button_reply`, `nfm_reply` (name, body, response), `context_wamid`, `forwarded`, `frequently_forwarded`, `errors` (unsupported messages); what happened to it later: `reactions` ([{by, emoji, at, wamid}]), `edited_at`, `edits` (previous versions, oldest first), `deleted`. Inbound media bytes: `GET /whatsapp/media/{message_id}`.
+             */
             content: {
                 [key: string]: unknown;
             };
@@ -1604,13 +2259,19 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * Deleted At
+             * @description When the contact deleted the message for everyone (its text, media and edit history are no longer kept; `content.deleted` is true).
+             */
+            deleted_at?: string | null;
             /** Delivered At */
             delivered_at?: string | null;
             /**
              * Direction
+             * @description `system`: a notice Meta reported in the conversation (the user changed number or BSUID, their identity key changed); `content.system_type` says which. Not the user's words: it does not open the 24-hour window.
              * @enum {string}
              */
-            direction: "inbound" | "outbound";
+            direction: "inbound" | "outbound" | "system";
             /** Error Code */
             error_code?: number | null;
             /** Error Title */
@@ -1661,7 +2322,10 @@ export interface components {
         MessageOut: {
             /** Contact Id */
             contact_id?: string | null;
-            /** Content */
+            /**
+             * Content
+             * @description What the message carries. `text` (text body, caption, reply title, a summary for location/contacts/orders), `reply_id` (button/list reply id or button payload), `media_id` and `media` (id, mime_type, sha256, filename, caption, voice, animated), `location`, `contacts` (vCards), `order`, `referral` (click-to-WhatsApp ad), `list_reply`/`button_reply`, `nfm_reply` (name, body, response), `context_wamid`, `forwarded`, `frequently_forwarded`, `errors` (unsupported messages); what happened to it later: `reactions` ([{by, emoji, at, wamid}]), `edited_at`, `edits` (previous versions, oldest first), `deleted`. Inbound media bytes: `GET /whatsapp/media/{message_id}`.
+             */
             content: {
                 [key: string]: unknown;
             };
@@ -1670,13 +2334,19 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * Deleted At
+             * @description When the contact deleted the message for everyone (its text, media and edit history are no longer kept; `content.deleted` is true).
+             */
+            deleted_at?: string | null;
             /** Delivered At */
             delivered_at?: string | null;
             /**
              * Direction
+             * @description `system`: a notice Meta reported in the conversation (the user changed number or BSUID, their identity key changed); `content.system_type` says which. Not the user's words: it does not open the 24-hour window.
              * @enum {string}
              */
-            direction: "inbound" | "outbound";
+            direction: "inbound" | "outbound" | "system";
             /** Error Code */
             error_code?: number | null;
             /** Error Title */
@@ -1726,6 +2396,71 @@ export interface components {
             /** Message */
             message: string;
         };
+        /** MessageTemplateOut */
+        MessageTemplateOut: {
+            /**
+             * Category
+             * @description MARKETING, UTILITY or AUTHENTICATION
+             */
+            category?: string | null;
+            /**
+             * Components
+             * @description The template's components as Meta lists them
+             */
+            components: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Language */
+            language: string;
+            /**
+             * Meta Template Id
+             * @description Meta's template id
+             */
+            meta_template_id: string;
+            /** Name */
+            name: string;
+            /**
+             * Organization Id
+             * Format: uuid
+             */
+            organization_id: string;
+            /**
+             * Parameter Format
+             * @description POSITIONAL or NAMED
+             */
+            parameter_format?: string | null;
+            /**
+             * Quality Score
+             * @description GREEN, YELLOW, RED or UNKNOWN
+             */
+            quality_score?: string | null;
+            /** Rejected Reason */
+            rejected_reason?: string | null;
+            /**
+             * Status
+             * @description Meta's status (APPROVED, PENDING, REJECTED, PAUSED, DISABLED, ...); DELETED when Meta stopped listing it
+             */
+            status: string;
+            /**
+             * Synced At
+             * Format: date-time
+             * @description When a sync last read it from Meta
+             */
+            synced_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             * @description When it last changed (sync or webhook)
+             */
+            updated_at: string;
+            /** Waba Id */
+            waba_id: string;
+        };
         /** Position */
         Position: {
             /**
@@ -1738,6 +2473,19 @@ export interface components {
              * @default 0
              */
             y?: number;
+        };
+        /** ReactionIn */
+        ReactionIn: {
+            /**
+             * Emoji
+             * @description One emoji; an empty string removes the reaction
+             */
+            emoji: string;
+            /**
+             * Message Id
+             * @description The wamid reacted to
+             */
+            message_id: string;
         };
         /** RecipientOut */
         RecipientOut: {
@@ -2038,6 +2786,7 @@ export interface components {
         };
         /** SendIn */
         SendIn: {
+            audio?: components["schemas"]["MediaIn"] | null;
             /**
              * Buttons
              * @description Reply buttons (interactive)
@@ -2050,22 +2799,38 @@ export interface components {
             components?: {
                 [key: string]: unknown;
             }[];
+            /** Contacts */
+            contacts?: components["schemas"]["ContactCardIn"][];
+            /** @description Reply to (quote) an earlier message */
+            context?: components["schemas"]["ContextIn"] | null;
+            document?: components["schemas"]["MediaIn"] | null;
+            /**
+             * Footer
+             * @description Reply-button footer (interactive)
+             */
+            footer?: string | null;
             /**
              * From Number Id
              * @description Sender; default: the first active number
              */
             from_number_id?: string | null;
+            /** @description Reply-button header (interactive) */
+            header?: components["schemas"]["HeaderIn"] | null;
+            image?: components["schemas"]["MediaIn"] | null;
             /**
              * Language
              * @description Template language code
              * @default en_US
              */
             language?: string;
+            location?: components["schemas"]["LocationIn"] | null;
             /**
              * Message
              * @description Text (body for interactive)
              */
             message?: string | null;
+            reaction?: components["schemas"]["ReactionIn"] | null;
+            sticker?: components["schemas"]["MediaIn"] | null;
             /**
              * Template Id
              * @description Approved template name (type=template)
@@ -2073,7 +2838,7 @@ export interface components {
             template_id?: string | null;
             /**
              * To
-             * @description WhatsApp id (E.164 digits; '+', spaces, dashes ok)
+             * @description WhatsApp id (E.164 digits; '+', spaces, dashes ok), or a contact's BSUID (`US.1349...`: sent with Meta's `recipient` field)
              */
             to: string;
             /**
@@ -2081,7 +2846,8 @@ export interface components {
              * @default text
              * @enum {string}
              */
-            type?: "text" | "template" | "interactive";
+            type?: "text" | "template" | "interactive" | "image" | "video" | "audio" | "document" | "sticker" | "reaction" | "location" | "contacts";
+            video?: components["schemas"]["MediaIn"] | null;
         };
         /** SendOut */
         SendOut: {
@@ -2092,6 +2858,29 @@ export interface components {
             message_id: string;
             /** Status */
             status: string;
+        };
+        /**
+         * SendingPauseOut
+         * @description The number's circuit breaker is open: its queued messages wait (none fails for it) and resume by themselves.
+         */
+        SendingPauseOut: {
+            /**
+             * Graph Code
+             * @description Meta's error that paused sending: 131048 spam rate limit, 368 temporarily blocked for policy violations, 190 access token expired or invalid
+             */
+            graph_code: number;
+            /**
+             * Reason
+             * @description What Meta said
+             */
+            reason?: string | null;
+            /** Since */
+            since?: string | null;
+            /**
+             * Until
+             * @description When sending resumes; null: once the access token is changed in the vault (PUT or rotate with a value)
+             */
+            until?: string | null;
         };
         /** SimulateIn */
         SimulateIn: {
@@ -2219,6 +3008,30 @@ export interface components {
             /** Name */
             name: string;
         };
+        /** TemplateSyncOut */
+        TemplateSyncOut: {
+            /**
+             * Already Queued
+             * @description True when a sync of this WABA was already waiting to run (it will do; no other one was queued)
+             */
+            already_queued: boolean;
+            /**
+             * Number Id
+             * Format: uuid
+             */
+            number_id: string;
+            /**
+             * Status
+             * @description A sync that starts after this request is queued; the worker reads every template of the WABA from Meta
+             * @constant
+             */
+            status: "queued";
+            /**
+             * Waba Id
+             * @description The WhatsApp Business Account whose templates are synced
+             */
+            waba_id: string;
+        };
         /** TokenOut */
         TokenOut: {
             /** Access Token */
@@ -2337,6 +3150,13 @@ export interface components {
              */
             access_token_secret_id: string;
             /**
+             * Account Status
+             * @description The WhatsApp Business Account's standing from Meta's account_update webhook: `banned` stops sending (queued messages fail), `restricted` is informative; null in good standing or after a reinstatement.
+             */
+            account_status?: ("restricted" | "banned") | null;
+            /** Account Status At */
+            account_status_at?: string | null;
+            /**
              * Created At
              * Format: date-time
              */
@@ -2361,12 +3181,17 @@ export interface components {
             phone_number_id: string;
             /** Quality Rating */
             quality_rating?: string | null;
+            /** @description Set while sending on the number is paused (circuit breaker) */
+            sending_pause?: components["schemas"]["SendingPauseOut"] | null;
             /**
              * Status
              * @enum {string}
              */
             status: "active" | "inactive" | "pending";
-            /** Throughput Mps */
+            /**
+             * Throughput Mps
+             * @description Messages per second the sender allows: 80, or 1000 after Meta's THROUGHPUT_UPGRADE (phone_number_quality_update webhook).
+             */
             throughput_mps: number;
             /**
              * Updated At
@@ -2407,6 +3232,10 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description How many items the list has in all (every page): exact up to LIST_COUNT_EXACT_LIMIT (10,000 by default) items, past it the database's estimate */
+                    "X-Total-Count"?: number;
+                    /** @description 'true' when X-Total-Count is an estimate (the list has more than LIST_COUNT_EXACT_LIMIT items), 'false' when it is exact */
+                    "X-Total-Count-Estimated"?: "true" | "false";
                     [name: string]: unknown;
                 };
                 content: {
@@ -2835,6 +3664,10 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description How many items the list has in all (every page): exact up to LIST_COUNT_EXACT_LIMIT (10,000 by default) items, past it the database's estimate */
+                    "X-Total-Count"?: number;
+                    /** @description 'true' when X-Total-Count is an estimate (the list has more than LIST_COUNT_EXACT_LIMIT items), 'false' when it is exact */
+                    "X-Total-Count-Estimated"?: "true" | "false";
                     [name: string]: unknown;
                 };
                 content: {
@@ -3035,6 +3868,10 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description How many items the list has in all (every page): exact up to LIST_COUNT_EXACT_LIMIT (10,000 by default) items, past it the database's estimate */
+                    "X-Total-Count"?: number;
+                    /** @description 'true' when X-Total-Count is an estimate (the list has more than LIST_COUNT_EXACT_LIMIT items), 'false' when it is exact */
+                    "X-Total-Count-Estimated"?: "true" | "false";
                     [name: string]: unknown;
                 };
                 content: {
@@ -3520,6 +4357,10 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description How many items the list has in all (every page): exact up to LIST_COUNT_EXACT_LIMIT (10,000 by default) items, past it the database's estimate */
+                    "X-Total-Count"?: number;
+                    /** @description 'true' when X-Total-Count is an estimate (the list has more than LIST_COUNT_EXACT_LIMIT items), 'false' when it is exact */
+                    "X-Total-Count-Estimated"?: "true" | "false";
                     [name: string]: unknown;
                 };
                 content: {
@@ -3625,6 +4466,534 @@ export interface operations {
             };
         };
     };
+    list_conversations_api_v1_conversations_get: {
+        parameters: {
+            query?: {
+                /** @description Only conversations in this state */
+                state?: components["schemas"]["ConversationState"] | null;
+                /** @description 'me', 'unassigned' or a user id */
+                assigned_to?: string | null;
+                /** @description Only conversations with this WhatsApp number */
+                number_id?: string | null;
+                /** @description A substring of the contact's name or WhatsApp number */
+                query?: string | null;
+                /** @description Page size (1..200) */
+                limit?: number;
+                /** @description Items to skip (0..1000000000) */
+                offset?: number;
+            };
+            header?: {
+                /** @description super_admin only: act in this organization */
+                "x-organization-id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description How many items the list has in all (every page): exact up to LIST_COUNT_EXACT_LIMIT (10,000 by default) items, past it the database's estimate */
+                    "X-Total-Count"?: number;
+                    /** @description 'true' when X-Total-Count is an estimate (the list has more than LIST_COUNT_EXACT_LIMIT items), 'false' when it is exact */
+                    "X-Total-Count-Estimated"?: "true" | "false";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationOut"][];
+                };
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+        };
+    };
+    get_conversation_api_v1_conversations__conversation_id__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description super_admin only: act in this organization */
+                "x-organization-id"?: string;
+            };
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationOut"];
+                };
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+        };
+    };
+    assign_conversation_api_v1_conversations__conversation_id__assign_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description super_admin only: act in this organization */
+                "x-organization-id"?: string;
+            };
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AssignIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationOut"];
+                };
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+        };
+    };
+    close_conversation_api_v1_conversations__conversation_id__close_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description super_admin only: act in this organization */
+                "x-organization-id"?: string;
+            };
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationOut"];
+                };
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+        };
+    };
+    list_conversation_messages_api_v1_conversations__conversation_id__messages_get: {
+        parameters: {
+            query?: {
+                /** @description X-Next-Cursor of the previous page */
+                before?: string | null;
+                /** @description Page size (1..200) */
+                limit?: number;
+            };
+            header?: {
+                /** @description super_admin only: act in this organization */
+                "x-organization-id"?: string;
+            };
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description Cursor of the next (older) page; absent on the last page */
+                    "X-Next-Cursor"?: string;
+                    /** @description How many items the list has in all (every page): exact up to LIST_COUNT_EXACT_LIMIT (10,000 by default) items, past it the database's estimate */
+                    "X-Total-Count"?: number;
+                    /** @description 'true' when X-Total-Count is an estimate (the list has more than LIST_COUNT_EXACT_LIMIT items), 'false' when it is exact */
+                    "X-Total-Count-Estimated"?: "true" | "false";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageOut"][];
+                };
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+        };
+    };
+    read_conversation_api_v1_conversations__conversation_id__read_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description super_admin only: act in this organization */
+                "x-organization-id"?: string;
+            };
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationOut"];
+                };
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+        };
+    };
+    stream_events_api_v1_events_get: {
+        parameters: {
+            query?: {
+                /** @description From `POST /events/ticket`; single use, 60 seconds */
+                ticket?: string | null;
+                /** @description Resume after this event id */
+                last_event_id?: string | null;
+            };
+            header?: {
+                /** @description Resume after this event id */
+                "last-event-id"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+            /** @description service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    issue_ticket_api_v1_events_ticket_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description super_admin only: act in this organization */
+                "x-organization-id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventTicketOut"];
+                };
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found (X-Organization-ID names no organization) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+        };
+    };
     list_automations_api_v1_flow_automations_get: {
         parameters: {
             query?: {
@@ -3645,6 +5014,10 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description How many items the list has in all (every page): exact up to LIST_COUNT_EXACT_LIMIT (10,000 by default) items, past it the database's estimate */
+                    "X-Total-Count"?: number;
+                    /** @description 'true' when X-Total-Count is an estimate (the list has more than LIST_COUNT_EXACT_LIMIT items), 'false' when it is exact */
+                    "X-Total-Count-Estimated"?: "true" | "false";
                     [name: string]: unknown;
                 };
                 content: {
@@ -3986,6 +5359,10 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description How many items the list has in all (every page): exact up to LIST_COUNT_EXACT_LIMIT (10,000 by default) items, past it the database's estimate */
+                    "X-Total-Count"?: number;
+                    /** @description 'true' when X-Total-Count is an estimate (the list has more than LIST_COUNT_EXACT_LIMIT items), 'false' when it is exact */
+                    "X-Total-Count-Estimated"?: "true" | "false";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4253,6 +5630,10 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description How many items the list has in all (every page): exact up to LIST_COUNT_EXACT_LIMIT (10,000 by default) items, past it the database's estimate */
+                    "X-Total-Count"?: number;
+                    /** @description 'true' when X-Total-Count is an estimate (the list has more than LIST_COUNT_EXACT_LIMIT items), 'false' when it is exact */
+                    "X-Total-Count-Estimated"?: "true" | "false";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4585,6 +5966,10 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description How many items the list has in all (every page): exact up to LIST_COUNT_EXACT_LIMIT (10,000 by default) items, past it the database's estimate */
+                    "X-Total-Count"?: number;
+                    /** @description 'true' when X-Total-Count is an estimate (the list has more than LIST_COUNT_EXACT_LIMIT items), 'false' when it is exact */
+                    "X-Total-Count-Estimated"?: "true" | "false";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4716,6 +6101,10 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description How many items the list has in all (every page): exact up to LIST_COUNT_EXACT_LIMIT (10,000 by default) items, past it the database's estimate */
+                    "X-Total-Count"?: number;
+                    /** @description 'true' when X-Total-Count is an estimate (the list has more than LIST_COUNT_EXACT_LIMIT items), 'false' when it is exact */
+                    "X-Total-Count-Estimated"?: "true" | "false";
                     [name: string]: unknown;
                 };
                 content: {
@@ -4852,6 +6241,10 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description How many items the list has in all (every page): exact up to LIST_COUNT_EXACT_LIMIT (10,000 by default) items, past it the database's estimate */
+                    "X-Total-Count"?: number;
+                    /** @description 'true' when X-Total-Count is an estimate (the list has more than LIST_COUNT_EXACT_LIMIT items), 'false' when it is exact */
+                    "X-Total-Count-Estimated"?: "true" | "false";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5529,6 +6922,10 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description How many items the list has in all (every page): exact up to LIST_COUNT_EXACT_LIMIT (10,000 by default) items, past it the database's estimate */
+                    "X-Total-Count"?: number;
+                    /** @description 'true' when X-Total-Count is an estimate (the list has more than LIST_COUNT_EXACT_LIMIT items), 'false' when it is exact */
+                    "X-Total-Count-Estimated"?: "true" | "false";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5719,6 +7116,94 @@ export interface operations {
             };
         };
     };
+    get_media_api_v1_whatsapp_media__message_id__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description super_admin only: act in this organization */
+                "x-organization-id"?: string;
+            };
+            path: {
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The media bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+            /** @description service unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     get_message_api_v1_whatsapp_messages__message_id__get: {
         parameters: {
             query?: never;
@@ -5780,6 +7265,80 @@ export interface operations {
             };
         };
     };
+    mark_read_api_v1_whatsapp_messages__message_id__read_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description super_admin only: act in this organization */
+                "x-organization-id"?: string;
+            };
+            path: {
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["MarkReadIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendOut"];
+                };
+            };
+            /** @description bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+        };
+    };
     list_numbers_api_v1_whatsapp_numbers_get: {
         parameters: {
             query?: {
@@ -5800,6 +7359,10 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description How many items the list has in all (every page): exact up to LIST_COUNT_EXACT_LIMIT (10,000 by default) items, past it the database's estimate */
+                    "X-Total-Count"?: number;
+                    /** @description 'true' when X-Total-Count is an estimate (the list has more than LIST_COUNT_EXACT_LIMIT items), 'false' when it is exact */
+                    "X-Total-Count-Estimated"?: "true" | "false";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5925,6 +7488,229 @@ export interface operations {
             };
         };
     };
+    upload_media_api_v1_whatsapp_numbers__number_id__media_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description super_admin only: act in this organization */
+                "x-organization-id"?: string;
+            };
+            path: {
+                number_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description The file, with its content type: image/jpeg, image/png (5 MB), image/webp (stickers, 500 KB), video/mp4, video/3gpp, audio/aac, audio/amr, audio/mpeg, audio/mp4, audio/ogg, text/plain, application/pdf and Office documents; at most 16 MiB here (send larger documents by link)
+                     */
+                    file: string;
+                    /** @description The MIME type, when the file part does not carry the right one */
+                    type?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaUploadOut"];
+                };
+            };
+            /** @description bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+        };
+    };
+    get_media_upload_api_v1_whatsapp_numbers__number_id__media__upload_id__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description super_admin only: act in this organization */
+                "x-organization-id"?: string;
+            };
+            path: {
+                number_id: string;
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaUploadOut"];
+                };
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+        };
+    };
+    sync_templates_api_v1_whatsapp_numbers__number_id__templates_sync_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description super_admin only: act in this organization */
+                "x-organization-id"?: string;
+            };
+            path: {
+                number_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateSyncOut"];
+                };
+            };
+            /** @description bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+        };
+    };
     send_api_v1_whatsapp_send_post: {
         parameters: {
             query?: never;
@@ -5957,6 +7743,80 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description permission denied */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorResponse"];
+                };
+            };
+        };
+    };
+    list_templates_api_v1_whatsapp_templates_get: {
+        parameters: {
+            query?: {
+                /** @description Only the templates of this number's WABA */
+                number_id?: string | null;
+                /** @description APPROVED, PENDING, REJECTED, PAUSED, DISABLED, ... */
+                status?: string | null;
+                /** @description Substring of the template name */
+                query?: string | null;
+                /** @description Page size (1..200) */
+                limit?: number;
+                /** @description Items to skip (0..1000000000) */
+                offset?: number;
+            };
+            header?: {
+                /** @description super_admin only: act in this organization */
+                "x-organization-id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description How many items the list has in all (every page): exact up to LIST_COUNT_EXACT_LIMIT (10,000 by default) items, past it the database's estimate */
+                    "X-Total-Count"?: number;
+                    /** @description 'true' when X-Total-Count is an estimate (the list has more than LIST_COUNT_EXACT_LIMIT items), 'false' when it is exact */
+                    "X-Total-Count-Estimated"?: "true" | "false";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageTemplateOut"][];
                 };
             };
             /** @description not authenticated */
