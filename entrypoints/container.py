@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
-import httpx
 from dependency_injector import containers, providers
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.clock import SystemClock
 from adapters.http.caller import HttpxFlowHttpCaller
-from adapters.mail.mailers import MailboxDirectoryMailer, SmtpMailer
 from adapters.postgres.counting import ListCounter
-from adapters.postgres.database import asyncpg_dsn, create_engine, create_session_factory
+from adapters.postgres.database import create_session_factory
 from adapters.postgres.event_listener import AsyncpgEventNotifications
 from adapters.postgres.inbox import AsyncpgWebhookInbox, inbox_pool
 from adapters.postgres.jobs import release_jobs_of
@@ -26,10 +21,6 @@ from adapters.postgres.repositories.pacing import PostgresSendPacer
 from adapters.postgres.uow import SqlAlchemyUnitOfWorkFactory
 from adapters.security.argon2_hasher import Argon2PasswordHasher
 from adapters.security.jwt_tokens import JwtAccessTokenService
-from adapters.vault.aesgcm_cipher import (
-    AesGcmSecretCipher,
-    parse_master_keys,
-)
 from adapters.whatsapp.decoder import MetaWebhookDecoder
 from adapters.whatsapp.graph_client import AiohttpWhatsAppGateway, graph_session
 from adapters.whatsapp.media import AiohttpMediaStore
@@ -37,7 +28,6 @@ from adapters.whatsapp.token_checker import HttpxWhatsAppTokenChecker
 from application.messaging.routing import InboundRouter
 from application.messaging.statuses import StatusRecorder
 from application.messaging.webhooks import WebhookApplier
-from application.ports.common import Mailer
 from application.use_cases.auth.authenticate import AuthenticateRequest
 from application.use_cases.auth.common import AuthPolicy
 from application.use_cases.auth.forgot_password import RequestPasswordReset
@@ -103,7 +93,6 @@ from application.use_cases.users.create_user import CreateUser
 from application.use_cases.users.list_users import ListUsers
 from application.use_cases.users.update_user import UpdateUser
 from application.use_cases.vault.activate_secret import ActivateSecret
-from application.use_cases.vault.check_vault_seal import CheckVaultSeal
 from application.use_cases.vault.count_secret_uses import CountSecretUses
 from application.use_cases.vault.create_secret import CreateSecret
 from application.use_cases.vault.deactivate_secret import DeactivateSecret
@@ -145,68 +134,16 @@ from application.use_cases.whatsapp.send_queued_messages import SendObserver, Se
 from application.use_cases.whatsapp.start_media_upload import StartMediaUpload
 from application.use_cases.whatsapp.sync_templates import SyncTemplates
 from application.use_cases.whatsapp.verify_number import VerifyNumber
+from entrypoints import resources
 from entrypoints.config import Settings
-
-
-async def _engine(database_url: str, app_role: str, pool_size: int, pre_ping: bool) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url, app_role=app_role or None, pool_size=pool_size, pre_ping=pre_ping)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-
-
-def _plain_dsn(url: str) -> str:
-    """asyncpg's own DSN (no SQLAlchemy driver suffix) for the pools the adapters open themselves."""
-    return asyncpg_dsn(url)
-
-
-def _mailer(settings: Settings) -> Mailer:
-    if settings.smtp_host:
-        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-        return SmtpMailer(host=settings.smtp_host, port=settings.smtp_port, sender=settings.mail_from,
-                          username=settings.smtp_username, password=password, starttls=settings.smtp_starttls)
-    return MailboxDirectoryMailer(Path(settings.data_dir) / "mailbox")
-
-
-def _secret(value: object) -> str:
-    return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
-
-
-def _vault_cipher(settings: Settings) -> AesGcmSecretCipher:
-    """The envelope cipher over VAULT_MASTER_KEYS (errors name versions only, never key material)."""
-    return AesGcmSecretCipher(parse_master_keys(_secret(settings.vault_master_keys or "")))
-
-
-async def _flow_http_client() -> AsyncIterator[httpx.AsyncClient]:
-    """The client of flows' http_request nodes: never follows redirects (timeouts are set per call)."""
-    client = httpx.AsyncClient(follow_redirects=False, trust_env=False,
-                               limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-async def _vault_http_client() -> AsyncIterator[httpx.AsyncClient]:
-    """The client of the vault's ``whatsapp_token`` test: 3 s to connect, 10 s in all, no redirects."""
-    client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0), follow_redirects=False)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-async def _check_vault_seal(uow: SqlAlchemyUnitOfWorkFactory, cipher: AesGcmSecretCipher) -> None:
-    """Raise MasterKeyMissing (naming version numbers only) when a stored row needs an unloaded master key."""
-    await CheckVaultSeal(uow=uow, cipher=cipher).execute()
 
 
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     database_url = providers.Dependency(instance_of=str)
 
-    engine = providers.Resource(_engine, database_url=database_url, app_role=settings.provided.database_app_role,
+    engine = providers.Resource(resources.engine_resource, database_url=database_url,
+                                app_role=settings.provided.database_app_role,
                                 pool_size=settings.provided.database_pool_size,
                                 pre_ping=settings.provided.database_pool_pre_ping)
     session_factory = providers.Singleton(create_session_factory, engine)
@@ -218,12 +155,12 @@ class Container(containers.DeclarativeContainer):
                                  memory_cost_kib=settings.provided.password_hash_memory_kib,
                                  max_concurrent=settings.provided.password_hash_concurrency)
     tokens = providers.Singleton(
-        JwtAccessTokenService, secret=providers.Callable(_secret, settings.provided.jwt_secret),
+        JwtAccessTokenService, secret=providers.Callable(resources.secret_text, settings.provided.jwt_secret),
         ttl=providers.Callable(lambda m: timedelta(minutes=m), settings.provided.access_token_minutes))
     auth_policy = providers.Singleton(
         AuthPolicy, frontend_url=settings.provided.frontend_url,
         refresh_ttl=providers.Callable(lambda d: timedelta(days=d), settings.provided.refresh_token_days))
-    mailer = providers.Singleton(_mailer, settings)
+    mailer = providers.Singleton(resources.mailer, settings)
 
     # migrations, for the readiness probe
     head_revision = providers.Callable(head_revision)
@@ -237,7 +174,7 @@ class Container(containers.DeclarativeContainer):
     refresh_session = providers.Factory(RefreshSession, uow=uow, tokens=tokens, clock=clock, policy=auth_policy)
     logout_user = providers.Factory(LogoutUser, uow=uow, clock=clock)
     get_current_user = providers.Factory(GetCurrentUser, uow=uow)
-    read_pool = providers.Resource(open_read_pool, providers.Callable(_plain_dsn, database_url),
+    read_pool = providers.Resource(open_read_pool, providers.Callable(resources.plain_dsn, database_url),
                                    app_role=settings.provided.database_app_role,
                                    size=settings.provided.database_pool_size)
     access_check = providers.Singleton(AsyncpgAccessCheck, read_pool)
@@ -267,12 +204,12 @@ class Container(containers.DeclarativeContainer):
     export_contacts = providers.Factory(ExportContacts, uow=uow)
 
     # secrets vault
-    vault_cipher = providers.Singleton(_vault_cipher, settings)
-    vault_http_client = providers.Resource(_vault_http_client)
+    vault_cipher = providers.Singleton(resources.vault_cipher, settings)
+    vault_http_client = providers.Resource(resources.vault_http_client)
     vault_token_checker = providers.Singleton(
         HttpxWhatsAppTokenChecker, vault_http_client, base_url=settings.provided.whatsapp_graph_url,
         api_version=settings.provided.whatsapp_api_version)
-    check_vault_seal = providers.Coroutine(_check_vault_seal, uow=uow, cipher=vault_cipher)
+    check_vault_seal = providers.Coroutine(resources.check_vault_seal, uow=uow, cipher=vault_cipher)
     list_secrets = providers.Factory(ListSecrets, uow=uow)
     get_secret = providers.Factory(GetSecret, uow=uow)
     reveal_secret_value = providers.Factory(RevealSecretValue, uow=uow, cipher=vault_cipher, clock=clock)
@@ -300,7 +237,7 @@ class Container(containers.DeclarativeContainer):
         AiohttpWhatsAppGateway, graph_session, base_url=settings.provided.whatsapp_graph_url,
         api_version=settings.provided.whatsapp_api_version)
     webhook_decoder = providers.Singleton(
-        MetaWebhookDecoder, app_secret=providers.Callable(_secret, settings.provided.whatsapp_app_secret))
+        MetaWebhookDecoder, app_secret=providers.Callable(resources.secret_text, settings.provided.whatsapp_app_secret))
     send_pacer = providers.Singleton(PostgresSendPacer, engine)
     register_number = providers.Factory(RegisterNumber, uow=uow, gateway=whatsapp_gateway, secrets=secret_resolver,
                                         clock=clock, default_mps=settings.provided.whatsapp_default_mps)
@@ -329,7 +266,7 @@ class Container(containers.DeclarativeContainer):
         max_backoff=providers.Callable(lambda s: timedelta(seconds=s),
                                        settings.provided.whatsapp_send_max_backoff_seconds))
     reconcile_sends = providers.Factory(ReconcileUnconfirmedSends, uow=uow, statuses=status_recorder, clock=clock)
-    webhook_inbox_pool = providers.Resource(inbox_pool, providers.Callable(_plain_dsn, database_url),
+    webhook_inbox_pool = providers.Resource(inbox_pool, providers.Callable(resources.plain_dsn, database_url),
                                             app_role=settings.provided.database_app_role)
     webhook_inbox = providers.Singleton(AsyncpgWebhookInbox, webhook_inbox_pool)
     ingest_webhook = providers.Singleton(IngestWebhook, inbox=webhook_inbox, decoder=webhook_decoder, clock=clock)
@@ -372,7 +309,7 @@ class Container(containers.DeclarativeContainer):
     assign_conversation = providers.Factory(AssignConversation, uow=uow, clock=clock)
     mark_conversation_read = providers.Factory(MarkConversationRead, uow=uow, clock=clock)
     close_conversation = providers.Factory(CloseConversation, uow=uow, clock=clock)
-    flow_http_client = providers.Resource(_flow_http_client)
+    flow_http_client = providers.Resource(resources.flow_http_client)
     flow_http_caller = providers.Singleton(
         HttpxFlowHttpCaller, flow_http_client, allowed_hosts=settings.provided.flow_http_allowed_hosts,
         allowed_private_hosts=settings.provided.flow_http_allowed_private_hosts)
@@ -404,7 +341,8 @@ class Container(containers.DeclarativeContainer):
     publish_automation_progress = providers.Factory(PublishProgress, uow=uow)
 
     # live events: one hub (one LISTEN connection) per API process
-    event_notifications = providers.Singleton(AsyncpgEventNotifications, providers.Callable(_plain_dsn, database_url))
+    event_notifications = providers.Singleton(AsyncpgEventNotifications,
+                                              providers.Callable(resources.plain_dsn, database_url))
     event_hub = providers.Singleton(EventHub, uow=uow, notifications=event_notifications,
                                     queue_size=settings.provided.events_queue_size)
     stream_events = providers.Factory(StreamEvents, uow=uow, hub=event_hub,
