@@ -117,8 +117,15 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="module")
 async def worker(app: FastAPI, test_settings: Settings, database_url: str) -> AsyncIterator[None]:
     """The real worker (PgQueuer consumer with every handler) running on the test loop for one module."""
+    async with running_worker(test_settings, database_url):
+        yield
+
+
+@asynccontextmanager
+async def running_worker(settings: Settings, database_url: str) -> AsyncIterator[None]:
+    """The real worker with ``settings`` on the test loop until the block ends (then stopped gracefully)."""
     stop = asyncio.Event()
-    task = asyncio.create_task(run_worker(test_settings, database_url, stop=stop))
+    task = asyncio.create_task(run_worker(settings, database_url, stop=stop))
     await asyncio.sleep(0.3)
     try:
         yield

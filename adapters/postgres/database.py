@@ -46,9 +46,13 @@ def create_engine(url: str, *, app_role: str | None, pool_size: int = 10, max_ov
 
         @event.listens_for(engine.sync_engine, "connect")
         def _set_role(dbapi_connection: Any, _record: Any) -> None:
+            # the adapted asyncpg connection opens a transaction for this statement: commit it, or the first
+            # unit of work that rolls back on this connection would undo the SET ROLE and leave the connection
+            # running as the login role (which bypasses row-level security)
             cursor = dbapi_connection.cursor()
             cursor.execute(f'SET ROLE "{app_role}"')
             cursor.close()
+            dbapi_connection.commit()
 
     return engine
 

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from entrypoints.config import Settings
 from entrypoints.worker.handlers import build_dead_letter_hooks
-from entrypoints.worker.main import run_worker
+from tests.conftest import running_worker
 from tests.e2e.flows_support import edge, node, publish
 from tests.e2e.support import parse_time
 from tests.e2e.test_automations_campaigns import launch, recipients, wait_stats
@@ -56,14 +56,8 @@ async def tuned_worker(app: FastAPI, test_settings: Settings, database_url: str)
     settings = test_settings.model_copy(update={"whatsapp_send_max_attempts": ATTEMPTS,
                                                 "whatsapp_send_max_backoff_seconds": 0.3,
                                                 "worker_job_max_attempts": 2})
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_worker(settings, database_url, stop=stop))
-    await asyncio.sleep(0.3)
-    try:
+    async with running_worker(settings, database_url):
         yield
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
 
 
 @pytest.fixture

@@ -131,7 +131,13 @@ def test_proxy_balances_replicas_found_by_dns_and_follows_them(proxy: tuple[str,
     replicas = {name: Replica(name, address, api_port)
                 for name, address in (("one", "127.0.0.2"), ("two", "127.0.0.3"))}
     try:
-        _until(lambda: httpx.get(f"{base}/proxy-health", timeout=2).status_code == 200)
+        def proxy_up() -> bool:
+            try:  # haproxy may not listen yet
+                return httpx.get(f"{base}/proxy-health", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        _until(proxy_up)
 
         def both_up() -> bool:
             try:

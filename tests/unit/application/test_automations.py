@@ -134,8 +134,8 @@ class World:
                       key=lambda m: (m.created_at, str(m.contact_id)))
 
 
-@pytest.fixture
-def world() -> World:
+def campaign_world() -> World:
+    """An organization with an 80 msg/s number and an active flow, on a fresh fake unit of work."""
     uow, clock, org = FakeUnitOfWorkFactory(), FakeClock(), uuid4()
     num = number(org, throughput_mps=80)
     flow = Flow(id=uuid4(), organization_id=org, name="Campaign", status=FlowStatus.ACTIVE, created_at=T0,
@@ -143,6 +143,11 @@ def world() -> World:
     uow.store.numbers[num.id] = num
     uow.store.flows[flow.id] = flow
     return World(uow, clock, org, num, flow)
+
+
+@pytest.fixture
+def world() -> World:
+    return campaign_world()
 
 
 def wa(whatsapp_id: str, **fields: Any) -> AudienceEntry:

@@ -15,15 +15,13 @@ from application import events
 from application.jobs import PublishAutomationProgress
 from application.ports.events import StoredEvent
 from domain.events import PREVIEW_LENGTH, EventType, InvalidEventTicket, preview
-from domain.flows.records import Flow, FlowStatus
 from domain.identity import Role
 from tests.bootstrap import bootstrap_test_app
 from tests.fake_graph import builders
 from tests.fake_uow import FakeUnitOfWorkFactory
 from tests.fakes import T0, FakeClock
-from tests.fakes_channel import number
 from tests.unit.application.test_automations import World as Campaign
-from tests.unit.application.test_automations import wa
+from tests.unit.application.test_automations import campaign_world, wa
 from tests.unit.application.test_flows import ASK, ASK_EDGES, World, actor, edge, node
 from tests.unit.application.test_flows import ORG as FLOW_ORG
 from tests.unit.application.test_whatsapp_process_inbox import ORG, PNID, USER
@@ -173,13 +171,7 @@ def test_progress_is_throttled_to_one_per_window_and_never_before_a_change(offse
 
 @pytest.fixture
 def world() -> Campaign:
-    uow, clock, org = FakeUnitOfWorkFactory(), FakeClock(), uuid4()
-    num = number(org, throughput_mps=80)
-    flow = Flow(id=uuid4(), organization_id=org, name="Campaign", status=FlowStatus.ACTIVE, created_at=T0,
-                updated_at=T0)
-    uow.store.numbers[num.id] = num
-    uow.store.flows[flow.id] = flow
-    return Campaign(uow, clock, org, num, flow)
+    return campaign_world()
 
 
 async def test_the_progress_job_tells_the_committed_counts(world: Campaign) -> None:
