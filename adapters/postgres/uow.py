@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 from uuid import UUID
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.postgres.counting import ListCounter
@@ -58,10 +58,17 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
 
     async def __aenter__(self) -> Self:
         self._session = self._factory()
+        tenant = {"org": str(self.organization_id) if self.organization_id else "",
+                  "scope": "tenant" if self.organization_id else "system"}
+
+        def _set_tenant(_session: Any, _transaction: Any, connection: Any) -> None:
+            # every transaction of this unit of work, the one after a commit() too, runs with its tenant set
+            # (transaction-local settings): row-level security never sees a transaction without it
+            connection.execute(_SET_TENANT, tenant)
+
+        event.listen(self._session.sync_session, "after_begin", _set_tenant)
         try:
-            await self._session.execute(_SET_TENANT, {
-                "org": str(self.organization_id) if self.organization_id else "",
-                "scope": "tenant" if self.organization_id else "system"})
+            await self._session.connection()  # begins the first transaction: the tenant is set in one statement
         except Exception as e:
             await self._session.close()
             if is_connection_problem(e):

@@ -26,3 +26,12 @@ async def test_a_new_connections_first_rollback_keeps_the_application_role(datab
                 assert (await uow.session.execute(text("SELECT current_user"))).scalar_one() == "pytake_app"
     finally:
         await engine.dispose()
+
+
+async def test_a_unit_of_work_keeps_its_tenant_after_a_commit(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    org, _ = await make_org(uow_factory)
+    async with uow_factory(org) as uow:
+        await uow.commit()  # a use case that commits part of its work (a throttle hit) and reads on
+        setting = (await uow.session.execute(text("SELECT current_setting('pytake.org_id', true)"))).scalar_one()
+        users = (await uow.session.execute(text("SELECT count(*) FROM users"))).scalar_one()
+    assert setting == str(org) and users == 1  # row-level security: its own user, seen after the commit
