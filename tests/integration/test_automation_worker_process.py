@@ -105,7 +105,8 @@ async def test_sigkill_mid_campaign_then_restart_sends_nobody_twice(
 
         # the unknown outcomes are settled by the sweep once they are 10 minutes old: here, made old at once
         await fetch(database_url, "UPDATE messages SET send_claimed_at = send_claimed_at - interval '11 minutes' "
-                                  "WHERE status = 'queued' AND send_claimed_at IS NOT NULL AND wamid IS NULL")
+                                  "WHERE status = 'queued' AND send_claimed_at IS NOT NULL AND wamid IS NULL "
+                                  "AND number_id = $1::uuid", org.number["id"])  # ours only: the database is shared
         assert await (await provide(app.state.container.reconcile_sends)).execute() == len(unconfirmed)
 
         async def reconciled() -> bool:
