@@ -39,7 +39,11 @@ async def _schema(url: str) -> set[str]:
                                          "information_schema.columns WHERE table_schema = 'public'")
         indexes = await connection.fetch("SELECT indexdef AS name FROM pg_indexes WHERE schemaname = 'public'")
         functions = await connection.fetch("SELECT 'function ' || p.oid::regprocedure::text AS name FROM pg_proc p "
-                                           "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'")
+                                           "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' "
+                                           # an extension's own functions (pg_trgm where the server has it) are
+                                           # the extension's, which a downgrade leaves installed
+                                           "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid "
+                                           "AND d.deptype = 'e')")
         names = {r["name"] for r in [*columns, *indexes, *functions]} | await _tables(url)
         return {name for name in names if "alembic_version" not in name}
     finally:
