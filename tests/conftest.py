@@ -106,6 +106,19 @@ async def app(test_settings: Settings, database_url: str) -> AsyncIterator[FastA
         yield application
 
 
+@asynccontextmanager
+async def app_with(test_settings: Settings, database_url: str, session_app: FastAPI, **updates: object
+                   ) -> AsyncIterator[FastAPI]:
+    """Another application on the session's database with some settings changed, for one test module; the
+    process-wide dependency-injector wiring goes back to the session app afterwards."""
+    application = create_app(test_settings.model_copy(update=updates), database_url=database_url)
+    try:
+        async with LifespanManager(application):
+            yield application
+    finally:
+        wire(session_app.state.container)
+
+
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     wire(app.state.container)  # a test that built another application re-wired the routes to its container

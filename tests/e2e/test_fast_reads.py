@@ -13,11 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from entrypoints.config import Settings
-from entrypoints.http.app import create_app, wire
+from tests.conftest import app_with
 from tests.e2e.support import API, bearer, http_client
 from tests.helpers import add_member, assert_error_shape, register
 
@@ -29,13 +28,9 @@ LIMIT = 5
 
 @pytest.fixture(scope="module")
 async def counted(test_settings: Settings, database_url: str, app: FastAPI) -> AsyncIterator[FastAPI]:
-    settings = test_settings.model_copy(update={"list_count_exact_limit": LIMIT, "list_count_cache_seconds": 300.0})
-    application = create_app(settings, database_url=database_url)
-    try:
-        async with LifespanManager(application):
-            yield application
-    finally:
-        wire(app.state.container)  # dependency-injector wiring is process-wide: back to the session app
+    async with app_with(test_settings, database_url, app, list_count_exact_limit=LIMIT,
+                        list_count_cache_seconds=300.0) as application:
+        yield application
 
 
 def _total(response: httpx.Response) -> tuple[int, str]:

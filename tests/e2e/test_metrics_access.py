@@ -7,12 +7,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import SecretStr
 
 from entrypoints.config import Settings
-from entrypoints.http.app import create_app, wire
+from tests.conftest import app_with
 from tests.e2e.support import bearer, fetch, http_client
 from tests.helpers import assert_error_shape, register
 
@@ -23,13 +22,9 @@ TOKEN = "scrape-me-0123456789-abcdef"
 
 @pytest.fixture(scope="module")
 async def guarded(test_settings: Settings, database_url: str, app: FastAPI) -> AsyncIterator[FastAPI]:
-    settings = test_settings.model_copy(update={"metrics_token": SecretStr(TOKEN), "metrics_cache_seconds": 300.0})
-    application = create_app(settings, database_url=database_url)
-    try:
-        async with LifespanManager(application):
-            yield application
-    finally:
-        wire(app.state.container)  # dependency-injector wiring is process-wide: back to the session app
+    async with app_with(test_settings, database_url, app, metrics_token=SecretStr(TOKEN),
+                        metrics_cache_seconds=300.0) as application:
+        yield application
 
 
 def _gauge(text: str, name: str) -> float:
