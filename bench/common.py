@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -146,7 +147,10 @@ class Child:
 
     def stop(self, timeout: float = 20.0) -> None:
         if self.process.poll() is None:
-            self.process.terminate()
+            if os.environ.get("BENCH_PYSPY"):  # py-spy writes its profile on SIGINT; the server stops on it too
+                os.killpg(self.process.pid, signal.SIGINT)
+            else:
+                self.process.terminate()
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -157,9 +161,13 @@ class Child:
 def spawn(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Child:
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{name}.log"
+    command = [sys.executable, *args]
+    if os.environ.get("BENCH_PYSPY"):  # profile every child: collapsed stacks next to its log (py-spy on PyPI)
+        command = [str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw", "--rate", "250",
+                   "--subprocesses", "--nonblocking", "-o", str(log_dir / f"{name}.pyspy.txt"), "--", *command]
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **env}, stdout=out,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=bool(os.environ.get("BENCH_PYSPY")))
     return Child(name, process, log)
 
 

@@ -290,6 +290,12 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
                               {"BENCH_DATABASE_URL": plain_dsn(database_url), "BENCH_APP_SECRET": APP_SECRET},
                               f"http://127.0.0.1:{baseline_port}/webhook", f"http://127.0.0.1:{baseline_port}/health",
                               options, logs)
+        if options.ack_only:
+            print_table(f"webhook ack ({options.concurrency} concurrent senders, {options.duration:.0f} s)", [
+                ("acknowledged webhooks/s", ours["acknowledged_per_s"], theirs["acknowledged_per_s"], "1/s"),
+                ("ack latency p50", ours["p50_ms"], theirs["p50_ms"], "ms"),
+                ("ack latency p99", ours["p99_ms"], theirs["p99_ms"], "ms")])
+            return {"benchmark": NAME, "ingest": {"pytake": ours, "baseline": theirs}}
 
         progress("pytake-worker: applying the stored webhooks (one worker process)")
         worker = spawn("pytake-worker", ["-m", "entrypoints.worker.main"], env, logs)
@@ -372,6 +378,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds each consumer may take to process what was stored (default 60)")
     parser.add_argument("--backlog", type=int, default=10_000,
                         help="inbound webhooks of the two-worker run, half of them from new senders (default 10,000)")
+    parser.add_argument("--ack-only", action="store_true",
+                        help="only the acknowledgement runs (PyTake and the bare endpoint), nothing saved")
     parser.add_argument("--statuses", type=int, default=10_000,
                         help="status webhooks of the status run (default 10,000)")
 

@@ -33,6 +33,7 @@ from entrypoints.http.routers import (
 )
 from entrypoints.http.sse import end_streams_on_server_exit
 from entrypoints.http.trailing_slash import TrailingSlashMiddleware
+from entrypoints.http.webhook_ingress import WebhookIngress
 from entrypoints.logging import configure_logging
 from entrypoints.runtime import provide, resolve_database_url
 
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.add_middleware(ErrorShapeCORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                        allow_methods=["*"], allow_headers=["*"], expose_headers=exposed)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(WebhookIngress, use_case=container.ingest_webhook)  # outermost: Meta's hot path
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(operations.metrics_router)

@@ -77,8 +77,8 @@ def status_for(error: DomainError) -> int:
     return 500
 
 
-async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DomainError)
+def domain_error_parts(exc: DomainError) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """A domain error's answer: status, body in the error shape, headers (Retry-After, WWW-Authenticate)."""
     status = status_for(exc)
     headers: dict[str, str] = {}
     extra: dict[str, Any] = {}
@@ -98,7 +98,13 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     detail = exc.message if status != 500 else "An internal error occurred."
     if status == 500:
         log.error("domain_error.internal", error_code=exc.code)
-    return JSONResponse(error_body(status, detail, exc.code, **extra), status_code=status, headers=headers)
+    return status, error_body(status, detail, exc.code, **extra), headers
+
+
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    status, body, headers = domain_error_parts(exc)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _clean_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:

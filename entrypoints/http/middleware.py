@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import re
 import time
-import uuid
 
 import structlog
 from prometheus_client import Counter, Histogram
@@ -13,6 +14,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger("pytake.http")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_ID_PREFIX = os.urandom(8).hex()
+_ID_COUNTER = itertools.count(1)
+
+
+def new_request_id() -> str:
+    """A request id unique across processes and replicas (32 hex characters, as a UUID's): a random prefix drawn
+    once per process and a counter."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+
+
+def valid_request_id(candidate: str) -> bool:
+    """A client's X-Request-ID is kept when it is 1-128 characters of ``A-Za-z0-9._:-`` (safe in logs)."""
+    return _VALID_ID.match(candidate) is not None
 
 HTTP_LATENCY = Histogram("pytake_http_request_duration_seconds", "HTTP request latency by route",
                          ["method", "route", "status"],
@@ -62,7 +76,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if valid_request_id(incoming) else new_request_id()
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()

@@ -1027,7 +1027,10 @@ export interface paths {
         /** Meta's verification handshake */
         get: operations["verify_webhook_api_v1_whatsapp_webhook_get"];
         put?: never;
-        /** Meta's signed webhook (X-Hub-Signature-256) */
+        /**
+         * Meta's signed webhook (X-Hub-Signature-256)
+         * @description Served by `entrypoints/http/webhook_ingress.py` ahead of the framework's layers; this route documents it and serves it when that layer is not installed.
+         */
         post: operations["receive_webhook_api_v1_whatsapp_webhook_post"];
         delete?: never;
         options?: never;
@@ -7926,6 +7929,15 @@ export interface operations {
             };
             /** @description payload too large */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
