@@ -239,10 +239,10 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
             others = await other_lists(base_url, token)
             ours_totals = await totals(base_url, token)
             progress(f"totals per rare term {ours_totals}")
-            for scenario in ("list", "search", "search_common"):
+            for scenario in ("list",) if options.list_only else ("list", "search", "search_common"):
                 results[f"pytake/{scenario}"] = await load(f"pytake-{scenario}", base_url, token, options,
                                                            scenario_paths(scenario), logs)
-            for path in others:
+            for path in [] if options.list_only else others:
                 results[f"pytake/{path}"] = await load(f"pytake-{path.split('/')[3]}", base_url, token, options,
                                                        [path], logs, short)
         finally:
@@ -250,7 +250,7 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
 
         pytake, base_url = await serve_pytake("pytake-api-2", env, logs, 2)
         try:
-            for scenario in ("list", "search"):
+            for scenario in ("list",) if options.list_only else ("list", "search"):
                 results[f"pytake_2/{scenario}"] = await load(f"pytake2-{scenario}", base_url, token, options,
                                                              scenario_paths(scenario), logs)
         finally:
@@ -265,7 +265,8 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
             theirs_totals = await totals(base_url, token)
             if theirs_totals != ours_totals:
                 raise RuntimeError(f"the baseline finds {theirs_totals}, PyTake {ours_totals}")
-            for scenario in ("list", "search", "search_common", "constant"):
+            for scenario in ("list", "constant") if options.list_only else ("list", "search", "search_common",
+                                                                             "constant"):
                 results[f"baseline/{scenario}"] = await load(f"baseline-{scenario}", base_url, token, options,
                                                              scenario_paths(scenario), logs)
         finally:
@@ -286,18 +287,21 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
         "totals": ours_totals, "results": results,
     }
     rows: list[tuple[str, float, float, str]] = []
-    for scenario, label in (("list", "GET /contacts?limit=50"), ("search", "GET /contacts?query=<rare>")):
+    scenarios = (("list", "GET /contacts?limit=50"),) if options.list_only else (
+        ("list", "GET /contacts?limit=50"), ("search", "GET /contacts?query=<rare>"))
+    for scenario, label in scenarios:
         for server_key, who in (("pytake", "1 API process"), ("pytake_2", "2 API processes")):
             a, b = figure(f"{server_key}/{scenario}"), figure(f"baseline/{scenario}")
             rows += [(f"{label}, {who}: requests/s", a["ok_per_s"], b["ok_per_s"], "1/s"),
                      (f"{label}, {who}: p50", a["p50_ms"], b["p50_ms"], "ms"),
                      (f"{label}, {who}: p99", a["p99_ms"], b["p99_ms"], "ms")]
-    a, b = figure("pytake/search_common"), figure("baseline/search_common")
-    rows.append(("GET /contacts?query=<common>: requests/s", a["ok_per_s"], b["ok_per_s"], "1/s"))
+    if not options.list_only:
+        a, b = figure("pytake/search_common"), figure("baseline/search_common")
+        rows.append(("GET /contacts?query=<common>: requests/s", a["ok_per_s"], b["ok_per_s"], "1/s"))
     constant = figure("baseline/constant")
     rows.append(("GET /contacts?limit=50 vs constant JSON: requests/s", figure("pytake/list")["ok_per_s"],
                  constant["ok_per_s"], "1/s"))
-    for path in others:
+    for path in [] if options.list_only else others:
         a = figure(f"pytake/{path}")
         rows.append((f"{path.replace('/api/v1', '')[:40]}: requests/s (p99 ms)", a["ok_per_s"], a["p99_ms"], ""))
     errors = sum(int(r["groups"]["reads"]["errors"]) for r in results.values())
@@ -314,6 +318,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds of measured load per scenario (default 15, env BENCH_DURATION)")
     parser.add_argument("--concurrency", type=int, default=64, help="concurrent clients (default 64)")
     parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds of the same load first (3)")
+    parser.add_argument("--list-only", action="store_true",
+                        help="only GET /contacts?limit=50 (1 and 2 API processes, the bare endpoint, constant JSON)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 5000 contacts, 3 s, 1 s warm-up")
 
 

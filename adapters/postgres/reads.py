@@ -114,15 +114,15 @@ def _contacts(rows: list[Any]) -> list[Contact]:
     if not rows:
         return []
     present = set(rows[0]["contact"].keys())
-    names = [name for name in _CONTACT_FIELDS if name in present]
+    names = [name for name in _CONTACT_FIELDS if name in present and name not in ("tags", "attributes")]
     found = []
     for row in rows:
         record = row["contact"]
-        values = {name: record[name] for name in names}
-        values["tags"] = list(values.get("tags") or ())
-        attributes = values.get("attributes")  # jsonb arrives as its text (composites are decoded in binary)
-        values["attributes"] = json.loads(attributes) if isinstance(attributes, str) else (attributes or {})
-        found.append(Contact(**values))
+        attributes = record["attributes"]  # jsonb arrives as its text (composites are decoded in binary)
+        found.append(Contact(
+            **{name: record[name] for name in names}, tags=list(record["tags"] or ()),
+            attributes={} if attributes is None or attributes == "{}" else
+            json.loads(attributes) if isinstance(attributes, str) else attributes))
     return found
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -13,6 +14,8 @@ from application.ports.identity import AccessClaims, AccessTokenService, IssuedA
 from domain.identity import Role, User
 
 ALGORITHM = "HS256"
+VERIFIED_CACHE_SIZE = 10_000
+"""Verified tokens remembered per process (about 1 KB each); past it the oldest is verified again on its next use."""
 _REQUIRED = ["exp", "iat", "nbf", "sub", "jti", "iss", "aud", "org", "role", "sid", "type"]
 
 
@@ -23,6 +26,7 @@ class JwtAccessTokenService(AccessTokenService):
             raise ValueError("JWT secret must be at least 32 bytes")
         self._secret, self._issuer, self._audience = secret, issuer, audience
         self._ttl, self._leeway = ttl, leeway_seconds
+        self._verified: dict[str, tuple[AccessClaims, float]] = {}
 
     def issue(self, *, user: User, session_id: UUID, now: datetime) -> IssuedAccessToken:
         expires_at = now + self._ttl
@@ -36,6 +40,22 @@ class JwtAccessTokenService(AccessTokenService):
         return IssuedAccessToken(token=token, jti=jti, expires_at=expires_at)
 
     def decode(self, token: str) -> AccessClaims:
+        """The token's claims, its signature and claims checked once per token string: a token already
+        verified is only checked for expiry again (PyJWT's checks cost more CPU than the rest of a cached read).
+        Revocation is not decided here: the session, deny-list and user are read on every request."""
+        known = self._verified.get(token)
+        if known is not None:
+            if time.time() > known[1]:
+                del self._verified[token]
+                raise InvalidToken()
+            return known[0]
+        claims = self._decode(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:  # the oldest entry out (dicts keep insertion order)
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (claims, claims.expires_at.timestamp() + self._leeway)
+        return claims
+
+    def _decode(self, token: str) -> AccessClaims:
         try:
             claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM], audience=self._audience,
                                 issuer=self._issuer, leeway=self._leeway, options={"require": _REQUIRED})
