@@ -38,6 +38,7 @@ import asyncpg
 from bench.common import (
     ROOT,
     UVICORN_FLAGS,
+    Child,
     create_database,
     drop_database,
     free_port,
@@ -238,14 +239,16 @@ async def fake_stats(graph_url: str, pnid: str) -> dict[str, Any]:
 
 
 async def run_pytake(database_url: str, env: dict[str, str], graph_url: str, count: int, rate: float,
-                     budget: float, logs: Path) -> dict[str, Any]:
+                     budget: float, logs: Path, processes: int = 1) -> dict[str, Any]:
     api, automation_id = await set_up(database_url, env, count, rate)
-    worker = spawn("pytake-worker", ["-m", "entrypoints.worker.main"], env, logs)
+    workers = [spawn(f"pytake-worker-{n}", ["-m", "entrypoints.worker.main"], env, logs) for n in range(processes)]
+    worker = workers[0]
     connection = await asyncpg.connect(plain_dsn(database_url))
     try:
         await asyncio.sleep(2.0)  # let the worker connect and start listening
-        if not worker.alive():
-            raise RuntimeError(f"the worker exited:\n{worker.tail()}")
+        for worker in workers:
+            if not worker.alive():
+                raise RuntimeError(f"the worker exited:\n{worker.tail()}")
         await api["start"]()
         began = time.monotonic()
         last_report = began
@@ -254,8 +257,9 @@ async def run_pytake(database_url: str, env: dict[str, str], graph_url: str, cou
             accepted = (await fake_stats(graph_url, OURS_PNID))["accepted"]
             if accepted >= count:
                 break
-            if not worker.alive():
-                raise RuntimeError(f"the worker exited:\n{worker.tail()}")
+            for worker in workers:
+                if not worker.alive():
+                    raise RuntimeError(f"the worker exited:\n{worker.tail()}")
             if time.monotonic() - last_report >= 3:
                 dispatched = await connection.fetchval(
                     "SELECT count(*) FROM automation_recipients WHERE automation_id = $1 AND dispatched_at IS NOT "
@@ -274,7 +278,8 @@ async def run_pytake(database_url: str, env: dict[str, str], graph_url: str, cou
         graph = await fake_stats(graph_url, OURS_PNID)
     finally:
         await connection.close()
-        worker.stop()
+        for worker in workers:
+            worker.stop()
         await api["close"]()
     span = (last - first).total_seconds() if dispatched and dispatched > 1 else float("nan")
     dispatched_per_s = (dispatched - 1) / span if span and span == span and span > 0 else float("nan")
@@ -296,19 +301,23 @@ async def run_pytake(database_url: str, env: dict[str, str], graph_url: str, cou
 
 async def run(options: argparse.Namespace) -> dict[str, Any]:
     server = server_url()
-    database_url = await create_database(server, "pytake_bench")
-    progress(f"fresh database {database_url.rsplit('/', 1)[-1].split('?')[0]} migrated")
     logs = ROOT / ".data" / "bench" / "logs" / f"{NAME}-{time.strftime('%Y%m%d-%H%M%S')}"
     data_dir = ROOT / ".data" / "bench" / "data"
-    port = free_port()
-    graph_url = f"http://127.0.0.1:{port}"
-    fake = spawn("fake-graph", ["-m", "uvicorn", "bench.campaign_dispatch:fake_app", "--factory", "--port",
-                                str(port), *UVICORN_FLAGS], {}, logs)
+    ours: dict[int, dict[str, Any]] = {}
+    for processes in options.workers:  # each on a fresh database and a fresh fake (its counts start at zero)
+        database_url = await create_database(server, "pytake_bench")
+        progress(f"fresh database {database_url.rsplit('/', 1)[-1].split('?')[0]} migrated; "
+                 f"{processes} worker process(es)")
+        fake, graph_url = await start_fake(logs, f"fake-graph-{processes}")
+        try:
+            env = pytake_env(database_url, data_dir, WHATSAPP_GRAPH_URL=graph_url, WHATSAPP_APP_SECRET=APP_SECRET)
+            ours[processes] = await run_pytake(database_url, env, graph_url, options.recipients, options.rate,
+                                               options.budget, logs, processes)
+        finally:
+            fake.stop()
+            await drop_database(server, database_url)
+    fake, graph_url = await start_fake(logs, "fake-graph-baseline")
     try:
-        await wait_http(fake, f"{graph_url}/_bench/stats?pnid=x")
-        progress(f"fake Graph API up at {graph_url}")
-        env = pytake_env(database_url, data_dir, WHATSAPP_GRAPH_URL=graph_url, WHATSAPP_APP_SECRET=APP_SECRET)
-        ours = await run_pytake(database_url, env, graph_url, options.recipients, options.rate, options.budget, logs)
         progress(f"baseline: {options.recipients} sends straight to the fake, {WORKER_CONCURRENCY} concurrent")
         theirs = await asyncio.to_thread(run_baseline, {
             "url": f"{graph_url}/v25.0/{BASELINE_PNID}/messages", "count": options.recipients,
@@ -317,23 +326,35 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
                  f"statuses {theirs['statuses']}")
     finally:
         fake.stop()
-        await drop_database(server, database_url)
 
     result = {
         "benchmark": NAME, "when": datetime.now(UTC).isoformat(), "host": platform.node(), "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
         "settings": {"recipients": options.recipients, "rate_per_second": options.rate, "budget_s": options.budget,
                      "worker_concurrency": WORKER_CONCURRENCY, "uvicorn": UVICORN_FLAGS},
-        "pytake": ours, "baseline": theirs,
+        "pytake": ours[options.workers[0]], "pytake_by_worker_processes": ours, "baseline": theirs,
     }
+    rows: list[tuple[str, float, float, str]] = []
+    for processes, figures in ours.items():
+        rows += [(f"opening messages dispatched/s, {processes} worker process(es)", figures["dispatched_per_s"],
+                  theirs["accepted_per_s"], "1/s"),
+                 (f"opening messages accepted by Graph/s, {processes} worker process(es)", figures["accepted_per_s"],
+                  theirs["accepted_per_s"], "1/s")]
     print_table(f"campaign dispatch ({options.recipients} recipients, rate_per_second {options.rate:.0f}, "
-                f"{WORKER_CONCURRENCY} concurrent sends)", [
-        ("opening messages dispatched/s", ours["dispatched_per_s"], theirs["accepted_per_s"], "1/s"),
-        ("opening messages accepted by Graph/s", ours["accepted_per_s"], theirs["accepted_per_s"], "1/s"),
-    ])
+                f"{WORKER_CONCURRENCY} concurrent sends)", rows)
     path = save_result(NAME, result)
     progress(f"saved {path.relative_to(ROOT)}")
     return result
+
+
+async def start_fake(logs: Path, name: str) -> tuple[Child, str]:
+    port = free_port()
+    graph_url = f"http://127.0.0.1:{port}"
+    fake = spawn(name, ["-m", "uvicorn", "bench.campaign_dispatch:fake_app", "--factory", "--port", str(port),
+                        *UVICORN_FLAGS], {}, logs)
+    await wait_http(fake, f"{graph_url}/_bench/stats?pnid=x")
+    progress(f"fake Graph API up at {graph_url}")
+    return fake, graph_url
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -343,6 +364,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rate_per_second of the automation (default 1000: the number's throughput)")
     parser.add_argument("--budget", type=float, default=float(os.environ.get("BENCH_BUDGET", 45)),
                         help="seconds each side may take before it is stopped (default 45, env BENCH_BUDGET)")
+    parser.add_argument("--workers", type=lambda text: [int(n) for n in text.split(",")], default=[1, 2],
+                        help="PyTake runs by worker processes, comma-separated (default 1,2)")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

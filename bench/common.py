@@ -147,7 +147,7 @@ class Child:
 
     def stop(self, timeout: float = 20.0) -> None:
         if self.process.poll() is None:
-            if os.environ.get("BENCH_PYSPY"):  # py-spy writes its profile on SIGINT; the server stops on it too
+            if _profiled(self.name):  # py-spy writes its profile on SIGINT; the server stops on it too
                 os.killpg(self.process.pid, signal.SIGINT)
             else:
                 self.process.terminate()
@@ -158,16 +158,22 @@ class Child:
                 self.process.wait(5)
 
 
+def _profiled(name: str) -> bool:
+    """BENCH_PYSPY=1 profiles every child process; BENCH_PYSPY=<text> those whose name contains it."""
+    wanted = os.environ.get("BENCH_PYSPY", "")
+    return wanted == "1" or bool(wanted and wanted in name)
+
+
 def spawn(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Child:
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{name}.log"
     command = [sys.executable, *args]
-    if os.environ.get("BENCH_PYSPY"):  # profile every child: collapsed stacks next to its log (py-spy on PyPI)
+    if _profiled(name):  # collapsed stacks next to its log (py-spy on PyPI)
         command = [str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw", "--rate", "250",
                    "--subprocesses", "--nonblocking", "-o", str(log_dir / f"{name}.pyspy.txt"), "--", *command]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=bool(os.environ.get("BENCH_PYSPY")))
+                                   stderr=subprocess.STDOUT, start_new_session=_profiled(name))
     return Child(name, process, log)
 
 

@@ -137,7 +137,8 @@ class SqlAlchemyWhatsAppNumberRepository(WhatsAppNumberRepository):
 
 
 def _conversation(row: Any) -> Conversation:
-    data = {c.name: row._mapping[c.name] for c in conversations.c}
+    mapping = row._mapping  # a new RowMapping per access: taken once
+    data = {c.name: mapping[c.name] for c in conversations.c}
     data["state"] = ConversationState(data["state"])
     if data["state"] is ConversationState.ASSIGNED and data["assignee_id"] is None:  # the user was deleted
         data["state"] = ConversationState.WAITING
@@ -228,7 +229,8 @@ _MESSAGE_COLUMNS = [c.name for c in messages.c if c.name != "seq"]  # seq is the
 
 
 def message_from_row(row: Any) -> Message:
-    data = {name: row._mapping[name] for name in _MESSAGE_COLUMNS}
+    mapping = row._mapping  # a new RowMapping per access: taken once
+    data = {name: mapping[name] for name in _MESSAGE_COLUMNS}
     data["direction"] = MessageDirection(data["direction"])
     return Message(**data)
 

@@ -74,7 +74,8 @@ async def conversation_list(session: AsyncSession, organization_id: UUID, where:
 
 
 def _summary(row: Any) -> ConversationSummary:
-    data = {col.name: row._mapping[col.name] for col in conversations.c}
+    mapping = row._mapping  # a new RowMapping per access: taken once
+    data = {col.name: mapping[col.name] for col in conversations.c}
     data["state"] = ConversationState(data["state"])
     last = None if row.last_at is None else LastMessage(type=row.last_type, text=row.last_text,
                                                         direction=row.last_direction, occurred_at=row.last_at)

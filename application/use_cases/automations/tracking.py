@@ -68,9 +68,11 @@ class AutomationTracker:
                 recipient.state, recipient.updated_at = new_state, now
                 changed.append(recipient)
         await uow.automations.update_recipients(changed)
-        await progress_changed(uow, ((r.automation_id, r.organization_id) for r in changed), now)
+        # the automation row before the progress job: a dispatcher locks the row first and queues the same
+        # deduplicated job last, and the other order deadlocked the two (PostgreSQL broke it after a second)
         for automation_id in sorted(settled):
             await self.complete_if_done(uow, automation_id, now)
+        await progress_changed(uow, ((r.automation_id, r.organization_id) for r in changed), now)
 
     async def complete_if_done(self, uow: UnitOfWork, automation_id: UUID, now: datetime) -> bool:
         """A running automation whose dispatching is over completes once no recipient is pending. The row is

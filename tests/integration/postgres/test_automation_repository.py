@@ -312,3 +312,55 @@ async def test_a_dispatcher_finishing_while_the_last_send_is_recorded_still_comp
     async with uow_factory(org) as uow:
         stored = await uow.automations.get(automation.id)
     assert stored is not None and stored.status is AutomationStatus.COMPLETED
+
+
+async def test_a_send_recorded_while_a_dispatch_batch_runs_does_not_deadlock_with_it(
+        uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    """A dispatch batch locks its automation first and queues the automation's progress job last (one job per
+    250 ms window, deduplicated); a send recorded meanwhile settles a recipient of the same automation and
+    queues the same job. Both take the automation row before the job's key: the recording waits for the batch
+    and neither is broken off by PostgreSQL's deadlock detector (the other order stalled campaigns a second or
+    more each time, and failed the dispatch job)."""
+    import asyncio
+
+    from application.events import progress_changed
+    from application.messaging.statuses import StatusChange, StatusRecorder
+    from application.use_cases.automations.tracking import AutomationTracker
+    from application.use_cases.flows.runtime import FlowRuntime
+    from domain.channel import Message
+    from domain.messaging import MessageDirection, MessageStatus
+
+    org, _, number, people, automation = await setup(uow_factory, 2)
+    opening = Message(id=uuid4(), organization_id=org, number_id=number.id, contact_id=people[0].id,
+                      direction=MessageDirection.OUTBOUND, type="template", content={}, status="queued",
+                      occurred_at=T0, created_at=T0, updated_at=T0)
+    async with uow_factory(org) as uow:
+        await uow.messages.add(opening)
+        await uow.automations.add_recipients([recipient(automation, people[0], 0, message_id=opening.id,
+                                                        dispatched_at=T0), recipient(automation, people[1], 1)])
+        await uow.commit()
+    recorder = StatusRecorder(automations=AutomationTracker(flows=FlowRuntime()))
+    dispatcher_holds, recording = asyncio.Event(), asyncio.Event()
+
+    async def dispatch_batch() -> None:
+        async with uow_factory(org) as uow:
+            assert await uow.automations.get(automation.id, for_update=True) is not None
+            dispatcher_holds.set()
+            await recording.wait()
+            await asyncio.sleep(0.3)  # the recording is as far as it gets while this batch holds the row
+            await progress_changed(uow, [(automation.id, org)], T0)
+            await uow.commit()
+
+    async def record_send() -> None:
+        await dispatcher_holds.wait()
+        async with uow_factory(org) as uow:
+            [message] = (await uow.messages.get_many([opening.id], for_update=True)).values()
+            recording.set()
+            await recorder.record(uow, [StatusChange(message=message, status=MessageStatus.SENT, at=T0,
+                                                     wamid="wamid.no-deadlock")], T0)
+            await uow.commit()
+
+    await asyncio.wait_for(asyncio.gather(dispatch_batch(), record_send()), 10)  # a deadlock raises here
+    async with uow_factory(org) as uow:
+        [settled] = (await uow.automations.recipients_by_messages([opening.id])).values()
+    assert settled.state is RecipientState.SENT
