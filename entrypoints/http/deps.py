@@ -10,11 +10,11 @@ from uuid import UUID
 
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import TypeAdapter
 
 from application.authorization import Actor
 from application.use_cases.auth.authenticate import AuthenticateCommand, AuthenticateRequest
 from domain.errors import InvalidValue, Unauthenticated
+from entrypoints.http.rendering import ListRenderer
 
 bearer = HTTPBearer(auto_error=False, description="Access token from /auth/login")
 
@@ -102,12 +102,10 @@ def set_total(response: Response, total: int) -> None:
     response.headers[ESTIMATED_HEADER] = "true" if getattr(total, "estimated", False) else "false"
 
 
-def json_page(adapter: TypeAdapter[list[Any]], items: Sequence[Any], total: int) -> Response:
-    """A list answer rendered in one pass (validated from the items' attributes and dumped to JSON by
-    pydantic-core) with its total headers; the route keeps ``response_model`` for OpenAPI."""
-    response = Response(content=adapter.dump_json(adapter.validate_python(items, from_attributes=True),
-                                                   by_alias=True),
-                        media_type="application/json")
+def json_page(renderer: ListRenderer, items: Sequence[Any], total: int) -> Response:
+    """A list answer rendered in one pass (``ListRenderer``: straight from the items' attributes) with its total
+    headers; the route keeps ``response_model`` for OpenAPI."""
+    response = Response(content=renderer.render(items), media_type="application/json")
     set_total(response, total)
     return response
 

@@ -7,7 +7,6 @@ from uuid import UUID
 
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import TypeAdapter
 
 from application.use_cases.automations.cancel_automation import CancelAutomation
 from application.use_cases.automations.create_automation import (
@@ -26,6 +25,7 @@ from application.use_cases.automations.start_automation import StartAutomation
 from domain.automations import RecipientState
 from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided
 from entrypoints.http.errors import error_responses
+from entrypoints.http.rendering import ListRenderer
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.automations import (
     AudienceFilterIn,
@@ -39,8 +39,8 @@ from entrypoints.http.schemas.automations import (
 )
 
 router = APIRouter(prefix="/flow-automations", tags=["flow-automations"], route_class=DeprecationAwareRoute)
-_AUTOMATION_LIST = TypeAdapter(list[AutomationOut])
-_RECIPIENT_LIST = TypeAdapter(list[RecipientOut])
+_AUTOMATION_LIST = ListRenderer(AutomationOut)
+_RECIPIENT_LIST = ListRenderer(RecipientOut)
 _CONTROL_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 

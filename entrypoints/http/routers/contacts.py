@@ -7,7 +7,6 @@ from uuid import UUID
 
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import TypeAdapter
 
 from application.use_cases.contacts.common import UNSET
 from application.use_cases.contacts.create_contact import CreateContact, CreateContactCommand
@@ -18,13 +17,14 @@ from application.use_cases.contacts.update_contact import UpdateContact, UpdateC
 from application.use_cases.whatsapp.list_contact_messages import ListContactMessages
 from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided
 from entrypoints.http.errors import error_responses
+from entrypoints.http.rendering import ListRenderer
 from entrypoints.http.routing import DeprecationAwareRoute, id_segment
 from entrypoints.http.schemas.contacts import ContactCreateIn, ContactOut, ContactUpdateIn
 from entrypoints.http.schemas.whatsapp import MessageOut
 
 router = APIRouter(prefix="/contacts", tags=["contacts"], route_class=DeprecationAwareRoute)
-_CONTACT_LIST = TypeAdapter(list[ContactOut])
-_MESSAGE_LIST = TypeAdapter(list[MessageOut])
+_CONTACT_LIST = ListRenderer(ContactOut)
+_MESSAGE_LIST = ListRenderer(MessageOut)
 _ID = "{contact_id:" + id_segment("contact_id", "imports", "export") + "}"  # contact_transfer owns those two
 
 

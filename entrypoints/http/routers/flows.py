@@ -7,7 +7,6 @@ from uuid import UUID
 
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import TypeAdapter
 
 from application.use_cases.flows.common import FlowView
 from application.use_cases.flows.create_flow import CreateFlow, CreateFlowCommand
@@ -22,6 +21,7 @@ from domain.flows import ContactInfo
 from domain.flows.records import FlowExecution
 from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided, set_total
 from entrypoints.http.errors import error_responses
+from entrypoints.http.rendering import ListRenderer
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.flows import (
     ExecutionOut,
@@ -37,7 +37,7 @@ from entrypoints.http.schemas.flows import (
 )
 
 router = APIRouter(prefix="/flows", tags=["flows"], route_class=DeprecationAwareRoute)
-_FLOW_LIST = TypeAdapter(list[FlowListItemOut])
+_FLOW_LIST = ListRenderer(FlowListItemOut)
 handoff_router = APIRouter(prefix="/contacts", tags=["contacts"], route_class=DeprecationAwareRoute)
 
 

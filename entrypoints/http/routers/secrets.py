@@ -7,7 +7,6 @@ from uuid import UUID
 
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Body, Depends, Query, Response, status
-from pydantic import TypeAdapter
 
 from application.use_cases.vault.activate_secret import ActivateSecret
 from application.use_cases.vault.create_secret import CreateSecret, CreateSecretCommand
@@ -24,6 +23,7 @@ from application.use_cases.vault.verify_secret import TestSecret
 from domain.vault import UNSET, Secret, SecretEnvironment
 from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided, set_total
 from entrypoints.http.errors import error_responses
+from entrypoints.http.rendering import ListRenderer
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.secrets import (
     SecretCreateIn,
@@ -37,7 +37,7 @@ from entrypoints.http.schemas.secrets import (
 )
 
 router = APIRouter(prefix="/secrets", tags=["secrets"], route_class=DeprecationAwareRoute)
-_SECRET_LIST = TypeAdapter(list[SecretOut])
+_SECRET_LIST = ListRenderer(SecretOut)
 _ID_ERRORS = error_responses(401, 403, 404, 422)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 

@@ -6,7 +6,6 @@ from uuid import UUID
 
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Response, status
-from pydantic import TypeAdapter
 
 from application.use_cases.users.create_user import CreateUser, CreateUserCommand
 from application.use_cases.users.list_users import ListUsers
@@ -14,11 +13,12 @@ from application.use_cases.users.update_user import UpdateUser, UpdateUserComman
 from domain.identity import Role
 from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided
 from entrypoints.http.errors import error_responses
+from entrypoints.http.rendering import ListRenderer
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.auth import CreateUserIn, UpdateUserIn, UserOut
 
 router = APIRouter(prefix="/users", tags=["users"], route_class=DeprecationAwareRoute)
-_USER_LIST = TypeAdapter(list[UserOut])
+_USER_LIST = ListRenderer(UserOut)
 
 
 @router.get("", response_model=list[UserOut], summary="List the organization's users",

@@ -10,7 +10,6 @@ from uuid import UUID
 from dependency_injector.wiring import Provide, inject
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
-from pydantic import TypeAdapter
 from starlette.background import BackgroundTask
 
 from application.authorization import Permission
@@ -30,6 +29,7 @@ from domain.media import UPLOAD_LIMIT, MediaTooLarge, MediaUpload, MediaUploadNo
 from entrypoints.config import Settings
 from entrypoints.http.deps import CurrentActor, PageParams, json_page, provided, set_total
 from entrypoints.http.errors import error_body, error_responses, json_error_responses
+from entrypoints.http.rendering import ListRenderer
 from entrypoints.http.routing import DeprecationAwareRoute
 from entrypoints.http.schemas.send import MarkReadIn, cards
 from entrypoints.http.schemas.whatsapp import (
@@ -48,7 +48,7 @@ from entrypoints.http.uploads import read_upload
 from entrypoints.http.webhook_ingress import MAX_WEBHOOK_BYTES, accept_webhook
 
 router = APIRouter(prefix="/whatsapp", tags=["whatsapp"], route_class=DeprecationAwareRoute)
-_NUMBER_LIST = TypeAdapter(list[WhatsAppNumberOut])
+_NUMBER_LIST = ListRenderer(WhatsAppNumberOut)
 
 
 @router.get("/numbers", response_model=list[WhatsAppNumberOut], summary="List the organization's WhatsApp numbers",
