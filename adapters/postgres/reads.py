@@ -12,6 +12,7 @@ the session: the tenant settings are local to the transaction).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -35,7 +36,46 @@ from domain.identity import Role
 _T = TypeVar("_T")
 
 
-async def read_pool(dsn: str, *, app_role: str | None, size: int = 10) -> AsyncIterator[asyncpg.Pool]:
+class FairPool:
+    """asyncpg's pool, served first come, first served.
+
+    asyncpg gives a released connection to whichever task asks next: a waiting task woken for it finds it taken
+    by a newcomer and queues again at the back (``asyncio.Queue``). Under load a few requests waited ten times the
+    median (``GET /contacts`` at 64 clients: p50 40 ms, p99 456 ms, max 1.1 s). Turns are taken in order at a FIFO
+    semaphore of the pool's size in front of it, so the pool itself never makes anyone wait."""
+
+    def __init__(self, pool: asyncpg.Pool, size: int) -> None:
+        self._pool, self._turns = pool, asyncio.Semaphore(size)
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self._turns, self._pool.acquire() as connection:
+            yield connection
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        async with self.acquire() as connection:
+            return list(await connection.fetch(query, *args))
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        async with self.acquire() as connection:
+            return await connection.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        async with self.acquire() as connection:
+            return await connection.fetchval(query, *args)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        async with self.acquire() as connection:
+            return str(await connection.execute(query, *args))
+
+    async def expire_connections(self) -> None:
+        await self._pool.expire_connections()
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+async def read_pool(dsn: str, *, app_role: str | None, size: int = 10) -> AsyncIterator[FairPool]:
     """The read path's pool (a resource generator: open, yield, close); opens no connection until first used."""
 
     async def _init(connection: asyncpg.Connection) -> None:
@@ -48,12 +88,12 @@ async def read_pool(dsn: str, *, app_role: str | None, size: int = 10) -> AsyncI
 
     pool = await asyncpg.create_pool(dsn, min_size=0, max_size=size, init=_init, reset=_keep)
     try:
-        yield pool
+        yield FairPool(pool, size)
     finally:
         await pool.close()
 
 
-async def _read(pool: asyncpg.Pool, query: Callable[[], Awaitable[_T]]) -> _T:
+async def _read(pool: FairPool, query: Callable[[], Awaitable[_T]]) -> _T:
     """Run a read on the pool. A dropped connection (PostgreSQL restarted) makes every idle connection of the pool
     stale: they are all expired at once and the read is tried once more on a fresh one, so one restart costs no
     request (reads are idempotent); a database still down is DatabaseUnavailable."""
@@ -70,7 +110,7 @@ async def _read(pool: asyncpg.Pool, query: Callable[[], Awaitable[_T]]) -> _T:
 
 
 @asynccontextmanager
-async def read_transaction(pool: asyncpg.Pool, organization_id: UUID) -> AsyncIterator[asyncpg.Connection]:
+async def read_transaction(pool: FairPool, organization_id: UUID) -> AsyncIterator[asyncpg.Connection]:
     """A read-only transaction with the tenant set for row-level security, opened in one round trip."""
     if not isinstance(organization_id, UUID):  # rendered into the SQL below: a UUID's text is hex and dashes only
         raise TypeError("organization_id must be a UUID")
@@ -92,14 +132,17 @@ async def read_transaction(pool: asyncpg.Pool, organization_id: UUID) -> AsyncIt
 
 
 class AsyncpgAccessCheck(AccessCheck):
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: FairPool) -> None:
         self._pool = pool
 
     async def facts(self, *, user_id: UUID, session_id: UUID, jti: str, now: datetime,
                     acting_organization_id: UUID | None) -> AccessFacts:
         row = await _read(self._pool, lambda: self._pool.fetchrow(
             "SELECT * FROM pytake_access($1, $2, $3, $4, $5)", user_id, session_id, jti, now, acting_organization_id))
-        found = row is not None and row["organization_id"] is not None
+        if row is None:
+            return AccessFacts(user_found=False, organization_id=None, role=None, is_active=False,
+                               session_active=False, denied=False, acting_organization_exists=False)
+        found = row["organization_id"] is not None
         return AccessFacts(user_found=found, organization_id=row["organization_id"] if found else None,
                            role=Role(row["role"]) if found else None, is_active=bool(found and row["is_active"]),
                            session_active=bool(row and row["session_active"]), denied=bool(row and row["denied"]),
@@ -133,7 +176,7 @@ class AsyncpgContactListing(ContactListing):
     ``SqlAlchemyContactRepository.search`` (tests/integration proves they agree). Past the end of the list, and
     past the limit, a read-only transaction counts or asks the planner."""
 
-    def __init__(self, pool: asyncpg.Pool, counter: ListCounter) -> None:
+    def __init__(self, pool: FairPool, counter: ListCounter) -> None:
         self._pool, self._counter = pool, counter
 
     async def search(self, organization_id: UUID, *, query: str | None, limit: int,
