@@ -123,26 +123,26 @@ async def test_the_page_function_sets_the_tenant_for_its_own_statement_only(pool
         assert await connection.fetch("SELECT * FROM pytake_contacts_page($1, NULL, 5, 0, 0)", uuid4()) == []
 
 
-async def test_the_read_pool_serves_waiting_requests_in_the_order_they_came(database_url: str) -> None:
-    """Two connections, forty requests each wanting one twice (as authentication then the page do): connections
+async def test_the_read_pool_serves_waiting_requests_in_the_order_they_came(pool: FairPool) -> None:
+    """Three connections, forty requests each wanting one twice (as authentication then the page do): connections
     are granted in the order they were asked for. asyncpg's own pool lets a task that just released a connection
     take it back for its next statement ahead of those already waiting, and under load a few requests waited
     ten times the median."""
     import asyncio
 
-    async for fair in read_pool(asyncpg_dsn(database_url), app_role="pytake_app", size=2):
-        asked: list[tuple[int, int]] = []
-        granted: list[tuple[int, int]] = []
+    asked: list[tuple[int, int]] = []
+    granted: list[tuple[int, int]] = []
 
-        async def turn(n: int, step: int) -> None:
-            asked.append((n, step))
-            async with fair.acquire() as connection:
-                granted.append((n, step))
-                await connection.fetchval("SELECT pg_sleep(0.002)")
+    async def turn(n: int, step: int) -> None:
+        asked.append((n, step))
+        async with pool.acquire() as connection:
+            granted.append((n, step))
+            await connection.fetchval("SELECT pg_sleep(0.002)")
 
-        async def request(n: int) -> None:
-            await turn(n, 1)
-            await turn(n, 2)
+    async def request(n: int) -> None:
+        await turn(n, 1)
+        await turn(n, 2)
 
-        await asyncio.gather(*(request(n) for n in range(40)))
-        assert granted == asked
+    await asyncio.gather(*(pool.fetchval("SELECT pg_sleep(0.01)") for _ in range(3)))  # all three connected
+    await asyncio.gather(*(request(n) for n in range(40)))
+    assert granted == asked
