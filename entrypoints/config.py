@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # X-Total-Count-Estimated: true, and remembered LIST_COUNT_CACHE_SECONDS per process
     list_count_exact_limit: int = Field(default=10_000, ge=1)
     list_count_cache_seconds: float = Field(default=10.0, ge=0)
+    # an API process remembers a token's access facts this long, and forgets them all on NOTIFY pytake_auth
+    auth_cache_seconds: float = Field(default=2.0, ge=0)
     worker_metrics_host: str = "127.0.0.1"
     # the worker's own /metrics; 0 (the default) serves none, so two installations on one host never collide
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)

@@ -8,6 +8,7 @@ from dependency_injector import containers, providers
 
 from adapters.clock import SystemClock
 from adapters.http.caller import HttpxFlowHttpCaller
+from adapters.postgres.access_cache import CachedAccessCheck
 from adapters.postgres.counting import ListCounter
 from adapters.postgres.database import create_session_factory
 from adapters.postgres.event_listener import AsyncpgEventNotifications
@@ -177,7 +178,9 @@ class Container(containers.DeclarativeContainer):
     read_pool = providers.Resource(open_read_pool, providers.Callable(resources.plain_dsn, database_url),
                                    app_role=settings.provided.database_app_role,
                                    size=settings.provided.database_pool_size)
-    access_check = providers.Singleton(AsyncpgAccessCheck, read_pool)
+    access_check = providers.Singleton(
+        CachedAccessCheck, providers.Singleton(AsyncpgAccessCheck, read_pool),
+        providers.Callable(resources.plain_dsn, database_url), seconds=settings.provided.auth_cache_seconds)
     contact_listing = providers.Singleton(AsyncpgContactListing, read_pool, list_counter)
     authenticate = providers.Factory(AuthenticateRequest, access=access_check, tokens=tokens, clock=clock)
     request_password_reset = providers.Factory(RequestPasswordReset, uow=uow, clock=clock, policy=auth_policy)

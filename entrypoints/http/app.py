@@ -81,13 +81,18 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             raise
         hub: EventHub = await provide(container.event_hub)
         fan_out = asyncio.create_task(hub.run())
+        access = await provide(container.access_check)
+        stop_listening = asyncio.Event()  # access facts are remembered while it listens for NOTIFY pytake_auth
+        listen = getattr(access, "run", None)  # a test's fake access check has no listener
+        auth_listener = asyncio.create_task(listen(stop_listening)) if listen else None
         undo = end_streams_on_server_exit(hub.close)  # uvicorn waits for open streams before this shutdown
         try:
             yield
         finally:
             undo()
             hub.close()
-            await asyncio.gather(fan_out, return_exceptions=True)
+            stop_listening.set()
+            await asyncio.gather(fan_out, *([auth_listener] if auth_listener else []), return_exceptions=True)
             await container.shutdown_resources()  # type: ignore[misc]
 
     app = FastAPIOffline(
