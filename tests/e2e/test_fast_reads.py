@@ -171,3 +171,26 @@ async def test_a_deactivated_user_and_a_new_role_count_on_the_other_replica_at_o
                                          json={"is_active": False})
         assert deactivated.status_code == 200
         assert_error_shape(await other.get(f"{API}/contacts", headers=bearer(agent.access_token)), 401)
+
+
+async def test_list_pages_of_database_rows_are_rendered_directly(client: httpx.AsyncClient) -> None:
+    """Rows as the database returns them (asyncpg's own UUID type, arrays, JSON) are rendered by the direct
+    renderer, never by its pydantic fallback, and the answer is what pydantic renders."""
+    from entrypoints.http.routers import automations, contacts, secrets, users
+
+    account = await register(client)
+    headers = bearer(account.access_token)
+    for n in range(3):
+        created = await client.post(f"{API}/contacts", headers=headers, json={
+            "whatsapp_id": f"551198877{n:04d}", "name": f"Row {n}", "tags": ["vip"], "attributes": {"n": n}})
+        assert created.status_code == 201
+    assert (await client.post(f"{API}/secrets/", headers=headers, json={"key": "K", "value": "v"})).status_code == 201
+    renderers = [contacts._CONTACT_LIST, users._USER_LIST, secrets._SECRET_LIST, automations._AUTOMATION_LIST]
+    before = [r.fallbacks for r in renderers]
+    pages = {path: await client.get(f"{API}{path}", headers=headers)
+             for path in ("/contacts", "/contacts?query=Row", "/users", "/secrets/", "/flow-automations")}
+    assert all(page.status_code == 200 for page in pages.values())
+    assert [r.fallbacks for r in renderers] == before
+    listed = pages["/contacts"].json()
+    assert [c["name"] for c in listed] == ["Row 2", "Row 1", "Row 0"] and listed[0]["attributes"] == {"n": 2}
+    assert listed[0]["created_at"].endswith("Z") and len(listed[0]["id"]) == 36

@@ -91,3 +91,21 @@ def test_a_model_with_a_serializer_is_left_to_pydantic() -> None:
 
     renderer = ListRenderer(Masked)
     assert not renderer.direct and renderer.render([Masked(value="secret")]) == b'[{"value":"***"}]'
+
+
+def test_database_values_and_dict_items_are_rendered_directly() -> None:
+    """asyncpg returns its own ``uuid.UUID`` subclass, which orjson takes only through its ``default``; a route
+    may hand over dicts of the fields instead of objects. Neither falls back to pydantic."""
+    from asyncpg.pgproto.pgproto import UUID as PgUUID
+
+    from entrypoints.http.schemas.secrets import SecretOut
+
+    renderer = ListRenderer(SecretOut)
+    at = datetime(2026, 12, 5, 21, 0, tzinfo=UTC)
+    item = {"id": PgUUID("9f4676e9-82d7-4e04-8ad0-648bdaca1db3"), "key": "WA_TOKEN", "environment": "production",
+            "service": None, "status": "active", "organization_id": PgUUID("16deb6b9-174b-4e12-9f0f-36e7e5111714"),
+            "created_at": at, "updated_at": at, "last_rotated_at": None}
+    rendered = renderer.render([item])
+    assert renderer.fallbacks == 0 and rendered == renderer.pydantic([item])
+    assert b'"id":"9f4676e9-82d7-4e04-8ad0-648bdaca1db3"' in rendered and b'"created_at":"2026-12-05T21:00:00Z"' \
+        in rendered
