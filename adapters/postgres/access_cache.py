@@ -16,21 +16,19 @@ notification announces: a session reaching its ``expires_at``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
 import structlog
 
+from adapters.postgres.listening import listen_on
 from application.ports.identity import AccessCheck, AccessFacts
 
 log = structlog.get_logger("pytake.auth")
 
 AUTH_CHANNEL = "pytake_auth"
-RECONNECT_SECONDS = 0.5
 MAX_ENTRIES = 10_000
 
 _Key = tuple[UUID, UUID, str, UUID | None]
@@ -67,38 +65,18 @@ class CachedAccessCheck(AccessCheck):
         self._generation += 1
         self._entries.clear()
 
+    def _connected(self) -> None:
+        self.forget()  # whatever changed while nobody listened
+        self.listening = True
+
     def _lost(self) -> None:
+        if self.listening:
+            log.info("auth_cache.listener_lost")
         self.listening = False
         self.forget()
 
     async def run(self, stop: asyncio.Event) -> None:
         """LISTEN ``pytake_auth`` until ``stop``, reconnecting when the connection drops."""
-        if self._seconds <= 0:
-            return
-        while not stop.is_set():
-            try:
-                connection = await asyncpg.connect(self._dsn)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                await _pause(stop, RECONNECT_SECONDS)
-                continue
-            try:
-                await connection.add_listener(AUTH_CHANNEL, lambda *_: self.forget())
-                connection.add_termination_listener(lambda _: self._lost())
-                self.forget()  # whatever changed while nobody listened
-                self.listening = True
-                while not stop.is_set() and not connection.is_closed():
-                    await _pause(stop, RECONNECT_SECONDS)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                pass
-            finally:
-                if self.listening:
-                    log.info("auth_cache.listener_stopped")
-                self.listening = False
-                self.forget()
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(connection.close(), 2)
-
-
-async def _pause(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+        if self._seconds > 0:
+            await listen_on(self._dsn, AUTH_CHANNEL, lambda _payload: self.forget(), stop,
+                            on_connected=self._connected, on_lost=self._lost)

@@ -7,12 +7,9 @@ import contextlib
 from collections.abc import Callable
 from uuid import UUID
 
-import asyncpg
-
+from adapters.postgres.listening import listen_on
 from adapters.postgres.repositories.events import EVENTS_CHANNEL
 from application.ports.events import EventNotifications
-
-RECONNECT_SECONDS = 0.5
 
 
 class AsyncpgEventNotifications(EventNotifications):
@@ -21,29 +18,10 @@ class AsyncpgEventNotifications(EventNotifications):
 
     async def listen(self, on_event: Callable[[UUID, int], None], on_connected: Callable[[], None],
                      stop: asyncio.Event) -> None:
-        def received(_connection: object, _pid: int, _channel: str, payload: str) -> None:
+        def received(payload: str) -> None:
             organization_id, _, event_id = payload.partition(":")
             with contextlib.suppress(ValueError):
                 on_event(UUID(organization_id), int(event_id))
 
-        while not stop.is_set():
-            try:
-                connection = await asyncpg.connect(self._dsn)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                await _pause(stop, RECONNECT_SECONDS)
-                continue
-            try:
-                await connection.add_listener(EVENTS_CHANNEL, received)
-                on_connected()  # whatever was committed while nobody listened is read now
-                while not stop.is_set() and not connection.is_closed():
-                    await _pause(stop, RECONNECT_SECONDS)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                pass
-            finally:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(connection.close(), 2)
-
-
-async def _pause(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+        # whatever was committed while nobody listened is read by on_connected
+        await listen_on(self._dsn, EVENTS_CHANNEL, received, stop, on_connected=on_connected)

@@ -62,6 +62,15 @@ async def listening(database_url: str) -> AsyncIterator[tuple[CachedAccessCheck,
     assert not cache.listening
 
 
+async def run_sql(database_url: str, *statements: str) -> None:
+    connection = await asyncpg.connect(plain_dsn(database_url))
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
 async def forgotten(cache: CachedAccessCheck, inner: CountingAccess) -> bool:
     """Whether the next question reads the database again (within 2 s of the change)."""
     for _ in range(200):
@@ -106,12 +115,8 @@ async def test_other_statements_on_those_tables_are_not_announced(
         listening: tuple[CachedAccessCheck, CountingAccess], database_url: str) -> None:
     cache, inner = listening
     await ask(cache)
-    connection = await asyncpg.connect(plain_dsn(database_url))
-    try:
-        await connection.execute("SELECT count(*) FROM users")
-        await connection.execute("INSERT INTO auth_sessions SELECT * FROM auth_sessions WHERE false")  # a login
-    finally:
-        await connection.close()
+    await run_sql(database_url, "SELECT count(*) FROM users",
+                  "INSERT INTO auth_sessions SELECT * FROM auth_sessions WHERE false")  # a login
     await asyncio.sleep(0.3)
     await ask(cache)
     assert inner.reads == 1
@@ -158,12 +163,8 @@ async def test_a_dropped_listener_connection_stops_the_remembering_until_it_is_b
         listening: tuple[CachedAccessCheck, CountingAccess], database_url: str) -> None:
     cache, inner = listening
     await ask(cache)
-    admin = await asyncpg.connect(plain_dsn(database_url))
-    try:
-        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                            "WHERE query LIKE 'LISTEN%pytake_auth%' AND pid <> pg_backend_pid()")
-    finally:
-        await admin.close()
+    await run_sql(database_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE query LIKE 'LISTEN%pytake_auth%' AND pid <> pg_backend_pid()")
     for _ in range(200):
         if not cache.listening:
             break
