@@ -73,7 +73,10 @@ async def test_500_sends_at_50_per_second_take_about_10_seconds(
 
     stamps = sorted(r.at for r in requests)
     elapsed = stamps[-1] - stamps[0]
-    assert 9.0 <= elapsed <= 20.0, elapsed  # about 10 s at 50/s (more when this 2-core machine is starved)
+    # 500 sends at most 50 per calendar second touch at least ten seconds of the calendar: more than 8 s from the
+    # first to the last (the first may go out at the end of its second, the last at the start of its own); about
+    # 9-10 s here, more when this 2-core machine is starved
+    assert 8.0 < elapsed <= 20.0, elapsed
     # The limiter's own record: sends admitted per calendar second (database clock) never exceed the limit,
     # whichever worker process sent them.
     admitted = await fetch(database_url, "SELECT second, count FROM send_admissions WHERE key = $1",
