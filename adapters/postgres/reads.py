@@ -60,14 +60,6 @@ class FairPool:
         async with self.acquire() as connection:
             return await connection.fetchrow(query, *args)
 
-    async def fetchval(self, query: str, *args: Any) -> Any:
-        async with self.acquire() as connection:
-            return await connection.fetchval(query, *args)
-
-    async def execute(self, query: str, *args: Any) -> str:
-        async with self.acquire() as connection:
-            return str(await connection.execute(query, *args))
-
     async def expire_connections(self) -> None:
         await self._pool.expire_connections()
 
@@ -145,8 +137,8 @@ class AsyncpgAccessCheck(AccessCheck):
         found = row["organization_id"] is not None
         return AccessFacts(user_found=found, organization_id=row["organization_id"] if found else None,
                            role=Role(row["role"]) if found else None, is_active=bool(found and row["is_active"]),
-                           session_active=bool(row and row["session_active"]), denied=bool(row and row["denied"]),
-                           acting_organization_exists=bool(row and row["acting_exists"]))
+                           session_active=bool(row["session_active"]), denied=bool(row["denied"]),
+                           acting_organization_exists=bool(row["acting_exists"]))
 
 
 _CONTACT_FIELDS = tuple(f.name for f in fields(Contact))

@@ -83,8 +83,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         fan_out = asyncio.create_task(hub.run())
         access = await provide(container.access_check)
         stop_listening = asyncio.Event()  # access facts are remembered while it listens for NOTIFY pytake_auth
-        listen = getattr(access, "run", None)  # a test's fake access check has no listener
-        auth_listener = asyncio.create_task(listen(stop_listening)) if listen else None
+        auth_listener = asyncio.create_task(access.run(stop_listening))
         undo = end_streams_on_server_exit(hub.close)  # uvicorn waits for open streams before this shutdown
         try:
             yield
@@ -92,7 +91,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             undo()
             hub.close()
             stop_listening.set()
-            await asyncio.gather(fan_out, *([auth_listener] if auth_listener else []), return_exceptions=True)
+            await asyncio.gather(fan_out, auth_listener, return_exceptions=True)
             await container.shutdown_resources()  # type: ignore[misc]
 
     app = FastAPIOffline(

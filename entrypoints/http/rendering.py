@@ -38,12 +38,9 @@ def _value_of(kind: Any) -> _Render | None:
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if kind is Any:
         return _identity
-    if origin in (typing.Union, types.UnionType):
-        parts = [_value_of(arg) for arg in args]
-        models = [arg for arg in args if isinstance(arg, type) and issubclass(arg, BaseModel)]
-        if any(p is None for p in parts) or models:  # a union of models would need pydantic's choice
-            return None
-        return _identity
+    if origin in (typing.Union, types.UnionType):  # only unions of values taken as they are (``str | None``):
+        # a part that needs rendering (a model, a list of models) would need pydantic's choice of member
+        return _identity if all(_value_of(arg) is _identity for arg in args) else None
     if origin is typing.Literal:
         return _identity if all(isinstance(a, (str, int, bool)) for a in args) else None
     if origin in (list, Sequence) and len(args) == 1:

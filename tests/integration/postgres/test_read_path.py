@@ -143,6 +143,6 @@ async def test_the_read_pool_serves_waiting_requests_in_the_order_they_came(pool
         await turn(n, 1)
         await turn(n, 2)
 
-    await asyncio.gather(*(pool.fetchval("SELECT pg_sleep(0.01)") for _ in range(3)))  # all three connected
+    await asyncio.gather(*(pool.fetchrow("SELECT pg_sleep(0.01)") for _ in range(3)))  # all three connected
     await asyncio.gather(*(request(n) for n in range(40)))
     assert granted == asked
